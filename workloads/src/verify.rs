@@ -1,0 +1,271 @@
+//! Verification: compares an engine's outputs with the oracle's and says, in words, what differs.
+//!
+//! Outputs are compared as keyed multisets: an expected key missing from the outputs, a key the
+//! oracle does not have (extra), a key emitted more than once (duplicated) and a key with another
+//! value (wrong value) are each reported with the first few examples.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde::{Deserialize, Serialize};
+
+use crate::output::{Alert, HashtagWindow, WindowedCount, WordTotal};
+
+/// How many examples of each kind of mismatch a verdict quotes.
+pub const EXAMPLES: usize = 3;
+
+/// The result of checking outputs against the oracle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Whether the outputs equal the oracle's.
+    pub correct: bool,
+    /// Outputs checked.
+    pub checked: u64,
+    /// `"ok: ..."` or the mismatches in words.
+    pub message: String,
+}
+
+impl Verdict {
+    fn ok(checked: u64, what: &str) -> Self {
+        Self { correct: true, checked, message: format!("ok: {checked} {what} equal the oracle") }
+    }
+
+    /// A failed verdict with a message.
+    pub fn failed(checked: u64, message: String) -> Self {
+        Self { correct: false, checked, message }
+    }
+}
+
+#[derive(Default)]
+struct Mismatches {
+    missing: (u64, Vec<String>),
+    extra: (u64, Vec<String>),
+    duplicated: (u64, Vec<String>),
+    wrong: (u64, Vec<String>),
+}
+
+impl Mismatches {
+    fn note(slot: &mut (u64, Vec<String>), example: impl FnOnce() -> String) {
+        slot.0 += 1;
+        if slot.1.len() < EXAMPLES {
+            slot.1.push(example());
+        }
+    }
+
+    fn into_verdict(self, checked: u64, what: &str) -> Verdict {
+        let mut parts = Vec::new();
+        for (name, (n, examples)) in
+            [("missing", self.missing), ("extra", self.extra), ("duplicated", self.duplicated), ("wrong value", self.wrong)]
+        {
+            if n > 0 {
+                parts.push(format!("{n} {name} (e.g. {})", examples.join("; ")));
+            }
+        }
+        if parts.is_empty() {
+            Verdict::ok(checked, what)
+        } else {
+            Verdict::failed(checked, format!("{what} differ from the oracle: {}", parts.join(", ")))
+        }
+    }
+}
+
+/// Compares keyed outputs with the expected ones. Each key must appear exactly once with the
+/// expected value.
+pub fn compare_keyed<K: Ord + Debug, V: PartialEq + Debug>(
+    actual: impl IntoIterator<Item = (K, V)>,
+    expected: impl IntoIterator<Item = (K, V)>,
+    what: &str,
+) -> Verdict {
+    let mut want: BTreeMap<K, (V, bool)> = expected.into_iter().map(|(k, v)| (k, (v, false))).collect();
+    let mut m = Mismatches::default();
+    let mut checked = 0;
+    for (k, v) in actual {
+        checked += 1;
+        match want.get_mut(&k) {
+            None => Mismatches::note(&mut m.extra, || format!("{k:?} = {v:?}")),
+            Some((_, true)) => Mismatches::note(&mut m.duplicated, || format!("{k:?}")),
+            Some((w, seen)) => {
+                *seen = true;
+                if *w != v {
+                    Mismatches::note(&mut m.wrong, || format!("{k:?}: got {v:?}, expected {w:?}"));
+                }
+            }
+        }
+    }
+    for (k, (v, seen)) in &want {
+        if !seen {
+            Mismatches::note(&mut m.missing, || format!("{k:?} = {v:?}"));
+        }
+    }
+    m.into_verdict(checked, what)
+}
+
+/// Running counts that emit on every update: the outputs for each word must be exactly
+/// `1, 2, ..., total`, each once.
+pub fn running_updates(outputs: &[WordTotal], totals: &BTreeMap<String, u64>) -> Verdict {
+    let expected = totals.iter().flat_map(|(w, n)| (1..=*n).map(move |c| ((w.as_str(), c), ())));
+    compare_keyed(outputs.iter().map(|o| ((o.word.as_str(), o.count), ())), expected, "running-count updates")
+}
+
+/// Running-count snapshots (outputs may repeat, as `update_state_by_key` emits every key each
+/// batch): every output must be a prefix count (`1 <= count <= total`), and each word's largest
+/// output must be its final total.
+pub fn running_snapshots(outputs: &[WordTotal], totals: &BTreeMap<String, u64>) -> Verdict {
+    let mut max: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut m = Mismatches::default();
+    for o in outputs {
+        match totals.get(&o.word) {
+            None => Mismatches::note(&mut m.extra, || format!("{:?}", o.word)),
+            Some(t) if o.count == 0 || o.count > *t => {
+                Mismatches::note(&mut m.wrong, || format!("{:?} = {} beyond the total {t}", o.word, o.count))
+            }
+            Some(_) => {
+                let e = max.entry(o.word.as_str()).or_insert(0);
+                *e = (*e).max(o.count);
+            }
+        }
+    }
+    for (w, t) in totals {
+        match max.get(w.as_str()) {
+            None => Mismatches::note(&mut m.missing, || format!("{w:?} = {t}")),
+            Some(got) if got != t => Mismatches::note(&mut m.wrong, || format!("{w:?}: final {got}, expected {t}")),
+            Some(_) => {}
+        }
+    }
+    m.into_verdict(outputs.len() as u64, "running-count snapshots")
+}
+
+/// Windowed word counts: each `(window, word)` once with the oracle's count.
+pub fn windowed_counts(outputs: &[WindowedCount], expected: &[WindowedCount]) -> Verdict {
+    let key = |w: &WindowedCount| ((w.window_end, w.word.clone()), w.count);
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "windowed counts")
+}
+
+/// Hashtag windows: each window once, with the oracle's total, distinct count and top-K.
+pub fn hashtag_windows(outputs: &[HashtagWindow], expected: &[HashtagWindow]) -> Verdict {
+    let key = |w: &HashtagWindow| (w.window_end, (w.total, w.distinct, w.top.clone()));
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "hashtag windows")
+}
+
+/// Alerts: each `(sensor, seq)` once, with the oracle's value.
+pub fn alerts(outputs: &[Alert], expected: &[Alert]) -> Verdict {
+    let key = |a: &Alert| ((a.sensor, a.seq), a.milli);
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "alerts")
+}
+
+/// An order-independent digest of running-count updates, for runs too large to keep every
+/// output: the number of updates and a wrapping sum of a hash of each `(word hash, count)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateDigest {
+    /// Updates seen.
+    pub updates: u64,
+    /// Wrapping sum of [`UpdateDigest::term`] over the updates.
+    pub sum: u64,
+}
+
+impl UpdateDigest {
+    /// The digest term of one update.
+    #[inline]
+    pub fn term(word_hash: u64, count: u64) -> u64 {
+        crate::hash::mix64(word_hash ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// Adds one update.
+    #[inline]
+    pub fn add(&mut self, word_hash: u64, count: u64) {
+        self.updates += 1;
+        self.sum = self.sum.wrapping_add(Self::term(word_hash, count));
+    }
+
+    /// Adds another digest.
+    pub fn merge(&mut self, other: &Self) {
+        self.updates += other.updates;
+        self.sum = self.sum.wrapping_add(other.sum);
+    }
+
+    /// The digest of the updates `1..=total` of every word.
+    pub fn expected(totals: &BTreeMap<String, u64>) -> Self {
+        let mut d = Self::default();
+        for (w, n) in totals {
+            let h = crate::hash::key_hash(w);
+            for c in 1..=*n {
+                d.add(h, c);
+            }
+        }
+        d
+    }
+
+    /// Compares with the expected digest.
+    pub fn verify(&self, expected: &Self) -> Verdict {
+        if self == expected {
+            Verdict::ok(self.updates, "running-count updates (by digest)")
+        } else {
+            Verdict::failed(
+                self.updates,
+                format!(
+                    "running-count updates differ from the oracle: {} updates, expected {}{}",
+                    self.updates,
+                    expected.updates,
+                    if self.updates == expected.updates { " (same number, different values)" } else { "" }
+                ),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wt(w: &str, c: u64) -> WordTotal {
+        WordTotal { word: w.into(), count: c }
+    }
+
+    #[test]
+    fn catches_missing_extra_duplicated_and_wrong() {
+        let expected = [(1, 10), (2, 20), (3, 30), (4, 40)];
+        assert!(compare_keyed(expected, expected, "x").correct);
+        let v = compare_keyed([(1, 10), (2, 20), (3, 30)], expected, "x");
+        assert!(!v.correct && v.message.contains("1 missing") && v.message.contains("4 = 40"), "{}", v.message);
+        let v = compare_keyed([(1, 10), (2, 20), (3, 30), (4, 40), (5, 50)], expected, "x");
+        assert!(!v.correct && v.message.contains("1 extra") && v.message.contains("5 = 50"), "{}", v.message);
+        let v = compare_keyed([(1, 10), (2, 20), (2, 20), (3, 30), (4, 40)], expected, "x");
+        assert!(!v.correct && v.message.contains("1 duplicated") && v.message.contains('2'), "{}", v.message);
+        let v = compare_keyed([(1, 10), (2, 21), (3, 30), (4, 40)], expected, "x");
+        assert!(!v.correct && v.message.contains("1 wrong value") && v.message.contains("got 21, expected 20"), "{}", v.message);
+    }
+
+    #[test]
+    fn running_updates_and_snapshots() {
+        let totals = BTreeMap::from([("a".to_owned(), 2), ("b".to_owned(), 1)]);
+        assert!(running_updates(&[wt("a", 1), wt("b", 1), wt("a", 2)], &totals).correct);
+        let dup = running_updates(&[wt("a", 1), wt("a", 1), wt("b", 1), wt("a", 2)], &totals);
+        assert!(!dup.correct && dup.message.contains("duplicated"));
+        assert!(!running_updates(&[wt("a", 1), wt("b", 1)], &totals).correct);
+        assert!(running_snapshots(&[wt("a", 1), wt("b", 1), wt("a", 2), wt("b", 1), wt("a", 2)], &totals).correct);
+        let short = running_snapshots(&[wt("a", 1), wt("b", 1)], &totals);
+        assert!(!short.correct && short.message.contains("final 1, expected 2"), "{}", short.message);
+        assert!(!running_snapshots(&[wt("a", 3), wt("b", 1)], &totals).correct);
+    }
+
+    #[test]
+    fn digest_detects_loss_duplication_and_change() {
+        let totals = BTreeMap::from([("a".to_owned(), 3), ("b".to_owned(), 2)]);
+        let expected = UpdateDigest::expected(&totals);
+        let (ha, hb) = (crate::hash::key_hash("a"), crate::hash::key_hash("b"));
+        let mut d = UpdateDigest::default();
+        for (h, c) in [(hb, 1), (ha, 1), (ha, 2), (hb, 2), (ha, 3)] {
+            d.add(h, c);
+        }
+        assert!(d.verify(&expected).correct);
+        let mut dup = d;
+        dup.add(ha, 3);
+        assert!(!dup.verify(&expected).correct);
+        let mut changed = UpdateDigest::default();
+        for (h, c) in [(hb, 1), (ha, 1), (ha, 2), (hb, 1), (ha, 3)] {
+            changed.add(h, c);
+        }
+        let v = changed.verify(&expected);
+        assert!(!v.correct && v.message.contains("same number"));
+    }
+}
