@@ -1,1 +1,5 @@
-//! stub
+//! The `streambench` harness: the command line, and everything it does to run, measure, verify
+//! and plot both engines. Library code does not print to the terminal; `main.rs` does.
+
+pub mod cli;
+pub mod commands;

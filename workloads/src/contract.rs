@@ -156,14 +156,11 @@ impl ClusterSpec {
     /// Reads a hostfile: one `host:port` a line (blank lines and `#` comments skipped), at least
     /// `processes` of them.
     pub fn read_hostfile(path: &Path, processes: usize) -> Result<Vec<String>, SpecError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SpecError(format!("cannot read hostfile {}: {e}: give a file with one host:port per line", path.display())))?;
-        let addresses: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SpecError(format!("cannot read hostfile {}: {e}: give a file with one host:port per line", path.display()))
+        })?;
+        let addresses: Vec<String> =
+            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect();
         for a in &addresses {
             let ok = a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !ok {
@@ -316,11 +313,16 @@ impl RunSpec {
         }
         for f in &self.faults {
             let (kind, who, limit) = match f {
-                Fault::KillWorker { worker, .. } | Fault::SlowWorker { worker, .. } => ("worker", *worker, c.total_workers()),
+                Fault::KillWorker { worker, .. } | Fault::SlowWorker { worker, .. } => {
+                    ("worker", *worker, c.total_workers())
+                }
                 Fault::KillProcess { process, .. } => ("process", *process, c.processes),
             };
             if who >= limit {
-                return Err(SpecError(format!("fault names {kind} {who}, but the run has only {limit}: give 0..{}", limit - 1)));
+                return Err(SpecError(format!(
+                    "fault names {kind} {who}, but the run has only {limit}: give 0..{}",
+                    limit - 1
+                )));
             }
         }
         Ok(())
@@ -690,7 +692,8 @@ mod tests {
             "slow-worker:2@1s+2s*4".parse(),
             Ok(Fault::SlowWorker { worker: 2, at_ns: SECOND_NS, for_ns: 2 * SECOND_NS, factor: 4.0 })
         );
-        for bad in ["kill-worker", "kill-worker:x@1s", "explode:1@1s", "kill-worker:1@soon", "slow-worker:1@1s+1s*0.5"] {
+        for bad in ["kill-worker", "kill-worker:x@1s", "explode:1@1s", "kill-worker:1@soon", "slow-worker:1@1s+1s*0.5"]
+        {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }
@@ -729,7 +732,11 @@ mod tests {
 
     #[test]
     fn validation_names_the_fix() {
-        let mut spec = RunSpec::new(JobSpec::default_for(crate::spec::Workload::Wordcount), Profile::Constant { rate: 10.0 }, SECOND_NS);
+        let mut spec = RunSpec::new(
+            JobSpec::default_for(crate::spec::Workload::Wordcount),
+            Profile::Constant { rate: 10.0 },
+            SECOND_NS,
+        );
         assert!(spec.validate().is_ok());
         spec.cluster.workers = 0;
         assert!(spec.validate().unwrap_err().0.contains("--workers"));

@@ -42,7 +42,11 @@ pub fn wordcount(gen: &crate::generator::LineGenerator, records: u64) -> UpdateD
 }
 
 /// The sliding-window hashtag job over `records` tweets; returns every window's result.
-pub fn hashtags_job(gen: &crate::generator::TweetGenerator, spec: &crate::spec::HashtagSpec, records: u64) -> Vec<HashtagWindow> {
+pub fn hashtags_job(
+    gen: &crate::generator::TweetGenerator,
+    spec: &crate::spec::HashtagSpec,
+    records: u64,
+) -> Vec<HashtagWindow> {
     let schedule = gen.schedule();
     let partitions = schedule.partitions() as u64;
     let disorder = schedule.disorder_ns();
@@ -67,7 +71,11 @@ pub fn hashtags_job(gen: &crate::generator::TweetGenerator, spec: &crate::spec::
 }
 
 /// The sensor detector over `records` readings; returns the alerts `(sensor, seq, milli)`.
-pub fn sensors(gen: &crate::generator::SensorGenerator, spec: &crate::spec::SensorSpec, records: u64) -> Vec<crate::output::Alert> {
+pub fn sensors(
+    gen: &crate::generator::SensorGenerator,
+    spec: &crate::spec::SensorSpec,
+    records: u64,
+) -> Vec<crate::output::Alert> {
     let partitions = gen.schedule().partitions() as u64;
     let threshold = Threshold::new(spec);
     let mut windows: Vec<Option<SensorWindow>> = vec![None; gen.sensors() as usize];
@@ -95,4 +103,3 @@ pub fn run(spec: &RunSpec, records: u64) -> Result<CostResult, crate::generator:
     let elapsed = start.elapsed();
     Ok(CostResult { records, outputs, elapsed, records_per_sec: records as f64 / elapsed.as_secs_f64().max(1e-9) })
 }
-

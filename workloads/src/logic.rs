@@ -199,7 +199,13 @@ pub struct SlidingTopK {
 impl SlidingTopK {
     /// Windows of `spec`.
     pub fn new(spec: &crate::spec::HashtagSpec) -> Self {
-        Self { window_ns: spec.window_ns, slide_ns: spec.slide_ns, k: spec.top_k, panes: Default::default(), next_end: spec.slide_ns }
+        Self {
+            window_ns: spec.window_ns,
+            slide_ns: spec.slide_ns,
+            k: spec.top_k,
+            panes: Default::default(),
+            next_end: spec.slide_ns,
+        }
     }
 
     /// Adds `n` occurrences of `key` (hash `hash`) at event time `t`. Event times of windows
@@ -216,7 +222,8 @@ impl SlidingTopK {
         while self.next_end <= frontier {
             let Some((&first, _)) = self.panes.first_key_value() else {
                 // Nothing buffered: later windows can only be filled at or above the frontier.
-                self.next_end = self.next_end.max((frontier / self.slide_ns).saturating_add(1).saturating_mul(self.slide_ns));
+                self.next_end =
+                    self.next_end.max((frontier / self.slide_ns).saturating_add(1).saturating_mul(self.slide_ns));
                 return;
             };
             // Skip windows that hold no pane: the first with data ends at the first pane's end.

@@ -155,7 +155,17 @@ mod tests {
         let r = |sensor, seq, milli| SensorReading { event_time: 0, sensor, seq, milli, anomaly: None };
         // Sensor 1 (given out of order): 0, 10, 20, then 100 (mean 10, sd 8.2: alert), then
         // 15 (window 10,20,100: mean 43.3, sd 40.3: no alert). Sensor 2: flat then equal: none.
-        let readings = [r(1, 3, 100), r(1, 0, 0), r(2, 0, 5), r(1, 1, 10), r(2, 1, 5), r(1, 2, 20), r(2, 2, 5), r(2, 3, 5), r(1, 4, 15)];
+        let readings = [
+            r(1, 3, 100),
+            r(1, 0, 0),
+            r(2, 0, 5),
+            r(1, 1, 10),
+            r(2, 1, 5),
+            r(1, 2, 20),
+            r(2, 2, 5),
+            r(2, 3, 5),
+            r(1, 4, 15),
+        ];
         assert_eq!(sensor_alerts(readings, &spec), vec![Alert { sensor: 1, seq: 3, milli: 100 }]);
     }
 }

@@ -139,11 +139,8 @@ impl Profile {
                 let per_period = quiet * base / NS + *burst_ns as f64 * peak / NS;
                 let periods = (t_ns / period_ns) as f64;
                 let rem = (t_ns % period_ns) as f64;
-                let in_period = if rem <= quiet {
-                    rem * base / NS
-                } else {
-                    quiet * base / NS + (rem - quiet) * peak / NS
-                };
+                let in_period =
+                    if rem <= quiet { rem * base / NS } else { quiet * base / NS + (rem - quiet) * peak / NS };
                 periods * per_period + in_period
             }
         }
@@ -158,10 +155,7 @@ impl Profile {
             Profile::Steps { steps } => {
                 let mut before = 0.0;
                 for (j, (start, rate)) in steps.iter().enumerate() {
-                    let span = steps
-                        .get(j + 1)
-                        .map(|s| (s.0 - start) as f64 * rate / NS)
-                        .unwrap_or(f64::INFINITY);
+                    let span = steps.get(j + 1).map(|s| (s.0 - start) as f64 * rate / NS).unwrap_or(f64::INFINITY);
                     if k < before + span {
                         return *start + ((k - before) * NS / rate) as u64;
                     }
@@ -175,11 +169,8 @@ impl Profile {
                 let per_period = quiet_events + *burst_ns as f64 * peak / NS;
                 let periods = (k / per_period).floor();
                 let rem = k - periods * per_period;
-                let offset = if rem < quiet_events {
-                    rem * NS / base
-                } else {
-                    quiet + (rem - quiet_events) * NS / peak
-                };
+                let offset =
+                    if rem < quiet_events { rem * NS / base } else { quiet + (rem - quiet_events) * NS / peak };
                 periods as u64 * period_ns + offset as u64
             }
         }

@@ -7,8 +7,8 @@
 use crate::hash::SplitMix;
 
 const ONSETS: &[&str] = &[
-    "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br",
-    "ch", "cl", "dr", "fl", "gr", "pl", "sh", "st", "th", "tr",
+    "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "ch", "cl", "dr",
+    "fl", "gr", "pl", "sh", "st", "th", "tr",
 ];
 const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"];
 const CODAS: &[&str] = &["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck"];
@@ -19,7 +19,7 @@ const CODAS: &[&str] = &["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "
 pub fn vocabulary(size: usize) -> Vec<String> {
     let mut words = Vec::with_capacity(size);
     let mut seen = rustc_hash::FxHashSet::default();
-    let mut rng = SplitMix::new(0x5eed_0f_b0c4);
+    let mut rng = SplitMix::new(0x005e_ed0f_b0c4);
     let mut syllables = 1;
     let mut attempts = 0usize;
     while words.len() < size {
@@ -99,8 +99,7 @@ pub fn words(line: &str) -> std::str::SplitAsciiWhitespace<'_> {
 /// character, with the `#` kept (`#rust`). The one tokeniser of `hashtags`.
 #[inline]
 pub fn hashtags(text: &str) -> impl Iterator<Item = &str> {
-    text.split_ascii_whitespace()
-        .filter(|w| w.len() > 1 && w.as_bytes()[0] == b'#')
+    text.split_ascii_whitespace().filter(|w| w.len() > 1 && w.as_bytes()[0] == b'#')
 }
 
 #[cfg(test)]
@@ -120,10 +119,7 @@ mod tests {
     #[test]
     fn tokenisers() {
         assert_eq!(words("  a bb\tc \n").collect::<Vec<_>>(), ["a", "bb", "c"]);
-        assert_eq!(
-            hashtags("see #rust and # or #x#y end#").collect::<Vec<_>>(),
-            ["#rust", "#x#y"]
-        );
+        assert_eq!(hashtags("see #rust and # or #x#y end#").collect::<Vec<_>>(), ["#rust", "#x#y"]);
     }
 
     #[test]

@@ -54,9 +54,12 @@ impl Mismatches {
 
     fn into_verdict(self, checked: u64, what: &str) -> Verdict {
         let mut parts = Vec::new();
-        for (name, (n, examples)) in
-            [("missing", self.missing), ("extra", self.extra), ("duplicated", self.duplicated), ("wrong value", self.wrong)]
-        {
+        for (name, (n, examples)) in [
+            ("missing", self.missing),
+            ("extra", self.extra),
+            ("duplicated", self.duplicated),
+            ("wrong value", self.wrong),
+        ] {
             if n > 0 {
                 parts.push(format!("{n} {name} (e.g. {})", examples.join("; ")));
             }
@@ -232,7 +235,11 @@ mod tests {
         let v = compare_keyed([(1, 10), (2, 20), (2, 20), (3, 30), (4, 40)], expected, "x");
         assert!(!v.correct && v.message.contains("1 duplicated") && v.message.contains('2'), "{}", v.message);
         let v = compare_keyed([(1, 10), (2, 21), (3, 30), (4, 40)], expected, "x");
-        assert!(!v.correct && v.message.contains("1 wrong value") && v.message.contains("got 21, expected 20"), "{}", v.message);
+        assert!(
+            !v.correct && v.message.contains("1 wrong value") && v.message.contains("got 21, expected 20"),
+            "{}",
+            v.message
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use workloads::contract::AnyGenerator;
 use workloads::generator::{LineGenerator, SensorGenerator, TweetGenerator};
 use workloads::spec::SECOND_NS;
 use workloads::text::{vocabulary, words, Zipf};
-use workloads::{cost, oracle, verify, HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload};
+use workloads::{
+    cost, oracle, verify, HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload,
+};
 
 fn schedule(partitions: u32, seed: u64) -> Schedule {
     Schedule::new(Profile::Constant { rate: 100_000.0 }, partitions, 0, seed).unwrap()
@@ -22,7 +24,8 @@ fn same_coordinates_give_the_same_event_in_any_order() {
     let a = LineGenerator::new(&spec, schedule(4, 7), 7).unwrap();
     let b = LineGenerator::new(&spec, schedule(4, 7), 7).unwrap();
     let forward: Vec<_> = (0..4).flat_map(|p| (0..500).map(move |i| (p, i))).map(|(p, i)| a.event(p, i)).collect();
-    let mut backward: Vec<_> = (0..4).rev().flat_map(|p| (0..500).rev().map(move |i| (p, i))).map(|(p, i)| b.event(p, i)).collect();
+    let mut backward: Vec<_> =
+        (0..4).rev().flat_map(|p| (0..500).rev().map(move |i| (p, i))).map(|(p, i)| b.event(p, i)).collect();
     backward.reverse();
     assert_eq!(forward, backward);
 
@@ -31,7 +34,10 @@ fn same_coordinates_give_the_same_event_in_any_order() {
     assert_eq!(t1.event(1, 12345), t2.event(1, 12345));
     let s1 = SensorGenerator::new(&SensorSpec::default(), schedule(2, 3), 3);
     let s2 = SensorGenerator::new(&SensorSpec::default(), schedule(2, 3), 3);
-    assert_eq!((0..1000).map(|i| s1.event(1, i)).collect::<Vec<_>>(), (0..1000).rev().map(|i| s2.event(1, i)).rev().collect::<Vec<_>>());
+    assert_eq!(
+        (0..1000).map(|i| s1.event(1, i)).collect::<Vec<_>>(),
+        (0..1000).rev().map(|i| s2.event(1, i)).rev().collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -69,7 +75,8 @@ fn partitions_are_disjoint_and_together_complete() {
         assert_eq!(one.event(0, k).text, text, "global index {k}");
     }
     // Run specs cap partitions at the duration: together they hold every due event.
-    let mut rs = RunSpec::new(JobSpec::default_for(Workload::Sensors), Profile::Constant { rate: 1000.0 }, 2 * SECOND_NS);
+    let mut rs =
+        RunSpec::new(JobSpec::default_for(Workload::Sensors), Profile::Constant { rate: 1000.0 }, 2 * SECOND_NS);
     rs.partitions = Some(3);
     assert_eq!((0..3).map(|p| rs.partition_end(p).unwrap()).sum::<u64>(), 2000);
     rs.records = Some(1001);
@@ -122,19 +129,25 @@ fn sensors_have_labelled_anomalies_that_the_detector_finds() {
 #[test]
 fn cost_loops_agree_with_the_oracles() {
     for partitions in [1, 3] {
-        let mut rs = RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 50_000.0 }, SECOND_NS);
+        let mut rs =
+            RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 50_000.0 }, SECOND_NS);
         rs.partitions = Some(partitions);
         rs.disorder_ns = 300_000_000;
         let n = 20_000;
         let events = |p: u32, i: u64| (p, i);
-        let coords: Vec<(u32, u64)> = (0..n).map(|k| events((k % partitions as u64) as u32, k / partitions as u64)).collect();
+        let coords: Vec<(u32, u64)> =
+            (0..n).map(|k| events((k % partitions as u64) as u32, k / partitions as u64)).collect();
 
         let AnyGenerator::Lines(lines) = rs.generator().unwrap() else { unreachable!() };
         let totals = oracle::word_totals(coords.iter().map(|&(p, i)| lines.event(p, i)));
         let digest = cost::wordcount(&lines, n);
         assert!(digest.verify(&verify::UpdateDigest::expected(&totals)).correct);
 
-        rs.job = JobSpec::Hashtags(HashtagSpec { window_ns: 2 * SECOND_NS, slide_ns: SECOND_NS / 4, ..HashtagSpec::default() });
+        rs.job = JobSpec::Hashtags(HashtagSpec {
+            window_ns: 2 * SECOND_NS,
+            slide_ns: SECOND_NS / 4,
+            ..HashtagSpec::default()
+        });
         let JobSpec::Hashtags(hs) = &rs.job else { unreachable!() };
         let AnyGenerator::Tweets(tweets) = rs.generator().unwrap() else { unreachable!() };
         let expected = oracle::hashtag_windows(coords.iter().map(|&(p, i)| tweets.event(p, i)), hs);
