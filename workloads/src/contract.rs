@@ -664,6 +664,12 @@ impl Recorder {
         self.hand_over();
     }
 
+    /// Hands the report to the observer now, when the recorder is shared and cannot be consumed;
+    /// anything recorded afterwards is dropped.
+    pub fn complete(&mut self) {
+        self.hand_over();
+    }
+
     fn hand_over(&mut self) {
         if !self.finished {
             self.finished = true;

@@ -1,0 +1,190 @@
+//! The socket source: text lines or JSON events read from a TCP address, as `streambench feed`
+//! sends them (and as Spark's `socketTextStream` reads: the engine connects, the feeder listens).
+//!
+//! One receiver thread per run (in process 0) reads lines into a bounded channel; worker 0 drains
+//! it. Socket events carry no schedule, so event time and the latency reference are the arrival
+//! time (ingestion time). A line that does not parse is counted as malformed and reported, never
+//! fatal. The stream ends when the sender closes the connection.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use compact_str::CompactString;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::{Scope, Stream};
+use workloads::event::{Line, SensorReading, Tweet};
+use workloads::{Recorder, RunSpec};
+
+use crate::jobs::{extract_tags, tokenize, ReadingRecord, TagRecord, WordRecord};
+use crate::source::TICK_NS;
+use crate::NativeError;
+
+/// How long to keep trying to connect to the feeder.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CHUNK: usize = 1024;
+
+/// Lines read from the socket, shared with the worker that emits them.
+#[derive(Clone)]
+pub struct Receiver {
+    lines: Arc<Mutex<MpscReceiver<Vec<String>>>>,
+}
+
+impl Receiver {
+    /// Connects to `addr` (retrying for [`CONNECT_TIMEOUT`]) and starts reading lines.
+    pub fn connect(addr: &str, _spec: &RunSpec) -> Result<Self, NativeError> {
+        let started = Instant::now();
+        let stream = loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => break s,
+                Err(e) if started.elapsed() < CONNECT_TIMEOUT => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(NativeError::Socket(format!(
+                        "cannot connect to {addr} within {} s: {e}: start `streambench feed --listen {addr}` first",
+                        CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
+        };
+        let (tx, rx) = mpsc::sync_channel::<Vec<String>>(1024);
+        std::thread::Builder::new()
+            .name("socket-receiver".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut chunk = Vec::with_capacity(CHUNK);
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let trimmed = line.trim_end_matches(['\n', '\r']).len();
+                            line.truncate(trimmed);
+                            chunk.push(line);
+                            // Hand over a full chunk, or whatever is there when the socket idles.
+                            if (chunk.len() >= CHUNK || reader.buffer().is_empty())
+                                && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+            })
+            .map_err(|e| NativeError::Socket(format!("cannot start the receiver thread: {e}")))?;
+        Ok(Self { lines: Arc::new(Mutex::new(rx)) })
+    }
+}
+
+/// A stream of the records parsed from the socket's lines.
+pub fn stream<'s, D, P>(
+    scope: Scope<'s, u64>,
+    receiver: Receiver,
+    recorder: Rc<RefCell<Recorder>>,
+    parse: P,
+) -> Stream<'s, u64, Vec<D>>
+where
+    D: timely::ExchangeData,
+    P: Fn(&str, u64, &mut Vec<D>) -> Result<(), String> + 'static,
+{
+    source(scope, "Source", move |capability, info| {
+        let activator = scope.activator_for(Rc::clone(&info.address));
+        let mut capability = Some(capability);
+        let mut read = 0u64;
+        let mut buffer = Vec::new();
+        move |output| {
+            let Some(cap) = capability.as_mut() else { return };
+            let now = recorder.borrow().now_ns();
+            let tick = now / TICK_NS;
+            if *cap.time() < tick {
+                cap.downgrade(&tick);
+            }
+            let mut closed = false;
+            let mut lines = 0;
+            {
+                let rx = receiver.lines.lock().expect("receiver lock");
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(chunk) => {
+                            let mut r = recorder.borrow_mut();
+                            for line in chunk {
+                                lines += 1;
+                                if line.trim().is_empty() {
+                                    continue;
+                                }
+                                if let Err(why) = parse(&line, now, &mut buffer) {
+                                    r.malformed(|| format!("{why}: {}", line.chars().take(80).collect::<String>()));
+                                }
+                            }
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            read += lines;
+            if lines > 0 {
+                recorder.borrow_mut().inputs(lines, now);
+            }
+            if !buffer.is_empty() {
+                output.session(&*cap).give_iterator(buffer.drain(..));
+            }
+            if closed {
+                recorder.borrow_mut().partition_end(0, read);
+                capability = None;
+            } else if lines > 0 {
+                activator.activate();
+            } else {
+                activator.activate_after(Duration::from_millis(1));
+            }
+        }
+    })
+}
+
+/// A stream with no records, for workers that do not read the socket.
+pub fn empty<'s, D: timely::ExchangeData>(scope: Scope<'s, u64>) -> Stream<'s, u64, Vec<D>> {
+    source::<_, timely::container::CapacityContainerBuilder<Vec<D>>, _, _>(scope, "Source", |_capability, _info| {
+        |_output| {}
+    })
+}
+
+/// A wordcount line: plain text, or a JSON [`Line`] (whose text is used).
+pub fn parse_line(line: &str, now: u64, out: &mut Vec<WordRecord>) -> Result<(), String> {
+    if line.trim_start().starts_with('{') {
+        let l: Line<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
+        tokenize(&l.text, now, now, out);
+    } else {
+        tokenize(line, now, now, out);
+    }
+    Ok(())
+}
+
+/// A JSON [`Tweet`].
+pub fn parse_tweet(line: &str, now: u64, out: &mut Vec<TagRecord>) -> Result<(), String> {
+    let t: Tweet<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON tweet ({e})"))?;
+    extract_tags(&t.text, now, out);
+    Ok(())
+}
+
+/// A JSON [`SensorReading`].
+pub fn parse_reading(line: &str, now: u64, out: &mut Vec<ReadingRecord>) -> Result<(), String> {
+    let mut r: SensorReading = serde_json::from_str(line).map_err(|e| format!("not a JSON sensor reading ({e})"))?;
+    r.event_time = now;
+    out.push((r, now));
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _word_type(_: CompactString) {}
