@@ -20,6 +20,12 @@ pub enum Command {
     Gen(GenArgs),
     /// Run the single-threaded COST loop of a workload and print records per second.
     Baseline(BaselineArgs),
+    /// One measured run of one engine on one workload; writes the result JSON.
+    Run(crate::run::RunArgs),
+    /// Start N processes of one run on loopback and merge their results.
+    Cluster(crate::cluster::ClusterArgs),
+    /// Send generated events over TCP on schedule, for the socket sources.
+    Feed(crate::feed::FeedArgs),
 }
 
 /// A workload on the command line.

@@ -2,4 +2,9 @@
 //! and plot both engines. Library code does not print to the terminal; `main.rs` does.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
+pub mod feed;
+pub mod report;
+pub mod result;
+pub mod run;

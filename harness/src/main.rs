@@ -1,6 +1,11 @@
 //! `streambench`: see `streambench --help`.
 
 use clap::Parser;
+
+// Records cross worker threads (allocated by one, freed by another): glibc's allocator slows
+// down on that pattern, mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use streambench::cli::{Cli, Command};
 use streambench::commands;
 
@@ -11,6 +16,22 @@ fn main() {
     let result = match &cli.command {
         Command::Gen(args) => commands::gen(args, &mut out),
         Command::Baseline(args) => commands::baseline(args, &mut out).map(|_| ()),
+        Command::Run(args) => streambench::run::run(args).map(|r| {
+            if let (Some(r), Some(_)) = (r, &args.out) {
+                eprintln!("{}", streambench::report::one_line(&r));
+            }
+        }),
+        Command::Cluster(args) => {
+            streambench::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
+        }
+        Command::Feed(args) => streambench::feed::feed(args).map(|s| {
+            eprintln!(
+                "feed: sent {} events in {:.2} s ({:.0}/s)",
+                s.events,
+                s.seconds,
+                s.events as f64 / s.seconds.max(1e-9)
+            )
+        }),
     };
     if let Err(e) = result {
         // A closed pipe (e.g. `| head`) is not an error.

@@ -14,7 +14,7 @@ use compact_str::CompactString;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Probe;
-use timely::dataflow::{ProbeHandle, Scope, Stream};
+use timely::dataflow::{ProbeHandle, Stream};
 use workloads::generator::{LineGenerator, SensorGenerator, TweetGenerator};
 use workloads::hash::{key_hash, mix64};
 use workloads::logic::{SensorWindow, SlidingTopK, StrMap, Threshold};
@@ -278,8 +278,3 @@ pub fn detect<'s>(
             });
         });
 }
-
-/// Keeps the scope type in one place.
-pub type Time = u64;
-#[allow(dead_code)]
-fn _scope_type(_: Scope<'_, Time>) {}

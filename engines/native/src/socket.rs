@@ -14,7 +14,6 @@ use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use compact_str::CompactString;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 use workloads::event::{Line, SensorReading, Tweet};
@@ -28,10 +27,13 @@ use crate::NativeError;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CHUNK: usize = 1024;
 
+/// A line as read: text, or bytes that are not UTF-8.
+type RawLine = Result<String, Vec<u8>>;
+
 /// Lines read from the socket, shared with the worker that emits them.
 #[derive(Clone)]
 pub struct Receiver {
-    lines: Arc<Mutex<MpscReceiver<Vec<String>>>>,
+    lines: Arc<Mutex<MpscReceiver<Vec<RawLine>>>>,
 }
 
 impl Receiver {
@@ -53,20 +55,22 @@ impl Receiver {
                 }
             }
         };
-        let (tx, rx) = mpsc::sync_channel::<Vec<String>>(1024);
+        let (tx, rx) = mpsc::sync_channel::<Vec<RawLine>>(1024);
         std::thread::Builder::new()
             .name("socket-receiver".into())
             .spawn(move || {
                 let mut reader = BufReader::new(stream);
                 let mut chunk = Vec::with_capacity(CHUNK);
                 loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
+                    let mut bytes = Vec::new();
+                    match reader.read_until(b'\n', &mut bytes) {
                         Ok(0) | Err(_) => break,
                         Ok(_) => {
-                            let trimmed = line.trim_end_matches(['\n', '\r']).len();
-                            line.truncate(trimmed);
-                            chunk.push(line);
+                            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                                bytes.pop();
+                            }
+                            // Invalid UTF-8 is passed on as such, to be counted as malformed.
+                            chunk.push(String::from_utf8(bytes).map_err(|e| e.into_bytes()));
                             // Hand over a full chunk, or whatever is there when the socket idles.
                             if (chunk.len() >= CHUNK || reader.buffer().is_empty())
                                 && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err()
@@ -118,6 +122,13 @@ where
                             let mut r = recorder.borrow_mut();
                             for line in chunk {
                                 lines += 1;
+                                let line = match line {
+                                    Ok(line) => line,
+                                    Err(bytes) => {
+                                        r.malformed(|| format!("not UTF-8 ({} bytes)", bytes.len()));
+                                        continue;
+                                    }
+                                };
                                 if line.trim().is_empty() {
                                     continue;
                                 }
@@ -185,6 +196,3 @@ pub fn parse_reading(line: &str, now: u64, out: &mut Vec<ReadingRecord>) -> Resu
     out.push((r, now));
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _word_type(_: CompactString) {}

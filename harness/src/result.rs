@@ -1,0 +1,246 @@
+//! The result of one run, as written to JSON: what was run (the full config and its context),
+//! what it achieved (throughput, latency percentiles and histogram, timeline), and whether its
+//! output was right.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use workloads::{RunReport, RunSpec};
+
+/// Where and how a run happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// The git revision the binary was built from (`-dirty` with uncommitted changes).
+    pub git_revision: String,
+    /// Versions of streambench and of the main dependencies.
+    pub versions: BTreeMap<String, String>,
+    /// CPUs available to the process.
+    pub cpus: usize,
+    /// Processes in the run.
+    pub processes: usize,
+    /// Worker threads per process.
+    pub workers: usize,
+    /// The command line.
+    pub arguments: Vec<String>,
+    /// When the run started, seconds since the Unix epoch.
+    pub started_unix_s: u64,
+    /// The operating system.
+    pub os: String,
+}
+
+impl Context {
+    /// The context of a run of `spec` started now.
+    pub fn now(spec: &RunSpec) -> Self {
+        let mut versions = BTreeMap::from([("streambench".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]);
+        for pair in env!("STREAMBENCH_DEP_VERSIONS").split(',').filter(|p| !p.is_empty()) {
+            if let Some((k, v)) = pair.split_once('=') {
+                versions.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Self {
+            git_revision: env!("STREAMBENCH_GIT_REV").to_owned(),
+            versions,
+            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            processes: spec.cluster.processes,
+            workers: spec.cluster.workers,
+            arguments: std::env::args().collect(),
+            started_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            os: std::env::consts::OS.to_owned(),
+        }
+    }
+}
+
+/// Input records per second over the measured window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Input records whose effect reached the output, per second.
+    pub records_per_sec: f64,
+    /// The same, divided by the number of processes.
+    pub records_per_sec_per_node: f64,
+    /// The measured window: from the end of the warm-up until the last worker finished.
+    pub measured_seconds: f64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Outputs measured.
+    pub count: u64,
+}
+
+impl Percentiles {
+    /// The percentiles of a histogram in µs.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+            count: h.len(),
+        }
+    }
+}
+
+/// One interval of the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// The interval's start, s from the start of the run.
+    pub t_s: f64,
+    /// Input records per second in the interval.
+    pub records_per_sec: f64,
+    /// Outputs in the interval.
+    pub outputs: u64,
+    /// Median latency of the interval's outputs, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency of the interval's outputs, ms.
+    pub p99_ms: f64,
+}
+
+/// Micro-batch delay statistics over the batches after the warm-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchStats {
+    /// Batches.
+    pub batches: u64,
+    /// Total delay (scheduling + processing), ms.
+    pub total_delay_ms: Percentiles,
+    /// Scheduling delay, ms.
+    pub scheduling_delay_ms: Percentiles,
+    /// Processing delay, ms.
+    pub processing_delay_ms: Percentiles,
+}
+
+/// Precision and recall of the sensor alerts against the injected anomalies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Alerts that are labelled anomalies, over all alerts.
+    pub precision: f64,
+    /// Labelled anomalies alerted, over all labelled anomalies.
+    pub recall: f64,
+}
+
+/// The result of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `native` or `microbatch`.
+    pub engine: String,
+    /// The workload.
+    pub workload: String,
+    /// The full run configuration.
+    pub config: RunSpec,
+    /// Where and how it ran.
+    pub context: Context,
+    /// The offered rate (events/s), `null` at `max`.
+    pub offered_rate: Option<f64>,
+    /// Input records ingested.
+    pub input_records: u64,
+    /// Outputs produced.
+    pub output_records: u64,
+    /// Throughput over the measured window.
+    pub throughput: Throughput,
+    /// Event-time latency percentiles (after the warm-up), ms.
+    pub latency_ms: Percentiles,
+    /// The latency histogram (µs), hdrhistogram V2 serialisation in base64.
+    pub histogram: String,
+    /// Per-second records/s and latency.
+    pub timeline: Vec<TimelinePoint>,
+    /// Whether the outputs equal the oracle's.
+    pub correct: bool,
+    /// The verification's message.
+    pub verification: String,
+    /// Malformed input records (socket sources).
+    pub malformed: u64,
+    /// Examples of malformed records.
+    pub malformed_examples: Vec<String>,
+    /// Micro-batch statistics; `null` for the native engine.
+    pub batches: Option<BatchStats>,
+    /// Sensor alert quality; `null` for other workloads.
+    pub quality: Option<Quality>,
+    /// Recovery under an injected fault; `null` without one.
+    pub recovery: Option<serde_json::Value>,
+}
+
+/// Builds the result of a finished run from its (merged) report and verdict.
+pub fn summarize(
+    engine: &str,
+    spec: &RunSpec,
+    report: &RunReport,
+    verdict: &workloads::verify::Verdict,
+    quality: Option<Quality>,
+    context: Context,
+) -> RunResult {
+    let warmup = spec.warmup_ns.min(report.finished_ns);
+    let measured = (report.finished_ns - warmup) as f64 / 1e9;
+    let rps = if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 };
+    let tl = report.timeline_ns as f64 / 1e9;
+    let timeline = report
+        .timeline
+        .iter()
+        .enumerate()
+        .map(|(i, b)| TimelinePoint {
+            t_s: i as f64 * tl,
+            records_per_sec: b.inputs as f64 / tl,
+            outputs: b.outputs,
+            p50_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.5) as f64 / 1000.0 },
+            p99_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 },
+        })
+        .collect();
+    let batches = (!report.batches.is_empty()).then(|| {
+        let measured: Vec<_> =
+            report.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
+        let stats = |f: &dyn Fn(&workloads::contract::BatchInfo) -> f64| {
+            let mut h = workloads::histo::fine();
+            for b in &measured {
+                h.saturating_record((f(b) * 1000.0).max(0.0) as u64);
+            }
+            Percentiles::of(&h)
+        };
+        BatchStats {
+            batches: measured.len() as u64,
+            total_delay_ms: stats(&|b| b.total_delay_ms),
+            scheduling_delay_ms: stats(&|b| b.scheduling_delay_ms),
+            processing_delay_ms: stats(&|b| b.processing_delay_ms),
+        }
+    });
+    RunResult {
+        engine: engine.to_owned(),
+        workload: spec.job.workload().name().to_owned(),
+        config: spec.clone(),
+        context,
+        offered_rate: (!spec.profile.is_max()).then(|| spec.profile.mean_rate(spec.duration_ns)),
+        input_records: report.inputs,
+        output_records: report.outputs.len(),
+        throughput: Throughput {
+            records_per_sec: rps,
+            records_per_sec_per_node: rps / spec.cluster.processes as f64,
+            measured_seconds: measured,
+        },
+        latency_ms: Percentiles::of(&report.latency_us),
+        histogram: workloads::histo::encode(&report.latency_us),
+        timeline,
+        correct: verdict.correct,
+        verification: verdict.message.clone(),
+        malformed: report.malformed,
+        malformed_examples: report.malformed_examples.clone(),
+        batches,
+        quality,
+        recovery: None,
+    }
+}
