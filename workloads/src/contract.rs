@@ -607,13 +607,26 @@ impl Recorder {
     /// or the window's end) is `reference_ns`.
     #[inline]
     pub fn latency(&mut self, reference_ns: u64, now_ns: u64) {
+        self.latencies(reference_ns, now_ns, 1);
+    }
+
+    /// Records `n` outputs produced at `now_ns` with the same reference time.
+    #[inline]
+    pub fn latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
         let us = now_ns.saturating_sub(reference_ns) / 1000;
         if now_ns >= self.warmup_ns {
-            self.report.latency_us.saturating_record(us);
+            let _ = self.report.latency_us.record_n(us.min(crate::histo::MAX_US), n);
         }
         let b = self.bucket(now_ns);
-        b.outputs += 1;
-        b.latency_us.saturating_record(us);
+        b.outputs += n;
+        let _ = b.latency_us.record_n(us.min(crate::histo::MAX_US), n);
+    }
+
+    /// A run-length encoder of latencies: outputs of one input (the words of a line) share a
+    /// reference time, so a batch records one histogram entry per run rather than per output.
+    #[inline]
+    pub fn latency_runs(&mut self, now_ns: u64) -> LatencyRuns<'_> {
+        LatencyRuns { recorder: self, now_ns, reference_ns: 0, n: 0 }
     }
 
     /// A running-count update.
@@ -676,6 +689,41 @@ impl Recorder {
             self.report.finished_ns = self.now_ns();
             let report = std::mem::replace(&mut self.report, RunReport::empty(self.timeline_ns));
             self.observer.shared.reports.lock().expect("observer lock").push(report);
+        }
+    }
+}
+
+/// See [`Recorder::latency_runs`]; records the last run when dropped.
+pub struct LatencyRuns<'a> {
+    recorder: &'a mut Recorder,
+    now_ns: u64,
+    reference_ns: u64,
+    n: u64,
+}
+
+impl LatencyRuns<'_> {
+    /// One output with this reference time.
+    #[inline]
+    pub fn add(&mut self, reference_ns: u64) {
+        if reference_ns != self.reference_ns && self.n > 0 {
+            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
+            self.n = 0;
+        }
+        self.reference_ns = reference_ns;
+        self.n += 1;
+    }
+
+    /// The recorder, for outputs.
+    #[inline]
+    pub fn recorder(&mut self) -> &mut Recorder {
+        self.recorder
+    }
+}
+
+impl Drop for LatencyRuns<'_> {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
         }
     }
 }

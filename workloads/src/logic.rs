@@ -140,7 +140,8 @@ mod tests {
 /// existing key allocates nothing.
 #[derive(Clone, Debug)]
 pub struct StrMap<V> {
-    table: hashbrown::HashTable<(Box<str>, u64, V)>,
+    // Keys up to 24 bytes are stored inline: a lookup touches one cache line, not two.
+    table: hashbrown::HashTable<(compact_str::CompactString, u64, V)>,
 }
 
 impl<V> Default for StrMap<V> {
@@ -153,23 +154,23 @@ impl<V> StrMap<V> {
     /// The value of `key` (whose hash is `hash`), inserted by `init` if absent.
     #[inline]
     pub fn get_or_insert_with(&mut self, hash: u64, key: &str, init: impl FnOnce() -> V) -> &mut V {
-        let entry = self.table.entry(hash, |e| &*e.0 == key, |e| e.1);
+        let entry = self.table.entry(hash, |e| e.1 == hash && e.0 == key, |e| e.1);
         &mut entry.or_insert_with(|| (key.into(), hash, init())).into_mut().2
     }
 
     /// The value of `key`, if present.
     #[inline]
     pub fn get(&self, hash: u64, key: &str) -> Option<&V> {
-        self.table.find(hash, |e| &*e.0 == key).map(|e| &e.2)
+        self.table.find(hash, |e| e.1 == hash && e.0 == key).map(|e| &e.2)
     }
 
     /// Every `(key, hash, value)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64, &V)> {
-        self.table.iter().map(|e| (&*e.0, e.1, &e.2))
+        self.table.iter().map(|e| (e.0.as_str(), e.1, &e.2))
     }
 
     /// Removes and returns every entry.
-    pub fn drain(&mut self) -> impl Iterator<Item = (Box<str>, u64, V)> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = (compact_str::CompactString, u64, V)> + '_ {
         self.table.drain()
     }
 

@@ -24,57 +24,58 @@ use workloads::{HashtagSpec, Recorder, SensorReading, SensorSpec};
 
 use crate::source::TICK_NS;
 
-/// A word on its way to be counted: `(hash, word, due_ns, event_time_ns)`.
-pub type WordRecord = (u64, CompactString, u64, u64);
+/// A word on its way to be counted: `(hash, word, time_ns)`, where the time is the line's due
+/// time (the latency reference of a running count) or its event time (for windows).
+pub type WordRecord = (u64, CompactString, u64);
 
-/// The records of a stream of lines: every word with its hash, due time and event time.
+/// The records of a line: every word with its hash and `time`.
 #[inline]
-pub fn tokenize(text: &str, due: u64, event_time: u64, out: &mut Vec<WordRecord>) {
+pub fn tokenize(text: &str, time: u64, out: &mut Vec<WordRecord>) {
     for w in words(text) {
-        out.push((key_hash(w), CompactString::from(w), due, event_time));
+        out.push((key_hash(w), CompactString::from(w), time));
     }
 }
 
 /// Wordcount's `Source`: lines from the generator, tokenised (chained into the source, as Flink
-/// chains a source and its flat-map).
-pub fn line_records(gen: LineGenerator) -> impl FnMut(u32, u64, u64, &mut Vec<WordRecord>) + 'static {
+/// chains a source and its flat-map). Words carry the line's due time, or its event time when
+/// `event_time` is set (windowed counts).
+pub fn line_records(gen: LineGenerator, event_time: bool) -> impl FnMut(u32, u64, u64, &mut Vec<WordRecord>) + 'static {
     move |p, i, due, out| {
         let line = gen.event(p, i);
-        tokenize(&line.text, due, line.event_time, out);
+        tokenize(&line.text, if event_time { line.event_time } else { due }, out);
     }
 }
 
-/// Running word count: exchange by word, `Count` emits every update, `Sink` records it.
+/// Running word count: exchange by word; `Count` updates the word's total and emits every update
+/// straight into the sink (chained, as Flink chains a keyed operator and its sink). Its output
+/// stream carries no data, only progress, for the probe.
 pub fn running_count<'s>(
     words: Stream<'s, u64, Vec<WordRecord>>,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
 ) {
     words
-        .unary(Exchange::new(|r: &WordRecord| r.0), "Count", |_cap, _info| {
-            let mut counts: StrMap<u64> = StrMap::default();
-            move |input, output| {
-                input.for_each(|cap, data| {
-                    let mut session = output.session(&cap);
-                    for (hash, word, due, _) in data.drain(..) {
-                        let count = counts.get_or_insert_with(hash, &word, || 0);
-                        *count += 1;
-                        session.give((hash, word, *count, due));
-                    }
-                });
-            }
-        })
-        .probe_with(probe)
-        .sink(Pipeline, "Sink", move |(input, _frontier)| {
-            let mut r = recorder.borrow_mut();
-            input.for_each(|_cap, data: &mut Vec<(u64, CompactString, u64, u64)>| {
-                let now = r.now_ns();
-                for (hash, word, count, due) in data.drain(..) {
-                    r.latency(due, now);
-                    r.word_total(&word, hash, count);
+        .unary::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Exchange::new(|r: &WordRecord| r.0),
+            "Count+Sink",
+            |_cap, _info| {
+                let mut counts: StrMap<u64> = StrMap::default();
+                move |input, _output| {
+                    let mut r = recorder.borrow_mut();
+                    input.for_each(|_cap, data| {
+                        let now = r.now_ns();
+                        let mut runs = r.latency_runs(now);
+                        for (hash, word, due) in data.drain(..) {
+                            let count = counts.get_or_insert_with(hash, &word, || 0);
+                            *count += 1;
+                            runs.add(due);
+                            runs.recorder().word_total(&word, hash, *count);
+                        }
+                    });
                 }
-            });
-        });
+            },
+        )
+        .probe_with(probe);
 }
 
 /// Windowed word count: per tumbling event-time window of `window_ns`, the count of each word,
@@ -92,7 +93,7 @@ pub fn windowed_count<'s>(
             let mut windows: BTreeMap<u64, StrMap<u64>> = BTreeMap::new();
             move |(input, frontier), output| {
                 input.for_each(|_cap, data| {
-                    for (hash, word, _, t) in data.drain(..) {
+                    for (hash, word, t) in data.drain(..) {
                         let end = (t / window_ns + 1) * window_ns;
                         *windows.entry(end).or_default().get_or_insert_with(hash, &word, || 0) += 1;
                     }

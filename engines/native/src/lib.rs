@@ -97,7 +97,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
                             plan,
                             Rc::clone(&r),
                             probe.clone(),
-                            jobs::line_records(g.clone()),
+                            jobs::line_records(g.clone(), s.window_ns.is_some()),
                         ),
                     };
                     match s.window_ns {

@@ -175,9 +175,9 @@ pub fn empty<'s, D: timely::ExchangeData>(scope: Scope<'s, u64>) -> Stream<'s, u
 pub fn parse_line(line: &str, now: u64, out: &mut Vec<WordRecord>) -> Result<(), String> {
     if line.trim_start().starts_with('{') {
         let l: Line<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
-        tokenize(&l.text, now, now, out);
+        tokenize(&l.text, now, out);
     } else {
-        tokenize(line, now, now, out);
+        tokenize(line, now, out);
     }
     Ok(())
 }
