@@ -254,10 +254,10 @@ pub fn check_batch_fit(spec: &RunSpec) -> Result<()> {
         _ => vec![],
     };
     for (flag, len) in windows {
-        if len % b != 0 {
+        if !len.is_multiple_of(b) {
             let g = windows_gcd(spec);
             let fits: Vec<String> =
-                [1, 2, 4, 5, 10].iter().filter(|d| g % *d == 0).map(|d| format!("{} ms", ms(g / d))).collect();
+                [1, 2, 4, 5, 10].iter().filter(|d| g.is_multiple_of(**d)).map(|d| format!("{} ms", ms(g / d))).collect();
             bail!(
                 "{flag} ({} ms) is not a multiple of --batch-interval ({} ms): use a batch interval that divides it, e.g. {}",
                 ms(len),
