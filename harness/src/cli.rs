@@ -24,6 +24,8 @@ pub enum Command {
     Run(crate::run::RunArgs),
     /// Start N processes of one run on loopback and merge their results.
     Cluster(crate::cluster::ClusterArgs),
+    /// Merge the shares written by the processes of a cluster run, verify and write the result.
+    Merge(MergeArgs),
     /// Send generated events over TCP on schedule, for the socket sources.
     Feed(crate::feed::FeedArgs),
 }
@@ -104,4 +106,15 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 /// Parses a seed: a whole number from 0 to 2^64 - 1.
 pub fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("`{s}` is not a seed: give a whole number from 0 to {}", u64::MAX))
+}
+
+/// `streambench merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The files the processes wrote with `run --processes N --out FILE`.
+    #[arg(required = true)]
+    pub parts: Vec<std::path::PathBuf>,
+    /// Write the merged result here (printed to stdout when absent).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
 
-use crate::result::{Context, RunResult};
-use crate::run::{judge, write_json, Partial, RunArgs};
+use crate::result::RunResult;
+use crate::run::{write_json, RunArgs};
 
 /// `streambench cluster`.
 #[derive(Debug, clap::Args)]
@@ -62,7 +62,7 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     // Validate the whole run before starting anything.
     base.processes = n as u64;
     base.hostfile = Some(hostfile.clone());
-    let spec = base.to_spec()?;
+    base.to_spec()?;
     let exe = std::env::current_exe().context("finding the streambench binary")?;
     let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-{i}.json"))).collect();
     let mut children = Vec::with_capacity(n);
@@ -73,7 +73,6 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
             .args(["--processes", &n.to_string(), "--process-id", &i.to_string()])
             .arg("--hostfile")
             .arg(&hostfile)
-            .arg("--partial")
             .arg("--out")
             .arg(part)
             .stdin(Stdio::null())
@@ -114,17 +113,7 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut merged: Option<Partial> = None;
-    for part in &parts {
-        let text = std::fs::read_to_string(part).with_context(|| format!("reading {}", part.display()))?;
-        let p: Partial = serde_json::from_str(&text).with_context(|| format!("parsing {}", part.display()))?;
-        match merged.as_mut() {
-            None => merged = Some(p),
-            Some(m) => m.report.merge(p.report),
-        }
-    }
-    let merged = merged.context("no process reported")?;
-    let result = judge(merged.engine, &spec, &merged.report, Context::now(&spec))?;
+    let result = crate::run::merge(&parts)?;
     let _ = std::fs::remove_dir_all(&dir);
     write_json(base.out.as_deref(), &result)?;
     Ok(result)

@@ -11,8 +11,8 @@ use streambench::commands;
 
 fn main() {
     let cli = Cli::parse();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Not locked for the whole run: timely's threads print to stdout while connecting.
+    let mut out = std::io::stdout();
     let result = match &cli.command {
         Command::Gen(args) => commands::gen(args, &mut out),
         Command::Baseline(args) => commands::baseline(args, &mut out).map(|_| ()),
@@ -24,6 +24,11 @@ fn main() {
         Command::Cluster(args) => {
             streambench::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
         }
+        Command::Merge(args) => streambench::run::merge(&args.parts).and_then(|r| {
+            streambench::run::write_json(args.out.as_deref(), &r)?;
+            eprintln!("{}", streambench::report::one_line(&r));
+            Ok(())
+        }),
         Command::Feed(args) => streambench::feed::feed(args).map(|s| {
             eprintln!(
                 "feed: sent {} events in {:.2} s ({:.0}/s)",

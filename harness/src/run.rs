@@ -130,6 +130,9 @@ pub struct RunArgs {
     /// One host:port per process, one per line.
     #[arg(long, env = "STREAMBENCH_HOSTFILE")]
     pub hostfile: Option<PathBuf>,
+    /// How long the processes of a cluster wait for each other before failing.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "STREAMBENCH_CONNECT_TIMEOUT")]
+    pub connect_timeout: u64,
     /// The micro-batch engine's batch interval.
     #[arg(long, default_value = "1s", value_parser = parse_duration, env = "STREAMBENCH_BATCH_INTERVAL")]
     pub batch_interval: u64,
@@ -169,12 +172,10 @@ pub struct RunArgs {
     /// What to keep of the outputs for verification.
     #[arg(long, value_enum, default_value = "digest", env = "STREAMBENCH_COLLECT")]
     pub collect: CollectArg,
-    /// Write the result JSON here (printed to stdout when absent).
+    /// Write the result JSON here (printed to stdout when absent). A process of a cluster run
+    /// writes its share of the outputs here, for `streambench merge`.
     #[arg(long, env = "STREAMBENCH_OUT")]
     pub out: Option<PathBuf>,
-    /// Write this process's raw report for `cluster` to merge, instead of a result.
-    #[arg(long, hide = true)]
-    pub partial: bool,
 }
 
 impl RunArgs {
@@ -216,6 +217,7 @@ impl RunArgs {
             process_id: self.process_id as usize,
             hostfile: self.hostfile.clone(),
             addresses,
+            connect_timeout_ns: self.connect_timeout,
         };
         spec.batch_interval_ns = self.batch_interval;
         spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
@@ -256,8 +258,11 @@ pub fn check_batch_fit(spec: &RunSpec) -> Result<()> {
     for (flag, len) in windows {
         if !len.is_multiple_of(b) {
             let g = windows_gcd(spec);
-            let fits: Vec<String> =
-                [1, 2, 4, 5, 10].iter().filter(|d| g.is_multiple_of(**d)).map(|d| format!("{} ms", ms(g / d))).collect();
+            let fits: Vec<String> = [1, 2, 4, 5, 10]
+                .iter()
+                .filter(|d| g.is_multiple_of(**d))
+                .map(|d| format!("{} ms", ms(g / d)))
+                .collect();
             bail!(
                 "{flag} ({} ms) is not a multiple of --batch-interval ({} ms): use a batch interval that divides it, e.g. {}",
                 ms(len),
@@ -295,25 +300,61 @@ pub struct Partial {
     pub report: RunReport,
 }
 
-/// Runs `args` on this process: the whole run in one process, or this process's share of a
-/// cluster run (with `--partial`).
+/// Runs `args` on this process: the whole run in one process (returning its result), or this
+/// process's share of a cluster run (writing it to `--out` for `merge`, returning `None`).
 pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
     let spec = args.to_spec()?;
+    let partial = spec.cluster.processes > 1;
+    if partial && args.out.is_none() {
+        bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
+    }
     let context = Context::now(&spec);
     let observer = Observer::new(&spec);
     args.engine.run(&spec, &observer)?;
     let report = observer.report();
-    if args.partial {
-        let partial = Partial { engine: args.engine, spec, report };
-        write_json(args.out.as_deref(), &partial)?;
+    if partial {
+        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report })?;
         return Ok(None);
-    }
-    if spec.cluster.processes > 1 {
-        bail!("a process of a cluster run sees only its share of the outputs: start it with `streambench cluster`, which merges and verifies them");
     }
     let result = judge(args.engine, &spec, &report, context)?;
     write_json(args.out.as_deref(), &result)?;
     Ok(Some(result))
+}
+
+/// Merges the shares of a cluster run written by its processes, verifies the whole and builds its
+/// result. The shares must come from one run (same engine and spec, each process once).
+pub fn merge(parts: &[PathBuf]) -> Result<RunResult> {
+    let mut merged: Option<Partial> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for path in parts {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let p: Partial = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a process's share of a cluster run", path.display()))?;
+        if !seen.insert(p.spec.cluster.process_id) {
+            bail!("{} is a second share of process {}", path.display(), p.spec.cluster.process_id);
+        }
+        match merged.as_mut() {
+            None => merged = Some(p),
+            Some(m) => {
+                let mut a = m.spec.clone();
+                let mut b = p.spec.clone();
+                a.cluster.process_id = 0;
+                b.cluster.process_id = 0;
+                if m.engine != p.engine || a != b {
+                    bail!("{} comes from another run (engine or configuration differ)", path.display());
+                }
+                m.report.merge(p.report);
+            }
+        }
+    }
+    let Some(m) = merged else { bail!("no share to merge: give the files the cluster's processes wrote") };
+    let processes = m.spec.cluster.processes;
+    if seen.len() != processes {
+        bail!("got the shares of {} of {processes} processes: give one file per process", seen.len());
+    }
+    let mut spec = m.spec;
+    spec.cluster.process_id = 0;
+    judge(m.engine, &spec, &m.report, Context::now(&spec))
 }
 
 /// Verifies a (merged) report and builds its result.

@@ -139,11 +139,20 @@ pub struct ClusterSpec {
     pub hostfile: Option<PathBuf>,
     /// One `host:port` per process (empty for one process).
     pub addresses: Vec<String>,
+    /// How long processes wait for each other before failing, ns.
+    pub connect_timeout_ns: u64,
 }
 
 impl Default for ClusterSpec {
     fn default() -> Self {
-        Self { workers: 1, processes: 1, process_id: 0, hostfile: None, addresses: Vec::new() }
+        Self {
+            workers: 1,
+            processes: 1,
+            process_id: 0,
+            hostfile: None,
+            addresses: Vec::new(),
+            connect_timeout_ns: 30 * SECOND_NS,
+        }
     }
 }
 

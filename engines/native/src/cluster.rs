@@ -13,9 +13,6 @@ use workloads::contract::ClusterSpec;
 
 use crate::NativeError;
 
-/// How long processes wait for each other before giving up with an error.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Checks a cluster before timely starts: addresses resolve, and this process's port is free.
 pub fn preflight(cluster: &ClusterSpec) -> Result<(), NativeError> {
     if cluster.processes <= 1 {
@@ -46,7 +43,7 @@ pub fn config(cluster: &ClusterSpec) -> timely::Config {
             threads: cluster.workers,
             process: cluster.process_id,
             addresses: cluster.addresses.clone(),
-            report: false,
+            report: std::env::var_os("STREAMBENCH_TIMELY_REPORT").is_some(),
             zerocopy: false,
         }
     } else if cluster.workers > 1 {
@@ -58,7 +55,7 @@ pub fn config(cluster: &ClusterSpec) -> timely::Config {
 }
 
 /// Runs `func` on every worker of this process and waits for them, failing with a clear error
-/// when the cluster cannot form within [`CONNECT_TIMEOUT`].
+/// when the cluster cannot form within the spec's connect timeout.
 pub fn execute<F>(cluster: &ClusterSpec, func: F) -> Result<(), NativeError>
 where
     F: Fn(&mut Worker) -> Result<(), NativeError> + Send + Sync + 'static,
@@ -82,7 +79,7 @@ where
         .map_err(|e| NativeError::Cluster(format!("cannot start a thread: {e}")))?;
     // Connection happens inside `timely::execute`; the workers' results come after the run. Wait
     // for connection with a deadline, then for the run without one.
-    let deadline = if cluster.processes > 1 { CONNECT_TIMEOUT } else { Duration::from_secs(3600 * 24) };
+    let deadline = Duration::from_nanos(cluster.connect_timeout_ns);
     let connected = std::time::Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -102,9 +99,9 @@ where
                 return Err(NativeError::Worker("the timely start thread died".into()))
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if !started.load(Ordering::Acquire) && connected.elapsed() > deadline {
+                if cluster.processes > 1 && !started.load(Ordering::Acquire) && connected.elapsed() > deadline {
                     return Err(NativeError::Cluster(format!(
-                        "process {} could not connect to all {} processes at {:?} within {} s: check that every process was started with the same hostfile",
+                        "process {} could not connect to all {} processes at {:?} within {} s: check that every process was started, with the same hostfile",
                         cluster.process_id,
                         cluster.processes,
                         cluster.addresses,

@@ -1,0 +1,146 @@
+//! The native engine as a cluster of processes on loopback: outputs equal the oracle, and a bad
+//! hostfile, a port in use or a missing peer fail fast with a message that names the fix.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn two_processes_equal_the_oracle_for_every_workload() {
+    let dir = scratch("cluster-native");
+    let runs: [(&str, &[&str]); 3] = [
+        ("wordcount", &["--records", "40000", "--collect", "full"]),
+        ("hashtags", &["--records", "100000", "--window", "200ms", "--slide", "50ms"]),
+        ("sensors", &["--records", "200000"]),
+    ];
+    for (workload, extra) in runs {
+        let out = dir.join(format!("{workload}.json"));
+        let mut args = vec!["cluster", "--processes", "2", "--", "--engine", "native", "--workload", workload];
+        args.extend(["--rate", "max", "--duration", "60s", "--warmup", "0", "--workers", "1", "--seed", "5"]);
+        args.extend(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        let o = streambench(&args);
+        assert!(o.status.success(), "{workload}: {}", stderr(&o));
+        let r = json(&out);
+        assert_eq!(r["correct"], true, "{workload}: {}", r["verification"]);
+        assert_eq!(r["context"]["processes"], 2);
+        assert_eq!(r["config"]["cluster"]["processes"], 2);
+        let rps = r["throughput"]["records_per_sec"].as_f64().unwrap();
+        let per_node = r["throughput"]["records_per_sec_per_node"].as_f64().unwrap();
+        assert!((rps / 2.0 - per_node).abs() < 1e-6 * rps.max(1.0));
+        let records: u64 = extra[1].parse().unwrap();
+        assert_eq!(r["input_records"].as_u64().unwrap(), records, "{workload}: both processes' inputs merged");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn processes_started_by_hand_merge_into_one_result() {
+    let dir = scratch("manual-cluster");
+    let hostfile = dir.join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let spawned: Vec<_> = (0..2)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
+                .args(["run", "--engine", "native", "--workload", "wordcount", "--rate", "max", "--records", "30000"])
+                .args(["--processes", "2", "--process-id", &i.to_string(), "--hostfile", hostfile.to_str().unwrap()])
+                .args(["--out", dir.join(format!("part-{i}.json")).to_str().unwrap()])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in spawned {
+        assert!(c.wait().unwrap().success());
+    }
+    let merged = dir.join("merged.json");
+    let o = streambench(&[
+        "merge",
+        dir.join("part-0.json").to_str().unwrap(),
+        dir.join("part-1.json").to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json(&merged);
+    assert_eq!(r["correct"], true, "{}", r["verification"]);
+    assert_eq!(r["input_records"], 30000);
+    // One share alone is refused.
+    let o = streambench(&["merge", dir.join("part-0.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("1 of 2 processes"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn run_process_0(hostfile: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    streambench(&[
+        "run",
+        "--engine",
+        "native",
+        "--workload",
+        "wordcount",
+        "--rate",
+        "max",
+        "--records",
+        "1000",
+        "--processes",
+        "2",
+        "--process-id",
+        "0",
+        "--hostfile",
+        hostfile.to_str().unwrap(),
+        "--connect-timeout",
+        "2s",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn bad_hostfiles_fail_fast_with_the_fix() {
+    let dir = scratch("bad-hostfile");
+    let out = dir.join("out.json");
+    // Missing file.
+    let o = run_process_0(&dir.join("nope"), &out);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read hostfile"), "{}", stderr(&o));
+    // Too few lines.
+    let short = dir.join("short");
+    std::fs::write(&short, "127.0.0.1:1\n").unwrap();
+    let o = run_process_0(&short, &out);
+    assert!(stderr(&o).contains("lists 1 addresses but --processes is 2"), "{}", stderr(&o));
+    // Not host:port.
+    let bad = dir.join("bad");
+    std::fs::write(&bad, "127.0.0.1:1\nlocalhost\n").unwrap();
+    let o = run_process_0(&bad, &out);
+    assert!(stderr(&o).contains("`localhost`, which is not host:port"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_port_in_use_fails_at_once() {
+    let dir = scratch("port-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hostfile = dir.join("hosts");
+    std::fs::write(&hostfile, format!("{}\n127.0.0.1:{}\n", taken.local_addr().unwrap(), free_port())).unwrap();
+    let started = Instant::now();
+    let o = run_process_0(&hostfile, &dir.join("out.json"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot listen on"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_peer_is_an_error_not_a_hang() {
+    let dir = scratch("missing-peer");
+    let hostfile = dir.join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let started = Instant::now();
+    let o = run_process_0(&hostfile, &dir.join("out.json"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("could not connect to all 2 processes"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
