@@ -21,7 +21,7 @@ pub enum Command {
     /// Run the single-threaded COST loop of a workload and print records per second.
     Baseline(BaselineArgs),
     /// One measured run of one engine on one workload; writes the result JSON.
-    Run(crate::run::RunArgs),
+    Run(Box<crate::run::RunArgs>),
     /// Start N processes of one run on loopback and merge their results.
     Cluster(crate::cluster::ClusterArgs),
     /// Merge the shares written by the processes of a cluster run, verify and write the result.
