@@ -23,6 +23,9 @@ pub const TICK_NS: u64 = 1_000_000;
 /// At most this many events per partition per activation (keeps operators responsive).
 const BATCH: u64 = 8 * 1024;
 
+/// Records are handed to the output in chunks of this many, so the staging buffer stays in cache.
+const CHUNK: usize = 1024;
+
 /// At `max`, how far (in ticks) a source may run ahead of the output probe.
 const MAX_LEAD_TICKS: u64 = 100;
 
@@ -105,6 +108,9 @@ where
                     produce(c.partition, c.next, due, &mut buffer);
                     c.next += 1;
                     emitted += 1;
+                    if buffer.len() >= CHUNK {
+                        output.session(&*cap).give_iterator(buffer.drain(..));
+                    }
                 }
                 if c.end.is_some_and(|e| c.next >= e) {
                     c.done = true;
