@@ -51,7 +51,8 @@ fn wordcount(c: &mut Criterion) {
     let expected = UpdateDigest::expected(&totals);
     let mut group = c.benchmark_group("wordcount");
     group.throughput(Throughput::Elements(records));
-    group.bench_function(BenchmarkId::new("cost", 1), |b| b.iter(|| assert_eq!(cost::wordcount(&g, records), expected)));
+    group
+        .bench_function(BenchmarkId::new("cost", 1), |b| b.iter(|| assert_eq!(cost::wordcount(&g, records), expected)));
     for workers in [1, 2] {
         let s = spec(Workload::Wordcount, records, workers);
         group.bench_function(BenchmarkId::new("native", workers), |b| {

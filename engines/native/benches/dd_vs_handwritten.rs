@@ -28,7 +28,8 @@ const LINES: u64 = 300_000;
 const LINES_PER_TICK: u64 = 1_000;
 
 fn spec() -> RunSpec {
-    let mut s = RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Max { nominal: 1e6 }, 3600 * SECOND_NS);
+    let mut s =
+        RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Max { nominal: 1e6 }, 3600 * SECOND_NS);
     s.records = Some(LINES);
     s.collect = Collect::Digest;
     s
