@@ -24,6 +24,12 @@ pub enum Command {
     Run(Box<crate::run::RunArgs>),
     /// Start N processes of one run on loopback and merge their results.
     Cluster(crate::cluster::ClusterArgs),
+    /// The main job: every workload on both engines, the COST loop, summary, plots and report.
+    Compare(crate::compare::CompareArgs),
+    /// The CI gate: compare a summary's throughput (as a ratio to COST) with a baseline.
+    Check(crate::summary::CheckArgs),
+    /// Redraw every plot (and the report) of a comparison directory from its JSON.
+    Plot(PlotArgs),
     /// Merge the shares written by the processes of a cluster run, verify and write the result.
     Merge(MergeArgs),
     /// Send generated events over TCP on schedule, for the socket sources.
@@ -117,4 +123,11 @@ pub struct MergeArgs {
     /// Write the merged result here (printed to stdout when absent).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// `streambench plot`.
+#[derive(Debug, clap::Args)]
+pub struct PlotArgs {
+    /// A directory written by `compare` (with summary.json).
+    pub dir: std::path::PathBuf,
 }

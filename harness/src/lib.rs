@@ -4,7 +4,10 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod compare;
 pub mod feed;
+pub mod plot;
 pub mod report;
 pub mod result;
 pub mod run;
+pub mod summary;

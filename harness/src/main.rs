@@ -24,6 +24,32 @@ fn main() {
         Command::Cluster(args) => {
             streambench::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
         }
+        Command::Compare(args) => streambench::compare::compare(args, &mut |line| eprintln!("{line}")).map(|s| {
+            let failed = s.runs.iter().filter(|r| !r.correct).count();
+            if failed > 0 {
+                eprintln!("{failed} run(s) failed or were incorrect: see {}", args.out.join("report.md").display());
+            }
+        }),
+        Command::Check(args) => (|| {
+            let baseline = streambench::summary::Summary::read(&args.baseline)?;
+            let summary = streambench::summary::Summary::read(&args.summary)?;
+            let outcome = streambench::summary::check(&baseline, &summary, args.tolerance);
+            for line in &outcome.lines {
+                println!("{line}");
+            }
+            if !outcome.pass {
+                std::process::exit(1);
+            }
+            Ok(())
+        })(),
+        Command::Plot(args) => (|| {
+            let summary = streambench::summary::Summary::read(&args.dir.join("summary.json"))?;
+            let results = streambench::compare::read_results(&args.dir, &summary)?;
+            let plots = streambench::plot::compare_plots(&args.dir, &summary, &results)?;
+            streambench::report::write_report(&args.dir, &summary, &results, &plots)?;
+            eprintln!("redrew {} plots and report.md in {}", plots.len(), args.dir.display());
+            Ok(())
+        })(),
         Command::Merge(args) => streambench::run::merge(&args.parts).and_then(|r| {
             streambench::run::write_json(args.out.as_deref(), &r)?;
             eprintln!("{}", streambench::report::one_line(&r));

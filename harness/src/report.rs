@@ -16,3 +16,88 @@ pub fn one_line(r: &RunResult) -> String {
         if r.correct { "correct".to_owned() } else { format!("INCORRECT: {}", r.verification) }
     )
 }
+
+/// Writes `report.md`: the machine, the headline tables and every plot.
+pub fn write_report(
+    dir: &std::path::Path,
+    summary: &crate::summary::Summary,
+    results: &[(String, RunResult)],
+    plots: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let c = &summary.context;
+    let mut md = String::new();
+    let _ = writeln!(md, "# streambench comparison\n");
+    let _ = writeln!(
+        md,
+        "Machine: {} CPUs, {}; {} worker threads per engine, 1 process. streambench {} (git {}), timely {}, differential-dataflow {}.\n",
+        c.cpus,
+        c.os,
+        c.workers,
+        c.versions.get("streambench").map(String::as_str).unwrap_or("?"),
+        c.git_revision,
+        c.versions.get("timely").map(String::as_str).unwrap_or("?"),
+        c.versions.get("differential-dataflow").map(String::as_str).unwrap_or("?"),
+    );
+    let first = results.first().map(|(_, r)| &r.config);
+    if let Some(cfg) = first {
+        let _ = writeln!(
+            md,
+            "Reproduce with `streambench compare{} --out DIR`. Each run offers events for {:.1} s after which it drains; the first {:.1} s are warm-up, excluded from the figures. Every output of every run is checked against the oracle.\n",
+            if summary.quick { " --quick" } else { "" },
+            cfg.duration_ns as f64 / 1e9,
+            cfg.warmup_ns as f64 / 1e9
+        );
+    }
+    let _ = writeln!(md, "## Throughput at max rate\n");
+    let _ = writeln!(md, "| workload | engine | records/s per node | × COST | correct |");
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for (workload, cost) in &summary.cost {
+        let _ = writeln!(md, "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | |", cost.records_per_sec);
+        for r in summary.runs.iter().filter(|r| &r.workload == workload && r.kind == "max") {
+            let _ = writeln!(
+                md,
+                "| {workload} | {} | {:.0} | {} | {} |",
+                r.engine,
+                r.records_per_sec_per_node,
+                r.cost_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
+                if r.correct { "yes".to_owned() } else { format!("**no**: {}", r.error.as_deref().unwrap_or("")) }
+            );
+        }
+    }
+    let _ = writeln!(md, "\n## Latency at fixed rates\n");
+    let _ = writeln!(md, "Event-time latency: output time minus the input's scheduled time (for window results, minus the window's end), in ms.\n");
+    let _ = writeln!(md, "| workload | engine | run | offered records/s | p50 | p90 | p99 | p99.9 | max | correct |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    for r in summary.runs.iter().filter(|r| r.kind != "max") {
+        let l = &r.latency_ms;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            r.workload,
+            r.engine,
+            r.kind,
+            r.offered_rate.unwrap_or(0.0),
+            l.p50,
+            l.p90,
+            l.p99,
+            l.p999,
+            l.max,
+            if r.correct { "yes" } else { "**no**" }
+        );
+    }
+    let failed: Vec<_> = summary.runs.iter().filter(|r| r.file.is_none()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(md, "\n## Runs that did not finish\n");
+        for r in failed {
+            let _ = writeln!(md, "- {} {} ({}): {}", r.engine, r.workload, r.kind, r.error.as_deref().unwrap_or(""));
+        }
+    }
+    let _ = writeln!(md, "\n## Plots\n");
+    for p in plots {
+        let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let _ = writeln!(md, "![{name}]({})\n", p.display());
+    }
+    std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}

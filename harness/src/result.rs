@@ -196,7 +196,8 @@ pub fn summarize(
         .enumerate()
         .map(|(i, b)| TimelinePoint {
             t_s: i as f64 * tl,
-            records_per_sec: b.inputs as f64 / tl,
+            // The last interval may be cut short by the end of the run.
+            records_per_sec: b.inputs as f64 / (report.finished_ns as f64 / 1e9 - i as f64 * tl).clamp(1e-3, tl),
             outputs: b.outputs,
             p50_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.5) as f64 / 1000.0 },
             p99_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 },

@@ -308,17 +308,23 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
     if partial && args.out.is_none() {
         bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
     }
-    let context = Context::now(&spec);
-    let observer = Observer::new(&spec);
-    args.engine.run(&spec, &observer)?;
-    let report = observer.report();
     if partial {
-        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report })?;
+        let observer = Observer::new(&spec);
+        args.engine.run(&spec, &observer)?;
+        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report: observer.report() })?;
         return Ok(None);
     }
-    let result = judge(args.engine, &spec, &report, context)?;
+    let result = execute(args.engine, &spec)?;
     write_json(args.out.as_deref(), &result)?;
     Ok(Some(result))
+}
+
+/// Runs `spec` on `engine` in this process, verifies the outputs and builds the result.
+pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
+    let context = Context::now(spec);
+    let observer = Observer::new(spec);
+    engine.run(spec, &observer)?;
+    judge(engine, spec, &observer.report(), context)
 }
 
 /// Merges the shares of a cluster run written by its processes, verifies the whole and builds its

@@ -515,9 +515,11 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// An observer for a run of `spec`.
+    /// An observer for a run of `spec`: timeline intervals of a thirtieth of the run, between
+    /// 100 ms and 1 s.
     pub fn new(spec: &RunSpec) -> Self {
-        Self::with(spec.warmup_ns, SECOND_NS, spec.collect)
+        let interval = (spec.duration_ns / 30).clamp(SECOND_NS / 10, SECOND_NS);
+        Self::with(spec.warmup_ns, interval - interval % (SECOND_NS / 10), spec.collect)
     }
 
     /// An observer with an explicit warm-up, timeline interval and collection mode.

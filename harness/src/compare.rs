@@ -1,0 +1,171 @@
+//! `streambench compare`: the main job. Every workload on both engines (a max-rate run, then
+//! fixed-rate latency runs at one rate common to both engines and at half of each engine's own
+//! max), the COST loop of each workload, then `summary.json`, the plots and `report.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use workloads::spec::SECOND_NS;
+use workloads::{cost, Collect, JobSpec, Profile, RunSpec, Workload};
+
+use crate::result::{Context, RunResult};
+use crate::run::{execute, write_json, Engine};
+use crate::summary::{CostEntry, Summary, SummaryRun};
+
+/// `streambench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Short runs (under 40 s in all): a smoke test and the CI job's input.
+    #[arg(long, env = "STREAMBENCH_QUICK")]
+    pub quick: bool,
+    /// Where the summary, runs, plots and report go.
+    #[arg(long, default_value = "results/latest", env = "STREAMBENCH_OUT")]
+    pub out: PathBuf,
+    /// The engines to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::ALL, env = "STREAMBENCH_ENGINES")]
+    pub engines: Vec<Engine>,
+    /// The workloads to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [crate::cli::WorkloadArg::Wordcount, crate::cli::WorkloadArg::Hashtags, crate::cli::WorkloadArg::Sensors], env = "STREAMBENCH_WORKLOADS")]
+    pub workloads: Vec<crate::cli::WorkloadArg>,
+    /// Worker threads per engine (default: the machine's CPUs).
+    #[arg(long, env = "STREAMBENCH_WORKERS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers: Option<u64>,
+    /// The generator seed.
+    #[arg(long, default_value_t = 1, value_parser = crate::cli::parse_seed, env = "STREAMBENCH_SEED")]
+    pub seed: u64,
+}
+
+/// Durations and sizes of a comparison.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Each run's duration, ns.
+    pub duration_ns: u64,
+    /// Each run's warm-up, ns.
+    pub warmup_ns: u64,
+    /// Hashtag window and slide, ns.
+    pub window: (u64, u64),
+    /// Events per COST loop, per workload.
+    pub cost_records: [u64; 3],
+}
+
+impl Plan {
+    /// The plan of a default or `--quick` comparison.
+    pub fn new(quick: bool) -> Self {
+        if quick {
+            Plan {
+                duration_ns: 1_500_000_000,
+                warmup_ns: 500_000_000,
+                window: (SECOND_NS / 2, SECOND_NS / 10),
+                cost_records: [300_000, 1_000_000, 3_000_000],
+            }
+        } else {
+            Plan {
+                duration_ns: 8 * SECOND_NS,
+                warmup_ns: 2 * SECOND_NS,
+                window: (10 * SECOND_NS, SECOND_NS),
+                cost_records: [2_000_000, 6_000_000, 20_000_000],
+            }
+        }
+    }
+}
+
+/// The spec of one run of a comparison.
+pub fn run_spec(workload: Workload, profile: Profile, plan: &Plan, workers: usize, seed: u64) -> RunSpec {
+    let mut job = JobSpec::default_for(workload);
+    if let JobSpec::Hashtags(s) = &mut job {
+        (s.window_ns, s.slide_ns) = plan.window;
+    }
+    let mut spec = RunSpec::new(job, profile, plan.duration_ns);
+    spec.warmup_ns = plan.warmup_ns;
+    spec.seed = seed;
+    spec.cluster.workers = workers;
+    spec.collect = Collect::Digest;
+    spec
+}
+
+fn file_name(engine: Engine, workload: Workload, kind: &str) -> String {
+    format!("runs/{}-{}-{kind}.json", engine.name(), workload.name())
+}
+
+/// Runs the comparison, writing everything under `args.out`; `progress` hears one line per step.
+pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Summary> {
+    let plan = Plan::new(args.quick);
+    let workers = args
+        .workers
+        .map(|w| w as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let out = &args.out;
+    std::fs::create_dir_all(out.join("runs")).with_context(|| format!("creating {}", out.display()))?;
+    let mut costs = BTreeMap::new();
+    let mut runs = Vec::new();
+    let mut results: Vec<(String, RunResult)> = Vec::new();
+    for (w, workload) in args.workloads.iter().map(|w| Workload::from(*w)).enumerate() {
+        let _ = w;
+        let index = Workload::ALL.iter().position(|x| *x == workload).unwrap_or(0);
+        let records = plan.cost_records[index];
+        let cost_spec = run_spec(workload, Profile::Max { nominal: 1e6 }, &plan, 1, args.seed);
+        let c = cost::run(&cost_spec, records)?;
+        progress(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
+        let cost = CostEntry { records: c.records, records_per_sec: c.records_per_sec };
+        costs.insert(workload.name().to_owned(), cost.clone());
+
+        let mut one = |engine: Engine, kind: &str, profile: Profile| -> Option<RunResult> {
+            let spec = run_spec(workload, profile, &plan, workers, args.seed);
+            let file = file_name(engine, workload, kind);
+            match execute(engine, &spec) {
+                Ok(r) => {
+                    progress(&format!("{kind:>11}: {}", crate::report::one_line(&r)));
+                    if let Err(e) = write_json(Some(&out.join(&file)), &r) {
+                        progress(&format!("cannot write {file}: {e:#}"));
+                    }
+                    runs.push(SummaryRun::of(kind, Some(file.clone()), &r, Some(&cost)));
+                    results.push((file, r.clone()));
+                    Some(r)
+                }
+                Err(e) => {
+                    progress(&format!("{kind:>11}: {} {workload}: FAILED: {e:#}", engine.name()));
+                    runs.push(SummaryRun::failed(engine.name(), workload.name(), kind, format!("{e:#}")));
+                    None
+                }
+            }
+        };
+        let mut max = BTreeMap::new();
+        for &engine in &args.engines {
+            if let Some(r) = one(engine, "max", Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE }) {
+                if r.correct && r.throughput.records_per_sec > 0.0 {
+                    max.insert(engine, r.throughput.records_per_sec);
+                }
+            }
+        }
+        let Some(common) = max.values().cloned().reduce(f64::min).map(|m| (m / 2.0).round()) else { continue };
+        for &engine in max.keys() {
+            one(engine, "common-rate", Profile::Constant { rate: common });
+        }
+        for (&engine, &m) in &max {
+            let half = (m / 2.0).round();
+            if (half - common).abs() > 0.05 * common {
+                one(engine, "half-max", Profile::Constant { rate: half });
+            }
+        }
+    }
+    let context =
+        Context::now(&run_spec(Workload::Wordcount, Profile::Max { nominal: 1e6 }, &plan, workers, args.seed));
+    let summary = Summary { context, quick: args.quick, cost: costs, runs };
+    write_json(Some(&out.join("summary.json")), &summary)?;
+    let plots = crate::plot::compare_plots(out, &summary, &results)?;
+    crate::report::write_report(out, &summary, &results, &plots)?;
+    progress(&format!("wrote {}", out.join("report.md").display()));
+    Ok(summary)
+}
+
+/// The result files of a comparison directory, read back (for `plot`).
+pub fn read_results(dir: &Path, summary: &Summary) -> Result<Vec<(String, RunResult)>> {
+    let mut out = Vec::new();
+    for file in summary.runs.iter().filter_map(|r| r.file.clone()) {
+        let path = dir.join(&file);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        out.push((file, serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?));
+    }
+    Ok(out)
+}
