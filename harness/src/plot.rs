@@ -350,6 +350,8 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
     let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (top, bottom) = root.split_vertically(320);
+    // Points sit at the middle of their interval.
+    let half = r.timeline.get(1).map(|t| t.t_s / 2.0).unwrap_or(0.5);
     let title = format!("{} {}: timeline", r.engine, r.workload);
     for (area, (label, values, caption)) in [top, bottom].iter().zip([
         ("input records/s", r.timeline.iter().map(|t| (t.t_s, t.records_per_sec)).collect::<Vec<_>>(), title.clone()),
@@ -373,7 +375,7 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         let c = engine_color(&r.engine);
         chart
-            .draw_series(LineSeries::new(values.iter().map(|v| (v.0 + 0.5, v.1)), c.stroke_width(2)))
+            .draw_series(LineSeries::new(values.iter().map(|v| (v.0 + half, v.1)), c.stroke_width(2)))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{} {label}", r.engine))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
