@@ -26,6 +26,10 @@ pub enum Command {
     Cluster(crate::cluster::ClusterArgs),
     /// The main job: every workload on both engines, the COST loop, summary, plots and report.
     Compare(crate::compare::CompareArgs),
+    /// Search the highest offered rate at which latency stays bounded.
+    Sustainable(crate::sweep::SustainableArgs),
+    /// A series of runs over one parameter (rate, batch interval, workers, disorder), plotted.
+    Sweep(crate::sweep::SweepArgs),
     /// The CI gate: compare a summary's throughput (as a ratio to COST) with a baseline.
     Check(crate::summary::CheckArgs),
     /// Redraw every plot (and the report) of a comparison directory from its JSON.

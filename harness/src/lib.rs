@@ -11,3 +11,4 @@ pub mod report;
 pub mod result;
 pub mod run;
 pub mod summary;
+pub mod sweep;

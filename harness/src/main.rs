@@ -50,6 +50,14 @@ fn main() {
             eprintln!("redrew {} plots and report.md in {}", plots.len(), args.dir.display());
             Ok(())
         })(),
+        Command::Sweep(args) => streambench::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {
+            eprintln!("wrote {} runs and plots under {}", points.len(), args.out.display());
+        }),
+        Command::Sustainable(args) => {
+            streambench::sweep::sustainable(args, &mut |l| eprintln!("{l}")).map(|(rate, _)| {
+                println!("sustainable rate: {rate:.0} records/s");
+            })
+        }
         Command::Merge(args) => streambench::run::merge(&args.parts).and_then(|r| {
             streambench::run::write_json(args.out.as_deref(), &r)?;
             eprintln!("{}", streambench::report::one_line(&r));

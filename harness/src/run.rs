@@ -323,8 +323,46 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
 pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
     let context = Context::now(spec);
     let observer = Observer::new(spec);
-    engine.run(spec, &observer)?;
+    let status = live_status(&observer);
+    let ran = engine.run(spec, &observer);
+    if let Some((stop, thread)) = status {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = thread.join();
+    }
+    ran?;
     judge(engine, spec, &observer.report(), context)
+}
+
+type StatusThread = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>);
+
+/// On a terminal, a status line (elapsed, records/s, current p99) refreshed every second;
+/// nothing otherwise.
+fn live_status(observer: &Observer) -> Option<StatusThread> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (flag, observer) = (std::sync::Arc::clone(&stop), observer.clone());
+    let thread = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            if let Some((_, rps, p99)) = observer.live() {
+                let mut e = std::io::stderr();
+                let _ = write!(
+                    e,
+                    "\r{:>6.1} s  {:>12.0} records/s  p99 {:>9.2} ms ",
+                    started.elapsed().as_secs_f64(),
+                    rps,
+                    p99
+                );
+                let _ = e.flush();
+            }
+        }
+        let _ = write!(std::io::stderr(), "\r{:60}\r", "");
+    });
+    Some((stop, thread))
 }
 
 /// Merges the shares of a cluster run written by its processes, verifies the whole and builds its

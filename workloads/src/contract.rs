@@ -501,6 +501,7 @@ impl RunReport {
 }
 
 struct Shared {
+    live: Mutex<BTreeMap<usize, TimelineBucket>>,
     epoch: OnceLock<Instant>,
     warmup_ns: u64,
     timeline_ns: u64,
@@ -526,6 +527,7 @@ impl Observer {
     pub fn with(warmup_ns: u64, timeline_ns: u64, collect: Collect) -> Self {
         Self {
             shared: Arc::new(Shared {
+                live: Mutex::new(BTreeMap::new()),
                 epoch: OnceLock::new(),
                 warmup_ns,
                 timeline_ns: timeline_ns.max(1),
@@ -553,6 +555,16 @@ impl Observer {
             observer: self.clone(),
             finished: false,
         }
+    }
+
+    /// The latest interval every worker has finished: `(interval start s, input records/s, p99
+    /// ms)`, for a live status line. Workers publish an interval once, when they move past it.
+    pub fn live(&self) -> Option<(f64, f64, f64)> {
+        let live = self.shared.live.lock().expect("observer lock");
+        let (&i, b) = live.iter().next_back()?;
+        let secs = self.shared.timeline_ns as f64 / 1e9;
+        let p99 = if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 };
+        Some((i as f64 * secs, b.inputs as f64 / secs, p99))
     }
 
     /// Merges every finished recorder's report.
@@ -599,9 +611,26 @@ impl Recorder {
     fn bucket(&mut self, now_ns: u64) -> &mut TimelineBucket {
         let i = (now_ns / self.timeline_ns) as usize;
         if self.report.timeline.len() <= i {
+            self.publish();
             self.report.timeline.resize_with(i + 1, TimelineBucket::new);
         }
         &mut self.report.timeline[i]
+    }
+
+    /// Adds this worker's last interval to the observer's live view (once per interval).
+    #[cold]
+    fn publish(&self) {
+        if let Some(last) = self.report.timeline.len().checked_sub(1) {
+            let mut live = self.observer.shared.live.lock().expect("observer lock");
+            let b = &self.report.timeline[last];
+            let entry = live.entry(last).or_insert_with(TimelineBucket::new);
+            entry.inputs += b.inputs;
+            entry.outputs += b.outputs;
+            let _ = entry.latency_us.add(&b.latency_us);
+            while live.len() > 4 {
+                live.pop_first();
+            }
+        }
     }
 
     /// Counts `n` input records ingested at `now_ns`.

@@ -1,0 +1,286 @@
+//! `streambench sweep` (a series of runs over one parameter, plotted) and `streambench
+//! sustainable` (the highest offered rate at which latency stays bounded).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use crate::plot::{engine_color, line_chart, Axis, Series};
+use crate::result::RunResult;
+use crate::run::{execute, write_json, Engine, RunArgs};
+
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true)]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Parses run options given after `--`, with extra options appended (later ones win).
+fn run_args(base: &[String], extra: &[String]) -> Result<RunArgs> {
+    let all: Vec<String> = base.iter().chain(extra).cloned().collect();
+    Ok(RunOnly::try_parse_from(&all).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?.run)
+}
+
+/// The parameter a sweep varies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Param {
+    /// Offered rate (records/s).
+    Rate,
+    /// The micro-batch interval.
+    BatchInterval,
+    /// Worker threads.
+    Workers,
+    /// Event-time disorder bound.
+    Disorder,
+}
+
+impl Param {
+    fn flag(self) -> &'static str {
+        match self {
+            Param::Rate => "--rate",
+            Param::BatchInterval => "--batch-interval",
+            Param::Workers => "--workers",
+            Param::Disorder => "--disorder",
+        }
+    }
+
+    fn axis(self) -> &'static str {
+        match self {
+            Param::Rate => "offered rate (records/s)",
+            Param::BatchInterval => "batch interval (ms)",
+            Param::Workers => "worker threads",
+            Param::Disorder => "disorder bound (ms)",
+        }
+    }
+
+    /// The parameter's value in a run, as a number for the plot's x axis.
+    fn x(self, r: &RunResult) -> f64 {
+        match self {
+            Param::Rate => r.offered_rate.unwrap_or(r.throughput.records_per_sec),
+            Param::BatchInterval => r.config.batch_interval_ns as f64 / 1e6,
+            Param::Workers => r.config.cluster.workers as f64,
+            Param::Disorder => r.config.disorder_ns as f64 / 1e6,
+        }
+    }
+}
+
+/// `streambench sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The parameter to vary.
+    #[arg(long, value_enum)]
+    pub param: Param,
+    /// Its values, comma-separated (as the run option takes them: 100k, 500ms, 4, ...).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub values: Vec<String>,
+    /// The engines to sweep (default: the run options' --engine).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub engines: Vec<Engine>,
+    /// Where the runs, `sweep.json` and the plot go.
+    #[arg(long, default_value = "results/latest/sweep")]
+    pub out: PathBuf,
+    /// The run options (as for `streambench run`), after `--`.
+    #[arg(last = true)]
+    pub run: Vec<String>,
+}
+
+/// A sweep's record: every run's headline figures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The engine.
+    pub engine: String,
+    /// The parameter's value as given.
+    pub value: String,
+    /// The run's JSON, relative to the sweep directory.
+    pub file: Option<String>,
+    /// Whether the run finished and was correct.
+    pub correct: bool,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Runs the sweep; `progress` hears one line per run.
+pub fn sweep(args: &SweepArgs, progress: &mut dyn FnMut(&str)) -> Result<Vec<SweepPoint>> {
+    let first = run_args(&with_engine(&args.run, None), &[])?;
+    let engines = if args.engines.is_empty() { vec![first.engine] } else { args.engines.clone() };
+    // Validate every run before starting any.
+    let mut plan = Vec::new();
+    for &engine in &engines {
+        for v in &args.values {
+            let a = run_args(&with_engine(&args.run, Some(engine)), &[args.param.flag().into(), v.clone()])?;
+            let spec = a.to_spec().with_context(|| format!("{} {v} on {}", args.param.flag(), engine.name()))?;
+            plan.push((engine, v.clone(), spec));
+        }
+    }
+    std::fs::create_dir_all(args.out.join("runs"))?;
+    let mut points = Vec::new();
+    let mut results = Vec::new();
+    for (engine, value, spec) in plan {
+        let file = format!("runs/{}-{}.json", engine.name(), value.replace(['/', ' '], "_"));
+        match execute(engine, &spec) {
+            Ok(r) => {
+                progress(&format!("{} = {value}: {}", args.param.flag(), crate::report::one_line(&r)));
+                write_json(Some(&args.out.join(&file)), &r)?;
+                points.push(SweepPoint {
+                    engine: engine.name().into(),
+                    value,
+                    file: Some(file),
+                    correct: r.correct,
+                    error: None,
+                });
+                results.push(r);
+            }
+            Err(e) => {
+                progress(&format!("{} = {value}: {} FAILED: {e:#}", args.param.flag(), engine.name()));
+                points.push(SweepPoint {
+                    engine: engine.name().into(),
+                    value,
+                    file: None,
+                    correct: false,
+                    error: Some(format!("{e:#}")),
+                });
+            }
+        }
+    }
+    write_json(Some(&args.out.join("sweep.json")), &serde_json::json!({ "param": args.param, "points": points }))?;
+    sweep_plots(&args.out, args.param, &results)?;
+    Ok(points)
+}
+
+fn with_engine(run: &[String], engine: Option<Engine>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in run {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if engine.is_some() && a == "--engine" {
+            skip = true;
+            continue;
+        }
+        if engine.is_some() && a.starts_with("--engine=") {
+            continue;
+        }
+        out.push(a.clone());
+    }
+    if let Some(e) = engine {
+        out.extend(["--engine".to_owned(), e.name().to_owned()]);
+    }
+    out
+}
+
+/// Draws a sweep's two plots: throughput per node and p99 latency against the parameter.
+pub fn sweep_plots(dir: &std::path::Path, param: Param, results: &[RunResult]) -> Result<()> {
+    let mut engines: Vec<&str> = results.iter().map(|r| r.engine.as_str()).collect();
+    engines.sort();
+    engines.dedup();
+    let series = |f: &dyn Fn(&RunResult) -> f64, what: &str| -> Vec<Series> {
+        engines
+            .iter()
+            .map(|e| {
+                let mut points: Vec<(f64, f64)> =
+                    results.iter().filter(|r| r.engine == *e && r.correct).map(|r| (param.x(r), f(r))).collect();
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Series { name: format!("{e} {what}"), color: engine_color(e), points, dashed: false }
+            })
+            .collect()
+    };
+    let workload = results.first().map(|r| r.workload.as_str()).unwrap_or("");
+    std::fs::create_dir_all(dir.join("plots"))?;
+    line_chart(
+        &dir.join("plots/throughput.svg"),
+        &format!("{workload}: throughput per node against {}", param.axis()),
+        Axis { label: param.axis(), log: false },
+        Axis { label: "records/s per node", log: false },
+        &series(&|r| r.throughput.records_per_sec_per_node, "records/s per node"),
+        &[],
+    )?;
+    line_chart(
+        &dir.join("plots/latency.svg"),
+        &format!("{workload}: p99 latency against {}", param.axis()),
+        Axis { label: param.axis(), log: false },
+        Axis { label: "p99 latency (ms, log scale)", log: true },
+        &series(&|r| r.latency_ms.p99.max(0.001), "p99"),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// `streambench sustainable`.
+#[derive(Debug, clap::Args)]
+pub struct SustainableArgs {
+    /// Probes of the binary search after the max-rate run.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub probes: u32,
+    /// Write every probe's figures here as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The run options (as for `streambench run`; --rate is set by the search), after `--`.
+    #[arg(last = true, required = true)]
+    pub run: Vec<String>,
+}
+
+/// Whether a run's latency stayed bounded: the median p99 of the last quarter of the measured
+/// timeline is at most twice that of the first quarter plus a slack of 20 ms and half a batch
+/// interval (micro-batch latency is a batch interval by construction), and the run was correct.
+pub fn bounded(r: &RunResult) -> bool {
+    let warm = r.config.warmup_ns as f64 / 1e9;
+    let end = r.config.duration_ns as f64 / 1e9;
+    let pts: Vec<f64> =
+        r.timeline.iter().filter(|t| t.t_s >= warm && t.t_s < end && t.outputs > 0).map(|t| t.p99_ms).collect();
+    if !r.correct || pts.len() < 4 {
+        return false;
+    }
+    let q = pts.len() / 4;
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (first, last) = (median(&pts[..q.max(1)]), median(&pts[pts.len() - q.max(1)..]));
+    let slack = 20.0 + r.config.batch_interval_ns as f64 / 2e6 * f64::from(u8::from(r.engine == "microbatch"));
+    last <= 2.0 * first + slack
+}
+
+/// Searches the highest sustainable rate; returns it and every probe `(rate, bounded, p99)`.
+pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Result<(f64, Vec<(f64, bool, f64)>)> {
+    let max_args = run_args(&args.run, &["--rate".into(), "max".into()])?;
+    let spec = max_args.to_spec()?;
+    let capacity = execute(max_args.engine, &spec)?;
+    if !capacity.correct {
+        bail!("the max-rate run was incorrect: {}", capacity.verification);
+    }
+    let cap = capacity.throughput.records_per_sec;
+    progress(&format!("capacity at max rate: {cap:.0} records/s"));
+    let (mut lo, mut hi) = (0.0, cap * 1.1);
+    let mut probes = Vec::new();
+    for _ in 0..args.probes {
+        let rate = ((lo + hi) / 2.0).round().max(1.0);
+        let a = run_args(&args.run, &["--rate".into(), format!("{rate}")])?;
+        let r = execute(a.engine, &a.to_spec()?)?;
+        let ok = bounded(&r);
+        progress(&format!(
+            "{rate:.0} records/s: p99 {:.1} ms, {}",
+            r.latency_ms.p99,
+            if ok { "bounded" } else { "growing" }
+        ));
+        probes.push((rate, ok, r.latency_ms.p99));
+        if ok {
+            lo = rate;
+        } else {
+            hi = rate;
+        }
+    }
+    if let Some(path) = &args.out {
+        write_json(
+            Some(path),
+            &serde_json::json!({ "capacity": cap, "sustainable": lo, "probes": probes.iter().map(|p| serde_json::json!({"rate": p.0, "bounded": p.1, "p99_ms": p.2})).collect::<Vec<_>>() }),
+        )?;
+    }
+    Ok((lo, probes))
+}
