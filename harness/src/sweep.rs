@@ -247,8 +247,11 @@ pub fn bounded(r: &RunResult) -> bool {
     last <= 2.0 * first + slack
 }
 
-/// Searches the highest sustainable rate; returns it and every probe `(rate, bounded, p99)`.
-pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Result<(f64, Vec<(f64, bool, f64)>)> {
+/// One probe of the search: `(rate, bounded, p99 ms)`.
+pub type Probe = (f64, bool, f64);
+
+/// Searches the highest sustainable rate; returns it and every probe.
+pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Result<(f64, Vec<Probe>)> {
     let max_args = run_args(&args.run, &["--rate".into(), "max".into()])?;
     let spec = max_args.to_spec()?;
     let capacity = execute(max_args.engine, &spec)?;
