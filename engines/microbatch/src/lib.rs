@@ -1,14 +1,47 @@
 //! The micro-batch engine: Spark Streaming's discretized streams on the timely cluster fabric.
 //!
-//! Not built yet: [`run`] refuses every run with [`MicrobatchError::NotBuilt`] so that nothing
-//! mistakes its absence for a result.
+//! **API** ([`context`], [`dstream`]): a [`StreamingContext`] cuts streams into batches every
+//! batch interval; DStream transformations, windows and state build a graph; output operations
+//! make one job per batch. **Lineage** ([`rdd`]): each batch's RDD is a lineage of narrow
+//! dependencies and shuffles (with map-side combine). **Driver** ([`driver`], in
+//! [`context`]): a thread running the job generator on a timer, one job at a time in batch order;
+//! each job is split into stages at shuffle boundaries, and a stage starts only when every task
+//! of the stage before it has finished. **Executors** ([`executor`]): every timely worker, with
+//! its own block manager; tasks, shuffle blocks and completions travel over one long-lived timely
+//! dataflow.
+//!
+//! Not built yet: the harness workloads (`run` refuses them), several operations of the
+//! programming guide, receivers, checkpoint files, recovery, backpressure and several processes.
+
+pub mod context;
+pub mod driver;
+pub mod dstream;
+pub mod executor;
+pub mod rdd;
+
+pub use context::{Clock, State, StreamingConf, StreamingContext};
+pub use dstream::DStream;
 
 use workloads::{Observer, RunSpec};
+
+/// Why a streaming program or a micro-batch run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamingError {
+    /// A lifecycle rule was broken (returned by the call that broke it).
+    #[error("{0}")]
+    Lifecycle(String),
+    /// An invalid parameter (the message names a value that works).
+    #[error("{0}")]
+    Invalid(String),
+    /// A batch failed while running.
+    #[error("a batch failed: {0}")]
+    Failed(String),
+}
 
 /// Why a micro-batch run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MicrobatchError {
-    /// The engine is not implemented yet.
+    /// The harness workloads do not run on this engine yet.
     #[error("the micro-batch engine is not built yet: use --engine native")]
     NotBuilt,
 }

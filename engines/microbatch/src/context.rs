@@ -1,0 +1,386 @@
+//! `StreamingContext`: the graph of DStreams, its lifecycle, and the driver that runs it (the job
+//! generator on a timer every batch interval, one job per output operation per batch, jobs one
+//! at a time in batch order, a `BatchInfo` per batch to the listeners).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use workloads::contract::BatchInfo;
+use workloads::{Observer, Recorder};
+
+use crate::driver::Scheduler;
+use crate::dstream::{DStream, Time};
+use crate::executor::{run_executor, Action, Registry};
+use crate::rdd::{Data, Ids, Rdd, RddNode};
+use crate::StreamingError;
+
+/// The generation of one batch's jobs of one output operation: calls `run` per job.
+pub type OutputOp =
+    Box<dyn Fn(Time, &mut dyn FnMut(Arc<RddNode>, Action) -> Result<(), String>) -> Result<(), String> + Send + Sync>;
+type BatchDone = Box<dyn Fn(Time, u64) -> Vec<u64> + Send + Sync>;
+
+/// How batches are timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// Batches start at their batch time on the wall clock.
+    System,
+    /// Batches run back to back (tests: Spark's `ManualClock`).
+    Manual,
+}
+
+/// A streaming context's configuration.
+#[derive(Clone, Debug)]
+pub struct StreamingConf {
+    /// Executors (timely worker threads).
+    pub executors: usize,
+    /// Partitions of shuffles and state (`spark.default.parallelism`).
+    pub partitions: usize,
+    /// How batches are timed.
+    pub clock: Clock,
+    /// Stop by itself after this many batches, if set.
+    pub batches: Option<u64>,
+}
+
+impl Default for StreamingConf {
+    fn default() -> Self {
+        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None }
+    }
+}
+
+/// The lifecycle states (Spark's `StreamingContextState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Defined, not started: transformations and outputs may be added.
+    Initialized,
+    /// Started: batches run.
+    Active,
+    /// Stopped: cannot be started again.
+    Stopped,
+}
+
+/// The DStream graph, shared by its streams.
+pub struct Graph {
+    pub(crate) ids: Ids,
+    pub(crate) batch_ns: u64,
+    pub(crate) partitions: usize,
+    started: AtomicBool,
+    outputs: Mutex<Vec<(u64, OutputOp)>>,
+    batch_done: Mutex<Vec<BatchDone>>,
+    remember_ns: AtomicU64,
+    stateful: AtomicBool,
+}
+
+impl Graph {
+    pub(crate) fn check_not_started(&self) -> Result<(), StreamingError> {
+        if self.started.load(Ordering::Acquire) {
+            Err(StreamingError::Lifecycle("cannot add a transformation or output operation after the context has started: define the whole graph before start()".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn add_output(&self, slide_ns: u64, op: OutputOp) {
+        self.outputs.lock().expect("graph").push((slide_ns, op));
+    }
+
+    pub(crate) fn on_batch_done(&self, f: BatchDone) {
+        self.batch_done.lock().expect("graph").push(f);
+    }
+
+    pub(crate) fn remember(&self, ns: u64) {
+        self.remember_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn needs_checkpoint(&self) {
+        self.stateful.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A listener's view of each finished batch.
+pub type Listener = Box<dyn FnMut(&BatchInfo) + Send>;
+
+/// The entry point of a streaming program: define DStreams on it, then `start`.
+pub struct StreamingContext {
+    graph: Arc<Graph>,
+    conf: StreamingConf,
+    state: State,
+    checkpoint_dir: Option<PathBuf>,
+    listeners: Vec<Listener>,
+    stop: Arc<AtomicBool>,
+    driver: Option<JoinHandle<Result<Vec<BatchInfo>, String>>>,
+    observer: Observer,
+}
+
+impl StreamingContext {
+    /// A context cutting streams into batches of `batch_interval`.
+    pub fn new(conf: StreamingConf, batch_interval: Duration) -> Result<Self, StreamingError> {
+        let batch_ns = batch_interval.as_nanos() as u64;
+        if batch_ns == 0 || conf.executors == 0 || conf.partitions == 0 {
+            return Err(StreamingError::Invalid("the batch interval, executors and partitions must be above 0".into()));
+        }
+        Ok(Self {
+            graph: Arc::new(Graph {
+                ids: Ids::default(),
+                batch_ns,
+                partitions: conf.partitions,
+                started: AtomicBool::new(false),
+                outputs: Mutex::new(Vec::new()),
+                batch_done: Mutex::new(Vec::new()),
+                remember_ns: AtomicU64::new(batch_ns),
+                stateful: AtomicBool::new(false),
+            }),
+            conf,
+            state: State::Initialized,
+            checkpoint_dir: None,
+            listeners: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            driver: None,
+            observer: Observer::with(0, 1_000_000_000, workloads::Collect::Full),
+        })
+    }
+
+    /// Reports outputs and batches to `observer` (the harness's) instead of a private one.
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = observer;
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The batch interval, ns.
+    pub fn batch_ns(&self) -> u64 {
+        self.graph.batch_ns
+    }
+
+    /// Sets the checkpoint directory (required by stateful operations).
+    pub fn checkpoint(&mut self, dir: impl Into<PathBuf>) {
+        self.checkpoint_dir = Some(dir.into());
+    }
+
+    /// Keeps generated RDDs for at least `duration` (Spark's `remember`).
+    pub fn remember(&self, duration: Duration) {
+        self.graph.remember(duration.as_nanos() as u64);
+    }
+
+    /// Adds a listener that hears every finished batch.
+    pub fn add_listener(&mut self, listener: Listener) {
+        self.listeners.push(listener);
+    }
+
+    /// `queueStream`: batch `k` (at time `(k + 1) * interval`) is `batches[k]`, in one
+    /// partition per executor; later batches are empty.
+    pub fn queue_stream<T: Data>(&self, batches: Vec<Vec<T>>) -> Result<DStream<T>, StreamingError> {
+        self.graph.check_not_started()?;
+        let batches = Arc::new(batches);
+        let ids = self.graph.ids.clone();
+        let interval = self.graph.batch_ns;
+        let parts = self.conf.executors;
+        Ok(DStream::new(Arc::clone(&self.graph), interval, move |t| {
+            let k = (t / interval).checked_sub(1)? as usize;
+            let batch = batches.get(k).cloned().unwrap_or_default();
+            Some(Rdd::source(&ids, parts, move |p| batch.iter().skip(p).step_by(parts).cloned().collect()))
+        }))
+    }
+
+    /// A direct stream over `partitions` source partitions: `range(p, t)` gives the offsets
+    /// `[from, to)` of partition `p` in batch `t`, `read(p, i)` reads one record (Kafka's direct
+    /// stream: the driver decides the ranges, the executors read them).
+    pub fn direct_stream<T: Data>(
+        &self,
+        partitions: usize,
+        range: impl Fn(usize, Time) -> (u64, u64) + Send + Sync + 'static,
+        read: impl Fn(usize, u64, &mut Vec<T>) + Send + Sync + 'static,
+    ) -> Result<DStream<T>, StreamingError> {
+        self.graph.check_not_started()?;
+        let ids = self.graph.ids.clone();
+        let (range, read) = (Arc::new(range), Arc::new(read));
+        Ok(DStream::new(Arc::clone(&self.graph), self.graph.batch_ns, move |t| {
+            let ranges: Vec<(u64, u64)> = (0..partitions).map(|p| range(p, t)).collect();
+            let read = Arc::clone(&read);
+            Some(Rdd::source(&ids, partitions, move |p| {
+                let mut out = Vec::new();
+                for i in ranges[p].0..ranges[p].1 {
+                    read(p, i, &mut out);
+                }
+                out
+            }))
+        }))
+    }
+
+    /// Starts the executors and the driver. Errors: a second start, a start after stop, a
+    /// stateful operation without a checkpoint directory, no output operation.
+    pub fn start(&mut self) -> Result<(), StreamingError> {
+        match self.state {
+            State::Active => {
+                return Err(StreamingError::Lifecycle("the context has already started: start() it once".into()))
+            }
+            State::Stopped => {
+                return Err(StreamingError::Lifecycle(
+                    "a stopped context cannot be restarted: create a new StreamingContext".into(),
+                ))
+            }
+            State::Initialized => {}
+        }
+        if self.graph.stateful.load(Ordering::Relaxed) && self.checkpoint_dir.is_none() {
+            return Err(StreamingError::Lifecycle(
+                "a stateful operation (update_state_by_key, map_with_state) needs a checkpoint directory: call checkpoint(dir) before start()".into(),
+            ));
+        }
+        if self.graph.outputs.lock().expect("graph").is_empty() {
+            return Err(StreamingError::Lifecycle(
+                "no output operation is registered: add foreach_batch, foreach_partition or print before start()"
+                    .into(),
+            ));
+        }
+        self.graph.started.store(true, Ordering::Release);
+        self.state = State::Active;
+        let graph = Arc::clone(&self.graph);
+        let conf = self.conf.clone();
+        let stop = Arc::clone(&self.stop);
+        let mut listeners = std::mem::take(&mut self.listeners);
+        let observer = self.observer.clone();
+        self.driver = Some(
+            std::thread::Builder::new()
+                .name("driver".into())
+                .spawn(move || drive(graph, conf, stop, &mut listeners, observer))
+                .map_err(|e| StreamingError::Invalid(format!("cannot start the driver: {e}")))?,
+        );
+        Ok(())
+    }
+
+    /// Waits until the context stops (by `stop`, or when its configured batches have run).
+    pub fn await_termination(&mut self) -> Result<Vec<BatchInfo>, StreamingError> {
+        let Some(driver) = self.driver.take() else {
+            return Err(StreamingError::Lifecycle("the context was not started: call start() first".into()));
+        };
+        let result = driver.join().map_err(|_| StreamingError::Failed("the driver panicked".into()))?;
+        self.state = State::Stopped;
+        result.map_err(StreamingError::Failed)
+    }
+
+    /// Waits up to `timeout`; `Ok(true)` when the context stopped within it.
+    pub fn await_termination_or_timeout(&mut self, timeout: Duration) -> Result<bool, StreamingError> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.driver.as_ref().is_none_or(|d| d.is_finished()) {
+                self.await_termination()?;
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(false)
+    }
+
+    /// Stops the context. Graceful: the batch being processed finishes first (it always does:
+    /// batches are not interrupted); either way no further batch starts.
+    pub fn stop(&mut self, _graceful: bool) -> Result<Vec<BatchInfo>, StreamingError> {
+        self.stop.store(true, Ordering::Release);
+        let infos = if self.driver.is_some() { self.await_termination()? } else { Vec::new() };
+        self.state = State::Stopped;
+        Ok(infos)
+    }
+}
+
+/// The driver: starts the executors, then runs batches until told to stop.
+fn drive(
+    graph: Arc<Graph>,
+    conf: StreamingConf,
+    stop: Arc<AtomicBool>,
+    listeners: &mut [Listener],
+    observer: Observer,
+) -> Result<Vec<BatchInfo>, String> {
+    let registry = Arc::new(Registry::default());
+    let (to_fabric, from_driver) = mpsc::channel();
+    let (to_driver, completions) = mpsc::channel();
+    let link = Mutex::new(Some((from_driver, to_driver)));
+    let reg = Arc::clone(&registry);
+    let obs = observer.clone();
+    let config = if conf.executors > 1 { timely::Config::process(conf.executors) } else { timely::Config::thread() };
+    let workers = std::thread::Builder::new()
+        .name("executors".into())
+        .spawn(move || {
+            timely::execute(config, move |worker| {
+                obs.start();
+                let driver = if worker.index() == 0 { link.lock().expect("link").take() } else { None };
+                run_executor(worker, Arc::clone(&reg), obs.recorder(), driver);
+            })
+            .map(|g| g.join())
+        })
+        .map_err(|e| format!("cannot start the executors: {e}"))?;
+    let mut scheduler = Scheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
+    let epoch = observer.start();
+    let mut recorder: Recorder = observer.recorder();
+    let mut infos = Vec::new();
+    let mut failure = None;
+    let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
+    for k in 1.. {
+        if stop.load(Ordering::Acquire) || conf.batches.is_some_and(|n| k > n) {
+            break;
+        }
+        let t: Time = k * graph.batch_ns;
+        if conf.clock == Clock::System {
+            let due = epoch + Duration::from_nanos(t);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let started = Instant::now();
+        let mut run = |rdd: Arc<RddNode>, action: Action| scheduler.run_job(&rdd, action);
+        for (slide, op) in &outputs {
+            if t.is_multiple_of(*slide) {
+                if let Err(e) = op(t, &mut run) {
+                    failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
+                    break;
+                }
+            }
+        }
+        let ended = Instant::now();
+        let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
+        let info = BatchInfo {
+            batch_time_ms: t / 1_000_000,
+            records: 0,
+            scheduling_delay_ms: (since(started) - t as f64).max(0.0) / 1e6,
+            processing_delay_ms: (ended - started).as_secs_f64() * 1e3,
+            total_delay_ms: (since(ended) - t as f64).max(0.0) / 1e6,
+        };
+        for l in listeners.iter_mut() {
+            l(&info);
+        }
+        recorder.batch(info.clone());
+        infos.push(info);
+        if failure.is_some() {
+            break;
+        }
+        let remember = graph.remember_ns.load(Ordering::Relaxed) + graph.batch_ns;
+        let forget: Vec<u64> = graph.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect();
+        if !forget.is_empty() {
+            scheduler.forget(forget, Vec::new());
+        }
+    }
+    scheduler.shutdown();
+    recorder.complete();
+    match workers.join() {
+        Ok(Ok(results)) => {
+            if let Some(e) = results.into_iter().find_map(|r| r.err()) {
+                failure.get_or_insert(format!("an executor failed: {e}"));
+            }
+        }
+        Ok(Err(e)) => {
+            failure.get_or_insert(format!("the executors could not start: {e}"));
+        }
+        Err(_) => {
+            failure.get_or_insert("the executors panicked".into());
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(infos),
+    }
+}

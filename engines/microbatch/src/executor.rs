@@ -1,0 +1,370 @@
+//! Executors and the cluster fabric.
+//!
+//! Every timely worker is an executor with its own block manager. One long-lived timely
+//! dataflow, a loop exchanged by destination worker, carries every message: tasks from the
+//! driver, shuffle blocks between executors, task completions back to the driver. Worker 0 also
+//! relays between the loop and the driver's thread.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::{ConnectLoop, Feedback};
+use timely::worker::Worker;
+use workloads::Recorder;
+
+use crate::rdd::{Kind, Partition, RddId, RddNode, Shuffle, ShuffleId, TaskContext};
+
+/// A job's action on one computed partition of its final RDD, run on the executor (the outputs
+/// go to the executor's recorder).
+pub type Action = Arc<dyn Fn(usize, &Partition, &mut Recorder) + Send + Sync>;
+
+/// What every executor of a process can look up by id: the lineage, shuffles and actions.
+#[derive(Default)]
+pub struct Registry {
+    rdds: Mutex<FxHashMap<RddId, Arc<RddNode>>>,
+    shuffles: Mutex<FxHashMap<ShuffleId, Arc<Shuffle>>>,
+    actions: Mutex<FxHashMap<u64, Action>>,
+}
+
+impl Registry {
+    /// Registers `rdd` and its whole lineage (stopping at what is already known).
+    pub fn register(&self, rdd: &Arc<RddNode>) {
+        let mut stack = vec![Arc::clone(rdd)];
+        let mut rdds = self.rdds.lock().expect("registry");
+        while let Some(r) = stack.pop() {
+            if rdds.insert(r.id, Arc::clone(&r)).is_some() {
+                continue;
+            }
+            match &r.kind {
+                Kind::Source(_) => {}
+                Kind::Narrow(p, _) => stack.push(Arc::clone(p)),
+                Kind::Union(ps) | Kind::Zip(ps, _) => stack.extend(ps.iter().cloned()),
+                Kind::Shuffled(s, _) => {
+                    self.shuffles.lock().expect("registry").insert(s.id, Arc::clone(s));
+                    stack.push(Arc::clone(&s.parent));
+                }
+            }
+        }
+    }
+
+    /// Registers a job's action.
+    pub fn register_action(&self, job: u64, action: Action) {
+        self.actions.lock().expect("registry").insert(job, action);
+    }
+
+    /// Forgets RDDs, shuffles and actions that no batch will use again.
+    pub fn forget(&self, rdds: &[RddId], shuffles: &[ShuffleId], jobs: &[u64]) {
+        let mut r = self.rdds.lock().expect("registry");
+        rdds.iter().for_each(|id| {
+            r.remove(id);
+        });
+        let mut s = self.shuffles.lock().expect("registry");
+        shuffles.iter().for_each(|id| {
+            s.remove(id);
+        });
+        let mut a = self.actions.lock().expect("registry");
+        jobs.iter().for_each(|id| {
+            a.remove(id);
+        });
+    }
+
+    fn rdd(&self, id: RddId) -> Option<Arc<RddNode>> {
+        self.rdds.lock().expect("registry").get(&id).cloned()
+    }
+
+    fn shuffle(&self, id: ShuffleId) -> Option<Arc<Shuffle>> {
+        self.shuffles.lock().expect("registry").get(&id).cloned()
+    }
+
+    fn action(&self, id: u64) -> Option<Action> {
+        self.actions.lock().expect("registry").get(&id).cloned()
+    }
+}
+
+/// What a task does with its partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// Compute the shuffle's parent partition and write one block per reduce partition.
+    ShuffleMap {
+        /// The shuffle.
+        shuffle: ShuffleId,
+        /// Reduce partitions.
+        reducers: usize,
+    },
+    /// Compute the partition and run the job's action on it.
+    Result {
+        /// The job.
+        job: u64,
+    },
+}
+
+/// A task: one partition of one RDD.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Unique per run.
+    pub id: u64,
+    /// The RDD to compute.
+    pub rdd: RddId,
+    /// The partition.
+    pub partition: usize,
+    /// What to do with it.
+    pub kind: TaskKind,
+}
+
+/// Everything that travels over the fabric. `to` is the destination worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Driver to executor.
+    Task {
+        /// Destination.
+        to: usize,
+        /// The task.
+        task: Task,
+    },
+    /// Map task to the reducer's executor.
+    Block {
+        /// Destination.
+        to: usize,
+        /// The shuffle.
+        shuffle: ShuffleId,
+        /// The reduce partition.
+        reduce: usize,
+        /// Serialised records.
+        data: Vec<u8>,
+    },
+    /// Executor to driver.
+    Done {
+        /// Destination (worker 0, the driver's relay).
+        to: usize,
+        /// The task.
+        task: u64,
+        /// Records in the computed partition.
+        records: u64,
+        /// Why it failed, if it did.
+        error: Option<String>,
+    },
+    /// Driver to executor: drop cached partitions and shuffle blocks of these.
+    Forget {
+        /// Destination.
+        to: usize,
+        /// RDDs whose cached partitions go.
+        rdds: Vec<RddId>,
+    },
+    /// Driver to executor: the run is over.
+    Shutdown {
+        /// Destination.
+        to: usize,
+    },
+}
+
+impl Msg {
+    fn to(&self) -> usize {
+        match self {
+            Msg::Task { to, .. }
+            | Msg::Block { to, .. }
+            | Msg::Done { to, .. }
+            | Msg::Forget { to, .. }
+            | Msg::Shutdown { to } => *to,
+        }
+    }
+}
+
+/// A completion as the driver hears it.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    /// The task.
+    pub task: u64,
+    /// Records in its partition.
+    pub records: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// An executor's block manager: cached partitions and received shuffle blocks.
+#[derive(Default)]
+pub struct BlockManager {
+    cached: FxHashMap<(RddId, usize), Partition>,
+    blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
+}
+
+struct Cx<'a> {
+    bm: &'a mut BlockManager,
+}
+
+impl TaskContext for Cx<'_> {
+    fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition {
+        if rdd.cached {
+            if let Some(hit) = self.bm.cached.get(&(rdd.id, p)) {
+                return Arc::clone(hit);
+            }
+            let computed = rdd.compute(self, p);
+            self.bm.cached.insert((rdd.id, p), Arc::clone(&computed));
+            computed
+        } else {
+            rdd.compute(self, p)
+        }
+    }
+
+    fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>> {
+        self.bm.blocks.remove(&(shuffle, p)).unwrap_or_default()
+    }
+}
+
+/// The shuffle blocks partition `p` of `rdd` still needs: `(shuffle, reduce partition, blocks
+/// expected)`, not looking behind partitions already cached.
+fn needs(rdd: &Arc<RddNode>, p: usize, bm: &BlockManager, out: &mut Vec<(ShuffleId, usize, usize)>) {
+    if rdd.cached && bm.cached.contains_key(&(rdd.id, p)) {
+        return;
+    }
+    match &rdd.kind {
+        Kind::Source(_) => {}
+        Kind::Narrow(parent, _) => needs(parent, p, bm, out),
+        Kind::Zip(parents, _) => parents.iter().for_each(|parent| needs(parent, p, bm, out)),
+        Kind::Union(parents) => {
+            let mut p = p;
+            for parent in parents {
+                if p < parent.partitions {
+                    return needs(parent, p, bm, out);
+                }
+                p -= parent.partitions;
+            }
+        }
+        Kind::Shuffled(s, _) => out.push((s.id, p, s.parent.partitions)),
+    }
+}
+
+/// The executor on worker `index` of `peers`, running tasks until the driver shuts it down.
+/// On worker 0, `driver` is the link to the driver thread.
+pub fn run_executor(
+    worker: &mut Worker,
+    registry: Arc<Registry>,
+    mut recorder: Recorder,
+    driver: Option<(Receiver<Msg>, Sender<Completion>)>,
+) {
+    let index = worker.index();
+    let peers = worker.peers();
+    worker.dataflow::<u64, _, _>(|scope| {
+        let (handle, messages) = scope.feedback::<Vec<Msg>>(1);
+        messages
+            .unary::<timely::container::CapacityContainerBuilder<Vec<Msg>>, _, _, _>(
+                Exchange::new(move |m: &Msg| m.to() as u64),
+                "Executor",
+                move |cap, info| {
+                    let activator = scope.activator_for(Rc::clone(&info.address));
+                    let mut cap = Some(cap);
+                    let mut bm = BlockManager::default();
+                    let mut pending: VecDeque<Task> = VecDeque::new();
+                    let mut received: FxHashMap<(ShuffleId, usize), usize> = FxHashMap::default();
+                    let mut outbox: Vec<Msg> = Vec::new();
+                    move |input, output| {
+                        let mut shutdown = false;
+                        input.for_each(|_cap, data| {
+                            for m in data.drain(..) {
+                                match m {
+                                    Msg::Task { task, .. } => pending.push_back(task),
+                                    Msg::Block { shuffle, reduce, data, .. } => {
+                                        bm.blocks.entry((shuffle, reduce)).or_default().push(data);
+                                        *received.entry((shuffle, reduce)).or_insert(0) += 1;
+                                    }
+                                    Msg::Done { task, records, error, .. } => {
+                                        if let Some((_, tx)) = &driver {
+                                            let _ = tx.send(Completion { task, records, error });
+                                        }
+                                    }
+                                    Msg::Forget { rdds, .. } => {
+                                        let gone: FxHashSet<RddId> = rdds.into_iter().collect();
+                                        bm.cached.retain(|(id, _), _| !gone.contains(id));
+                                    }
+                                    Msg::Shutdown { .. } => shutdown = true,
+                                }
+                            }
+                        });
+                        if let Some((rx, _)) = &driver {
+                            loop {
+                                match rx.try_recv() {
+                                    Ok(m) => outbox.push(m),
+                                    Err(TryRecvError::Empty) => break,
+                                    Err(TryRecvError::Disconnected) => {
+                                        shutdown = true;
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        // Run every task whose shuffle inputs have all arrived, in arrival order.
+                        let mut waiting = VecDeque::new();
+                        while let Some(task) = pending.pop_front() {
+                            let Some(rdd) = registry.rdd(task.rdd) else {
+                                outbox.push(Msg::Done {
+                                    to: 0,
+                                    task: task.id,
+                                    records: 0,
+                                    error: Some(format!("unknown RDD {}", task.rdd)),
+                                });
+                                continue;
+                            };
+                            let mut need = Vec::new();
+                            needs(&rdd, task.partition, &bm, &mut need);
+                            if need.iter().any(|(s, p, n)| received.get(&(*s, *p)).copied().unwrap_or(0) < *n) {
+                                waiting.push_back(task);
+                                continue;
+                            }
+                            for (s, p, _) in &need {
+                                received.remove(&(*s, *p));
+                            }
+                            let mut cx = Cx { bm: &mut bm };
+                            let computed = cx.partition(&rdd, task.partition);
+                            let (records, error) = match &task.kind {
+                                TaskKind::ShuffleMap { shuffle, reducers } => match registry.shuffle(*shuffle) {
+                                    Some(s) => {
+                                        let blocks = (s.map_side)(&computed, *reducers);
+                                        for (reduce, data) in blocks.into_iter().enumerate() {
+                                            outbox.push(Msg::Block {
+                                                to: reduce % peers,
+                                                shuffle: *shuffle,
+                                                reduce,
+                                                data,
+                                            });
+                                        }
+                                        (0, None)
+                                    }
+                                    None => (0, Some(format!("unknown shuffle {shuffle}"))),
+                                },
+                                TaskKind::Result { job } => match registry.action(*job) {
+                                    Some(action) => {
+                                        action(task.partition, &computed, &mut recorder);
+                                        (0, None)
+                                    }
+                                    None => (0, Some(format!("unknown job {job}"))),
+                                },
+                            };
+                            outbox.push(Msg::Done { to: 0, task: task.id, records, error });
+                        }
+                        pending = waiting;
+                        if let Some(c) = cap.as_ref() {
+                            if !outbox.is_empty() {
+                                output.session(c).give_iterator(outbox.drain(..));
+                            }
+                        }
+                        if shutdown {
+                            cap = None;
+                            recorder.complete();
+                        } else if driver.is_some() {
+                            activator.activate_after(Duration::from_micros(200));
+                        }
+                    }
+                },
+            )
+            .connect_loop(handle);
+    });
+    while worker.step_or_park(Some(Duration::from_millis(1))) {}
+    let _ = index;
+}
+
+use std::rc::Rc;

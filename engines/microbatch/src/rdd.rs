@@ -1,0 +1,292 @@
+//! RDDs: immutable, partitioned collections described by their lineage.
+//!
+//! An [`Rdd<T>`] is a typed handle on a type-erased [`RddNode`]. Nodes are registered by id in a
+//! per-process registry, so a task names an RDD and a partition, never a closure: every worker runs
+//! the same program and builds the same lineage (as every Spark executor runs the same jar).
+//! Narrow dependencies (map-partitions, union) are computed in the task that needs them; a
+//! shuffle dependency ends a stage: its map side combines and partitions each parent partition
+//! into serialised blocks sent to the reducers' executors.
+
+use std::any::Any;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Identifies an RDD within a run.
+pub type RddId = u64;
+/// Identifies a shuffle within a run.
+pub type ShuffleId = u64;
+
+/// A computed partition: a `Vec<T>` behind `Any`.
+pub type Partition = Arc<dyn Any + Send + Sync>;
+
+/// Values an RDD can hold.
+pub trait Data: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> Data for T {}
+
+/// Keys and values that cross a shuffle.
+pub trait ShuffleData: Data + Serialize + DeserializeOwned {}
+impl<T: Data + Serialize + DeserializeOwned> ShuffleData for T {}
+
+/// How an executor obtains the inputs of a computation: computed parents and shuffle blocks.
+pub trait TaskContext {
+    /// The partition `p` of `rdd`, computed (or read from the block manager when cached).
+    fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition;
+    /// Every serialised block the map side of `shuffle` wrote for reduce partition `p`.
+    fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>>;
+}
+
+/// Computes a partition of a source.
+pub type SourceFn = Arc<dyn Fn(usize) -> Partition + Send + Sync>;
+/// Turns a parent partition into a partition.
+pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
+/// Turns a parent partition into one serialised block per reduce partition (map-side combine).
+pub type MapSideFn = Arc<dyn Fn(&Partition, usize) -> Vec<Vec<u8>> + Send + Sync>;
+/// Turns every block of a reduce partition into the partition.
+pub type ReduceFn = Arc<dyn Fn(Vec<Vec<u8>>) -> Partition + Send + Sync>;
+/// Combines the partitions of several parents (same partitioning) into one.
+pub type ZipFn = Arc<dyn Fn(&[Partition]) -> Partition + Send + Sync>;
+
+/// A shuffle dependency: the parent and its map side.
+pub struct Shuffle {
+    /// The shuffle's id.
+    pub id: ShuffleId,
+    /// The map side's input.
+    pub parent: Arc<RddNode>,
+    /// Combine and partition one parent partition.
+    pub map_side: MapSideFn,
+    /// Reduce partitions.
+    pub reducers: usize,
+}
+
+/// How an RDD's partitions are computed.
+pub enum Kind {
+    /// Partitions computed from nothing (a source's offset ranges, a queue's batch).
+    Source(SourceFn),
+    /// One parent partition in, one out.
+    Narrow(Arc<RddNode>, NarrowFn),
+    /// The parents' partitions, one after another.
+    Union(Vec<Arc<RddNode>>),
+    /// Co-partitioned parents zipped partition by partition (state with new data, joins).
+    Zip(Vec<Arc<RddNode>>, ZipFn),
+    /// The reduce side of a shuffle.
+    Shuffled(Arc<Shuffle>, ReduceFn),
+}
+
+/// A node of the lineage graph.
+pub struct RddNode {
+    /// The RDD's id.
+    pub id: RddId,
+    /// How many partitions.
+    pub partitions: usize,
+    /// How they are computed.
+    pub kind: Kind,
+    /// Keep computed partitions in the block manager (`cache`/`persist`, state).
+    pub cached: bool,
+}
+
+impl RddNode {
+    /// Computes partition `p` in `cx`.
+    pub fn compute(self: &Arc<Self>, cx: &mut dyn TaskContext, p: usize) -> Partition {
+        match &self.kind {
+            Kind::Source(f) => f(p),
+            Kind::Narrow(parent, f) => {
+                let input = cx.partition(parent, p);
+                f(&input)
+            }
+            Kind::Union(parents) => {
+                let mut p = p;
+                for parent in parents {
+                    if p < parent.partitions {
+                        return cx.partition(parent, p);
+                    }
+                    p -= parent.partitions;
+                }
+                unreachable!("partition within the union")
+            }
+            Kind::Zip(parents, f) => {
+                let inputs: Vec<Partition> = parents.iter().map(|parent| cx.partition(parent, p)).collect();
+                f(&inputs)
+            }
+            Kind::Shuffled(shuffle, reduce) => reduce(cx.shuffle_blocks(shuffle.id, p)),
+        }
+    }
+
+    /// The shuffles this RDD's lineage depends on, nearest stage boundaries only (the parents
+    /// of these are computed by earlier stages).
+    pub fn shuffle_deps(&self) -> Vec<Arc<Shuffle>> {
+        let mut out = Vec::new();
+        self.collect_shuffles(&mut out);
+        out
+    }
+
+    fn collect_shuffles(&self, out: &mut Vec<Arc<Shuffle>>) {
+        match &self.kind {
+            Kind::Source(_) => {}
+            Kind::Narrow(parent, _) => parent.collect_shuffles(out),
+            Kind::Union(parents) | Kind::Zip(parents, _) => parents.iter().for_each(|p| p.collect_shuffles(out)),
+            Kind::Shuffled(s, _) => {
+                if !out.iter().any(|o| o.id == s.id) {
+                    out.push(Arc::clone(s));
+                }
+            }
+        }
+    }
+}
+
+/// Downcasts a partition to its records.
+pub fn records<T: Data>(p: &Partition) -> &Vec<T> {
+    p.downcast_ref::<Vec<T>>().expect("partition of the RDD's element type")
+}
+
+/// Wraps records as a partition.
+pub fn partition<T: Data>(v: Vec<T>) -> Partition {
+    Arc::new(v)
+}
+
+/// A typed handle on a lineage node.
+pub struct Rdd<T> {
+    /// The node.
+    pub node: Arc<RddNode>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Rdd<T> {
+    fn clone(&self) -> Self {
+        Self { node: Arc::clone(&self.node), _t: PhantomData }
+    }
+}
+
+/// Allocates RDD and shuffle ids.
+#[derive(Default, Clone)]
+pub struct Ids(Arc<std::sync::atomic::AtomicU64>);
+
+impl Ids {
+    /// A fresh id.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The partition of `key` among `n`.
+pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
+    use std::hash::BuildHasher;
+    (workloads::hash::mix64(rustc_hash::FxBuildHasher.hash_one(key)) % n as u64) as usize
+}
+
+impl<T: Data> Rdd<T> {
+    /// An RDD from a node.
+    pub fn from_node(node: Arc<RddNode>) -> Self {
+        Self { node, _t: PhantomData }
+    }
+
+    /// A source RDD of `partitions` partitions computed by `f`.
+    pub fn source(ids: &Ids, partitions: usize, f: impl Fn(usize) -> Vec<T> + Send + Sync + 'static) -> Self {
+        let f: SourceFn = Arc::new(move |p| partition(f(p)));
+        Self::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Source(f), cached: false }))
+    }
+
+    /// Applies `f` to each partition.
+    pub fn map_partitions<U: Data>(&self, ids: &Ids, f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static) -> Rdd<U> {
+        let f: NarrowFn = Arc::new(move |p| partition(f(records::<T>(p))));
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions: self.node.partitions,
+            kind: Kind::Narrow(Arc::clone(&self.node), f),
+            cached: false,
+        }))
+    }
+
+    /// The union of several RDDs of the same type.
+    pub fn union(ids: &Ids, rdds: &[Rdd<T>]) -> Rdd<T> {
+        let parents: Vec<Arc<RddNode>> = rdds.iter().map(|r| Arc::clone(&r.node)).collect();
+        let partitions = parents.iter().map(|p| p.partitions).sum();
+        Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Union(parents), cached: false }))
+    }
+
+    /// The same RDD, kept in the block manager once computed.
+    pub fn cache(&self, ids: &Ids) -> Rdd<T> {
+        let f: NarrowFn = Arc::new(|p| Arc::clone(p));
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions: self.node.partitions,
+            kind: Kind::Narrow(Arc::clone(&self.node), f),
+            cached: true,
+        }))
+    }
+}
+
+impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
+    /// Shuffles into `partitions` partitions by key, combining values of a key with `merge` on
+    /// both sides of the shuffle (map-side combine, as Spark's `combineByKey`).
+    pub fn combine_by_key<C: ShuffleData>(
+        &self,
+        ids: &Ids,
+        partitions: usize,
+        create: impl Fn(&V) -> C + Send + Sync + 'static,
+        merge_value: impl Fn(&mut C, &V) + Send + Sync + 'static,
+        merge_combiners: impl Fn(&mut C, C) + Send + Sync + 'static,
+    ) -> Rdd<(K, C)> {
+        let map_side: MapSideFn = Arc::new(move |p, n| {
+            let mut buckets: Vec<rustc_hash::FxHashMap<K, C>> = (0..n).map(|_| Default::default()).collect();
+            for (k, v) in records::<(K, V)>(p) {
+                let bucket = &mut buckets[partition_of(k, n)];
+                match bucket.get_mut(k) {
+                    Some(c) => merge_value(c, v),
+                    None => {
+                        bucket.insert(k.clone(), create(v));
+                    }
+                }
+            }
+            buckets
+                .into_iter()
+                .map(|b| {
+                    bincode::serialize(&b.into_iter().collect::<Vec<(K, C)>>()).expect("serialise a shuffle block")
+                })
+                .collect()
+        });
+        let reduce: ReduceFn = Arc::new(move |blocks| {
+            let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
+            for block in blocks {
+                let pairs: Vec<(K, C)> = bincode::deserialize(&block).expect("a shuffle block this run wrote");
+                for (k, c) in pairs {
+                    match out.get_mut(&k) {
+                        Some(existing) => merge_combiners(existing, c),
+                        None => {
+                            out.insert(k, c);
+                        }
+                    }
+                }
+            }
+            partition(out.into_iter().collect::<Vec<(K, C)>>())
+        });
+        let shuffle =
+            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions,
+            kind: Kind::Shuffled(shuffle, reduce),
+            cached: false,
+        }))
+    }
+
+    /// Zips this RDD with others of the same partitioning, partition by partition.
+    pub fn zip_with<U: Data, W: Data>(
+        &self,
+        ids: &Ids,
+        other: &Rdd<U>,
+        f: impl Fn(&[(K, V)], &[U]) -> Vec<W> + Send + Sync + 'static,
+    ) -> Rdd<W> {
+        assert_eq!(self.node.partitions, other.node.partitions, "zipped RDDs are co-partitioned");
+        let f: ZipFn = Arc::new(move |ps| partition(f(records::<(K, V)>(&ps[0]), records::<U>(&ps[1]))));
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions: self.node.partitions,
+            kind: Kind::Zip(vec![Arc::clone(&self.node), Arc::clone(&other.node)], f),
+            cached: false,
+        }))
+    }
+}
