@@ -453,6 +453,10 @@ pub struct RunReport {
     pub finished_ns: u64,
     /// Micro-batch statistics (empty for the native engine).
     pub batches: Vec<BatchInfo>,
+    /// Micro-batch arrivals: per partition, `(end offset, batch time ns)` for each batch that
+    /// read it, so windows by arrival time can be checked (empty for the native engine).
+    #[serde(default)]
+    pub arrivals: BTreeMap<u32, Vec<(u64, u64)>>,
 }
 
 impl RunReport {
@@ -469,6 +473,7 @@ impl RunReport {
             malformed_examples: Vec::new(),
             finished_ns: 0,
             batches: Vec::new(),
+            arrivals: BTreeMap::new(),
         }
     }
 
@@ -497,6 +502,11 @@ impl RunReport {
         self.finished_ns = self.finished_ns.max(other.finished_ns);
         self.batches.extend(other.batches);
         self.batches.sort_by_key(|b| b.batch_time_ms);
+        for (p, mut a) in other.arrivals {
+            let mine = self.arrivals.entry(p).or_default();
+            mine.append(&mut a);
+            mine.sort_unstable();
+        }
     }
 }
 
@@ -676,6 +686,17 @@ impl Recorder {
         if self.collect == Collect::Full {
             self.report.outputs.word_totals.push(WordTotal { word: word.to_owned(), count });
         }
+    }
+
+    /// A running-count snapshot (`update_state_by_key` emits every key each batch): always
+    /// kept, as snapshots are bounded by the vocabulary per batch.
+    pub fn word_snapshot(&mut self, word: &str, count: u64) {
+        self.report.outputs.word_totals.push(WordTotal { word: word.to_owned(), count });
+    }
+
+    /// Notes that partition `p` was read up to `end` by the batch at `batch_ns`.
+    pub fn arrival(&mut self, p: u32, end: u64, batch_ns: u64) {
+        self.report.arrivals.entry(p).or_default().push((end, batch_ns));
     }
 
     /// A windowed word count.

@@ -103,7 +103,7 @@ impl Scheduler {
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
             self.next_task += 1;
             self.to_fabric
-                .send(Msg::Task { to: p % self.executors, task })
+                .send(Msg::Task { to: preferred(rdd, p) % self.executors, task })
                 .map_err(|_| "the executors are gone".to_owned())?;
         }
         let mut left = rdd.partitions;
@@ -139,5 +139,25 @@ impl Scheduler {
         for to in 0..self.executors {
             let _ = self.to_fabric.send(Msg::Shutdown { to });
         }
+    }
+}
+
+/// Where partition `p` of `rdd` should run: where the partition it reads was computed (and may
+/// be cached). A union's partition is its parent's; every other partition `p` runs on executor
+/// `p % executors`.
+fn preferred(rdd: &Arc<RddNode>, p: usize) -> usize {
+    match &rdd.kind {
+        Kind::Union(parents) => {
+            let mut p = p;
+            for parent in parents {
+                if p < parent.partitions {
+                    return preferred(parent, p);
+                }
+                p -= parent.partitions;
+            }
+            p
+        }
+        Kind::Narrow(parent, _) => preferred(parent, p),
+        _ => p,
     }
 }

@@ -171,7 +171,9 @@ impl<T: Data> DStream<T> {
             }
         }
         self.graph.remember(length_ns + slide_ns);
-        let parent = self.clone();
+        // A batch is in several windows: keep it in memory once computed (as Spark persists a
+        // windowed stream's parent).
+        let parent = self.persist()?;
         let ids = self.graph.ids.clone();
         let step = self.slide_ns;
         Ok(DStream::new(Arc::clone(&self.graph), slide_ns, move |t| {
@@ -179,6 +181,13 @@ impl<T: Data> DStream<T> {
             let rdds: Vec<Rdd<T>> = (from..=t).step_by(step as usize).filter_map(|s| parent.get(s)).collect();
             (!rdds.is_empty()).then(|| Rdd::union(&ids, &rdds))
         }))
+    }
+
+    /// `persist`/`cache`: every batch's RDD is kept in the executors' block managers once
+    /// computed, until it leaves the remember window.
+    pub fn persist(&self) -> Result<DStream<T>, StreamingError> {
+        let ids = self.graph.ids.clone();
+        self.derive(move |r| r.cache(&ids))
     }
 
     /// `foreachRDD` with the records brought to the driver: `f(batch_time, records)` runs on
@@ -287,7 +296,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
 
     /// `updateStateByKey(f)`: every batch, `f(new values, previous state)` for every key with
     /// state or new values; `None` removes the key. Needs a checkpoint directory.
-    pub fn update_state_by_key<S: ShuffleData>(
+    pub fn update_state_by_key<S: Data>(
         &self,
         f: impl Fn(&[V], Option<&S>) -> Option<S> + Send + Sync + 'static,
     ) -> Result<DStream<(K, S)>, StreamingError> {

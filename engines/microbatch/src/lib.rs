@@ -10,13 +10,16 @@
 //! its own block manager; tasks, shuffle blocks and completions travel over one long-lived timely
 //! dataflow.
 //!
-//! Not built yet: the harness workloads (`run` refuses them), several operations of the
-//! programming guide, receivers, checkpoint files, recovery, backpressure and several processes.
+//! **Workloads** ([`jobs`]): the three harness workloads as a Spark user writes them.
+//!
+//! Not built yet: several operations of the programming guide, receivers, checkpoint files,
+//! recovery and several processes.
 
 pub mod context;
 pub mod driver;
 pub mod dstream;
 pub mod executor;
+pub mod jobs;
 pub mod rdd;
 
 pub use context::{Clock, State, StreamingConf, StreamingContext};
@@ -38,15 +41,8 @@ pub enum StreamingError {
     Failed(String),
 }
 
-/// Why a micro-batch run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MicrobatchError {
-    /// The harness workloads do not run on this engine yet.
-    #[error("the micro-batch engine is not built yet: use --engine native")]
-    NotBuilt,
-}
-
-/// Runs `spec` on this process's executors, reporting to `observer`.
-pub fn run(_spec: &RunSpec, _observer: &Observer) -> Result<(), MicrobatchError> {
-    Err(MicrobatchError::NotBuilt)
+/// Runs `spec` (one of the three workloads) on this process's executors, reporting to
+/// `observer`.
+pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
+    jobs::run(spec, observer)
 }

@@ -207,6 +207,23 @@ impl<T: Data> Rdd<T> {
         Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Union(parents), cached: false }))
     }
 
+    /// Zips this RDD with others of the same partitioning, partition by partition.
+    pub fn zip_with<U: Data, W: Data>(
+        &self,
+        ids: &Ids,
+        other: &Rdd<U>,
+        f: impl Fn(&[T], &[U]) -> Vec<W> + Send + Sync + 'static,
+    ) -> Rdd<W> {
+        assert_eq!(self.node.partitions, other.node.partitions, "zipped RDDs are co-partitioned");
+        let f: ZipFn = Arc::new(move |ps| partition(f(records::<T>(&ps[0]), records::<U>(&ps[1]))));
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions: self.node.partitions,
+            kind: Kind::Zip(vec![Arc::clone(&self.node), Arc::clone(&other.node)], f),
+            cached: false,
+        }))
+    }
+
     /// The same RDD, kept in the block manager once computed.
     pub fn cache(&self, ids: &Ids) -> Rdd<T> {
         let f: NarrowFn = Arc::new(|p| Arc::clone(p));
@@ -269,23 +286,6 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
             id: ids.next(),
             partitions,
             kind: Kind::Shuffled(shuffle, reduce),
-            cached: false,
-        }))
-    }
-
-    /// Zips this RDD with others of the same partitioning, partition by partition.
-    pub fn zip_with<U: Data, W: Data>(
-        &self,
-        ids: &Ids,
-        other: &Rdd<U>,
-        f: impl Fn(&[(K, V)], &[U]) -> Vec<W> + Send + Sync + 'static,
-    ) -> Rdd<W> {
-        assert_eq!(self.node.partitions, other.node.partitions, "zipped RDDs are co-partitioned");
-        let f: ZipFn = Arc::new(move |ps| partition(f(records::<(K, V)>(&ps[0]), records::<U>(&ps[1]))));
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions: self.node.partitions,
-            kind: Kind::Zip(vec![Arc::clone(&self.node), Arc::clone(&other.node)], f),
             cached: false,
         }))
     }
