@@ -16,7 +16,8 @@ use crate::summary::{CostEntry, Summary, SummaryRun};
 /// `streambench compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// Short runs (under 40 s in all): a smoke test and the CI job's input.
+    /// Short runs (1 s, 100 ms batches; under 40 s in all): a smoke test and the CI job's
+    /// input.
     #[arg(long, env = "STREAMBENCH_QUICK")]
     pub quick: bool,
     /// Where the summary, runs, plots and report go.
@@ -45,8 +46,12 @@ pub struct Plan {
     pub warmup_ns: u64,
     /// Hashtag window and slide, ns.
     pub window: (u64, u64),
+    /// The micro-batch engine's batch interval, ns.
+    pub batch_interval_ns: u64,
     /// Events per COST loop, per workload.
     pub cost_records: [u64; 3],
+    /// A cap on the events of a max-rate run, per workload (bounds the oracle's work).
+    pub max_records: [Option<u64>; 3],
 }
 
 impl Plan {
@@ -54,17 +59,21 @@ impl Plan {
     pub fn new(quick: bool) -> Self {
         if quick {
             Plan {
-                duration_ns: 1_500_000_000,
-                warmup_ns: 500_000_000,
+                duration_ns: SECOND_NS,
+                warmup_ns: SECOND_NS / 4,
                 window: (SECOND_NS / 2, SECOND_NS / 10),
+                batch_interval_ns: SECOND_NS / 10,
                 cost_records: [300_000, 1_000_000, 3_000_000],
+                max_records: [Some(1_500_000), Some(4_000_000), Some(12_000_000)],
             }
         } else {
             Plan {
                 duration_ns: 8 * SECOND_NS,
                 warmup_ns: 2 * SECOND_NS,
                 window: (10 * SECOND_NS, SECOND_NS),
+                batch_interval_ns: SECOND_NS,
                 cost_records: [2_000_000, 6_000_000, 20_000_000],
+                max_records: [None; 3],
             }
         }
     }
@@ -78,6 +87,7 @@ pub fn run_spec(workload: Workload, profile: Profile, plan: &Plan, workers: usiz
     }
     let mut spec = RunSpec::new(job, profile, plan.duration_ns);
     spec.warmup_ns = plan.warmup_ns;
+    spec.batch_interval_ns = plan.batch_interval_ns;
     spec.seed = seed;
     spec.cluster.workers = workers;
     spec.collect = Collect::Digest;
@@ -111,7 +121,10 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
         costs.insert(workload.name().to_owned(), cost.clone());
 
         let mut one = |engine: Engine, kind: &str, profile: Profile| -> Option<RunResult> {
-            let spec = run_spec(workload, profile, &plan, workers, args.seed);
+            let mut spec = run_spec(workload, profile, &plan, workers, args.seed);
+            if spec.profile.is_max() {
+                spec.records = plan.max_records[index];
+            }
             let file = file_name(engine, workload, kind);
             match execute(engine, &spec) {
                 Ok(r) => {

@@ -19,17 +19,21 @@ fn svg_ok(path: &Path) -> String {
 fn compare_quick_check_and_plot() {
     let dir = scratch("compare");
     let out = dir.join("cmp");
-    let o = streambench(&["compare", "--quick", "--engines", "native", "--out", out.to_str().unwrap()]);
+    let o = streambench(&["compare", "--quick", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let summary = json(&out.join("summary.json"));
     let runs = summary["runs"].as_array().unwrap();
     for w in ["wordcount", "hashtags", "sensors"] {
         assert!(summary["cost"][w]["records_per_sec"].as_f64().unwrap() > 0.0);
-        for kind in ["max", "common-rate"] {
-            let run =
-                runs.iter().find(|r| r["workload"] == w && r["kind"] == kind).unwrap_or_else(|| panic!("{w} {kind}"));
-            assert_eq!(run["correct"], true, "{w} {kind}: {}", run["error"]);
+        for (engine, kind) in
+            [("native", "max"), ("native", "common-rate"), ("microbatch", "max"), ("microbatch", "common-rate")]
+        {
+            let run = runs
+                .iter()
+                .find(|r| r["workload"] == w && r["kind"] == kind && r["engine"] == engine)
+                .unwrap_or_else(|| panic!("{engine} {w} {kind}"));
+            assert_eq!(run["correct"], true, "{engine} {w} {kind}: {}", run["error"]);
             assert!(run["cost_ratio"].as_f64().unwrap() > 0.0);
             let result = json(&out.join(run["file"].as_str().unwrap()));
             for key in [
@@ -57,7 +61,12 @@ fn compare_quick_check_and_plot() {
         }
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("| wordcount | native |") && report.contains("CPUs"), "{report}");
+    assert!(
+        report.contains("| wordcount | native |")
+            && report.contains("| wordcount | microbatch |")
+            && report.contains("CPUs"),
+        "{report}"
+    );
     let plots: Vec<_> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
     for name in
         ["throughput.svg", "latency-cdf-wordcount.svg", "latency-vs-rate-sensors.svg", "timeline-native-hashtags.svg"]
@@ -66,8 +75,17 @@ fn compare_quick_check_and_plot() {
     }
     for p in &plots {
         let text = svg_ok(p);
-        assert!(text.contains("native"), "{} does not name the engine", p.display());
-        assert!(report.contains(&format!("plots/{}", p.file_name().unwrap().to_string_lossy())));
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        // A timeline shows one run; every other plot compares the engines.
+        let engines: &[&str] = match name.strip_prefix("timeline-") {
+            Some(rest) if rest.starts_with("native") => &["native"],
+            Some(_) => &["microbatch"],
+            None => &["native", "microbatch"],
+        };
+        for e in engines {
+            assert!(text.contains(e), "{name} does not name {e}");
+        }
+        assert!(report.contains(&format!("plots/{name}")));
     }
     assert!(svg_ok(&out.join("plots/throughput.svg")).contains("COST"));
 
