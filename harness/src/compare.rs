@@ -68,8 +68,8 @@ impl Plan {
             }
         } else {
             Plan {
-                duration_ns: 8 * SECOND_NS,
-                warmup_ns: 2 * SECOND_NS,
+                duration_ns: 5 * SECOND_NS,
+                warmup_ns: SECOND_NS,
                 window: (10 * SECOND_NS, SECOND_NS),
                 batch_interval_ns: SECOND_NS,
                 cost_records: [2_000_000, 6_000_000, 20_000_000],

@@ -60,7 +60,7 @@ pub struct Throughput {
     pub records_per_sec: f64,
     /// The same, divided by the number of processes.
     pub records_per_sec_per_node: f64,
-    /// The measured window: from the end of the warm-up until the last worker finished.
+    /// The measured window: from the end of the warm-up until the last input was processed.
     pub measured_seconds: f64,
 }
 
@@ -186,8 +186,10 @@ pub fn summarize(
     quality: Option<Quality>,
     context: Context,
 ) -> RunResult {
-    let warmup = spec.warmup_ns.min(report.finished_ns);
-    let measured = (report.finished_ns - warmup) as f64 / 1e9;
+    // Until the last input was processed: not the empty batches that only close windows.
+    let end = if report.inputs_done_ns > 0 { report.inputs_done_ns } else { report.finished_ns };
+    let warmup = spec.warmup_ns.min(end);
+    let measured = (end - warmup) as f64 / 1e9;
     let rps = if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 };
     let tl = report.timeline_ns as f64 / 1e9;
     let timeline = report

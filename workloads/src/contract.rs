@@ -451,6 +451,10 @@ pub struct RunReport {
     pub malformed_examples: Vec<String>,
     /// When the last worker finished, ns from the start.
     pub finished_ns: u64,
+    /// When the last recorder that counted inputs finished (the end of the last batch that read
+    /// data, for micro-batch; the drain, for native), ns from the start.
+    #[serde(default)]
+    pub inputs_done_ns: u64,
     /// Micro-batch statistics (empty for the native engine).
     pub batches: Vec<BatchInfo>,
     /// Micro-batch arrivals: per partition, `(end offset, batch time ns)` for each batch that
@@ -472,6 +476,7 @@ impl RunReport {
             malformed: 0,
             malformed_examples: Vec::new(),
             finished_ns: 0,
+            inputs_done_ns: 0,
             batches: Vec::new(),
             arrivals: BTreeMap::new(),
         }
@@ -500,6 +505,7 @@ impl RunReport {
         self.malformed_examples.extend(other.malformed_examples);
         self.malformed_examples.truncate(crate::verify::EXAMPLES);
         self.finished_ns = self.finished_ns.max(other.finished_ns);
+        self.inputs_done_ns = self.inputs_done_ns.max(other.inputs_done_ns);
         self.batches.extend(other.batches);
         self.batches.sort_by_key(|b| b.batch_time_ms);
         for (p, mut a) in other.arrivals {
@@ -748,6 +754,9 @@ impl Recorder {
         if !self.finished {
             self.finished = true;
             self.report.finished_ns = self.now_ns();
+            if self.report.inputs > 0 {
+                self.report.inputs_done_ns = self.report.finished_ns;
+            }
             let report = std::mem::replace(&mut self.report, RunReport::empty(self.timeline_ns));
             self.observer.shared.reports.lock().expect("observer lock").push(report);
         }

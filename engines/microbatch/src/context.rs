@@ -33,7 +33,7 @@ pub enum Clock {
 }
 
 /// A streaming context's configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StreamingConf {
     /// Executors (timely worker threads).
     pub executors: usize,
@@ -43,11 +43,25 @@ pub struct StreamingConf {
     pub clock: Clock,
     /// Stop by itself after this many batches, if set.
     pub batches: Option<u64>,
+    /// Stop by itself before the batch at a time for which this returns true, if set.
+    pub stop_before: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
 }
 
 impl Default for StreamingConf {
     fn default() -> Self {
-        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None }
+        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None, stop_before: None }
+    }
+}
+
+impl std::fmt::Debug for StreamingConf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingConf")
+            .field("executors", &self.executors)
+            .field("partitions", &self.partitions)
+            .field("clock", &self.clock)
+            .field("batches", &self.batches)
+            .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
+            .finish()
     }
 }
 
@@ -324,6 +338,9 @@ fn drive(
             break;
         }
         let t: Time = k * graph.batch_ns;
+        if conf.stop_before.as_ref().is_some_and(|f| f(t)) {
+            break;
+        }
         if conf.clock == Clock::System {
             let due = epoch + Duration::from_nanos(t);
             let now = Instant::now();

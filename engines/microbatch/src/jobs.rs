@@ -90,11 +90,23 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         _ => 0,
     };
     let data_batches = spec.duration_ns.div_ceil(interval);
+    // When every partition has reached its end (a record cap), the batches that close the
+    // windows still run, then the run stops rather than idling until the duration is over.
+    let exhausted_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let done = Arc::clone(&exhausted_at);
+    let flush_batches = flush.div_ceil(interval);
+    let bounded = (0..partitions).all(|p| spec.partition_end(p as u32).is_some());
     let conf = StreamingConf {
         executors: spec.cluster.workers,
         partitions: spec.cluster.workers.max(1) * 2,
         clock: Clock::System,
-        batches: Some(data_batches + flush.div_ceil(interval)),
+        // A record cap at `max` is read to the end, however long that takes (as native does);
+        // otherwise the duration bounds the batches that read data.
+        batches: (!(max && bounded)).then_some(data_batches + flush_batches),
+        stop_before: Some(Arc::new(move |t| {
+            let at = done.load(std::sync::atomic::Ordering::Relaxed);
+            at != u64::MAX && t > at + flush_batches * interval
+        })),
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
@@ -108,10 +120,12 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     }));
     let (plan, duration) = (Arc::clone(&planner), spec.duration_ns);
     let sched = schedule.clone();
+    let exhausted = Arc::clone(&exhausted_at);
+    let all_ends = ends.clone();
     let range = move |p: usize, t: u64| -> (u64, u64) {
         let mut pl = plan.lock().expect("planner");
         let from = pl.ends[p];
-        let to = if t > duration.div_ceil(interval) * interval {
+        let to = if !bounded && t > duration.div_ceil(interval) * interval {
             from
         } else if max {
             let per_partition = (pl.estimator.rate() * interval as f64 / 1e9 / partitions as f64).ceil() as u64;
@@ -122,9 +136,13 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         let to = ends[p].map_or(to, |e| to.min(e)).max(from);
         pl.ends[p] = to;
         pl.last[p] = (from, to);
+        if p + 1 == partitions && all_ends.iter().zip(&pl.ends).all(|(e, at)| e.is_some_and(|e| *at >= e)) {
+            exhausted.fetch_min(t, std::sync::atomic::Ordering::Relaxed);
+        }
         (from, to)
     };
 
+    let all_ends_l: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
     // Per batch: inputs, arrivals and latency of every input, on the driver.
     let mut recorder = observer.recorder();
     let (plan, sched) = (Arc::clone(&planner), schedule.clone());
@@ -159,7 +177,9 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         if max {
             pl.estimator.update(records, info.processing_delay_ms, info.scheduling_delay_ms, interval as f64 / 1e6);
         }
-        if t >= duration.div_ceil(interval) * interval {
+        if (!bounded && t >= duration.div_ceil(interval) * interval)
+            || pl.ends.iter().zip(&all_ends_l).all(|(at, e)| e.is_some_and(|e| *at >= e))
+        {
             recorder.complete();
         }
     }));
