@@ -86,53 +86,24 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         let no_input = from_socket && receiver.is_none();
         worker.dataflow::<u64, _, _>(|scope| {
             let r = Rc::clone(&recorder);
+            // This worker's input: the socket (worker 0 of a socket run), nothing (the other
+            // workers of a socket run), or its share of the generator's partitions.
+            let input = Input { receiver: receiver.as_ref(), no_input, plan, recorder: &r, probe: &probe };
             match (&spec.job, &generator) {
                 (JobSpec::Wordcount(s), AnyGenerator::Lines(g)) => {
-                    let words = match &receiver {
-                        Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(&r), socket::parse_line),
-                        None if no_input => socket::empty(scope),
-                        None => source::generator(
-                            scope,
-                            "Source",
-                            plan,
-                            Rc::clone(&r),
-                            probe.clone(),
-                            jobs::line_records(g.clone(), s.window_ns.is_some()),
-                        ),
-                    };
+                    let words =
+                        input.stream(scope, socket::parse_line, jobs::line_records(g.clone(), s.window_ns.is_some()));
                     match s.window_ns {
                         None => jobs::running_count(words, r, &probe),
                         Some(w) => jobs::windowed_count(words, w, r, &probe),
                     }
                 }
                 (JobSpec::Hashtags(s), AnyGenerator::Tweets(g)) => {
-                    let tags = match &receiver {
-                        Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(&r), socket::parse_tweet),
-                        None if no_input => socket::empty(scope),
-                        None => source::generator(
-                            scope,
-                            "Source",
-                            plan,
-                            Rc::clone(&r),
-                            probe.clone(),
-                            jobs::tag_records(g.clone()),
-                        ),
-                    };
+                    let tags = input.stream(scope, socket::parse_tweet, jobs::tag_records(g.clone()));
                     jobs::hashtag_windows(tags, s, r, &probe);
                 }
                 (JobSpec::Sensors(s), AnyGenerator::Sensors(g)) => {
-                    let readings = match &receiver {
-                        Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(&r), socket::parse_reading),
-                        None if no_input => socket::empty(scope),
-                        None => source::generator(
-                            scope,
-                            "Source",
-                            plan,
-                            Rc::clone(&r),
-                            probe.clone(),
-                            jobs::reading_records(g.clone()),
-                        ),
-                    };
+                    let readings = input.stream(scope, socket::parse_reading, jobs::reading_records(g.clone()));
                     jobs::detect(readings, s, r, &probe);
                 }
                 _ => unreachable!("RunSpec::generator matches the job"),
@@ -143,4 +114,31 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         recorder.borrow_mut().complete();
         Ok(())
     })
+}
+
+/// Where one worker's records come from.
+struct Input<'a> {
+    receiver: Option<&'a socket::Receiver>,
+    no_input: bool,
+    plan: source::Plan,
+    recorder: &'a Rc<RefCell<workloads::Recorder>>,
+    probe: &'a ProbeHandle<u64>,
+}
+
+impl Input<'_> {
+    /// The `Source` stream: parsed socket lines, nothing, or generated events made into records.
+    fn stream<'s, D: timely::ExchangeData>(
+        self,
+        scope: timely::dataflow::Scope<'s, u64>,
+        parse: fn(&str, u64, &mut Vec<D>) -> Result<(), String>,
+        produce: impl FnMut(u32, u64, u64, &mut Vec<D>) + 'static,
+    ) -> timely::dataflow::Stream<'s, u64, Vec<D>> {
+        match self.receiver {
+            Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(self.recorder), parse),
+            None if self.no_input => socket::empty(scope),
+            None => {
+                source::generator(scope, "Source", self.plan, Rc::clone(self.recorder), self.probe.clone(), produce)
+            }
+        }
+    }
 }
