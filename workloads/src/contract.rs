@@ -666,10 +666,16 @@ impl Recorder {
         self.latencies(reference_ns, now_ns, 1);
     }
 
-    /// Records `n` outputs produced at `now_ns` with the same reference time.
+    /// Records `n` outputs produced at `now_ns` with the same reference time. An output before
+    /// its reference time (a window closed early because the input ended) counts as an output
+    /// but has no latency.
     #[inline]
     pub fn latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
-        let us = now_ns.saturating_sub(reference_ns) / 1000;
+        if now_ns < reference_ns {
+            self.bucket(now_ns).outputs += n;
+            return;
+        }
+        let us = (now_ns - reference_ns) / 1000;
         if now_ns >= self.warmup_ns {
             let _ = self.report.latency_us.record_n(us.min(crate::histo::MAX_US), n);
         }

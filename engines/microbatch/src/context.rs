@@ -45,11 +45,14 @@ pub struct StreamingConf {
     pub batches: Option<u64>,
     /// Stop by itself before the batch at a time for which this returns true, if set.
     pub stop_before: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
+    /// Run the batch at a time for which this returns true without waiting for the clock (no
+    /// input can arrive any more: the batches only close windows), if set.
+    pub no_wait: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
 }
 
 impl Default for StreamingConf {
     fn default() -> Self {
-        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None, stop_before: None }
+        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None, stop_before: None, no_wait: None }
     }
 }
 
@@ -61,6 +64,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("clock", &self.clock)
             .field("batches", &self.batches)
             .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
+            .field("no_wait", &self.no_wait.as_ref().map(|_| "<condition>"))
             .finish()
     }
 }
@@ -341,7 +345,7 @@ fn drive(
         if conf.stop_before.as_ref().is_some_and(|f| f(t)) {
             break;
         }
-        if conf.clock == Clock::System {
+        if conf.clock == Clock::System && !conf.no_wait.as_ref().is_some_and(|f| f(t)) {
             let due = epoch + Duration::from_nanos(t);
             let now = Instant::now();
             if due > now {

@@ -94,6 +94,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     // windows still run, then the run stops rather than idling until the duration is over.
     let exhausted_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let done = Arc::clone(&exhausted_at);
+    let idle = Arc::clone(&exhausted_at);
     let flush_batches = flush.div_ceil(interval);
     let bounded = (0..partitions).all(|p| spec.partition_end(p as u32).is_some());
     let conf = StreamingConf {
@@ -107,6 +108,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             let at = done.load(std::sync::atomic::Ordering::Relaxed);
             at != u64::MAX && t > at + flush_batches * interval
         })),
+        no_wait: Some(Arc::new(move |t| t > idle.load(std::sync::atomic::Ordering::Relaxed))),
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());

@@ -11,8 +11,14 @@ const BATCH: Duration = Duration::from_millis(100);
 const MS: u64 = 1_000_000;
 
 fn context(executors: usize, batches: u64) -> StreamingContext {
-    let conf =
-        StreamingConf { executors, partitions: 3, clock: Clock::Manual, batches: Some(batches), stop_before: None };
+    let conf = StreamingConf {
+        executors,
+        partitions: 3,
+        clock: Clock::Manual,
+        batches: Some(batches),
+        stop_before: None,
+        no_wait: None,
+    };
     StreamingContext::new(conf, BATCH).unwrap()
 }
 
@@ -188,7 +194,14 @@ fn lifecycle_errors() {
 fn a_slow_batch_delays_the_next() {
     // System clock, 50 ms batches; the second batch's job takes 200 ms: the batches after it
     // start late, and their scheduling delay grows.
-    let conf = StreamingConf { executors: 1, partitions: 1, clock: Clock::System, batches: Some(4), stop_before: None };
+    let conf = StreamingConf {
+        executors: 1,
+        partitions: 1,
+        clock: Clock::System,
+        batches: Some(4),
+        stop_before: None,
+        no_wait: None,
+    };
     let mut ssc = StreamingContext::new(conf, Duration::from_millis(50)).unwrap();
     let s = ssc.queue_stream(vec![vec![1u64], vec![2], vec![3], vec![4]]).unwrap();
     s.foreach_batch(|t, _| {
