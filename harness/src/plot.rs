@@ -186,7 +186,8 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
                 (e.clone(), v)
             })
             .collect();
-        let top = bars.iter().map(|b| b.1).fold(cost, f64::max).max(1.0) * 1.15;
+        // Headroom above the tallest bar for the legend.
+        let top = bars.iter().map(|b| b.1).fold(cost, f64::max).max(1.0) * 1.5;
         let n = bars.len().max(1) as f64;
         let mut chart = ChartBuilder::on(panel)
             .caption(workload, ("sans-serif", 18))
