@@ -6,10 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use clap::Parser;
 
 use crate::result::RunResult;
-use crate::run::{write_json, RunArgs};
+use crate::run::write_json;
 
 /// `streambench cluster`.
 #[derive(Debug, clap::Args)]
@@ -23,13 +22,6 @@ pub struct ClusterArgs {
     /// The run's options (as for `streambench run`), after `--`.
     #[arg(last = true, required = true)]
     pub run: Vec<String>,
-}
-
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true)]
-struct RunOnly {
-    #[command(flatten)]
-    run: RunArgs,
 }
 
 /// Free loopback ports, found by binding port 0.
@@ -48,8 +40,7 @@ fn kill_all(children: &mut [Child]) {
 
 /// Runs the cluster and returns the merged result.
 pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
-    let parsed = RunOnly::try_parse_from(&args.run).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?;
-    let mut base = parsed.run;
+    let mut base = crate::run::parse_run_options(&args.run, &[])?;
     let n = args.processes as usize;
     if base.hostfile.is_some() || base.process_id != 0 || base.processes != 1 {
         bail!("`cluster` makes the hostfile and process ids itself: leave --hostfile, --processes and --process-id out of the run options");

@@ -23,6 +23,23 @@ pub fn engine_color(engine: &str) -> RGBColor {
     }
 }
 
+/// Draws a chart's legend, in the style every plot shares.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(at)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))
+}
+
 /// One line of a chart.
 pub struct Series {
     /// The legend entry.
@@ -234,13 +251,7 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("COST {}", fmt_value(cost)))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
@@ -388,13 +399,7 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
                 .draw_series(std::iter::once(Text::new(text.clone(), (*mx, y1 * 0.95), ("sans-serif", 14))))
                 .map_err(|e| anyhow!("{e}"))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())

@@ -289,6 +289,21 @@ fn windows_gcd(spec: &RunSpec) -> u64 {
     }
 }
 
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Parses run options given after `--` (as `streambench run` takes them), with `extra` appended
+/// (later options win).
+pub fn parse_run_options(base: &[String], extra: &[String]) -> Result<RunArgs> {
+    use clap::Parser as _;
+    let all: Vec<String> = base.iter().chain(extra).cloned().collect();
+    Ok(RunOnly::try_parse_from(&all).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?.run)
+}
+
 /// One process's raw report, for `cluster` to merge.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Partial {
@@ -426,7 +441,9 @@ pub fn judge(engine: Engine, spec: &RunSpec, report: &RunReport, context: Contex
 fn verify_socket(spec: &RunSpec, report: &RunReport, running: Running) -> Result<Verdict> {
     match &spec.job {
         JobSpec::Hashtags(s) => {
-            let AnyTweets(g) = tweets(spec)?;
+            let workloads::contract::AnyGenerator::Tweets(g) = spec.generator()? else {
+                bail!("a hashtags run has a tweet generator")
+            };
             let read = report.partition_ends.get(&0).copied().unwrap_or(0);
             let tags: u64 = (0..read).map(|i| workloads::text::hashtags(&g.event(0, i).text).count() as u64).sum();
             let expected = tags * (s.window_ns / s.slide_ns);
@@ -447,15 +464,6 @@ fn verify_socket(spec: &RunSpec, report: &RunReport, running: Running) -> Result
             })
         }
         _ => Ok(verify::run(spec, report, running)?),
-    }
-}
-
-struct AnyTweets(workloads::generator::TweetGenerator);
-
-fn tweets(spec: &RunSpec) -> Result<AnyTweets> {
-    match spec.generator()? {
-        workloads::contract::AnyGenerator::Tweets(g) => Ok(AnyTweets(g)),
-        _ => bail!("not a hashtags run"),
     }
 }
 

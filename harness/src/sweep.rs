@@ -4,25 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
-use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use crate::plot::{engine_color, line_chart, Axis, Series};
 use crate::result::RunResult;
-use crate::run::{execute, write_json, Engine, RunArgs};
+use crate::run::{execute, write_json, Engine};
 
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true)]
-struct RunOnly {
-    #[command(flatten)]
-    run: RunArgs,
-}
-
-/// Parses run options given after `--`, with extra options appended (later ones win).
-fn run_args(base: &[String], extra: &[String]) -> Result<RunArgs> {
-    let all: Vec<String> = base.iter().chain(extra).cloned().collect();
-    Ok(RunOnly::try_parse_from(&all).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?.run)
-}
+use crate::run::parse_run_options as run_args;
 
 /// The parameter a sweep varies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
