@@ -50,7 +50,7 @@ impl Hasher for PassThrough {
 pub type PreHashed = BuildHasherDefault<PassThrough>;
 
 /// One sensor's detector: its last `window` readings, their sum and sum of squares, exactly.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SensorWindow {
     ring: Box<[i64]>,
     next: usize,

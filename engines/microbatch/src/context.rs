@@ -2,8 +2,9 @@
 //! generator on a timer every batch interval, one job per output operation per batch, jobs one
 //! at a time in batch order, a `BatchInfo` per batch to the listeners).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use workloads::contract::BatchInfo;
 use workloads::{Observer, Recorder};
 
+use crate::checkpoint::{self, Metadata, Ranges};
 use crate::driver::Scheduler;
 use crate::dstream::{DStream, Time};
 use crate::executor::{run_executor, Action, Registry};
@@ -19,8 +21,9 @@ use crate::rdd::{Data, Ids, Rdd, RddNode};
 use crate::StreamingError;
 
 /// The generation of one batch's jobs of one output operation: calls `run` per job.
-pub type OutputOp =
-    Box<dyn Fn(Time, &mut dyn FnMut(Arc<RddNode>, Action) -> Result<(), String>) -> Result<(), String> + Send + Sync>;
+pub type OutputOp = Box<dyn Fn(Time, &mut RunJob<'_>) -> Result<(), String> + Send + Sync>;
+/// Runs one job on the executors; returns what each partition's action sent back.
+pub type RunJob<'a> = dyn FnMut(Arc<RddNode>, Action) -> Result<Vec<Vec<u8>>, String> + 'a;
 type BatchDone = Box<dyn Fn(Time, u64) -> Vec<u64> + Send + Sync>;
 
 /// How batches are timed.
@@ -90,6 +93,20 @@ pub struct Graph {
     batch_done: Mutex<Vec<BatchDone>>,
     remember_ns: AtomicU64,
     stateful: AtomicBool,
+    checkpoint_ns: AtomicU64,
+    checkpointed: Mutex<Vec<Checkpointed>>,
+    direct_streams: AtomicUsize,
+    /// Source ranges of every batch since the last cut, by (direct stream, batch time).
+    inputs: Mutex<BTreeMap<(usize, Time), Ranges>>,
+}
+
+/// Writes a checkpointed stream's RDD of a batch: `(stream, time, dir, run)`.
+type WriteFn = Box<dyn Fn(usize, Time, &Path, &mut RunJob<'_>) -> Result<(), String> + Send + Sync>;
+/// Restores a checkpointed stream's RDD of a batch from the files: `(stream, time, dir)`.
+type RestoreFn = Box<dyn Fn(usize, Time, &Path) -> Result<(), String> + Send + Sync>;
+struct Checkpointed {
+    write: WriteFn,
+    restore: RestoreFn,
 }
 
 impl Graph {
@@ -116,6 +133,31 @@ impl Graph {
     pub(crate) fn needs_checkpoint(&self) {
         self.stateful.store(true, Ordering::Relaxed);
     }
+
+    pub(crate) fn set_checkpoint_interval(&self, ns: u64) {
+        self.checkpoint_ns.store(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_checkpointed(&self, write: WriteFn, restore: RestoreFn) {
+        self.checkpointed.lock().expect("graph").push(Checkpointed { write, restore });
+    }
+
+    /// The checkpoint interval: set, or the smallest multiple of the batch interval of at
+    /// least 10 s (Spark's default).
+    fn checkpoint_interval(&self) -> u64 {
+        match self.checkpoint_ns.load(Ordering::Relaxed) {
+            0 => 10_000_000_000u64.div_ceil(self.batch_ns) * self.batch_ns,
+            ns => ns,
+        }
+    }
+
+    fn record_input(&self, stream: usize, t: Time, ranges: &[(u64, u64)]) {
+        self.inputs.lock().expect("graph").insert((stream, t), ranges.to_vec());
+    }
+
+    fn recorded_input(&self, stream: usize, t: Time) -> Option<Vec<(u64, u64)>> {
+        self.inputs.lock().expect("graph").get(&(stream, t)).cloned()
+    }
 }
 
 /// A listener's view of each finished batch.
@@ -131,6 +173,8 @@ pub struct StreamingContext {
     stop: Arc<AtomicBool>,
     driver: Option<JoinHandle<Result<Vec<BatchInfo>, String>>>,
     observer: Observer,
+    restore: Option<Metadata>,
+    passed_over: Vec<String>,
 }
 
 impl StreamingContext {
@@ -150,6 +194,10 @@ impl StreamingContext {
                 batch_done: Mutex::new(Vec::new()),
                 remember_ns: AtomicU64::new(batch_ns),
                 stateful: AtomicBool::new(false),
+                checkpoint_ns: AtomicU64::new(0),
+                checkpointed: Mutex::new(Vec::new()),
+                direct_streams: AtomicUsize::new(0),
+                inputs: Mutex::new(BTreeMap::new()),
             }),
             conf,
             state: State::Initialized,
@@ -158,7 +206,35 @@ impl StreamingContext {
             stop: Arc::new(AtomicBool::new(false)),
             driver: None,
             observer: Observer::with(0, 1_000_000_000, workloads::Collect::Full),
+            restore: None,
+            passed_over: Vec::new(),
         })
+    }
+
+    /// `getOrCreate(dir, create)`: the program `create` builds, resumed from the newest usable
+    /// checkpoint in `dir` if there is one (else started afresh with `dir` as its checkpoint
+    /// directory). Closures cannot be read back from disk in Rust, so unlike Spark `create` is
+    /// always called to rebuild the same graph; the checkpoint supplies where it resumes: the
+    /// state of the last consistent cut, read from its files, and the source offsets of every
+    /// batch since, which are run again before new batches. A corrupt or partial checkpoint is
+    /// passed over for the one before it (see [`StreamingContext::recovery`]).
+    pub fn get_or_create(
+        dir: impl Into<PathBuf>,
+        create: impl FnOnce() -> Result<StreamingContext, StreamingError>,
+    ) -> Result<StreamingContext, StreamingError> {
+        let dir = dir.into();
+        let (found, passed_over) = checkpoint::latest(&dir);
+        let mut ssc = create()?;
+        ssc.checkpoint(dir);
+        ssc.restore = found;
+        ssc.passed_over = passed_over;
+        Ok(ssc)
+    }
+
+    /// The checkpoint this context resumes from (its last batch and its cut), and the newer
+    /// checkpoints passed over as corrupt or partial, with why.
+    pub fn recovery(&self) -> (Option<(Time, Time)>, &[String]) {
+        (self.restore.as_ref().map(|m| (m.time, m.cut)), &self.passed_over)
     }
 
     /// Reports outputs and batches to `observer` (the harness's) instead of a private one.
@@ -206,20 +282,44 @@ impl StreamingContext {
         }))
     }
 
-    /// A direct stream over `partitions` source partitions: `range(p, t)` gives the offsets
-    /// `[from, to)` of partition `p` in batch `t`, `read(p, i)` reads one record (Kafka's direct
-    /// stream: the driver decides the ranges, the executors read them).
+    /// A direct stream over `partitions` source partitions (Kafka's direct stream: the driver
+    /// decides each batch's offset ranges, the executors read them). Batch `t` of partition `p`
+    /// reads `[from, end(p, t, from))` where `from` is where the batch before ended; `read(p, i,
+    /// out)` reads record `i`. The ranges are part of the metadata checkpoint, so a restarted
+    /// program reads exactly the same batches again.
     pub fn direct_stream<T: Data>(
         &self,
         partitions: usize,
-        range: impl Fn(usize, Time) -> (u64, u64) + Send + Sync + 'static,
+        end: impl Fn(usize, Time, u64) -> u64 + Send + Sync + 'static,
         read: impl Fn(usize, u64, &mut Vec<T>) + Send + Sync + 'static,
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
         let ids = self.graph.ids.clone();
-        let (range, read) = (Arc::new(range), Arc::new(read));
+        let (end, read) = (Arc::new(end), Arc::new(read));
+        let stream = self.graph.direct_streams.fetch_add(1, Ordering::Relaxed);
+        let graph = Arc::downgrade(&self.graph);
+        let interval = self.graph.batch_ns;
+        let next: Mutex<Option<Vec<u64>>> = Mutex::new(None);
         Ok(DStream::new(Arc::clone(&self.graph), self.graph.batch_ns, move |t| {
-            let ranges: Vec<(u64, u64)> = (0..partitions).map(|p| range(p, t)).collect();
+            let graph = graph.upgrade()?;
+            let ranges = match graph.recorded_input(stream, t) {
+                Some(ranges) => ranges,
+                None => {
+                    let mut next = next.lock().expect("offsets");
+                    let from = next.take().unwrap_or_else(|| {
+                        // Resuming: the batch before this one, if it was recorded, else the start.
+                        match t.checked_sub(interval).and_then(|b| graph.recorded_input(stream, b)) {
+                            Some(r) => r.iter().map(|(_, to)| *to).collect(),
+                            None => vec![0; partitions],
+                        }
+                    });
+                    let ranges: Vec<(u64, u64)> =
+                        from.iter().enumerate().map(|(p, &f)| (f, end(p, t, f).max(f))).collect();
+                    graph.record_input(stream, t, &ranges);
+                    ranges
+                }
+            };
+            *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
             Some(Rdd::source(&ids, partitions, move |p| {
                 let mut out = Vec::new();
@@ -256,17 +356,30 @@ impl StreamingContext {
                     .into(),
             ));
         }
-        self.graph.started.store(true, Ordering::Release);
-        self.state = State::Active;
         let graph = Arc::clone(&self.graph);
         let conf = self.conf.clone();
         let stop = Arc::clone(&self.stop);
         let mut listeners = std::mem::take(&mut self.listeners);
         let observer = self.observer.clone();
+        let checkpointing = self.checkpoint_dir.clone().map(|dir| (dir, self.restore.take()));
+        if let Some((dir, Some(meta))) = &checkpointing {
+            let streams = self.graph.checkpointed.lock().expect("graph").len();
+            if meta.batch_ns != self.graph.batch_ns || meta.streams != streams {
+                return Err(StreamingError::Invalid(format!(
+                    "the checkpoint in {} was written by another program ({} ms batches, {} checkpointed streams; this one has {} ms and {streams}): use a new checkpoint directory, or delete this one to start afresh",
+                    dir.display(),
+                    meta.batch_ns / 1_000_000,
+                    meta.streams,
+                    self.graph.batch_ns / 1_000_000
+                )));
+            }
+        }
+        self.graph.started.store(true, Ordering::Release);
+        self.state = State::Active;
         self.driver = Some(
             std::thread::Builder::new()
                 .name("driver".into())
-                .spawn(move || drive(graph, conf, stop, &mut listeners, observer))
+                .spawn(move || drive(graph, conf, stop, &mut listeners, observer, checkpointing))
                 .map_err(|e| StreamingError::Invalid(format!("cannot start the driver: {e}")))?,
         );
         Ok(())
@@ -312,6 +425,7 @@ fn drive(
     stop: Arc<AtomicBool>,
     listeners: &mut [Listener],
     observer: Observer,
+    checkpointing: Option<(PathBuf, Option<Metadata>)>,
 ) -> Result<Vec<BatchInfo>, String> {
     let registry = Arc::new(Registry::default());
     let (to_fabric, from_driver) = mpsc::channel();
@@ -332,12 +446,33 @@ fn drive(
         })
         .map_err(|e| format!("cannot start the executors: {e}"))?;
     let mut scheduler = Scheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
-    let epoch = observer.start();
+    let mut epoch = observer.start();
     let mut recorder: Recorder = observer.recorder();
     let mut infos = Vec::new();
     let mut failure = None;
     let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
-    for k in 1.. {
+    let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+    let interval = graph.checkpoint_interval();
+    // Where a restarted program resumes: just after the cut, running the batches since it
+    // again, without waiting, from their recorded offsets.
+    let (mut first, mut replay_until, mut cut, mut previous_cut) = (1, 0, 0, 0);
+    if let Some((dir, Some(meta))) = &checkpointing {
+        if meta.cut > 0 {
+            for (sid, hook) in hooks.iter().enumerate() {
+                if let Err(e) = (hook.restore)(sid, meta.cut, dir) {
+                    failure = Some(format!("cannot restore the checkpoint: {e}"));
+                }
+            }
+        }
+        graph.inputs.lock().expect("graph").extend(meta.inputs.iter().map(|(s, t, r)| ((*s, *t), r.clone())));
+        first = meta.cut / graph.batch_ns + 1;
+        (replay_until, cut, previous_cut) = (meta.time, meta.cut, meta.cut);
+        epoch = Instant::now().checked_sub(Duration::from_nanos(meta.cut)).unwrap_or(epoch);
+    }
+    for k in first.. {
+        if failure.is_some() {
+            break;
+        }
         if stop.load(Ordering::Acquire) || conf.batches.is_some_and(|n| k > n) {
             break;
         }
@@ -345,7 +480,7 @@ fn drive(
         if conf.stop_before.as_ref().is_some_and(|f| f(t)) {
             break;
         }
-        if conf.clock == Clock::System && !conf.no_wait.as_ref().is_some_and(|f| f(t)) {
+        if conf.clock == Clock::System && t > replay_until && !conf.no_wait.as_ref().is_some_and(|f| f(t)) {
             let due = epoch + Duration::from_nanos(t);
             let now = Instant::now();
             if due > now {
@@ -361,6 +496,13 @@ fn drive(
                     break;
                 }
             }
+        }
+        if let (Some((dir, _)), None) = (&checkpointing, &failure) {
+            if let Err(e) = write_checkpoint(&graph, &hooks, dir, t, interval, &mut cut, &mut previous_cut, &mut run) {
+                failure = Some(format!("batch {} ms: checkpoint: {e}", t / 1_000_000));
+            }
+        } else if checkpointing.is_none() {
+            graph.inputs.lock().expect("graph").retain(|(_, at), _| *at > t);
         }
         let ended = Instant::now();
         let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
@@ -404,4 +546,36 @@ fn drive(
         Some(e) => Err(e),
         None => Ok(infos),
     }
+}
+
+/// After batch `t`: every checkpoint interval, a cut (every checkpointed stream's RDD of `t`
+/// written by the executors); after every batch, the metadata checkpoint.
+#[allow(clippy::too_many_arguments)]
+fn write_checkpoint(
+    graph: &Graph,
+    hooks: &[Checkpointed],
+    dir: &Path,
+    t: Time,
+    interval: u64,
+    cut: &mut Time,
+    previous_cut: &mut Time,
+    run: &mut RunJob<'_>,
+) -> Result<(), String> {
+    if t.is_multiple_of(interval) {
+        for (sid, hook) in hooks.iter().enumerate() {
+            (hook.write)(sid, t, dir, run)?;
+        }
+        (*previous_cut, *cut) = (*cut, t);
+    }
+    let mut inputs = graph.inputs.lock().expect("graph");
+    inputs.retain(|(_, at), _| *at >= *cut);
+    let meta = Metadata {
+        batch_ns: graph.batch_ns,
+        time: t,
+        cut: *cut,
+        streams: hooks.len(),
+        inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
+    };
+    drop(inputs);
+    checkpoint::write(dir, &meta, *previous_cut)
 }

@@ -44,8 +44,8 @@ impl Scheduler {
     }
 
     /// Runs a job: computes every partition of `rdd` and applies `action` to each, on the
-    /// executors. Returns when the job has finished.
-    pub fn run_job(&mut self, rdd: &Arc<RddNode>, action: Action) -> Result<(), String> {
+    /// executors. Returns, when the job has finished, what each partition's action sent back.
+    pub fn run_job(&mut self, rdd: &Arc<RddNode>, action: Action) -> Result<Vec<Vec<u8>>, String> {
         let job = self.next_job;
         self.next_job += 1;
         self.registry.register(rdd);
@@ -59,9 +59,9 @@ impl Scheduler {
         }
         let result = self.run_stage(rdd, TaskKind::Result { job });
         self.registry.forget(&[], &[], &[job]);
-        result?;
+        let results = result?;
         self.mark_materialized(rdd);
-        Ok(())
+        Ok(results)
     }
 
     /// The shuffles `rdd` needs that have not run, parents first.
@@ -96,8 +96,9 @@ impl Scheduler {
         }
     }
 
-    /// One stage: a task per partition, then wait for all of them (the stage barrier).
-    fn run_stage(&mut self, rdd: &Arc<RddNode>, kind: TaskKind) -> Result<(), String> {
+    /// One stage: a task per partition, then wait for all of them (the stage barrier). Returns
+    /// what each partition's task sent back.
+    fn run_stage(&mut self, rdd: &Arc<RddNode>, kind: TaskKind) -> Result<Vec<Vec<u8>>, String> {
         let first = self.next_task;
         for p in 0..rdd.partitions {
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
@@ -106,6 +107,7 @@ impl Scheduler {
                 .send(Msg::Task { to: preferred(rdd, p) % self.executors, task })
                 .map_err(|_| "the executors are gone".to_owned())?;
         }
+        let mut results = vec![Vec::new(); rdd.partitions];
         let mut left = rdd.partitions;
         while left > 0 {
             let c = self.completions.recv().map_err(|_| "the executors are gone".to_owned())?;
@@ -115,9 +117,10 @@ impl Scheduler {
             if let Some(e) = c.error {
                 return Err(format!("task {} failed: {e}", c.task));
             }
+            results[(c.task - first) as usize] = c.result;
             left -= 1;
         }
-        Ok(())
+        Ok(results)
     }
 
     /// Tells every executor to drop cached partitions of `rdds`, and forgets them.

@@ -3,26 +3,29 @@
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::context::Graph;
+use crate::context::{Graph, RunJob};
 use crate::executor::Action;
-use crate::rdd::{records, Data, Partition, Rdd, RddNode, ShuffleData};
+use crate::rdd::{records, Data, Partition, Rdd, ShuffleData};
+use crate::text::SparkText;
 use crate::StreamingError;
+
+const DASHES: &str = "-------------------------------------------";
 
 /// A batch time: ns since the start of the stream, a multiple of the batch interval.
 pub type Time = u64;
 
 type Compute<T> = Arc<dyn Fn(Time) -> Option<Rdd<T>> + Send + Sync>;
-/// The state stream, reachable from its own compute function (state at `t` reads `t - 1`).
-type StateCell<K, S> = Arc<Mutex<Option<DStream<(K, S)>>>>;
 
 /// A discretized stream of `T`.
 pub struct DStream<T> {
     pub(crate) graph: Arc<Graph>,
-    slide_ns: u64,
+    pub(crate) slide_ns: u64,
     compute: Compute<T>,
     generated: Arc<Mutex<BTreeMap<Time, Option<Rdd<T>>>>>,
+    checkpointed: Arc<AtomicBool>,
 }
 
 impl<T> Clone for DStream<T> {
@@ -32,6 +35,7 @@ impl<T> Clone for DStream<T> {
             slide_ns: self.slide_ns,
             compute: Arc::clone(&self.compute),
             generated: Arc::clone(&self.generated),
+            checkpointed: Arc::clone(&self.checkpointed),
         }
     }
 }
@@ -55,7 +59,7 @@ impl<T: Data> DStream<T> {
                 .map(|r| r.node.id)
                 .collect()
         }));
-        Self { graph, slide_ns, compute: Arc::new(compute), generated }
+        Self { graph, slide_ns, compute: Arc::new(compute), generated, checkpointed: Arc::default() }
     }
 
     /// The RDD of batch `t` (`None` when this stream produces nothing at `t`).
@@ -71,12 +75,52 @@ impl<T: Data> DStream<T> {
         r
     }
 
+    /// The RDD of batch `t` if it was generated (never computes it).
+    pub(crate) fn generated_at(&self, t: Time) -> Option<Rdd<T>> {
+        self.generated.lock().expect("dstream").get(&t).cloned().flatten()
+    }
+
+    /// Makes `rdd` this stream's RDD of batch `t` (a checkpointed or restored RDD).
+    pub(crate) fn replace(&self, t: Time, rdd: Rdd<T>) {
+        self.generated.lock().expect("dstream").insert(t, Some(rdd));
+    }
+
+    /// Marks this stream as checkpointed; false if it already was.
+    pub(crate) fn mark_checkpointed(&self) -> bool {
+        !self.checkpointed.swap(true, Ordering::AcqRel)
+    }
+
+    /// `checkpoint(interval)`: this stream's RDDs are written to the checkpoint directory every
+    /// `interval` (a multiple of the batch interval), cutting their lineage. The interval is
+    /// the graph's: every checkpointed stream is written at the same batch times, so a
+    /// restart finds one consistent cut.
+    pub fn checkpoint(&self, interval: std::time::Duration) -> Result<DStream<T>, StreamingError>
+    where
+        T: ShuffleData,
+    {
+        self.graph.check_not_started()?;
+        let ns = interval.as_nanos() as u64;
+        let batch = self.graph.batch_ns;
+        if ns == 0 || !ns.is_multiple_of(batch) {
+            return Err(StreamingError::Invalid(format!(
+                "the checkpoint interval ({} ms) must be a multiple of the batch interval ({} ms): e.g. {} ms",
+                ns / 1_000_000,
+                batch / 1_000_000,
+                ns.div_ceil(batch).max(1) * batch / 1_000_000
+            )));
+        }
+        self.graph.set_checkpoint_interval(ns);
+        self.graph.needs_checkpoint();
+        crate::state::register_checkpoint(&self.graph, self);
+        Ok(self.clone())
+    }
+
     /// How often this stream produces an RDD, ns.
     pub fn slide_ns(&self) -> u64 {
         self.slide_ns
     }
 
-    fn derive<U: Data>(
+    pub(crate) fn derive<U: Data>(
         &self,
         f: impl Fn(Rdd<T>) -> Rdd<U> + Send + Sync + 'static,
     ) -> Result<DStream<U>, StreamingError> {
@@ -160,16 +204,7 @@ impl<T: Data> DStream<T> {
     /// Both must be multiples of the parent's slide.
     pub fn window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
-        for (what, d) in [("window length", length_ns), ("slide", slide_ns)] {
-            if d == 0 || d % self.slide_ns != 0 {
-                return Err(StreamingError::Invalid(format!(
-                    "the {what} ({} ms) must be a multiple of the batch interval ({} ms): e.g. {} ms",
-                    d / 1_000_000,
-                    self.slide_ns / 1_000_000,
-                    (d / self.slide_ns).max(1) * self.slide_ns / 1_000_000
-                )));
-            }
-        }
+        self.check_window(length_ns, slide_ns)?;
         self.graph.remember(length_ns + slide_ns);
         // A batch is in several windows: keep it in memory once computed (as Spark persists a
         // windowed stream's parent).
@@ -183,6 +218,22 @@ impl<T: Data> DStream<T> {
         }))
     }
 
+    /// Refuses a window length or slide that is not a positive multiple of this stream's slide,
+    /// naming one that is.
+    pub(crate) fn check_window(&self, length_ns: u64, slide_ns: u64) -> Result<(), StreamingError> {
+        for (what, d) in [("window length", length_ns), ("slide", slide_ns)] {
+            if d == 0 || d % self.slide_ns != 0 {
+                return Err(StreamingError::Invalid(format!(
+                    "the {what} ({} ms) must be a multiple of the batch interval ({} ms): e.g. {} ms",
+                    d / 1_000_000,
+                    self.slide_ns / 1_000_000,
+                    (d / self.slide_ns).max(1) * self.slide_ns / 1_000_000
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `persist`/`cache`: every batch's RDD is kept in the executors' block managers once
     /// computed, until it leaves the remember window.
     pub fn persist(&self) -> Result<DStream<T>, StreamingError> {
@@ -190,26 +241,41 @@ impl<T: Data> DStream<T> {
         self.derive(move |r| r.cache(&ids))
     }
 
-    /// `foreachRDD` with the records brought to the driver: `f(batch_time, records)` runs on
-    /// the driver after each batch's job (partitions in order).
-    pub fn foreach_batch(&self, f: impl Fn(Time, Vec<T>) + Send + Sync + 'static) -> Result<(), StreamingError> {
+    /// `foreachRDD` with the records brought to the driver (`collect`): `f(batch_time, records)`
+    /// runs on the driver after each batch's job, partitions in order. Records travel back
+    /// serialised, as they would from executors in other processes.
+    pub fn foreach_batch(&self, f: impl Fn(Time, Vec<T>) + Send + Sync + 'static) -> Result<(), StreamingError>
+    where
+        T: ShuffleData,
+    {
+        self.foreach_rdd(move |t, rdd, run| {
+            let action: Action = Arc::new(|_p, part: &Partition, _r| {
+                bincode::serialize(records::<T>(part)).map_err(|e| format!("cannot send records to the driver: {e}"))
+            });
+            let mut all = Vec::new();
+            for bytes in run(Arc::clone(&rdd.node), action)? {
+                let mut part: Vec<T> =
+                    bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
+                all.append(&mut part);
+            }
+            f(t, all);
+            Ok(())
+        })
+    }
+
+    /// `foreachRDD`: `f(batch_time, rdd, run_job)` on the driver for every batch with an RDD;
+    /// `run_job` runs a job over an RDD on the executors.
+    pub fn foreach_rdd(
+        &self,
+        f: impl Fn(Time, &Rdd<T>, &mut RunJob<'_>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Result<(), StreamingError> {
         self.graph.check_not_started()?;
         let parent = self.clone();
-        let f = Arc::new(f);
         self.graph.add_output(
             self.slide_ns,
-            Box::new(move |t, run: &mut dyn FnMut(Arc<RddNode>, Action) -> Result<(), String>| {
-                let Some(rdd) = parent.get(t) else { return Ok(()) };
-                let collected: Arc<Mutex<BTreeMap<usize, Vec<T>>>> = Arc::default();
-                let sink = Arc::clone(&collected);
-                let action: Action = Arc::new(move |p, part: &Partition, _r| {
-                    sink.lock().expect("collect").insert(p, records::<T>(part).clone());
-                });
-                run(Arc::clone(&rdd.node), action)?;
-                let all: Vec<T> =
-                    std::mem::take(&mut *collected.lock().expect("collect")).into_values().flatten().collect();
-                f(t, all);
-                Ok(())
+            Box::new(move |t, run: &mut RunJob<'_>| match parent.get(t) {
+                Some(rdd) => f(t, &rdd, run),
+                None => Ok(()),
             }),
         );
         Ok(())
@@ -221,18 +287,94 @@ impl<T: Data> DStream<T> {
         &self,
         f: impl Fn(Time, usize, &[T], &mut workloads::Recorder) + Send + Sync + 'static,
     ) -> Result<(), StreamingError> {
-        self.graph.check_not_started()?;
-        let parent = self.clone();
         let f = Arc::new(f);
-        self.graph.add_output(
-            self.slide_ns,
-            Box::new(move |t, run: &mut dyn FnMut(Arc<RddNode>, Action) -> Result<(), String>| {
-                let Some(rdd) = parent.get(t) else { return Ok(()) };
-                let f = Arc::clone(&f);
-                run(Arc::clone(&rdd.node), Arc::new(move |p, part: &Partition, r| f(t, p, records::<T>(part), r)))
-            }),
-        );
-        Ok(())
+        self.foreach_rdd(move |t, rdd, run| {
+            let f = Arc::clone(&f);
+            run(
+                Arc::clone(&rdd.node),
+                Arc::new(move |p, part: &Partition, r| {
+                    f(t, p, records::<T>(part), r);
+                    Ok(Vec::new())
+                }),
+            )
+            .map(drop)
+        })
+    }
+
+    /// `print(n)` to standard output: per batch, Spark's header (`Time: <ms> ms` between dashed
+    /// lines), the first `n` records, `...` when there are more, and a blank line.
+    pub fn print(&self, n: usize) -> Result<(), StreamingError>
+    where
+        T: ShuffleData + SparkText,
+    {
+        self.print_to(n, std::io::stdout())
+    }
+
+    /// `print(n)` to `out`.
+    pub fn print_to(&self, n: usize, out: impl std::io::Write + Send + 'static) -> Result<(), StreamingError>
+    where
+        T: ShuffleData + SparkText,
+    {
+        let out = Mutex::new(out);
+        self.foreach_rdd(move |t, rdd, run| {
+            // Each partition sends at most n + 1 records (Spark's `take(n + 1)`).
+            let action: Action = Arc::new(move |_p, part: &Partition, _r| {
+                let xs = records::<T>(part);
+                bincode::serialize(&xs[..xs.len().min(n + 1)]).map_err(|e| format!("cannot send records: {e}"))
+            });
+            let mut first: Vec<T> = Vec::new();
+            for bytes in run(Arc::clone(&rdd.node), action)? {
+                let part: Vec<T> =
+                    bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
+                first.extend(part.into_iter().take(n + 1 - first.len()));
+            }
+            let mut text = format!("{DASHES}\nTime: {} ms\n{DASHES}\n", t / 1_000_000);
+            for x in first.iter().take(n) {
+                x.write_text(&mut text);
+                text.push('\n');
+            }
+            if first.len() > n {
+                text.push_str("...\n");
+            }
+            text.push('\n');
+            let mut out = out.lock().expect("print");
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("print: {e}"))
+        })
+    }
+
+    /// `saveAsTextFiles(prefix, suffix)`: every batch is written by the executors, one
+    /// `part-NNNNN` file per partition (a record a line), into the directory
+    /// `prefix-<TIME_IN_MS>.suffix` (`prefix-<TIME_IN_MS>` when `suffix` is empty), with an
+    /// empty `_SUCCESS` file once the whole batch is written.
+    pub fn save_as_text_files(&self, prefix: &str, suffix: &str) -> Result<(), StreamingError>
+    where
+        T: SparkText,
+    {
+        let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
+        self.foreach_rdd(move |t, rdd, run| {
+            let ms = t / 1_000_000;
+            let dir = std::path::PathBuf::from(if suffix.is_empty() {
+                format!("{prefix}-{ms}")
+            } else {
+                format!("{prefix}-{ms}.{suffix}")
+            });
+            let at = dir.clone();
+            run(
+                Arc::clone(&rdd.node),
+                Arc::new(move |p, part: &Partition, _r| {
+                    let mut text = String::new();
+                    for x in records::<T>(part) {
+                        x.write_text(&mut text);
+                        text.push('\n');
+                    }
+                    std::fs::create_dir_all(&at)
+                        .and_then(|()| std::fs::write(at.join(format!("part-{p:05}")), text))
+                        .map(|()| Vec::new())
+                        .map_err(|e| format!("cannot write {}: {e}", at.display()))
+                }),
+            )?;
+            std::fs::write(dir.join("_SUCCESS"), b"").map_err(|e| format!("cannot write {}: {e}", dir.display()))
+        })
     }
 
     /// `countByValue`.
@@ -241,14 +383,6 @@ impl<T: Data> DStream<T> {
         T: ShuffleData + Hash + Eq,
     {
         self.map(|x| (x.clone(), 1u64))?.reduce_by_key(|a, b| a + b)
-    }
-
-    /// `countByValueAndWindow(length, slide)`.
-    pub fn count_by_value_and_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<(T, u64)>, StreamingError>
-    where
-        T: ShuffleData + Hash + Eq,
-    {
-        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window(|a, b| a + b, length_ns, slide_ns)
     }
 }
 
@@ -282,64 +416,5 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         f: impl Fn(&V) -> U + Send + Sync + 'static,
     ) -> Result<DStream<(K, U)>, StreamingError> {
         self.map(move |(k, v)| (k.clone(), f(v)))
-    }
-
-    /// `reduceByKeyAndWindow(f, length, slide)`: the window, then `reduceByKey`.
-    pub fn reduce_by_key_and_window(
-        &self,
-        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
-        length_ns: u64,
-        slide_ns: u64,
-    ) -> Result<DStream<(K, V)>, StreamingError> {
-        self.window(length_ns, slide_ns)?.reduce_by_key(f)
-    }
-
-    /// `updateStateByKey(f)`: every batch, `f(new values, previous state)` for every key with
-    /// state or new values; `None` removes the key. Needs a checkpoint directory.
-    pub fn update_state_by_key<S: Data>(
-        &self,
-        f: impl Fn(&[V], Option<&S>) -> Option<S> + Send + Sync + 'static,
-    ) -> Result<DStream<(K, S)>, StreamingError> {
-        self.graph.check_not_started()?;
-        self.graph.needs_checkpoint();
-        let grouped = self.group_by_key()?;
-        let graph = Arc::clone(&self.graph);
-        let ids = graph.ids.clone();
-        let n = graph.partitions;
-        let interval = graph.batch_ns;
-        let f = Arc::new(f);
-        graph.remember(2 * interval);
-        let state: StateCell<K, S> = Arc::default();
-        let this = Arc::clone(&state);
-        let stream = DStream::new(Arc::clone(&graph), interval, move |t| {
-            let prev: Rdd<(K, S)> = match t.checked_sub(interval).filter(|p| *p > 0) {
-                Some(p) => this.lock().expect("state").as_ref().and_then(|s| s.get(p)),
-                None => None,
-            }
-            .unwrap_or_else(|| Rdd::source(&ids, n, |_| Vec::new()));
-            let new: Rdd<(K, Vec<V>)> = grouped.get(t).unwrap_or_else(|| Rdd::source(&ids, n, |_| Vec::new()));
-            let f = Arc::clone(&f);
-            let merged = prev.zip_with(&ids, &new, move |old, fresh| {
-                let mut fresh_map: rustc_hash::FxHashMap<&K, &Vec<V>> = fresh.iter().map(|(k, v)| (k, v)).collect();
-                let mut out = Vec::with_capacity(old.len() + fresh.len());
-                for (k, s) in old {
-                    let vs = fresh_map.remove(k).map(Vec::as_slice).unwrap_or(&[]);
-                    if let Some(s2) = f(vs, Some(s)) {
-                        out.push((k.clone(), s2));
-                    }
-                }
-                for (k, vs) in fresh {
-                    if fresh_map.contains_key(k) {
-                        if let Some(s2) = f(vs, None) {
-                            out.push((k.clone(), s2));
-                        }
-                    }
-                }
-                out
-            });
-            Some(merged.cache(&ids))
-        });
-        *state.lock().expect("state") = Some(stream.clone());
-        Ok(stream)
     }
 }

@@ -21,8 +21,9 @@ use workloads::Recorder;
 use crate::rdd::{Kind, Partition, RddId, RddNode, Shuffle, ShuffleId, TaskContext};
 
 /// A job's action on one computed partition of its final RDD, run on the executor (the outputs
-/// go to the executor's recorder).
-pub type Action = Arc<dyn Fn(usize, &Partition, &mut Recorder) + Send + Sync>;
+/// go to the executor's recorder). It returns the bytes to send back to the driver (empty for
+/// none: `collect` sends records, `foreach_partition` nothing), or why it failed.
+pub type Action = Arc<dyn Fn(usize, &Partition, &mut Recorder) -> Result<Vec<u8>, String> + Send + Sync>;
 
 /// What every executor of a process can look up by id: the lineage, shuffles and actions.
 #[derive(Default)]
@@ -146,6 +147,8 @@ pub enum Msg {
         task: u64,
         /// Records in the computed partition.
         records: u64,
+        /// What the action sent back to the driver.
+        result: Vec<u8>,
         /// Why it failed, if it did.
         error: Option<String>,
     },
@@ -182,6 +185,8 @@ pub struct Completion {
     pub task: u64,
     /// Records in its partition.
     pub records: u64,
+    /// What the action sent back.
+    pub result: Vec<u8>,
     /// Why it failed.
     pub error: Option<String>,
 }
@@ -272,9 +277,9 @@ pub fn run_executor(
                                         bm.blocks.entry((shuffle, reduce)).or_default().push(data);
                                         *received.entry((shuffle, reduce)).or_insert(0) += 1;
                                     }
-                                    Msg::Done { task, records, error, .. } => {
+                                    Msg::Done { task, records, result, error, .. } => {
                                         if let Some((_, tx)) = &driver {
-                                            let _ = tx.send(Completion { task, records, error });
+                                            let _ = tx.send(Completion { task, records, result, error });
                                         }
                                     }
                                     Msg::Forget { rdds, .. } => {
@@ -305,6 +310,7 @@ pub fn run_executor(
                                     to: 0,
                                     task: task.id,
                                     records: 0,
+                                    result: Vec::new(),
                                     error: Some(format!("unknown RDD {}", task.rdd)),
                                 });
                                 continue;
@@ -320,7 +326,7 @@ pub fn run_executor(
                             }
                             let mut cx = Cx { bm: &mut bm };
                             let computed = cx.partition(&rdd, task.partition);
-                            let (records, error) = match &task.kind {
+                            let (records, result, error) = match &task.kind {
                                 TaskKind::ShuffleMap { shuffle, reducers } => match registry.shuffle(*shuffle) {
                                     Some(s) => {
                                         let blocks = (s.map_side)(&computed, *reducers);
@@ -332,19 +338,19 @@ pub fn run_executor(
                                                 data,
                                             });
                                         }
-                                        (0, None)
+                                        (0, Vec::new(), None)
                                     }
-                                    None => (0, Some(format!("unknown shuffle {shuffle}"))),
+                                    None => (0, Vec::new(), Some(format!("unknown shuffle {shuffle}"))),
                                 },
                                 TaskKind::Result { job } => match registry.action(*job) {
-                                    Some(action) => {
-                                        action(task.partition, &computed, &mut recorder);
-                                        (0, None)
-                                    }
-                                    None => (0, Some(format!("unknown job {job}"))),
+                                    Some(action) => match action(task.partition, &computed, &mut recorder) {
+                                        Ok(result) => (0, result, None),
+                                        Err(e) => (0, Vec::new(), Some(e)),
+                                    },
+                                    None => (0, Vec::new(), Some(format!("unknown job {job}"))),
                                 },
                             };
-                            outbox.push(Msg::Done { to: 0, task: task.id, records, error });
+                            outbox.push(Msg::Done { to: 0, task: task.id, records, result, error });
                         }
                         pending = waiting;
                         if let Some(c) = cap.as_ref() {

@@ -4,7 +4,7 @@
 //!   count with `update_state_by_key` (every key's total, every batch); the windowed variant is
 //!   the per-batch `reduce_by_key` itself;
 //! - hashtags: `flat_map` to tags, `count_by_value_and_window`, the top 10 by `transform`;
-//! - sensors: per-sensor detector state with `update_state_by_key`, alerts out of the state.
+//! - sensors: per-sensor detector state with `map_with_state`, an alert as the mapped record.
 //!
 //! The direct stream reads, for batch `t`, each partition's events due in `[t - interval, t)`
 //! (at `max`, as many as the rate estimator allows). A listener on the driver records, for each
@@ -22,6 +22,7 @@ use workloads::{JobSpec, Observer, RunSpec};
 
 use crate::context::{Clock, StreamingConf, StreamingContext};
 use crate::rdd::Rdd;
+use crate::state::{State, StateSpec};
 use crate::StreamingError;
 
 /// Spark's PID rate estimator (proportional 1.0, integral 0.2, derivative 0), bounding how many
@@ -124,9 +125,8 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     let sched = schedule.clone();
     let exhausted = Arc::clone(&exhausted_at);
     let all_ends = ends.clone();
-    let range = move |p: usize, t: u64| -> (u64, u64) {
+    let range = move |p: usize, t: u64, from: u64| -> u64 {
         let mut pl = plan.lock().expect("planner");
-        let from = pl.ends[p];
         let to = if !bounded && t > duration.div_ceil(interval) * interval {
             from
         } else if max {
@@ -141,7 +141,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         if p + 1 == partitions && all_ends.iter().zip(&pl.ends).all(|(e, at)| e.is_some_and(|e| *at >= e)) {
             exhausted.fetch_min(t, std::sync::atomic::Ordering::Relaxed);
         }
-        (from, to)
+        to
     };
 
     let all_ends_l: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
@@ -243,23 +243,20 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
                 out.push((r.sensor, (r.seq, r.milli)));
             })?;
             let (size, threshold) = (s.window, Threshold::new(s));
-            let state =
-                readings.update_state_by_key(move |new: &[(u64, i64)], old: Option<&(SensorWindow, Vec<Alert>)>| {
-                    let mut window = old.map(|o| o.0.clone()).unwrap_or_else(|| SensorWindow::new(size));
-                    let mut fresh = new.to_vec();
-                    fresh.sort_unstable_by_key(|r| r.0);
-                    let alerts = fresh
-                        .iter()
-                        .filter(|(_, x)| window.push(*x, threshold))
-                        .map(|&(seq, milli)| Alert { sensor: 0, seq, milli })
-                        .collect();
-                    Some((window, alerts))
-                })?;
-            state.foreach_partition(|_t, _p, sensors, r| {
-                for (sensor, (_, alerts)) in sensors {
-                    for a in alerts {
-                        r.alert(Alert { sensor: *sensor, ..*a });
-                    }
+            // Per sensor, in order: a sensor's readings all come from one source partition, and
+            // a shuffle keeps the order of each map partition's records.
+            let alerts = readings.map_with_state(StateSpec::function(
+                move |_t, sensor: &u32, reading: Option<&(u64, i64)>, state: &mut State<SensorWindow>| {
+                    let &(seq, milli) = reading?;
+                    let mut window = state.get().cloned().unwrap_or_else(|| SensorWindow::new(size));
+                    let alert = window.push(milli, threshold);
+                    state.update(window);
+                    alert.then_some(Alert { sensor: *sensor, seq, milli })
+                },
+            ))?;
+            alerts.foreach_partition(|_t, _p, alerts, r| {
+                for a in alerts {
+                    r.alert(*a);
                 }
             })?;
         }

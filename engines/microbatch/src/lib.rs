@@ -15,15 +15,22 @@
 //! Not built yet: several operations of the programming guide, receivers, checkpoint files,
 //! recovery and several processes.
 
+pub mod checkpoint;
 pub mod context;
 pub mod driver;
 pub mod dstream;
 pub mod executor;
 pub mod jobs;
+mod ops;
 pub mod rdd;
+pub mod state;
+pub mod text;
+mod window;
 
 pub use context::{Clock, State, StreamingConf, StreamingContext};
 pub use dstream::DStream;
+pub use state::{MapWithStateDStream, StateSpec};
+pub use text::SparkText;
 
 use workloads::{Observer, RunSpec};
 

@@ -15,6 +15,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// A key's values from each side of a `cogroup`.
+pub type Grouped<V, W> = (Vec<V>, Vec<W>);
+
 /// Identifies an RDD within a run.
 pub type RddId = u64;
 /// Identifies a shuffle within a run.
@@ -224,6 +227,24 @@ impl<T: Data> Rdd<T> {
         }))
     }
 
+    /// An RDD of `partitions` empty partitions.
+    pub fn empty(ids: &Ids, partitions: usize) -> Self {
+        Self::source(ids, partitions, |_| Vec::new())
+    }
+
+    /// Co-partitioned parents (the same partition count and partitioner) combined partition
+    /// by partition by `f`, which downcasts each parent's partition itself.
+    pub fn zip_all(
+        ids: &Ids,
+        parents: Vec<Arc<RddNode>>,
+        f: impl Fn(&[Partition]) -> Vec<T> + Send + Sync + 'static,
+    ) -> Self {
+        let partitions = parents.first().map_or(0, |p| p.partitions);
+        assert!(parents.iter().all(|p| p.partitions == partitions), "zipped RDDs are co-partitioned");
+        let f: ZipFn = Arc::new(move |ps| partition(f(ps)));
+        Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Zip(parents, f), cached: false }))
+    }
+
     /// The same RDD, kept in the block manager once computed.
     pub fn cache(&self, ids: &Ids) -> Rdd<T> {
         let f: NarrowFn = Arc::new(|p| Arc::clone(p));
@@ -236,7 +257,76 @@ impl<T: Data> Rdd<T> {
     }
 }
 
+impl<T: ShuffleData> Rdd<T> {
+    /// Redistributes the records into `partitions` partitions without combining: the record
+    /// at index `i` of a map partition goes to reduce partition `route(i, record, partitions)`.
+    /// Blocks are read in map-partition order, so records of one map partition keep their order.
+    pub fn shuffle_by(
+        &self,
+        ids: &Ids,
+        partitions: usize,
+        route: impl Fn(usize, &T, usize) -> usize + Send + Sync + 'static,
+    ) -> Rdd<T> {
+        let map_side: MapSideFn = Arc::new(move |p, n| {
+            let mut buckets: Vec<Vec<&T>> = (0..n).map(|_| Vec::new()).collect();
+            for (i, x) in records::<T>(p).iter().enumerate() {
+                buckets[route(i, x, n)].push(x);
+            }
+            buckets.iter().map(|b| bincode::serialize(b).expect("serialise a shuffle block")).collect()
+        });
+        let reduce: ReduceFn = Arc::new(move |blocks| {
+            let mut out = Vec::new();
+            for block in blocks {
+                let mut part: Vec<T> = bincode::deserialize(&block).expect("a shuffle block this run wrote");
+                out.append(&mut part);
+            }
+            partition(out)
+        });
+        let shuffle =
+            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions,
+            kind: Kind::Shuffled(shuffle, reduce),
+            cached: false,
+        }))
+    }
+}
+
 impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
+    /// Partitions the pairs by key into `partitions` partitions (no combining), co-partitioned
+    /// with every other keyed shuffle into as many partitions.
+    pub fn partition_by_key(&self, ids: &Ids, partitions: usize) -> Rdd<(K, V)> {
+        self.shuffle_by(ids, partitions, |_, (k, _), n| partition_of(k, n))
+    }
+
+    /// Every key of either RDD with all its values from each (`cogroup`): both sides are
+    /// grouped by key into `partitions` partitions, then zipped partition by partition.
+    pub fn cogroup<W: ShuffleData>(
+        &self,
+        ids: &Ids,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+    ) -> Rdd<(K, Grouped<V, W>)> {
+        let left = self.group_by_key(ids, partitions);
+        let right = other.group_by_key(ids, partitions);
+        left.zip_with(ids, &right, |ls, rs| {
+            let mut out: rustc_hash::FxHashMap<K, (Vec<V>, Vec<W>)> = Default::default();
+            for (k, vs) in ls {
+                out.entry(k.clone()).or_default().0.extend(vs.iter().cloned());
+            }
+            for (k, ws) in rs {
+                out.entry(k.clone()).or_default().1.extend(ws.iter().cloned());
+            }
+            out.into_iter().collect()
+        })
+    }
+
+    /// Groups the values of each key into `partitions` partitions (map-side grouping).
+    pub fn group_by_key(&self, ids: &Ids, partitions: usize) -> Rdd<(K, Vec<V>)> {
+        self.combine_by_key(ids, partitions, |v: &V| vec![v.clone()], |c, v| c.push(v.clone()), |c, d| c.extend(d))
+    }
+
     /// Shuffles into `partitions` partitions by key, combining values of a key with `merge` on
     /// both sides of the shuffle (map-side combine, as Spark's `combineByKey`).
     pub fn combine_by_key<C: ShuffleData>(

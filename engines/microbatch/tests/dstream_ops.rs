@@ -24,7 +24,7 @@ fn context(executors: usize, batches: u64) -> StreamingContext {
 
 type Collected<T> = Arc<Mutex<BTreeMap<u64, Vec<T>>>>;
 
-fn collect<T: Clone + Send + Sync + Ord + 'static>(d: &microbatch::DStream<T>) -> Collected<T> {
+fn collect<T: microbatch::rdd::ShuffleData + Ord>(d: &microbatch::DStream<T>) -> Collected<T> {
     let out: Collected<T> = Arc::default();
     let sink = Arc::clone(&out);
     d.foreach_batch(move |t, mut records| {
