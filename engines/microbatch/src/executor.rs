@@ -329,7 +329,7 @@ pub fn run_executor(
                             let (records, result, error) = match &task.kind {
                                 TaskKind::ShuffleMap { shuffle, reducers } => match registry.shuffle(*shuffle) {
                                     Some(s) => {
-                                        let blocks = (s.map_side)(&computed, *reducers);
+                                        let blocks = (s.map_side)(&computed, task.partition, *reducers);
                                         for (reduce, data) in blocks.into_iter().enumerate() {
                                             outbox.push(Msg::Block {
                                                 to: reduce % peers,

@@ -18,8 +18,8 @@ impl<T: Data> DStream<T> {
         self.map_partitions(|xs| vec![xs.to_vec()])
     }
 
-    /// `repartition(n)`: every batch's records spread over `n` partitions (a shuffle, records
-    /// dealt round robin).
+    /// `repartition(n)`: every batch's records spread over `n` partitions (a shuffle; each map
+    /// partition deals its records round robin from its own starting partition, as Spark does).
     pub fn repartition(&self, partitions: usize) -> Result<DStream<T>, StreamingError>
     where
         T: ShuffleData,
@@ -28,7 +28,9 @@ impl<T: Data> DStream<T> {
             return Err(StreamingError::Invalid("repartition needs at least 1 partition".into()));
         }
         let ids = self.graph.ids.clone();
-        self.derive(move |r| r.shuffle_by(&ids, partitions, |i, _, n| i % n))
+        self.derive(move |r| {
+            r.shuffle_by(&ids, partitions, |p, i, _, n| (workloads::hash::mix64(p as u64) as usize).wrapping_add(i) % n)
+        })
     }
 
     /// `count`: one record per batch, the number of records in it (0 for an empty batch).

@@ -46,8 +46,9 @@ pub trait TaskContext {
 pub type SourceFn = Arc<dyn Fn(usize) -> Partition + Send + Sync>;
 /// Turns a parent partition into a partition.
 pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
-/// Turns a parent partition into one serialised block per reduce partition (map-side combine).
-pub type MapSideFn = Arc<dyn Fn(&Partition, usize) -> Vec<Vec<u8>> + Send + Sync>;
+/// Turns parent partition `p` into one serialised block per reduce partition (map-side
+/// combine): `(partition, p, reducers)`.
+pub type MapSideFn = Arc<dyn Fn(&Partition, usize, usize) -> Vec<Vec<u8>> + Send + Sync>;
 /// Turns every block of a reduce partition into the partition.
 pub type ReduceFn = Arc<dyn Fn(Vec<Vec<u8>>) -> Partition + Send + Sync>;
 /// Combines the partitions of several parents (same partitioning) into one.
@@ -259,18 +260,19 @@ impl<T: Data> Rdd<T> {
 
 impl<T: ShuffleData> Rdd<T> {
     /// Redistributes the records into `partitions` partitions without combining: the record
-    /// at index `i` of a map partition goes to reduce partition `route(i, record, partitions)`.
+    /// at index `i` of map partition `p` goes to reduce partition `route(p, i, record,
+    /// partitions)`.
     /// Blocks are read in map-partition order, so records of one map partition keep their order.
     pub fn shuffle_by(
         &self,
         ids: &Ids,
         partitions: usize,
-        route: impl Fn(usize, &T, usize) -> usize + Send + Sync + 'static,
+        route: impl Fn(usize, usize, &T, usize) -> usize + Send + Sync + 'static,
     ) -> Rdd<T> {
-        let map_side: MapSideFn = Arc::new(move |p, n| {
+        let map_side: MapSideFn = Arc::new(move |part, p, n| {
             let mut buckets: Vec<Vec<&T>> = (0..n).map(|_| Vec::new()).collect();
-            for (i, x) in records::<T>(p).iter().enumerate() {
-                buckets[route(i, x, n)].push(x);
+            for (i, x) in records::<T>(part).iter().enumerate() {
+                buckets[route(p, i, x, n)].push(x);
             }
             buckets.iter().map(|b| bincode::serialize(b).expect("serialise a shuffle block")).collect()
         });
@@ -297,7 +299,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
     /// Partitions the pairs by key into `partitions` partitions (no combining), co-partitioned
     /// with every other keyed shuffle into as many partitions.
     pub fn partition_by_key(&self, ids: &Ids, partitions: usize) -> Rdd<(K, V)> {
-        self.shuffle_by(ids, partitions, |_, (k, _), n| partition_of(k, n))
+        self.shuffle_by(ids, partitions, |_, _, (k, _), n| partition_of(k, n))
     }
 
     /// Every key of either RDD with all its values from each (`cogroup`): both sides are
@@ -337,7 +339,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
         merge_value: impl Fn(&mut C, &V) + Send + Sync + 'static,
         merge_combiners: impl Fn(&mut C, C) + Send + Sync + 'static,
     ) -> Rdd<(K, C)> {
-        let map_side: MapSideFn = Arc::new(move |p, n| {
+        let map_side: MapSideFn = Arc::new(move |p, _, n| {
             let mut buckets: Vec<rustc_hash::FxHashMap<K, C>> = (0..n).map(|_| Default::default()).collect();
             for (k, v) in records::<(K, V)>(p) {
                 let bucket = &mut buckets[partition_of(k, n)];

@@ -7,39 +7,8 @@ use std::time::Duration;
 
 use microbatch::{Clock, StreamingConf, StreamingContext, StreamingError};
 
-const BATCH: Duration = Duration::from_millis(100);
-const MS: u64 = 1_000_000;
-
-fn context(executors: usize, batches: u64) -> StreamingContext {
-    let conf = StreamingConf {
-        executors,
-        partitions: 3,
-        clock: Clock::Manual,
-        batches: Some(batches),
-        stop_before: None,
-        no_wait: None,
-    };
-    StreamingContext::new(conf, BATCH).unwrap()
-}
-
-type Collected<T> = Arc<Mutex<BTreeMap<u64, Vec<T>>>>;
-
-fn collect<T: microbatch::rdd::ShuffleData + Ord>(d: &microbatch::DStream<T>) -> Collected<T> {
-    let out: Collected<T> = Arc::default();
-    let sink = Arc::clone(&out);
-    d.foreach_batch(move |t, mut records| {
-        records.sort();
-        sink.lock().unwrap().insert(t / MS, records);
-    })
-    .unwrap();
-    out
-}
-
-fn pairs(v: &[(&str, u64)]) -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = v.iter().map(|(w, c)| (w.to_string(), *c)).collect();
-    v.sort();
-    v
-}
+mod support;
+use support::*;
 
 #[test]
 fn running_count_of_the_programming_guide() {
