@@ -51,11 +51,23 @@ pub struct StreamingConf {
     /// Run the batch at a time for which this returns true without waiting for the clock (no
     /// input can arrive any more: the batches only close windows), if set.
     pub no_wait: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
+    /// Faults to inject (`kill-worker`, `slow-worker`), each at the first batch boundary at or
+    /// after its time (on a manual clock: before the first batch `t` with `t - interval` at or
+    /// after it).
+    pub faults: Vec<workloads::Fault>,
 }
 
 impl Default for StreamingConf {
     fn default() -> Self {
-        Self { executors: 1, partitions: 2, clock: Clock::System, batches: None, stop_before: None, no_wait: None }
+        Self {
+            executors: 1,
+            partitions: 2,
+            clock: Clock::System,
+            batches: None,
+            stop_before: None,
+            no_wait: None,
+            faults: Vec::new(),
+        }
     }
 }
 
@@ -68,6 +80,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("batches", &self.batches)
             .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
             .field("no_wait", &self.no_wait.as_ref().map(|_| "<condition>"))
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -452,6 +465,8 @@ fn drive(
     let mut failure = None;
     let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
     let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+    // Per fault: how many of its actions were applied (a slow worker starts, then ends).
+    let mut injected = vec![0u8; conf.faults.len()];
     let interval = graph.checkpoint_interval();
     // Where a restarted program resumes: just after the cut, running the batches since it
     // again, without waiting, from their recorded offsets.
@@ -488,6 +503,15 @@ fn drive(
             }
         }
         let started = Instant::now();
+        // Fault times are real time since the start, or batch time on a manual clock.
+        let elapsed = match conf.clock {
+            Clock::System => started.saturating_duration_since(epoch).as_nanos() as u64,
+            Clock::Manual => t - graph.batch_ns,
+        };
+        if let Err(e) = inject(&mut scheduler, &conf.faults, &mut injected, elapsed) {
+            failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
+            break;
+        }
         let mut run = |rdd: Arc<RddNode>, action: Action| scheduler.run_job(&rdd, action);
         for (slide, op) in &outputs {
             if t.is_multiple_of(*slide) {
@@ -578,4 +602,32 @@ fn write_checkpoint(
     };
     drop(inputs);
     checkpoint::write(dir, &meta, *previous_cut)
+}
+
+/// Applies the faults due by `elapsed` ns that have not been applied yet.
+fn inject(scheduler: &mut Scheduler, faults: &[workloads::Fault], done: &mut [u8], elapsed: u64) -> Result<(), String> {
+    use workloads::Fault;
+    for (fault, done) in faults.iter().zip(done.iter_mut()) {
+        match *fault {
+            Fault::KillWorker { worker, at_ns } if *done == 0 && at_ns <= elapsed => {
+                scheduler.kill(worker)?;
+                *done = 1;
+            }
+            Fault::SlowWorker { worker, at_ns, for_ns, factor } => {
+                if *done == 0 && at_ns <= elapsed {
+                    scheduler.slow(worker, factor)?;
+                    *done = 1;
+                }
+                if *done == 1 && at_ns + for_ns <= elapsed {
+                    scheduler.slow(worker, 1.0)?;
+                    *done = 2;
+                }
+            }
+            Fault::KillProcess { .. } if *done == 0 && elapsed > 0 => {
+                return Err("kill-process needs several processes, which the micro-batch engine does not run".into())
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,12 @@
 //! another (a stage starts only when every task of the stages before it has finished), one task
 //! per partition, partition `p` on executor `p % executors` (so a cached partition is always
 //! where its next use runs).
+//!
+//! When an executor is lost, its partitions go to the survivors (`p` to the `p`-th survivor,
+//! cyclically) and the lineage is recomputed where it is missing: every shuffle whose blocks or
+//! cached outputs may have been on the lost executor runs again, from the sources (which re-read
+//! their offset ranges) or the last checkpoint, in parallel on every survivor (D-Streams'
+//! parallel recovery).
 
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -21,6 +27,7 @@ pub struct Scheduler {
     next_job: u64,
     done_shuffles: FxHashSet<ShuffleId>,
     materialized: FxHashSet<RddId>,
+    alive: Vec<bool>,
 }
 
 impl Scheduler {
@@ -40,6 +47,7 @@ impl Scheduler {
             next_job: 0,
             done_shuffles: FxHashSet::default(),
             materialized: FxHashSet::default(),
+            alive: vec![true; executors],
         }
     }
 
@@ -53,7 +61,8 @@ impl Scheduler {
         let mut stages = Vec::new();
         self.missing(rdd, &mut stages, &mut FxHashSet::default());
         for shuffle in &stages {
-            let kind = TaskKind::ShuffleMap { shuffle: shuffle.id, reducers: shuffle.reducers };
+            let placement = (0..shuffle.reducers).map(|p| self.place(p)).collect();
+            let kind = TaskKind::ShuffleMap { shuffle: shuffle.id, placement };
             self.run_stage(&shuffle.parent, kind)?;
             self.done_shuffles.insert(shuffle.id);
         }
@@ -104,14 +113,14 @@ impl Scheduler {
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
             self.next_task += 1;
             self.to_fabric
-                .send(Msg::Task { to: preferred(rdd, p) % self.executors, task })
+                .send(Msg::Task { to: self.place(preferred(rdd, p)), task })
                 .map_err(|_| "the executors are gone".to_owned())?;
         }
         let mut results = vec![Vec::new(); rdd.partitions];
         let mut left = rdd.partitions;
         while left > 0 {
             let c = self.completions.recv().map_err(|_| "the executors are gone".to_owned())?;
-            if c.task < first {
+            if c.task < first || c.lost.is_some() {
                 continue;
             }
             if let Some(e) = c.error {
@@ -137,6 +146,51 @@ impl Scheduler {
         self.registry.forget(&rdds, &shuffles, &[]);
     }
 
+    /// The executor of partition `p`: `p % executors` while it is alive, else a survivor.
+    fn place(&self, p: usize) -> usize {
+        let home = p % self.executors;
+        if self.alive[home] {
+            return home;
+        }
+        let survivors: Vec<usize> = (0..self.executors).filter(|e| self.alive[*e]).collect();
+        survivors[p % survivors.len()]
+    }
+
+    /// Fault injection: executor `e` loses its memory (cached partitions, shuffle blocks) and
+    /// leaves; its partitions are recomputed from lineage on the survivors from the next job.
+    /// Returns when the executor has acknowledged. The last executor cannot be killed.
+    pub fn kill(&mut self, e: usize) -> Result<(), String> {
+        if e >= self.executors || !self.alive[e] {
+            return Err(format!("executor {e} is not alive"));
+        }
+        if self.alive.iter().filter(|a| **a).count() == 1 {
+            return Err(format!("executor {e} is the last one alive: nothing could recover its work"));
+        }
+        self.alive[e] = false;
+        let survivors: Vec<usize> = (0..self.executors).filter(|s| self.alive[*s]).collect();
+        self.to_fabric.send(Msg::Kill { to: e }).map_err(|_| "the executors are gone".to_owned())?;
+        for &s in &survivors {
+            self.to_fabric.send(Msg::Purge { to: s }).map_err(|_| "the executors are gone".to_owned())?;
+        }
+        let mut waiting: FxHashSet<usize> = survivors.into_iter().chain([e]).collect();
+        while !waiting.is_empty() {
+            let c = self.completions.recv().map_err(|_| "the executors are gone".to_owned())?;
+            if let Some(x) = c.lost {
+                waiting.remove(&x);
+            }
+        }
+        // Anything computed before may have lived on the lost executor: recompute from lineage
+        // what the next jobs need and no survivor holds.
+        self.materialized.clear();
+        self.done_shuffles.clear();
+        Ok(())
+    }
+
+    /// Fault injection: executor `e`'s tasks take `factor` times as long (1 ends it).
+    pub fn slow(&mut self, e: usize, factor: f64) -> Result<(), String> {
+        self.to_fabric.send(Msg::Slow { to: e, factor }).map_err(|_| "the executors are gone".to_owned())
+    }
+
     /// Stops every executor.
     pub fn shutdown(&mut self) {
         for to in 0..self.executors {
@@ -145,9 +199,9 @@ impl Scheduler {
     }
 }
 
-/// Where partition `p` of `rdd` should run: where the partition it reads was computed (and may
-/// be cached). A union's partition is its parent's; every other partition `p` runs on executor
-/// `p % executors`.
+/// Which partition's home partition `p` of `rdd` should run on: where the partition it reads
+/// was computed (and may be cached). A union's partition is its parent's; every other
+/// partition is its own.
 fn preferred(rdd: &Arc<RddNode>, p: usize) -> usize {
     match &rdd.kind {
         Kind::Union(parents) => {

@@ -95,8 +95,8 @@ pub enum TaskKind {
     ShuffleMap {
         /// The shuffle.
         shuffle: ShuffleId,
-        /// Reduce partitions.
-        reducers: usize,
+        /// The executor of each reduce partition (where its blocks go).
+        placement: Vec<usize>,
     },
     /// Compute the partition and run the job's action on it.
     Result {
@@ -164,6 +164,32 @@ pub enum Msg {
         /// Destination.
         to: usize,
     },
+    /// Driver to executor (fault injection): lose every cached partition and shuffle block,
+    /// and take no more tasks.
+    Kill {
+        /// Destination.
+        to: usize,
+    },
+    /// Driver to a surviving executor after a loss: drop every shuffle block (between jobs
+    /// none is needed; blocks of a shuffle run again must not meet stale copies).
+    Purge {
+        /// Destination.
+        to: usize,
+    },
+    /// Executor to driver: executor `executor` has done a `Kill` or a `Purge`.
+    Ack {
+        /// Destination (worker 0, the driver's relay).
+        to: usize,
+        /// The executor.
+        executor: usize,
+    },
+    /// Driver to executor (fault injection): every task takes `factor` times as long.
+    Slow {
+        /// Destination.
+        to: usize,
+        /// The slow-down, 1 for none.
+        factor: f64,
+    },
 }
 
 impl Msg {
@@ -173,7 +199,11 @@ impl Msg {
             | Msg::Block { to, .. }
             | Msg::Done { to, .. }
             | Msg::Forget { to, .. }
-            | Msg::Shutdown { to } => *to,
+            | Msg::Shutdown { to }
+            | Msg::Kill { to }
+            | Msg::Purge { to }
+            | Msg::Ack { to, .. }
+            | Msg::Slow { to, .. } => *to,
         }
     }
 }
@@ -189,6 +219,8 @@ pub struct Completion {
     pub result: Vec<u8>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Not a task's completion: this executor acknowledges a `Kill` or `Purge`.
+    pub lost: Option<usize>,
 }
 
 /// An executor's block manager: cached partitions and received shuffle blocks.
@@ -244,7 +276,7 @@ fn needs(rdd: &Arc<RddNode>, p: usize, bm: &BlockManager, out: &mut Vec<(Shuffle
     }
 }
 
-/// The executor on worker `index` of `peers`, running tasks until the driver shuts it down.
+/// The executor on worker `index`, running tasks until the driver shuts it down.
 /// On worker 0, `driver` is the link to the driver thread.
 pub fn run_executor(
     worker: &mut Worker,
@@ -253,7 +285,6 @@ pub fn run_executor(
     driver: Option<(Receiver<Msg>, Sender<Completion>)>,
 ) {
     let index = worker.index();
-    let peers = worker.peers();
     worker.dataflow::<u64, _, _>(|scope| {
         let (handle, messages) = scope.feedback::<Vec<Msg>>(1);
         messages
@@ -267,19 +298,22 @@ pub fn run_executor(
                     let mut pending: VecDeque<Task> = VecDeque::new();
                     let mut received: FxHashMap<(ShuffleId, usize), usize> = FxHashMap::default();
                     let mut outbox: Vec<Msg> = Vec::new();
+                    let (mut dead, mut slow) = (false, 1.0f64);
                     move |input, output| {
                         let mut shutdown = false;
                         input.for_each(|_cap, data| {
                             for m in data.drain(..) {
                                 match m {
-                                    Msg::Task { task, .. } => pending.push_back(task),
+                                    Msg::Task { task, .. } if !dead => pending.push_back(task),
+                                    Msg::Task { .. } | Msg::Block { .. } if dead => {}
+                                    Msg::Task { .. } => unreachable!("handled above"),
                                     Msg::Block { shuffle, reduce, data, .. } => {
                                         bm.blocks.entry((shuffle, reduce)).or_default().push(data);
                                         *received.entry((shuffle, reduce)).or_insert(0) += 1;
                                     }
                                     Msg::Done { task, records, result, error, .. } => {
                                         if let Some((_, tx)) = &driver {
-                                            let _ = tx.send(Completion { task, records, result, error });
+                                            let _ = tx.send(Completion { task, records, result, error, lost: None });
                                         }
                                     }
                                     Msg::Forget { rdds, .. } => {
@@ -287,6 +321,30 @@ pub fn run_executor(
                                         bm.cached.retain(|(id, _), _| !gone.contains(id));
                                     }
                                     Msg::Shutdown { .. } => shutdown = true,
+                                    Msg::Kill { .. } => {
+                                        dead = true;
+                                        bm = BlockManager::default();
+                                        received.clear();
+                                        pending.clear();
+                                        outbox.push(Msg::Ack { to: 0, executor: index });
+                                    }
+                                    Msg::Purge { .. } => {
+                                        bm.blocks.clear();
+                                        received.clear();
+                                        outbox.push(Msg::Ack { to: 0, executor: index });
+                                    }
+                                    Msg::Ack { executor, .. } => {
+                                        if let Some((_, tx)) = &driver {
+                                            let _ = tx.send(Completion {
+                                                task: u64::MAX,
+                                                records: 0,
+                                                result: Vec::new(),
+                                                error: None,
+                                                lost: Some(executor),
+                                            });
+                                        }
+                                    }
+                                    Msg::Slow { factor, .. } => slow = factor,
                                 }
                             }
                         });
@@ -324,15 +382,16 @@ pub fn run_executor(
                             for (s, p, _) in &need {
                                 received.remove(&(*s, *p));
                             }
+                            let began = std::time::Instant::now();
                             let mut cx = Cx { bm: &mut bm };
                             let computed = cx.partition(&rdd, task.partition);
                             let (records, result, error) = match &task.kind {
-                                TaskKind::ShuffleMap { shuffle, reducers } => match registry.shuffle(*shuffle) {
+                                TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
                                     Some(s) => {
-                                        let blocks = (s.map_side)(&computed, task.partition, *reducers);
+                                        let blocks = (s.map_side)(&computed, task.partition, placement.len());
                                         for (reduce, data) in blocks.into_iter().enumerate() {
                                             outbox.push(Msg::Block {
-                                                to: reduce % peers,
+                                                to: placement[reduce],
                                                 shuffle: *shuffle,
                                                 reduce,
                                                 data,
@@ -350,6 +409,10 @@ pub fn run_executor(
                                     None => (0, Vec::new(), Some(format!("unknown job {job}"))),
                                 },
                             };
+                            if slow > 1.0 {
+                                // A straggler: the task takes `slow` times as long.
+                                std::thread::sleep(began.elapsed().mul_f64(slow - 1.0));
+                            }
                             outbox.push(Msg::Done { to: 0, task: task.id, records, result, error });
                         }
                         pending = waiting;
@@ -370,7 +433,6 @@ pub fn run_executor(
             .connect_loop(handle);
     });
     while worker.step_or_park(Some(Duration::from_millis(1))) {}
-    let _ = index;
 }
 
 use std::rc::Rc;

@@ -71,9 +71,9 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             "the micro-batch engine runs in one process so far: use --processes 1".into(),
         ));
     }
-    if !spec.faults.is_empty() {
+    if spec.faults.iter().any(|f| matches!(f, workloads::Fault::KillProcess { .. })) {
         return Err(StreamingError::Invalid(
-            "the micro-batch engine does not inject faults yet: run without --fault".into(),
+            "kill-process needs several processes, which the micro-batch engine does not run: use kill-worker".into(),
         ));
     }
     if spec.source != workloads::Source::Generator {
@@ -110,6 +110,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             at != u64::MAX && t > at + flush_batches * interval
         })),
         no_wait: Some(Arc::new(move |t| t > idle.load(std::sync::atomic::Ordering::Relaxed))),
+        faults: spec.faults.clone(),
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());

@@ -168,8 +168,7 @@ fn a_slow_batch_delays_the_next() {
         partitions: 1,
         clock: Clock::System,
         batches: Some(4),
-        stop_before: None,
-        no_wait: None,
+        ..StreamingConf::default()
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_millis(50)).unwrap();
     let s = ssc.queue_stream(vec![vec![1u64], vec![2], vec![3], vec![4]]).unwrap();

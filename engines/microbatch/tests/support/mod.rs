@@ -16,8 +16,7 @@ pub fn context(executors: usize, batches: u64) -> StreamingContext {
         partitions: 3,
         clock: Clock::Manual,
         batches: Some(batches),
-        stop_before: None,
-        no_wait: None,
+        ..StreamingConf::default()
     };
     StreamingContext::new(conf, BATCH).unwrap()
 }
