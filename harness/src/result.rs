@@ -173,8 +173,69 @@ pub struct RunResult {
     pub batches: Option<BatchStats>,
     /// Sensor alert quality; `null` for other workloads.
     pub quality: Option<Quality>,
-    /// Recovery under an injected fault; `null` without one.
-    pub recovery: Option<serde_json::Value>,
+    /// Recovery under each injected fault; `null` without one.
+    pub recovery: Option<Vec<Recovery>>,
+}
+
+/// How a run came through one injected fault, read off its timeline. The fault's latency band
+/// is the highest per-interval p99 between the warm-up and the fault, plus a quarter (intervals
+/// differ that much without any fault).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The fault, as given on the command line.
+    pub fault: String,
+    /// When it was injected, s from the start.
+    pub at_s: f64,
+    /// The band: 1.25 x the highest per-interval p99 before the fault, ms.
+    pub band_p99_ms: f64,
+    /// From the fault until the p99 of fresh outputs is within the band and stays there to the
+    /// end of the run, s (timeline resolution); `null` when it never does.
+    pub recovery_s: Option<f64>,
+    /// From the fault to the first interval with outputs, s; `null` if none followed.
+    pub first_output_after_s: Option<f64>,
+    /// The highest per-interval p99 from the fault on, ms.
+    pub peak_p99_ms: f64,
+    /// The outputs still equal the oracle: nothing was lost or duplicated.
+    pub exact: bool,
+}
+
+/// The effect of each of `faults` on `timeline` (intervals of `interval_s`).
+pub fn recoveries(
+    faults: &[workloads::Fault],
+    timeline: &[TimelinePoint],
+    interval_s: f64,
+    warmup_s: f64,
+    exact: bool,
+) -> Option<Vec<Recovery>> {
+    use workloads::Fault;
+    if faults.is_empty() {
+        return None;
+    }
+    let effect = |fault: &Fault| {
+        let (at_ns, text) = match *fault {
+            Fault::KillWorker { worker, at_ns } => (at_ns, format!("kill-worker:{worker}@{}ms", at_ns / 1_000_000)),
+            Fault::KillProcess { process, at_ns } => (at_ns, format!("kill-process:{process}@{}ms", at_ns / 1_000_000)),
+            Fault::SlowWorker { worker, at_ns, for_ns, factor } => {
+                (at_ns, format!("slow-worker:{worker}@{}ms+{}ms*{factor}", at_ns / 1_000_000, for_ns / 1_000_000))
+            }
+        };
+        let at = at_ns as f64 / 1e9;
+        let before = timeline.iter().filter(|p| p.t_s >= warmup_s && p.t_s + interval_s <= at && p.outputs > 0);
+        let band = 1.25 * before.map(|p| p.p99_ms).fold(0.0, f64::max);
+        // Intervals that end after the fault.
+        let after: Vec<&TimelinePoint> = timeline.iter().filter(|p| p.t_s + interval_s > at && p.outputs > 0).collect();
+        let settled = after.iter().rposition(|p| p.p99_ms > band).map_or(0, |i| i + 1);
+        Recovery {
+            fault: text,
+            at_s: at,
+            band_p99_ms: band,
+            recovery_s: after.get(settled).filter(|_| band > 0.0).map(|p| (p.t_s - at).max(0.0)),
+            first_output_after_s: after.first().map(|p| (p.t_s - at).max(0.0)),
+            peak_p99_ms: after.iter().map(|p| p.p99_ms).fold(0.0, f64::max),
+            exact,
+        }
+    };
+    Some(faults.iter().map(effect).collect())
 }
 
 /// Builds the result of a finished run from its (merged) report and verdict.
@@ -192,7 +253,7 @@ pub fn summarize(
     let measured = (end - warmup) as f64 / 1e9;
     let rps = if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 };
     let tl = report.timeline_ns as f64 / 1e9;
-    let timeline = report
+    let timeline: Vec<TimelinePoint> = report
         .timeline
         .iter()
         .enumerate()
@@ -205,6 +266,7 @@ pub fn summarize(
             p99_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 },
         })
         .collect();
+    let recovery = recoveries(&spec.faults, &timeline, tl, spec.warmup_ns as f64 / 1e9, verdict.correct);
     let batches = (!report.batches.is_empty()).then(|| {
         let measured: Vec<_> =
             report.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
@@ -244,6 +306,6 @@ pub fn summarize(
         malformed_examples: report.malformed_examples.clone(),
         batches,
         quality,
-        recovery: None,
+        recovery,
     }
 }

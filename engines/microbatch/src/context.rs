@@ -147,8 +147,18 @@ impl Graph {
         self.stateful.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_checkpoint_interval(&self, ns: u64) {
+    pub(crate) fn set_checkpoint_interval(&self, ns: u64) -> Result<(), StreamingError> {
+        let batch = self.batch_ns;
+        if ns == 0 || !ns.is_multiple_of(batch) {
+            return Err(StreamingError::Invalid(format!(
+                "the checkpoint interval ({} ms) must be a multiple of the batch interval ({} ms): e.g. {} ms",
+                ns / 1_000_000,
+                batch / 1_000_000,
+                ns.div_ceil(batch).max(1) * batch / 1_000_000
+            )));
+        }
         self.checkpoint_ns.store(ns, Ordering::Relaxed);
+        Ok(())
     }
 
     pub(crate) fn add_checkpointed(&self, write: WriteFn, restore: RestoreFn) {
@@ -268,6 +278,13 @@ impl StreamingContext {
     /// Sets the checkpoint directory (required by stateful operations).
     pub fn checkpoint(&mut self, dir: impl Into<PathBuf>) {
         self.checkpoint_dir = Some(dir.into());
+    }
+
+    /// How often checkpointed streams are written (a multiple of the batch interval; default:
+    /// the smallest multiple of at least 10 s).
+    pub fn checkpoint_interval(&self, interval: Duration) -> Result<(), StreamingError> {
+        self.graph.check_not_started()?;
+        self.graph.set_checkpoint_interval(interval.as_nanos() as u64)
     }
 
     /// Keeps generated RDDs for at least `duration` (Spark's `remember`).

@@ -99,17 +99,7 @@ impl<T: Data> DStream<T> {
         T: ShuffleData,
     {
         self.graph.check_not_started()?;
-        let ns = interval.as_nanos() as u64;
-        let batch = self.graph.batch_ns;
-        if ns == 0 || !ns.is_multiple_of(batch) {
-            return Err(StreamingError::Invalid(format!(
-                "the checkpoint interval ({} ms) must be a multiple of the batch interval ({} ms): e.g. {} ms",
-                ns / 1_000_000,
-                batch / 1_000_000,
-                ns.div_ceil(batch).max(1) * batch / 1_000_000
-            )));
-        }
-        self.graph.set_checkpoint_interval(ns);
+        self.graph.set_checkpoint_interval(interval.as_nanos() as u64)?;
         self.graph.needs_checkpoint();
         crate::state::register_checkpoint(&self.graph, self);
         Ok(self.clone())

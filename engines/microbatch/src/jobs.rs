@@ -114,7 +114,15 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
-    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(std::env::temp_dir));
+    // Without a directory of the user's, checkpoints go to a private one removed afterwards.
+    let scratch = spec.checkpoint.dir.is_none().then(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        std::env::temp_dir().join(format!("streambench-microbatch-{}-{nanos}", std::process::id()))
+    });
+    ssc.checkpoint(spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory"));
+    if let Some(ns) = spec.checkpoint.interval_ns {
+        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
+    }
 
     let ends: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
     let planner = Arc::new(Mutex::new(Planner {
@@ -264,8 +272,11 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         _ => unreachable!("RunSpec::generator matches the job"),
     }
     ssc.start()?;
-    ssc.await_termination()?;
-    Ok(())
+    let result = ssc.await_termination();
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result.map(drop)
 }
 
 /// The top `k` of a window's `(tag, count)` pairs: each partition's partial result (total,

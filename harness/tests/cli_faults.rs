@@ -1,0 +1,70 @@
+//! Fault injection through `streambench run`: the result records each fault's recovery, the
+//! outputs still equal the oracle, and an engine or fault that cannot be injected is refused
+//! with the fix named.
+
+mod support;
+use support::*;
+
+#[test]
+fn a_killed_executor_is_recovered_and_its_recovery_recorded() {
+    let dir = scratch("fault-kill");
+    let out = dir.join("run.json");
+    let o = streambench(&[
+        "run",
+        "--engine",
+        "microbatch",
+        "--workload",
+        "wordcount",
+        "--rate",
+        "50k",
+        "--duration",
+        "2s",
+        "--warmup",
+        "500ms",
+        "--workers",
+        "2",
+        "--batch-interval",
+        "100ms",
+        "--checkpoint-interval",
+        "500ms",
+        "--fault",
+        "kill-worker:1@1s",
+        "--fault",
+        "slow-worker:0@1500ms+200ms*3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json(&out);
+    assert_eq!(r["correct"], true, "{}", r["verification"]);
+    let recovery = r["recovery"].as_array().expect("one entry per fault");
+    assert_eq!(recovery.len(), 2);
+    assert_eq!(recovery[0]["fault"], "kill-worker:1@1000ms");
+    assert_eq!(recovery[1]["fault"], "slow-worker:0@1500ms+200ms*3");
+    for f in recovery {
+        assert_eq!(f["exact"], true);
+        assert!(f["band_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
+        assert!(f["first_output_after_s"].as_f64().unwrap() < 0.5, "{f}");
+        assert!(f["peak_p99_ms"].as_f64().unwrap() > 0.0, "{f}");
+    }
+}
+
+#[test]
+fn faults_that_cannot_be_injected_are_refused_before_the_run() {
+    let o = streambench(&["run", "--engine", "microbatch", "--workload", "wordcount", "--fault", "kill-process:0@1s"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("kill-process needs several processes"), "{}", stderr(&o));
+    let o = streambench(&[
+        "run",
+        "--engine",
+        "microbatch",
+        "--workload",
+        "wordcount",
+        "--workers",
+        "2",
+        "--fault",
+        "kill-worker:2@1s",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("worker"), "{}", stderr(&o));
+}
