@@ -17,7 +17,8 @@ use crate::checkpoint::{self, Metadata, Ranges};
 use crate::driver::Scheduler;
 use crate::dstream::{DStream, Time};
 use crate::executor::{run_executor, Action, Registry};
-use crate::rdd::{Data, Ids, Rdd, RddNode};
+use crate::rdd::{partition, Data, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
+use crate::receiver::{self, ReceiverEnv, Starter, Tracker};
 use crate::StreamingError;
 
 /// The generation of one batch's jobs of one output operation: calls `run` per job.
@@ -55,6 +56,11 @@ pub struct StreamingConf {
     /// after its time (on a manual clock: before the first batch `t` with `t - interval` at or
     /// after it).
     pub faults: Vec<workloads::Fault>,
+    /// How often receivers cut their records into a block (`spark.streaming.blockInterval`).
+    pub block_interval: Duration,
+    /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
+    /// unbounded if unset.
+    pub receiver_max_rate: Option<f64>,
 }
 
 impl Default for StreamingConf {
@@ -67,6 +73,8 @@ impl Default for StreamingConf {
             stop_before: None,
             no_wait: None,
             faults: Vec::new(),
+            block_interval: Duration::from_millis(200),
+            receiver_max_rate: None,
         }
     }
 }
@@ -81,6 +89,8 @@ impl std::fmt::Debug for StreamingConf {
             .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
             .field("no_wait", &self.no_wait.as_ref().map(|_| "<condition>"))
             .field("faults", &self.faults)
+            .field("block_interval", &self.block_interval)
+            .field("receiver_max_rate", &self.receiver_max_rate)
             .finish()
     }
 }
@@ -111,6 +121,8 @@ pub struct Graph {
     direct_streams: AtomicUsize,
     /// Source ranges of every batch since the last cut, by (direct stream, batch time).
     inputs: Mutex<BTreeMap<(usize, Time), Ranges>>,
+    receivers: Mutex<Vec<Starter>>,
+    trackers: Mutex<Vec<Arc<Tracker>>>,
 }
 
 /// Writes a checkpointed stream's RDD of a batch: `(stream, time, dir, run)`.
@@ -221,6 +233,8 @@ impl StreamingContext {
                 checkpointed: Mutex::new(Vec::new()),
                 direct_streams: AtomicUsize::new(0),
                 inputs: Mutex::new(BTreeMap::new()),
+                receivers: Mutex::new(Vec::new()),
+                trackers: Mutex::new(Vec::new()),
             }),
             conf,
             state: State::Initialized,
@@ -361,6 +375,83 @@ impl StreamingContext {
         }))
     }
 
+    /// `receiverStream`: records stored by `receive`, which runs on its own thread from
+    /// `start()`, calling `store(record)` for each (false once the context stops: return then).
+    /// Records are cut into blocks every block interval, each stored on two executors; each
+    /// batch holds the blocks stored by its time, one partition per block. An error returned by
+    /// `receive` stops the program with it after the batch in progress.
+    pub fn receiver_stream<T: ShuffleData>(
+        &self,
+        receive: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<(), String> + Send + 'static,
+    ) -> Result<DStream<T>, StreamingError> {
+        self.graph.check_not_started()?;
+        let tracker = Arc::new(Tracker::default());
+        let ids = self.graph.ids.clone();
+        self.graph.receivers.lock().expect("graph").push(receiver::starter(ids.clone(), Arc::clone(&tracker), receive));
+        let expire = Arc::clone(&tracker);
+        self.graph.on_batch_done(Box::new(move |t, remember| expire.expire(t.saturating_sub(remember))));
+        let decode: DecodeFn = Arc::new(|bytes: &[u8]| {
+            let records: Vec<T> = bincode::deserialize(bytes).expect("a block this run's receiver encoded");
+            partition(records)
+        });
+        self.graph.trackers.lock().expect("graph").push(Arc::clone(&tracker));
+        let stream = DStream::new(Arc::clone(&self.graph), self.graph.batch_ns, move |t| {
+            let blocks = tracker.allocate(t);
+            let partitions = blocks.len();
+            let kind = Kind::Blocks(blocks, Arc::clone(&decode));
+            Some(Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind, cached: false })))
+        });
+        Ok(stream)
+    }
+
+    /// `socketTextStream(addr)`: the lines read from a TCP connection to `addr` (retried for
+    /// 10 s), decoded as UTF-8 (invalid bytes replaced), through a receiver.
+    pub fn socket_text_stream(&self, addr: &str) -> Result<DStream<String>, StreamingError> {
+        let addr = addr.to_owned();
+        self.receiver_stream(move |store: &mut dyn FnMut(String) -> bool| {
+            let reader = std::io::BufReader::new(connect(&addr)?);
+            for line in std::io::BufRead::split(reader, b'\n') {
+                let mut bytes = line.map_err(|e| format!("reading {addr}: {e}"))?;
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+                if !store(String::from_utf8_lossy(&bytes).into_owned()) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// `textFileStream(dir)`: every batch, the lines of the files that appeared in `dir` since
+    /// the batch before (one partition per file; names starting with `.` or `_` are ignored,
+    /// so write a file under such a name and rename it into place). A file is read once.
+    pub fn text_file_stream(&self, dir: impl Into<PathBuf>) -> Result<DStream<String>, StreamingError> {
+        self.graph.check_not_started()?;
+        let dir = dir.into();
+        let ids = self.graph.ids.clone();
+        let seen: Mutex<std::collections::HashSet<PathBuf>> = Mutex::default();
+        Ok(DStream::new(Arc::clone(&self.graph), self.graph.batch_ns, move |_t| {
+            let mut fresh: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|f| f.is_file()))
+                .filter(|e| !e.file_name().to_string_lossy().starts_with(['.', '_']))
+                .map(|e| e.path())
+                .collect();
+            fresh.sort();
+            let mut seen = seen.lock().expect("seen files");
+            fresh.retain(|p| seen.insert(p.clone()));
+            Some(Rdd::source(&ids, fresh.len(), move |p| {
+                // A file that vanished before its task ran reads as empty.
+                std::fs::read(&fresh[p])
+                    .map(|b| String::from_utf8_lossy(&b).lines().map(str::to_owned).collect())
+                    .unwrap_or_default()
+            }))
+        }))
+    }
+
     /// Starts the executors and the driver. Errors: a second start, a start after stop, a
     /// stateful operation without a checkpoint directory, no output operation.
     pub fn start(&mut self) -> Result<(), StreamingError> {
@@ -458,6 +549,7 @@ fn drive(
     checkpointing: Option<(PathBuf, Option<Metadata>)>,
 ) -> Result<Vec<BatchInfo>, String> {
     let registry = Arc::new(Registry::default());
+    let mut failure = None;
     let (to_fabric, from_driver) = mpsc::channel();
     let (to_driver, completions) = mpsc::channel();
     let link = Mutex::new(Some((from_driver, to_driver)));
@@ -475,11 +567,26 @@ fn drive(
             .map(|g| g.join())
         })
         .map_err(|e| format!("cannot start the executors: {e}"))?;
+    let receivers_stop = Arc::new(AtomicBool::new(false));
+    let env = ReceiverEnv {
+        to_fabric: to_fabric.clone(),
+        alive: Arc::new(Mutex::new(Vec::new())),
+        stop: Arc::clone(&receivers_stop),
+        block_interval: conf.block_interval,
+        max_rate: conf.receiver_max_rate,
+    };
     let mut scheduler = Scheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
+    let env = ReceiverEnv { alive: scheduler.alive(), ..env };
+    let mut generators = Vec::new();
+    for start in std::mem::take(&mut *graph.receivers.lock().expect("graph")) {
+        match start(&env) {
+            Ok(handle) => generators.push(handle),
+            Err(e) => failure = Some(e),
+        }
+    }
     let mut epoch = observer.start();
     let mut recorder: Recorder = observer.recorder();
     let mut infos = Vec::new();
-    let mut failure = None;
     let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
     let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
     // Per fault: how many of its actions were applied (a slow worker starts, then ends).
@@ -538,6 +645,9 @@ fn drive(
                 }
             }
         }
+        if let Some(e) = graph.trackers.lock().expect("graph").iter().find_map(|t| t.error()) {
+            failure.get_or_insert(e);
+        }
         if let (Some((dir, _)), None) = (&checkpointing, &failure) {
             if let Err(e) = write_checkpoint(&graph, &hooks, dir, t, interval, &mut cut, &mut previous_cut, &mut run) {
                 failure = Some(format!("batch {} ms: checkpoint: {e}", t / 1_000_000));
@@ -562,11 +672,18 @@ fn drive(
         if failure.is_some() {
             break;
         }
-        let remember = graph.remember_ns.load(Ordering::Relaxed) + graph.batch_ns;
+        // A lost state partition is recomputed from the last cut: what it reads since then
+        // (received blocks, cached batches) must still be there.
+        let since_cut = if hooks.is_empty() { 0 } else { interval };
+        let remember = graph.remember_ns.load(Ordering::Relaxed).max(since_cut) + graph.batch_ns;
         let forget: Vec<u64> = graph.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect();
         if !forget.is_empty() {
             scheduler.forget(forget, Vec::new());
         }
+    }
+    receivers_stop.store(true, Ordering::Release);
+    for generator in generators {
+        let _ = generator.join();
     }
     scheduler.shutdown();
     recorder.complete();
@@ -647,4 +764,20 @@ fn inject(scheduler: &mut Scheduler, faults: &[workloads::Fault], done: &mut [u8
         }
     }
     Ok(())
+}
+
+/// Connects to `addr`, retrying for 10 s (the sender may start after the program).
+fn connect(addr: &str) -> Result<std::net::TcpStream, String> {
+    let started = Instant::now();
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => return Ok(s),
+            Err(_) if started.elapsed() < Duration::from_secs(10) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => {
+                return Err(format!(
+                    "cannot connect to {addr} within 10 s: {e}: start the sender first (e.g. `streambench feed --listen {addr}`)"
+                ))
+            }
+        }
+    }
 }

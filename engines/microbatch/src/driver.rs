@@ -28,6 +28,7 @@ pub struct Scheduler {
     done_shuffles: FxHashSet<ShuffleId>,
     materialized: FxHashSet<RddId>,
     alive: Vec<bool>,
+    shared_alive: Arc<std::sync::Mutex<Vec<bool>>>,
 }
 
 impl Scheduler {
@@ -48,6 +49,7 @@ impl Scheduler {
             done_shuffles: FxHashSet::default(),
             materialized: FxHashSet::default(),
             alive: vec![true; executors],
+            shared_alive: Arc::new(std::sync::Mutex::new(vec![true; executors])),
         }
     }
 
@@ -79,7 +81,7 @@ impl Scheduler {
             return;
         }
         match &rdd.kind {
-            Kind::Source(_) => {}
+            Kind::Source(_) | Kind::Blocks(..) => {}
             Kind::Narrow(p, _) => self.missing(p, out, seen),
             Kind::Union(ps) | Kind::Zip(ps, _) => ps.iter().for_each(|p| self.missing(p, out, seen)),
             Kind::Shuffled(s, _) => {
@@ -100,21 +102,35 @@ impl Scheduler {
             match &r.kind {
                 Kind::Narrow(p, _) => stack.push(Arc::clone(p)),
                 Kind::Union(ps) | Kind::Zip(ps, _) => stack.extend(ps.iter().cloned()),
-                Kind::Source(_) | Kind::Shuffled(..) => {}
+                Kind::Source(_) | Kind::Shuffled(..) | Kind::Blocks(..) => {}
             }
         }
+    }
+
+    /// Which executors are alive, as receivers see it (they store blocks on live ones).
+    pub fn alive(&self) -> Arc<std::sync::Mutex<Vec<bool>>> {
+        Arc::clone(&self.shared_alive)
     }
 
     /// One stage: a task per partition, then wait for all of them (the stage barrier). Returns
     /// what each partition's task sent back.
     fn run_stage(&mut self, rdd: &Arc<RddNode>, kind: TaskKind) -> Result<Vec<Vec<u8>>, String> {
-        let first = self.next_task;
+        let mut placed = Vec::with_capacity(rdd.partitions);
         for p in 0..rdd.partitions {
+            placed.push(match location(rdd, p) {
+                Location::Home(home) => self.place(home),
+                Location::Hosts(block, hosts) => {
+                    hosts.iter().copied().find(|h| self.alive[*h]).ok_or_else(|| {
+                        format!("received block {block} was lost with every copy (executors {hosts:?})")
+                    })?
+                }
+            });
+        }
+        let first = self.next_task;
+        for (p, to) in placed.into_iter().enumerate() {
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
             self.next_task += 1;
-            self.to_fabric
-                .send(Msg::Task { to: self.place(preferred(rdd, p)), task })
-                .map_err(|_| "the executors are gone".to_owned())?;
+            self.to_fabric.send(Msg::Task { to, task }).map_err(|_| "the executors are gone".to_owned())?;
         }
         let mut results = vec![Vec::new(); rdd.partitions];
         let mut left = rdd.partitions;
@@ -167,6 +183,7 @@ impl Scheduler {
             return Err(format!("executor {e} is the last one alive: nothing could recover its work"));
         }
         self.alive[e] = false;
+        self.shared_alive.lock().expect("alive")[e] = false;
         let survivors: Vec<usize> = (0..self.executors).filter(|s| self.alive[*s]).collect();
         self.to_fabric.send(Msg::Kill { to: e }).map_err(|_| "the executors are gone".to_owned())?;
         for &s in &survivors {
@@ -199,22 +216,31 @@ impl Scheduler {
     }
 }
 
-/// Which partition's home partition `p` of `rdd` should run on: where the partition it reads
-/// was computed (and may be cached). A union's partition is its parent's; every other
+/// Where a task should run.
+enum Location {
+    /// With partition `home` (executor `home % executors`, or a survivor).
+    Home(usize),
+    /// Where a copy of the received block is.
+    Hosts(u64, Vec<usize>),
+}
+
+/// Where partition `p` of `rdd` should run: where the partition it reads was computed (and may
+/// be cached), or where a received block is. A union's partition is its parent's; every other
 /// partition is its own.
-fn preferred(rdd: &Arc<RddNode>, p: usize) -> usize {
+fn location(rdd: &Arc<RddNode>, p: usize) -> Location {
     match &rdd.kind {
         Kind::Union(parents) => {
             let mut p = p;
             for parent in parents {
                 if p < parent.partitions {
-                    return preferred(parent, p);
+                    return location(parent, p);
                 }
                 p -= parent.partitions;
             }
-            p
+            Location::Home(p)
         }
-        Kind::Narrow(parent, _) => preferred(parent, p),
-        _ => p,
+        Kind::Narrow(parent, _) => location(parent, p),
+        Kind::Blocks(blocks, _) => Location::Hosts(blocks[p].id, blocks[p].hosts.clone()),
+        _ => Location::Home(p),
     }
 }

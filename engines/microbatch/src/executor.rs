@@ -43,7 +43,7 @@ impl Registry {
                 continue;
             }
             match &r.kind {
-                Kind::Source(_) => {}
+                Kind::Source(_) | Kind::Blocks(..) => {}
                 Kind::Narrow(p, _) => stack.push(Arc::clone(p)),
                 Kind::Union(ps) | Kind::Zip(ps, _) => stack.extend(ps.iter().cloned()),
                 Kind::Shuffled(s, _) => {
@@ -152,12 +152,22 @@ pub enum Msg {
         /// Why it failed, if it did.
         error: Option<String>,
     },
-    /// Driver to executor: drop cached partitions and shuffle blocks of these.
+    /// Driver to executor: drop cached partitions of these RDDs, and received blocks of
+    /// these ids.
     Forget {
         /// Destination.
         to: usize,
-        /// RDDs whose cached partitions go.
+        /// RDDs whose cached partitions go, and blocks that go.
         rdds: Vec<RddId>,
+    },
+    /// Receiver to executor: keep this received block.
+    Store {
+        /// Destination.
+        to: usize,
+        /// The block's id.
+        id: u64,
+        /// Its serialised records.
+        data: Arc<Vec<u8>>,
     },
     /// Driver to executor: the run is over.
     Shutdown {
@@ -199,6 +209,7 @@ impl Msg {
             | Msg::Block { to, .. }
             | Msg::Done { to, .. }
             | Msg::Forget { to, .. }
+            | Msg::Store { to, .. }
             | Msg::Shutdown { to }
             | Msg::Kill { to }
             | Msg::Purge { to }
@@ -228,6 +239,7 @@ pub struct Completion {
 pub struct BlockManager {
     cached: FxHashMap<(RddId, usize), Partition>,
     blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
+    stored: FxHashMap<u64, Arc<Vec<u8>>>,
 }
 
 struct Cx<'a> {
@@ -251,6 +263,10 @@ impl TaskContext for Cx<'_> {
     fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>> {
         self.bm.blocks.remove(&(shuffle, p)).unwrap_or_default()
     }
+
+    fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>> {
+        self.bm.stored.get(&id).cloned()
+    }
 }
 
 /// The shuffle blocks partition `p` of `rdd` still needs: `(shuffle, reduce partition, blocks
@@ -260,7 +276,7 @@ fn needs(rdd: &Arc<RddNode>, p: usize, bm: &BlockManager, out: &mut Vec<(Shuffle
         return;
     }
     match &rdd.kind {
-        Kind::Source(_) => {}
+        Kind::Source(_) | Kind::Blocks(..) => {}
         Kind::Narrow(parent, _) => needs(parent, p, bm, out),
         Kind::Zip(parents, _) => parents.iter().for_each(|parent| needs(parent, p, bm, out)),
         Kind::Union(parents) => {
@@ -305,7 +321,10 @@ pub fn run_executor(
                             for m in data.drain(..) {
                                 match m {
                                     Msg::Task { task, .. } if !dead => pending.push_back(task),
-                                    Msg::Task { .. } | Msg::Block { .. } if dead => {}
+                                    Msg::Task { .. } | Msg::Block { .. } | Msg::Store { .. } if dead => {}
+                                    Msg::Store { id, data, .. } => {
+                                        bm.stored.insert(id, data);
+                                    }
                                     Msg::Task { .. } => unreachable!("handled above"),
                                     Msg::Block { shuffle, reduce, data, .. } => {
                                         bm.blocks.entry((shuffle, reduce)).or_default().push(data);
@@ -319,6 +338,7 @@ pub fn run_executor(
                                     Msg::Forget { rdds, .. } => {
                                         let gone: FxHashSet<RddId> = rdds.into_iter().collect();
                                         bm.cached.retain(|(id, _), _| !gone.contains(id));
+                                        bm.stored.retain(|id, _| !gone.contains(id));
                                     }
                                     Msg::Shutdown { .. } => shutdown = true,
                                     Msg::Kill { .. } => {
@@ -383,31 +403,44 @@ pub fn run_executor(
                                 received.remove(&(*s, *p));
                             }
                             let began = std::time::Instant::now();
-                            let mut cx = Cx { bm: &mut bm };
-                            let computed = cx.partition(&rdd, task.partition);
-                            let (records, result, error) = match &task.kind {
-                                TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
-                                    Some(s) => {
-                                        let blocks = (s.map_side)(&computed, task.partition, placement.len());
-                                        for (reduce, data) in blocks.into_iter().enumerate() {
-                                            outbox.push(Msg::Block {
-                                                to: placement[reduce],
-                                                shuffle: *shuffle,
-                                                reduce,
-                                                data,
-                                            });
+                            // A panic in user code fails the task (and its job) with the panic's
+                            // message, as a thrown exception fails a Spark task; the executor lives on.
+                            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                let mut cx = Cx { bm: &mut bm };
+                                let computed = cx.partition(&rdd, task.partition);
+                                match &task.kind {
+                                    TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
+                                        Some(s) => {
+                                            let blocks = (s.map_side)(&computed, task.partition, placement.len());
+                                            for (reduce, data) in blocks.into_iter().enumerate() {
+                                                outbox.push(Msg::Block {
+                                                    to: placement[reduce],
+                                                    shuffle: *shuffle,
+                                                    reduce,
+                                                    data,
+                                                });
+                                            }
+                                            Ok(Vec::new())
                                         }
-                                        (0, Vec::new(), None)
-                                    }
-                                    None => (0, Vec::new(), Some(format!("unknown shuffle {shuffle}"))),
-                                },
-                                TaskKind::Result { job } => match registry.action(*job) {
-                                    Some(action) => match action(task.partition, &computed, &mut recorder) {
-                                        Ok(result) => (0, result, None),
-                                        Err(e) => (0, Vec::new(), Some(e)),
+                                        None => Err(format!("unknown shuffle {shuffle}")),
                                     },
-                                    None => (0, Vec::new(), Some(format!("unknown job {job}"))),
-                                },
+                                    TaskKind::Result { job } => match registry.action(*job) {
+                                        Some(action) => action(task.partition, &computed, &mut recorder),
+                                        None => Err(format!("unknown job {job}")),
+                                    },
+                                }
+                            }));
+                            let (records, result, error) = match run {
+                                Ok(Ok(result)) => (0, result, None),
+                                Ok(Err(e)) => (0, Vec::new(), Some(e)),
+                                Err(panic) => {
+                                    let why = panic
+                                        .downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                        .unwrap_or_else(|| "a panic".into());
+                                    (0, Vec::new(), Some(format!("the task panicked: {why}")))
+                                }
                             };
                             if slow > 1.0 {
                                 // A straggler: the task takes `slow` times as long.

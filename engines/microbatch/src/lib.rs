@@ -23,6 +23,7 @@ pub mod executor;
 pub mod jobs;
 mod ops;
 pub mod rdd;
+pub mod receiver;
 pub mod state;
 pub mod text;
 mod window;

@@ -40,6 +40,9 @@ pub trait TaskContext {
     fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition;
     /// Every serialised block the map side of `shuffle` wrote for reduce partition `p`.
     fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>>;
+    /// A received block stored on this executor (the scheduler runs a block's task where a
+    /// copy is).
+    fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>>;
 }
 
 /// Computes a partition of a source.
@@ -51,6 +54,8 @@ pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
 pub type MapSideFn = Arc<dyn Fn(&Partition, usize, usize) -> Vec<Vec<u8>> + Send + Sync>;
 /// Turns every block of a reduce partition into the partition.
 pub type ReduceFn = Arc<dyn Fn(Vec<Vec<u8>>) -> Partition + Send + Sync>;
+/// Decodes a received block into a partition.
+pub type DecodeFn = Arc<dyn Fn(&[u8]) -> Partition + Send + Sync>;
 /// Combines the partitions of several parents (same partitioning) into one.
 pub type ZipFn = Arc<dyn Fn(&[Partition]) -> Partition + Send + Sync>;
 
@@ -78,6 +83,20 @@ pub enum Kind {
     Zip(Vec<Arc<RddNode>>, ZipFn),
     /// The reduce side of a shuffle.
     Shuffled(Arc<Shuffle>, ReduceFn),
+    /// Blocks a receiver stored in executors' block managers, one partition each (Spark's
+    /// `BlockRDD`).
+    Blocks(Vec<BlockRef>, DecodeFn),
+}
+
+/// A received block: its id and the executors holding a copy (the first, then its replica).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockRef {
+    /// The block's id (from the RDD id space).
+    pub id: u64,
+    /// Records in it.
+    pub records: u64,
+    /// Executors that store it.
+    pub hosts: Vec<usize>,
 }
 
 /// A node of the lineage graph.
@@ -116,6 +135,12 @@ impl RddNode {
                 f(&inputs)
             }
             Kind::Shuffled(shuffle, reduce) => reduce(cx.shuffle_blocks(shuffle.id, p)),
+            Kind::Blocks(blocks, decode) => match cx.stored_block(blocks[p].id) {
+                Some(bytes) => decode(&bytes),
+                // The scheduler places the task with a copy; none here means both copies are
+                // gone, which it refuses before the stage starts.
+                None => panic!("block {} is not on this executor", blocks[p].id),
+            },
         }
     }
 
@@ -129,7 +154,7 @@ impl RddNode {
 
     fn collect_shuffles(&self, out: &mut Vec<Arc<Shuffle>>) {
         match &self.kind {
-            Kind::Source(_) => {}
+            Kind::Source(_) | Kind::Blocks(..) => {}
             Kind::Narrow(parent, _) => parent.collect_shuffles(out),
             Kind::Union(parents) | Kind::Zip(parents, _) => parents.iter().for_each(|p| p.collect_shuffles(out)),
             Kind::Shuffled(s, _) => {

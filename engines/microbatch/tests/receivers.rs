@@ -1,0 +1,118 @@
+//! Receiver-based and file sources: a socket text stream (blocks every block interval, each
+//! stored on two executors) counted exactly, also when an executor holding blocks is lost; new
+//! files in a directory; a failing receiver and a panicking task stop the program with why.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use microbatch::{Clock, StreamingConf, StreamingContext};
+
+mod support;
+use support::*;
+
+/// Serves `lines` lines (`word<i % 7>`) to the first connection, a few at a time, then closes.
+fn serve(lines: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        for chunk in (0..lines).collect::<Vec<_>>().chunks(50) {
+            let text: String = chunk.iter().map(|i| format!("word{}\n", i % 7)).collect();
+            s.write_all(text.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    addr
+}
+
+fn socket_word_counts(faults: Vec<workloads::Fault>, name: &str) -> Vec<(String, u64)> {
+    let conf = StreamingConf {
+        executors: 2,
+        partitions: 3,
+        clock: Clock::System,
+        batches: Some(12),
+        block_interval: Duration::from_millis(20),
+        faults,
+        ..StreamingConf::default()
+    };
+    let mut ssc = StreamingContext::new(conf, Duration::from_millis(100)).unwrap();
+    ssc.checkpoint(fresh_dir(name));
+    let lines = ssc.socket_text_stream(&serve(2000)).unwrap();
+    let totals = lines
+        .map(|w| (w.clone(), 1u64))
+        .unwrap()
+        .update_state_by_key(|new: &[u64], old: Option<&u64>| Some(old.copied().unwrap_or(0) + new.iter().sum::<u64>()))
+        .unwrap();
+    let out = collect(&totals);
+    run(&mut ssc);
+    let out = out.lock().unwrap();
+    out.values().last().cloned().unwrap()
+}
+
+fn expected(lines: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> =
+        (0..7).map(|w| (format!("word{w}"), (0..lines).filter(|i| i % 7 == w).count() as u64)).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_socket_text_stream_counts_every_line_once() {
+    // 2000 lines over about 400 ms; 12 batches of 100 ms read them all.
+    assert_eq!(socket_word_counts(Vec::new(), "socket"), expected(2000));
+}
+
+#[test]
+fn received_blocks_survive_the_loss_of_an_executor() {
+    // Executor 0 holds a copy of every other block; once it is lost, the running count is
+    // recomputed from the replicas on executor 1.
+    let faults = vec![workloads::Fault::KillWorker { worker: 0, at_ns: 250 * MS }];
+    assert_eq!(socket_word_counts(faults, "socket-kill"), expected(2000));
+}
+
+#[test]
+fn text_file_stream_reads_each_new_file_once() {
+    let dir = fresh_dir("files");
+    let mut ssc = context(2, 3);
+    // An output registered first writes files as batches 1 and 2 begin.
+    let writer_dir = dir.clone();
+    ssc.queue_stream(vec![vec![1u64], vec![2u64]])
+        .unwrap()
+        .foreach_batch(move |_t, batch| {
+            if let Some(k) = batch.first() {
+                std::fs::write(writer_dir.join(format!("_tmp{k}")), format!("a{k}\nb{k}\n")).unwrap();
+                std::fs::rename(writer_dir.join(format!("_tmp{k}")), writer_dir.join(format!("in{k}.txt"))).unwrap();
+                std::fs::write(writer_dir.join(".hidden"), "never read\n").unwrap();
+            }
+        })
+        .unwrap();
+    let lines = collect(&ssc.text_file_stream(&dir).unwrap());
+    run(&mut ssc);
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines[&100], strings(&["a1", "b1"]));
+    assert_eq!(lines[&200], strings(&["a2", "b2"]));
+    assert_eq!(lines[&300], Vec::<String>::new());
+}
+
+#[test]
+fn a_failing_receiver_or_a_panicking_task_stops_the_program_with_why() {
+    let mut ssc = context(2, 5);
+    let s = ssc.receiver_stream(|_store: &mut dyn FnMut(u64) -> bool| Err("the feed went away".to_owned())).unwrap();
+    s.foreach_batch(|_, _| {}).unwrap();
+    ssc.start().unwrap();
+    let err = ssc.await_termination().unwrap_err().to_string();
+    assert!(err.contains("the receiver failed: the feed went away"), "{err}");
+
+    let mut ssc = context(2, 2);
+    let seen = Arc::new(Mutex::new(0));
+    let s = ssc.queue_stream(vec![vec![1u64, 2, 3]]).unwrap();
+    s.map(|x| if *x == 2 { panic!("record 2 is bad") } else { *x })
+        .unwrap()
+        .foreach_batch(move |_, _| *seen.lock().unwrap() += 1)
+        .unwrap();
+    ssc.start().unwrap();
+    let err = ssc.await_termination().unwrap_err().to_string();
+    assert!(err.contains("the task panicked: record 2 is bad"), "{err}");
+}
