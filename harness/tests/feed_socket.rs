@@ -1,5 +1,6 @@
-//! `streambench feed` into the native engine's socket source: nothing lost, nothing duplicated,
-//! and malformed lines counted rather than fatal.
+//! `streambench feed` into both engines' socket sources (native: a timely source; micro-batch:
+//! a receiver storing replicated blocks): nothing lost, nothing duplicated, and malformed lines
+//! counted rather than fatal.
 
 mod support;
 
@@ -8,9 +9,8 @@ use std::process::{Command, Stdio};
 
 use support::*;
 
-#[test]
-fn feed_into_the_native_socket_source_loses_nothing() {
-    let dir = scratch("feed-native");
+fn feed_loses_nothing(engine: &str) {
+    let dir = scratch(&format!("feed-{engine}"));
     for (workload, count) in [("wordcount", 20_000), ("sensors", 30_000), ("hashtags", 20_000)] {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut feeder = Command::new(env!("CARGO_BIN_EXE_streambench"))
@@ -23,7 +23,9 @@ fn feed_into_the_native_socket_source_loses_nothing() {
         let o = streambench(&[
             "run",
             "--engine",
-            "native",
+            engine,
+            "--batch-interval",
+            "100ms",
             "--workload",
             workload,
             "--workers",
@@ -46,17 +48,37 @@ fn feed_into_the_native_socket_source_loses_nothing() {
             out.to_str().unwrap(),
         ]);
         assert!(feeder.wait().unwrap().success());
-        assert!(o.status.success(), "{workload}: {}", stderr(&o));
+        assert!(o.status.success(), "{engine} {workload}: {}", stderr(&o));
         let r = json(&out);
-        assert_eq!(r["input_records"], count, "{workload}");
+        assert_eq!(r["input_records"], count, "{engine} {workload}");
         assert_eq!(r["malformed"], 0);
-        assert_eq!(r["correct"], true, "{workload}: {}", r["verification"]);
+        assert_eq!(r["correct"], true, "{engine} {workload}: {}", r["verification"]);
+        if engine == "microbatch" {
+            // At least one batch interval's wait, measured from each line's arrival.
+            assert!(r["latency_ms"]["p50"].as_f64().unwrap() > 1.0, "{engine} {workload}: {}", r["latency_ms"]);
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
+fn feed_into_the_native_socket_source_loses_nothing() {
+    feed_loses_nothing("native");
+}
+
+#[test]
+fn feed_into_the_micro_batch_socket_receiver_loses_nothing() {
+    feed_loses_nothing("microbatch");
+}
+
+#[test]
 fn malformed_socket_lines_are_counted_and_reported() {
+    for engine in ["native", "microbatch"] {
+        malformed_lines_are_counted(engine);
+    }
+}
+
+fn malformed_lines_are_counted(engine: &str) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let writer = std::thread::spawn(move || {
@@ -74,7 +96,9 @@ fn malformed_socket_lines_are_counted_and_reported() {
     let o = streambench(&[
         "run",
         "--engine",
-        "native",
+        engine,
+        "--batch-interval",
+        "100ms",
         "--workload",
         "sensors",
         "--source",
@@ -85,10 +109,10 @@ fn malformed_socket_lines_are_counted_and_reported() {
         "0",
     ]);
     writer.join().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{engine}: {}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(r["input_records"], 102);
-    assert_eq!(r["malformed"], 2);
+    assert_eq!(r["input_records"], 102, "{engine}");
+    assert_eq!(r["malformed"], 2, "{engine}");
     let examples = r["malformed_examples"].to_string();
     assert!(examples.contains("not a JSON sensor reading") && examples.contains("not UTF-8"), "{examples}");
 }

@@ -404,6 +404,12 @@ impl StreamingContext {
         Ok(stream)
     }
 
+    /// Whether every receiver's input has ended and every block it stored is in a batch.
+    pub fn receivers_drained(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let graph = Arc::downgrade(&self.graph);
+        Arc::new(move || graph.upgrade().is_some_and(|g| g.trackers.lock().expect("graph").iter().all(|t| t.drained())))
+    }
+
     /// `socketTextStream(addr)`: the lines read from a TCP connection to `addr` (retried for
     /// 10 s), decoded as UTF-8 (invalid bytes replaced), through a receiver.
     pub fn socket_text_stream(&self, addr: &str) -> Result<DStream<String>, StreamingError> {
@@ -767,7 +773,7 @@ fn inject(scheduler: &mut Scheduler, faults: &[workloads::Fault], done: &mut [u8
 }
 
 /// Connects to `addr`, retrying for 10 s (the sender may start after the program).
-fn connect(addr: &str) -> Result<std::net::TcpStream, String> {
+pub(crate) fn connect(addr: &str) -> Result<std::net::TcpStream, String> {
     let started = Instant::now();
     loop {
         match std::net::TcpStream::connect(addr) {

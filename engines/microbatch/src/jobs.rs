@@ -18,9 +18,10 @@ use compact_str::CompactString;
 use workloads::contract::AnyGenerator;
 use workloads::logic::{SensorWindow, Threshold};
 use workloads::output::{insert_top, Alert, HashtagWindow, WindowedCount};
-use workloads::{JobSpec, Observer, RunSpec};
+use workloads::{HashtagSpec, JobSpec, Observer, RunSpec, SensorSpec, WordCountSpec};
 
 use crate::context::{Clock, StreamingConf, StreamingContext};
+use crate::dstream::DStream;
 use crate::rdd::Rdd;
 use crate::state::{State, StateSpec};
 use crate::StreamingError;
@@ -76,10 +77,8 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             "kill-process needs several processes, which the micro-batch engine does not run: use kill-worker".into(),
         ));
     }
-    if spec.source != workloads::Source::Generator {
-        return Err(StreamingError::Invalid(
-            "the micro-batch engine reads the generator only so far: use --source generator".into(),
-        ));
+    if let workloads::Source::Socket(addr) = &spec.source {
+        return run_socket(spec, observer, addr);
     }
     let interval = spec.batch_interval_ns;
     let schedule = spec.schedule();
@@ -201,74 +200,20 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             let lines = ssc.direct_stream(partitions, range, move |p, i, out: &mut Vec<String>| {
                 out.push(g.event(p as u32, i).text.into_owned())
             })?;
-            let pairs = lines.flat_map(|l: &String| {
-                workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Vec<_>>()
-            })?;
-            let per_batch = pairs.reduce_by_key(|a, b| a + b)?;
-            match s.window_ns {
-                Some(w) if w == interval => per_batch.foreach_partition(|t, _p, counts, r| {
-                    for (word, count) in counts {
-                        r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
-                    }
-                })?,
-                Some(w) => {
-                    per_batch.reduce_by_key_and_window(|a, b| a + b, w, w)?.foreach_partition(|t, _p, counts, r| {
-                        for (word, count) in counts {
-                            r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
-                        }
-                    })?
-                }
-                None => per_batch
-                    .update_state_by_key(|new: &[u64], old: Option<&u64>| {
-                        Some(new.iter().sum::<u64>() + old.copied().unwrap_or(0))
-                    })?
-                    .foreach_partition(|_t, _p, totals, r| {
-                        for (word, total) in totals {
-                            r.word_snapshot(word, *total);
-                        }
-                    })?,
-            }
+            wordcount(&lines, s, interval)?;
         }
         (JobSpec::Hashtags(s), AnyGenerator::Tweets(g)) => {
             let tweets = ssc.direct_stream(partitions, range, move |p, i, out: &mut Vec<String>| {
                 out.push(g.event(p as u32, i).text.into_owned())
             })?;
-            let tags = tweets
-                .flat_map(|t: &String| workloads::text::hashtags(t).map(CompactString::from).collect::<Vec<_>>())?;
-            let k = s.top_k;
-            let top = tags
-                .count_by_value_and_window(s.window_ns, s.slide_ns)?
-                .transform(move |ids, counts, t| top_k(ids, counts, t, k))?;
-            top.foreach_partition(|_t, _p, windows, r| {
-                let now = r.now_ns();
-                for w in windows.iter().filter(|w| w.total > 0) {
-                    r.latency(w.window_end, now);
-                    r.hashtag_window(w.clone());
-                }
-            })?;
+            hashtags(&tweets, s)?;
         }
         (JobSpec::Sensors(s), AnyGenerator::Sensors(g)) => {
             let readings = ssc.direct_stream(partitions, range, move |p, i, out: &mut Vec<(u32, (u64, i64))>| {
                 let r = g.event(p as u32, i);
                 out.push((r.sensor, (r.seq, r.milli)));
             })?;
-            let (size, threshold) = (s.window, Threshold::new(s));
-            // Per sensor, in order: a sensor's readings all come from one source partition, and
-            // a shuffle keeps the order of each map partition's records.
-            let alerts = readings.map_with_state(StateSpec::function(
-                move |_t, sensor: &u32, reading: Option<&(u64, i64)>, state: &mut State<SensorWindow>| {
-                    let &(seq, milli) = reading?;
-                    let mut window = state.get().cloned().unwrap_or_else(|| SensorWindow::new(size));
-                    let alert = window.push(milli, threshold);
-                    state.update(window);
-                    alert.then_some(Alert { sensor: *sensor, seq, milli })
-                },
-            ))?;
-            alerts.foreach_partition(|_t, _p, alerts, r| {
-                for a in alerts {
-                    r.alert(*a);
-                }
-            })?;
+            sensors(&readings, s)?;
         }
         _ => unreachable!("RunSpec::generator matches the job"),
     }
@@ -303,4 +248,245 @@ fn merge_partial(acc: &mut HashtagWindow, w: HashtagWindow, k: usize) {
     for item in w.top {
         insert_top(&mut acc.top, item, k);
     }
+}
+
+/// Word count as a Spark user writes it: words, pairs, `reduce_by_key` per batch, then per-batch
+/// counts, counts per window, or a running count with `update_state_by_key`.
+fn wordcount(lines: &DStream<String>, s: &WordCountSpec, interval: u64) -> Result<(), StreamingError> {
+    let pairs = lines
+        .flat_map(|l: &String| workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Vec<_>>())?;
+    let per_batch = pairs.reduce_by_key(|a, b| a + b)?;
+    match s.window_ns {
+        Some(w) if w == interval => per_batch.foreach_partition(|t, _p, counts, r| {
+            for (word, count) in counts {
+                r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
+            }
+        })?,
+        Some(w) => per_batch.reduce_by_key_and_window(|a, b| a + b, w, w)?.foreach_partition(|t, _p, counts, r| {
+            for (word, count) in counts {
+                r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
+            }
+        })?,
+        None => per_batch
+            .update_state_by_key(|new: &[u64], old: Option<&u64>| {
+                Some(new.iter().sum::<u64>() + old.copied().unwrap_or(0))
+            })?
+            .foreach_partition(|_t, _p, totals, r| {
+                for (word, total) in totals {
+                    r.word_snapshot(word, *total);
+                }
+            })?,
+    }
+    Ok(())
+}
+
+/// Trending hashtags: tags, `count_by_value_and_window`, the top k by `transform`.
+fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingError> {
+    let tags =
+        tweets.flat_map(|t: &String| workloads::text::hashtags(t).map(CompactString::from).collect::<Vec<_>>())?;
+    let k = s.top_k;
+    let top = tags
+        .count_by_value_and_window(s.window_ns, s.slide_ns)?
+        .transform(move |ids, counts, t| top_k(ids, counts, t, k))?;
+    top.foreach_partition(|_t, _p, windows, r| {
+        let now = r.now_ns();
+        for w in windows.iter().filter(|w| w.total > 0) {
+            r.latency(w.window_end, now);
+            r.hashtag_window(w.clone());
+        }
+    })?;
+    Ok(())
+}
+
+/// Sensor anomalies: a detector per sensor with `map_with_state`, an alert as the mapped record.
+fn sensors(readings: &DStream<(u32, (u64, i64))>, s: &SensorSpec) -> Result<(), StreamingError> {
+    let (size, threshold) = (s.window, Threshold::new(s));
+    // Per sensor, in order: a sensor's readings all come from one source partition, and
+    // a shuffle keeps the order of each map partition's records.
+    let alerts = readings.map_with_state(StateSpec::function(
+        move |_t, sensor: &u32, reading: Option<&(u64, i64)>, state: &mut State<SensorWindow>| {
+            let &(seq, milli) = reading?;
+            let mut window = state.get().cloned().unwrap_or_else(|| SensorWindow::new(size));
+            let alert = window.push(milli, threshold);
+            state.update(window);
+            alert.then_some(Alert { sensor: *sensor, seq, milli })
+        },
+    ))?;
+    alerts.foreach_partition(|_t, _p, alerts, r| {
+        for a in alerts {
+            r.alert(*a);
+        }
+    })?;
+    Ok(())
+}
+
+/// A socket run: `socket_text_stream`'s receiver reads the lines `streambench feed` sends (text,
+/// or JSON events), each tagged with its arrival time, which is its latency reference (socket
+/// events carry no schedule). Lines that do not parse are counted and reported as malformed.
+/// The run ends once the sender has closed the connection, every block has been processed and
+/// the windows holding data have closed.
+fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), StreamingError> {
+    let interval = spec.batch_interval_ns;
+    let flush = match &spec.job {
+        JobSpec::Hashtags(h) => h.window_ns,
+        _ => 0,
+    };
+    let drained: Arc<std::sync::OnceLock<Arc<dyn Fn() -> bool + Send + Sync>>> = Arc::default();
+    let drained_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let (check, at) = (Arc::clone(&drained), Arc::clone(&drained_at));
+    let conf = StreamingConf {
+        executors: spec.cluster.workers,
+        partitions: spec.cluster.workers.max(1) * 2,
+        clock: Clock::System,
+        stop_before: Some(Arc::new(move |t| {
+            if check.get().is_some_and(|f| f()) {
+                at.fetch_min(t, std::sync::atomic::Ordering::Relaxed);
+            }
+            let at = at.load(std::sync::atomic::Ordering::Relaxed);
+            at != u64::MAX && t > at + flush
+        })),
+        faults: spec.faults.clone(),
+        ..StreamingConf::default()
+    };
+    let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
+    ssc.set_observer(observer.clone());
+    let scratch = std::env::temp_dir().join(format!("streambench-microbatch-socket-{}", std::process::id()));
+    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()));
+    let epoch = observer.start();
+    let addr = addr.to_owned();
+    // (arrival ns, the line's bytes): UTF-8 is checked when the line is parsed.
+    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Vec<u8>)) -> bool| {
+        let reader = std::io::BufReader::new(crate::context::connect(&addr)?);
+        for line in std::io::BufRead::split(reader, b'\n') {
+            let mut bytes = line.map_err(|e| format!("reading {addr}: {e}"))?;
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+            if !store((epoch.elapsed().as_nanos() as u64, bytes)) {
+                break;
+            }
+        }
+        Ok(())
+    })?;
+    let _ = drained.set(ssc.receivers_drained());
+    let parsed = raw
+        .map(|(arrival, bytes)| match std::str::from_utf8(bytes) {
+            Ok(line) if line.trim().is_empty() => Parsed::Blank,
+            Ok(line) => Parsed::Line(*arrival, line.to_owned()),
+            Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
+        })?
+        .persist()?;
+    let events = |parse: fn(&str) -> Result<Event, String>| {
+        parsed.map_partitions(move |lines| {
+            lines
+                .iter()
+                .map(|p| match p {
+                    Parsed::Line(arrival, line) => match parse(line) {
+                        Ok(e) => Parsed::Event(*arrival, e),
+                        Err(why) => Parsed::Malformed(format!("{why}: {}", line.chars().take(80).collect::<String>())),
+                    },
+                    other => other.clone(),
+                })
+                .collect()
+        })
+    };
+    let checked = match &spec.job {
+        JobSpec::Wordcount(_) => events(parse_line)?,
+        JobSpec::Hashtags(_) => events(parse_tweet)?,
+        JobSpec::Sensors(_) => events(parse_reading)?,
+    }
+    .persist()?;
+    match &spec.job {
+        JobSpec::Wordcount(s) => wordcount(&checked.flat_map(|p| p.text())?, s, interval)?,
+        JobSpec::Hashtags(s) => hashtags(&checked.flat_map(|p| p.text())?, s)?,
+        JobSpec::Sensors(s) => sensors(
+            &checked.flat_map(|p| match p {
+                Parsed::Event(_, Event::Reading(sensor, seq, milli)) => Some((*sensor, (*seq, *milli))),
+                _ => None,
+            })?,
+            s,
+        )?,
+    }
+    // After the workload's outputs: every line's input, latency (running outputs: the batch's
+    // output time against the line's arrival) and malformed lines, on the executors.
+    let windowed = matches!(&spec.job, JobSpec::Hashtags(_))
+        || matches!(&spec.job, JobSpec::Wordcount(s) if s.window_ns.is_some());
+    checked.foreach_partition(move |_t, _p, lines, r| {
+        let now = r.now_ns();
+        r.inputs(lines.len() as u64, now);
+        for p in lines {
+            match p {
+                Parsed::Event(arrival, _) if !windowed => r.latency(*arrival, now),
+                Parsed::Malformed(why) => r.malformed(|| why.clone()),
+                _ => {}
+            }
+        }
+    })?;
+    // Lines read so far, on the driver: the verification's reference.
+    let recorder = Arc::new(Mutex::new(observer.recorder()));
+    let (total, rec) = (Arc::new(std::sync::atomic::AtomicU64::new(0)), Arc::clone(&recorder));
+    checked.count()?.foreach_batch(move |_t, counts| {
+        let read =
+            total.fetch_add(counts.iter().sum(), std::sync::atomic::Ordering::Relaxed) + counts.iter().sum::<u64>();
+        rec.lock().expect("recorder").partition_end(0, read);
+    })?;
+    ssc.start()?;
+    let result = ssc.await_termination();
+    recorder.lock().expect("recorder").complete();
+    if spec.checkpoint.dir.is_none() {
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+    result.map(drop)
+}
+
+/// A socket line on its way to becoming an event.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+enum Parsed {
+    Blank,
+    Line(u64, String),
+    Event(u64, Event),
+    Malformed(String),
+}
+
+impl Parsed {
+    /// The text of a line or tweet event.
+    fn text(&self) -> Option<String> {
+        match self {
+            Parsed::Event(_, Event::Text(t)) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed socket event.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+enum Event {
+    /// A line's or tweet's text.
+    Text(String),
+    /// A sensor reading: sensor, sequence number, value in thousandths.
+    Reading(u32, u64, i64),
+}
+
+/// A wordcount line: plain text, or a JSON line event (whose text is used).
+fn parse_line(line: &str) -> Result<Event, String> {
+    if line.trim_start().starts_with('{') {
+        let l: workloads::event::Line<'_> =
+            serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
+        Ok(Event::Text(l.text.into_owned()))
+    } else {
+        Ok(Event::Text(line.to_owned()))
+    }
+}
+
+/// A JSON tweet.
+fn parse_tweet(line: &str) -> Result<Event, String> {
+    let t: workloads::event::Tweet<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON tweet ({e})"))?;
+    Ok(Event::Text(t.text.into_owned()))
+}
+
+/// A JSON sensor reading.
+fn parse_reading(line: &str) -> Result<Event, String> {
+    let r: workloads::event::SensorReading =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON sensor reading ({e})"))?;
+    Ok(Event::Reading(r.sensor, r.seq, r.milli))
 }

@@ -39,6 +39,7 @@ pub(crate) struct Tracker {
     pending: Mutex<Vec<BlockRef>>,
     allocated: Mutex<BTreeMap<Time, Vec<u64>>>,
     error: Mutex<Option<String>>,
+    finished: AtomicBool,
 }
 
 impl Tracker {
@@ -47,6 +48,11 @@ impl Tracker {
         let blocks = std::mem::take(&mut *self.pending.lock().expect("tracker"));
         self.allocated.lock().expect("tracker").insert(t, blocks.iter().map(|b| b.id).collect());
         blocks
+    }
+
+    /// Whether the receiver's input has ended and every block it stored is in a batch.
+    pub fn drained(&self) -> bool {
+        self.finished.load(Ordering::Acquire) && self.pending.lock().expect("tracker").is_empty()
     }
 
     /// Why the receiver failed, if it did.
@@ -138,6 +144,7 @@ pub(crate) fn starter<T: ShuffleData>(
                         });
                     }
                     if ended || stop.load(Ordering::Acquire) {
+                        tracker.finished.store(true, Ordering::Release);
                         return;
                     }
                 }
