@@ -16,16 +16,28 @@ use workloads::{Observer, Recorder};
 use crate::checkpoint::{self, Metadata, Ranges};
 use crate::driver::Scheduler;
 use crate::dstream::{DStream, Time};
-use crate::executor::{run_executor, Action, Registry};
-use crate::rdd::{partition, Data, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
+use crate::executor::{run_executor, Action, Link, Msg, Registry};
+use crate::rdd::{partition, BlockRef, Data, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
 use crate::receiver::{self, ReceiverEnv, Starter, Tracker};
 use crate::StreamingError;
+
+/// The first id of received blocks (RDD ids stay far below).
+const BLOCK_IDS: u64 = 1 << 62;
 
 /// The generation of one batch's jobs of one output operation: calls `run` per job.
 pub type OutputOp = Box<dyn Fn(Time, &mut RunJob<'_>) -> Result<(), String> + Send + Sync>;
 /// Runs one job on the executors; returns what each partition's action sent back.
 pub type RunJob<'a> = dyn FnMut(Arc<RddNode>, Action) -> Result<Vec<Vec<u8>>, String> + 'a;
 type BatchDone = Box<dyn Fn(Time, u64) -> Vec<u64> + Send + Sync>;
+/// Generates an output's RDD of a batch (its lineage), before any job runs.
+pub type Generate = Box<dyn Fn(Time) + Send + Sync>;
+
+/// An output operation: its slide, its generation, its jobs.
+pub(crate) struct Output {
+    slide_ns: u64,
+    generate: Generate,
+    op: OutputOp,
+}
 
 /// How batches are timed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +73,10 @@ pub struct StreamingConf {
     /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
     /// unbounded if unset.
     pub receiver_max_rate: Option<f64>,
+    /// Several processes (the same program started once per process; the driver runs in
+    /// process 0, the others generate each batch's lineage as it tells them): `executors` is
+    /// then the cluster's total. `None`: this process alone.
+    pub cluster: Option<workloads::contract::ClusterSpec>,
 }
 
 impl Default for StreamingConf {
@@ -75,6 +91,7 @@ impl Default for StreamingConf {
             faults: Vec::new(),
             block_interval: Duration::from_millis(200),
             receiver_max_rate: None,
+            cluster: None,
         }
     }
 }
@@ -91,6 +108,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("faults", &self.faults)
             .field("block_interval", &self.block_interval)
             .field("receiver_max_rate", &self.receiver_max_rate)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -112,7 +130,8 @@ pub struct Graph {
     pub(crate) batch_ns: u64,
     pub(crate) partitions: usize,
     started: AtomicBool,
-    outputs: Mutex<Vec<(u64, OutputOp)>>,
+    outputs: Mutex<Vec<Output>>,
+    is_driver: AtomicBool,
     batch_done: Mutex<Vec<BatchDone>>,
     remember_ns: AtomicU64,
     stateful: AtomicBool,
@@ -143,8 +162,14 @@ impl Graph {
         }
     }
 
-    pub(crate) fn add_output(&self, slide_ns: u64, op: OutputOp) {
-        self.outputs.lock().expect("graph").push((slide_ns, op));
+    pub(crate) fn add_output(&self, slide_ns: u64, generate: Generate, op: OutputOp) {
+        self.outputs.lock().expect("graph").push(Output { slide_ns, generate, op });
+    }
+
+    /// False in the processes that follow the driver: they generate lineage and register jobs,
+    /// but bring nothing to a driver (no `foreach_batch` call, no printing, no `_SUCCESS`).
+    pub(crate) fn is_driver(&self) -> bool {
+        self.is_driver.load(Ordering::Relaxed)
     }
 
     pub(crate) fn on_batch_done(&self, f: BatchDone) {
@@ -226,6 +251,7 @@ impl StreamingContext {
                 partitions: conf.partitions,
                 started: AtomicBool::new(false),
                 outputs: Mutex::new(Vec::new()),
+                is_driver: AtomicBool::new(true),
                 batch_done: Mutex::new(Vec::new()),
                 remember_ns: AtomicU64::new(batch_ns),
                 stateful: AtomicBool::new(false),
@@ -387,7 +413,8 @@ impl StreamingContext {
         self.graph.check_not_started()?;
         let tracker = Arc::new(Tracker::default());
         let ids = self.graph.ids.clone();
-        self.graph.receivers.lock().expect("graph").push(receiver::starter(ids.clone(), Arc::clone(&tracker), receive));
+        let block_ids = Ids::starting_at(BLOCK_IDS + ((self.graph.trackers.lock().expect("graph").len() as u64) << 40));
+        self.graph.receivers.lock().expect("graph").push(receiver::starter(block_ids, Arc::clone(&tracker), receive));
         let expire = Arc::clone(&tracker);
         self.graph.on_batch_done(Box::new(move |t, remember| expire.expire(t.saturating_sub(remember))));
         let decode: DecodeFn = Arc::new(|bytes: &[u8]| {
@@ -558,21 +585,65 @@ fn drive(
     let mut failure = None;
     let (to_fabric, from_driver) = mpsc::channel();
     let (to_driver, completions) = mpsc::channel();
-    let link = Mutex::new(Some((from_driver, to_driver)));
+    let (to_follower, batches) = mpsc::channel();
+    let cluster = conf.cluster.clone().unwrap_or_else(|| workloads::contract::ClusterSpec {
+        workers: conf.executors,
+        ..workloads::contract::ClusterSpec::default()
+    });
+    if cluster.total_workers() != conf.executors {
+        return Err(format!(
+            "the cluster has {} executors but the configuration says {}: set executors to workers x processes",
+            cluster.total_workers(),
+            conf.executors
+        ));
+    }
+    let process = cluster.process_id;
+    let first_local = process * cluster.workers;
+    // Worker 0 relays for the driver; the first worker of every other process for its follower.
+    let link = Mutex::new(Some(if process == 0 {
+        Link { from_driver: Some(from_driver), to_driver: Some(to_driver), to_follower: None }
+    } else {
+        Link { to_follower: Some(to_follower), ..Link::default() }
+    }));
     let reg = Arc::clone(&registry);
     let obs = observer.clone();
-    let config = if conf.executors > 1 { timely::Config::process(conf.executors) } else { timely::Config::thread() };
+    let config = timely_config(&cluster)?;
+    // timely waits for every peer forever: give up after the connect timeout instead.
+    let connected = Arc::new(AtomicBool::new(false));
+    let up = Arc::clone(&connected);
     let workers = std::thread::Builder::new()
         .name("executors".into())
         .spawn(move || {
             timely::execute(config, move |worker| {
+                up.store(true, Ordering::Release);
                 obs.start();
-                let driver = if worker.index() == 0 { link.lock().expect("link").take() } else { None };
-                run_executor(worker, Arc::clone(&reg), obs.recorder(), driver);
+                let link = if worker.index() == first_local { link.lock().expect("link").take() } else { None };
+                run_executor(worker, Arc::clone(&reg), obs.recorder(), link.unwrap_or_default());
             })
             .map(|g| g.join())
         })
         .map_err(|e| format!("cannot start the executors: {e}"))?;
+    let deadline = Instant::now() + Duration::from_nanos(cluster.connect_timeout_ns.max(1));
+    while cluster.processes > 1 && !connected.load(Ordering::Acquire) {
+        if workers.is_finished() {
+            return join_executors(workers, None).map(|()| Vec::new());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "process {process} could not connect to all {} processes at {:?} within {} s: check that every process was started, with the same hostfile",
+                cluster.processes,
+                cluster.addresses,
+                cluster.connect_timeout_ns / 1_000_000_000
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if process > 0 {
+        graph.is_driver.store(false, Ordering::Relaxed);
+        let dir = checkpointing.map(|(dir, _)| dir);
+        let followed = follow(&graph, &registry, batches, dir.as_deref());
+        return join_executors(workers, followed.err()).map(|()| Vec::new());
+    }
     let receivers_stop = Arc::new(AtomicBool::new(false));
     let env = ReceiverEnv {
         to_fabric: to_fabric.clone(),
@@ -642,13 +713,46 @@ fn drive(
             failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
             break;
         }
-        let mut run = |rdd: Arc<RddNode>, action: Action| scheduler.run_job(&rdd, action);
-        for (slide, op) in &outputs {
-            if t.is_multiple_of(*slide) {
-                if let Err(e) = op(t, &mut run) {
-                    failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
-                    break;
+        // Generate every output's lineage first (Spark's job generation), so that the other
+        // processes can generate the same from this batch's inputs, then run the jobs.
+        for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            (o.generate)(t);
+        }
+        if cluster.processes > 1 {
+            let inputs: Vec<(usize, Ranges)> = graph
+                .inputs
+                .lock()
+                .expect("graph")
+                .iter()
+                .filter(|((_, at), _)| *at == t)
+                .map(|((s, _), r)| (*s, r.clone()))
+                .collect();
+            let blocks: Vec<(usize, Vec<BlockRef>)> = graph
+                .trackers
+                .lock()
+                .expect("graph")
+                .iter()
+                .enumerate()
+                .map(|(i, tr)| (i, tr.allocated_at(t)))
+                .collect();
+            for p in 1..cluster.processes {
+                let generate = Msg::Generate {
+                    to: p * cluster.workers,
+                    time: t,
+                    inputs: inputs.clone(),
+                    blocks: blocks.clone(),
+                    first_job: scheduler.next_job(),
+                };
+                if scheduler.send(generate).is_err() {
+                    failure.get_or_insert("the executors are gone".into());
                 }
+            }
+        }
+        let mut run = |rdd: Arc<RddNode>, action: Action| scheduler.run_job(&rdd, action);
+        for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            if let Err(e) = (o.op)(t, &mut run) {
+                failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
+                break;
             }
         }
         if let Some(e) = graph.trackers.lock().expect("graph").iter().find_map(|t| t.error()) {
@@ -693,6 +797,14 @@ fn drive(
     }
     scheduler.shutdown();
     recorder.complete();
+    join_executors(workers, failure).map(|()| infos)
+}
+
+type Executors = JoinHandle<Result<Vec<Result<(), String>>, String>>;
+
+/// Waits for this process's executors; the run's failure, if any, else theirs.
+fn join_executors(workers: Executors, failure: Option<String>) -> Result<(), String> {
+    let mut failure = failure;
     match workers.join() {
         Ok(Ok(results)) => {
             if let Some(e) = results.into_iter().find_map(|r| r.err()) {
@@ -706,10 +818,81 @@ fn drive(
             failure.get_or_insert("the executors panicked".into());
         }
     }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(infos),
+    failure.map_or(Ok(()), Err)
+}
+
+/// A process other than the driver's: for every batch the driver announces, generate the same
+/// lineage from the same inputs and register its jobs (this process's executors run their
+/// tasks), until the driver shuts the executors down.
+fn follow(
+    graph: &Arc<Graph>,
+    registry: &Arc<Registry>,
+    batches: mpsc::Receiver<Msg>,
+    dir: Option<&Path>,
+) -> Result<(), String> {
+    let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
+    let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+    let interval = graph.checkpoint_interval();
+    let trackers = graph.trackers.lock().expect("graph").clone();
+    while let Ok(Msg::Generate { time: t, inputs, blocks, first_job, .. }) = batches.recv() {
+        registry.forget_jobs_before(first_job);
+        graph.inputs.lock().expect("graph").extend(inputs.into_iter().map(|(s, r)| ((s, t), r)));
+        for (i, b) in blocks {
+            if let Some(tracker) = trackers.get(i) {
+                tracker.preset(t, b);
+            }
+        }
+        let mut next_job = first_job;
+        let mut run = |rdd: Arc<RddNode>, action: Action| -> Result<Vec<Vec<u8>>, String> {
+            registry.register(&rdd);
+            registry.register_action(next_job, action);
+            next_job += 1;
+            Ok(vec![Vec::new(); rdd.partitions])
+        };
+        for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            (o.generate)(t);
+        }
+        for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            (o.op)(t, &mut run)?;
+        }
+        if let Some(dir) = dir.filter(|_| t.is_multiple_of(interval)) {
+            for (sid, hook) in hooks.iter().enumerate() {
+                (hook.write)(sid, t, dir, &mut run)?;
+            }
+        }
+        graph.inputs.lock().expect("graph").retain(|(_, at), _| *at > t);
+        let since_cut = if hooks.is_empty() { 0 } else { interval };
+        let remember = graph.remember_ns.load(Ordering::Relaxed).max(since_cut) + graph.batch_ns;
+        let forget: Vec<u64> = graph.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect();
+        registry.forget(&forget, &[], &[]);
     }
+    Ok(())
+}
+
+/// The timely configuration of `cluster`, after checking that this process's port is free.
+fn timely_config(cluster: &workloads::contract::ClusterSpec) -> Result<timely::Config, String> {
+    use timely::communication::Config as CommConfig;
+    let communication = if cluster.processes > 1 {
+        let mine = &cluster.addresses[cluster.process_id];
+        std::net::TcpListener::bind(mine).map_err(|e| {
+            format!(
+                "process {} cannot listen on {mine}: {e}: the port is in use or not local; pick a free port in the hostfile",
+                cluster.process_id
+            )
+        })?;
+        CommConfig::Cluster {
+            threads: cluster.workers,
+            process: cluster.process_id,
+            addresses: cluster.addresses.clone(),
+            report: false,
+            zerocopy: false,
+        }
+    } else if cluster.workers > 1 {
+        CommConfig::Process(cluster.workers)
+    } else {
+        CommConfig::Thread
+    };
+    Ok(timely::Config { communication, worker: timely::WorkerConfig::default() })
 }
 
 /// After batch `t`: every checkpoint interval, a cut (every checkpointed stream's RDD of `t`

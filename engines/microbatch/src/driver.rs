@@ -107,6 +107,16 @@ impl Scheduler {
         }
     }
 
+    /// The id the next job will have.
+    pub fn next_job(&self) -> u64 {
+        self.next_job
+    }
+
+    /// Puts a message on the fabric.
+    pub fn send(&self, m: Msg) -> Result<(), String> {
+        self.to_fabric.send(m).map_err(|_| "the executors are gone".to_owned())
+    }
+
     /// Which executors are alive, as receivers see it (they store blocks on live ones).
     pub fn alive(&self) -> Arc<std::sync::Mutex<Vec<bool>>> {
         Arc::clone(&self.shared_alive)

@@ -238,6 +238,7 @@ impl<T: Data> DStream<T> {
     where
         T: ShuffleData,
     {
+        let parent_graph = Arc::clone(&self.graph);
         self.foreach_rdd(move |t, rdd, run| {
             let action: Action = Arc::new(|_p, part: &Partition, _r| {
                 bincode::serialize(records::<T>(part)).map_err(|e| format!("cannot send records to the driver: {e}"))
@@ -248,7 +249,9 @@ impl<T: Data> DStream<T> {
                     bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
                 all.append(&mut part);
             }
-            f(t, all);
+            if parent_graph.is_driver() {
+                f(t, all);
+            }
             Ok(())
         })
     }
@@ -260,9 +263,12 @@ impl<T: Data> DStream<T> {
         f: impl Fn(Time, &Rdd<T>, &mut RunJob<'_>) -> Result<(), String> + Send + Sync + 'static,
     ) -> Result<(), StreamingError> {
         self.graph.check_not_started()?;
-        let parent = self.clone();
+        let (parent, generator) = (self.clone(), self.clone());
         self.graph.add_output(
             self.slide_ns,
+            Box::new(move |t| {
+                generator.get(t);
+            }),
             Box::new(move |t, run: &mut RunJob<'_>| match parent.get(t) {
                 Some(rdd) => f(t, &rdd, run),
                 None => Ok(()),
@@ -306,6 +312,7 @@ impl<T: Data> DStream<T> {
         T: ShuffleData + SparkText,
     {
         let out = Mutex::new(out);
+        let graph = Arc::clone(&self.graph);
         self.foreach_rdd(move |t, rdd, run| {
             // Each partition sends at most n + 1 records (Spark's `take(n + 1)`).
             let action: Action = Arc::new(move |_p, part: &Partition, _r| {
@@ -326,6 +333,9 @@ impl<T: Data> DStream<T> {
             if first.len() > n {
                 text.push_str("...\n");
             }
+            if !graph.is_driver() {
+                return Ok(());
+            }
             text.push('\n');
             let mut out = out.lock().expect("print");
             out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("print: {e}"))
@@ -341,6 +351,7 @@ impl<T: Data> DStream<T> {
         T: SparkText,
     {
         let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
+        let graph = Arc::clone(&self.graph);
         self.foreach_rdd(move |t, rdd, run| {
             let ms = t / 1_000_000;
             let dir = std::path::PathBuf::from(if suffix.is_empty() {
@@ -363,6 +374,9 @@ impl<T: Data> DStream<T> {
                         .map_err(|e| format!("cannot write {}: {e}", at.display()))
                 }),
             )?;
+            if !graph.is_driver() {
+                return Ok(());
+            }
             std::fs::write(dir.join("_SUCCESS"), b"").map_err(|e| format!("cannot write {}: {e}", dir.display()))
         })
     }

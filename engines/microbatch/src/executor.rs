@@ -75,6 +75,11 @@ impl Registry {
         });
     }
 
+    /// Forgets the actions of jobs before `job` (a follower's, whose jobs have all run).
+    pub fn forget_jobs_before(&self, job: u64) {
+        self.actions.lock().expect("registry").retain(|id, _| *id >= job);
+    }
+
     fn rdd(&self, id: RddId) -> Option<Arc<RddNode>> {
         self.rdds.lock().expect("registry").get(&id).cloned()
     }
@@ -193,6 +198,20 @@ pub enum Msg {
         /// The executor.
         executor: usize,
     },
+    /// Driver to the first executor of another process, for its follower: generate batch
+    /// `time` from these inputs, numbering its jobs from `first_job`.
+    Generate {
+        /// Destination.
+        to: usize,
+        /// The batch.
+        time: u64,
+        /// `(direct stream, offset ranges)` of the batch.
+        inputs: Vec<(usize, Vec<(u64, u64)>)>,
+        /// `(receiver, blocks)` of the batch.
+        blocks: Vec<(usize, Vec<crate::rdd::BlockRef>)>,
+        /// The driver's first job id of the batch.
+        first_job: u64,
+    },
     /// Driver to executor (fault injection): every task takes `factor` times as long.
     Slow {
         /// Destination.
@@ -214,7 +233,8 @@ impl Msg {
             | Msg::Kill { to }
             | Msg::Purge { to }
             | Msg::Ack { to, .. }
-            | Msg::Slow { to, .. } => *to,
+            | Msg::Slow { to, .. }
+            | Msg::Generate { to, .. } => *to,
         }
     }
 }
@@ -292,14 +312,24 @@ fn needs(rdd: &Arc<RddNode>, p: usize, bm: &BlockManager, out: &mut Vec<(Shuffle
     }
 }
 
+/// What connects an executor to its process's driver side: on worker 0 the driver thread
+/// (messages in, completions out); on the first worker of every other process the follower
+/// thread, which generates each batch's lineage as the driver did (batches in).
+#[derive(Default)]
+pub struct Link {
+    /// Messages from the driver to put on the fabric.
+    pub from_driver: Option<Receiver<Msg>>,
+    /// Completions to the driver.
+    pub to_driver: Option<Sender<Completion>>,
+    /// Batches to generate, to the follower.
+    pub to_follower: Option<Sender<Msg>>,
+}
+
+/// How long a task for an RDD or job not yet generated in this process waits for it.
+const UNKNOWN_WAIT: Duration = Duration::from_secs(60);
+
 /// The executor on worker `index`, running tasks until the driver shuts it down.
-/// On worker 0, `driver` is the link to the driver thread.
-pub fn run_executor(
-    worker: &mut Worker,
-    registry: Arc<Registry>,
-    mut recorder: Recorder,
-    driver: Option<(Receiver<Msg>, Sender<Completion>)>,
-) {
+pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, mut recorder: Recorder, link: Link) {
     let index = worker.index();
     worker.dataflow::<u64, _, _>(|scope| {
         let (handle, messages) = scope.feedback::<Vec<Msg>>(1);
@@ -315,6 +345,7 @@ pub fn run_executor(
                     let mut received: FxHashMap<(ShuffleId, usize), usize> = FxHashMap::default();
                     let mut outbox: Vec<Msg> = Vec::new();
                     let (mut dead, mut slow) = (false, 1.0f64);
+                    let mut unknown_since: FxHashMap<u64, std::time::Instant> = FxHashMap::default();
                     move |input, output| {
                         let mut shutdown = false;
                         input.for_each(|_cap, data| {
@@ -331,7 +362,7 @@ pub fn run_executor(
                                         *received.entry((shuffle, reduce)).or_insert(0) += 1;
                                     }
                                     Msg::Done { task, records, result, error, .. } => {
-                                        if let Some((_, tx)) = &driver {
+                                        if let Some(tx) = &link.to_driver {
                                             let _ = tx.send(Completion { task, records, result, error, lost: None });
                                         }
                                     }
@@ -354,7 +385,7 @@ pub fn run_executor(
                                         outbox.push(Msg::Ack { to: 0, executor: index });
                                     }
                                     Msg::Ack { executor, .. } => {
-                                        if let Some((_, tx)) = &driver {
+                                        if let Some(tx) = &link.to_driver {
                                             let _ = tx.send(Completion {
                                                 task: u64::MAX,
                                                 records: 0,
@@ -365,10 +396,15 @@ pub fn run_executor(
                                         }
                                     }
                                     Msg::Slow { factor, .. } => slow = factor,
+                                    generate @ Msg::Generate { .. } => {
+                                        if let Some(tx) = &link.to_follower {
+                                            let _ = tx.send(generate);
+                                        }
+                                    }
                                 }
                             }
                         });
-                        if let Some((rx, _)) = &driver {
+                        if let Some(rx) = &link.from_driver {
                             loop {
                                 match rx.try_recv() {
                                     Ok(m) => outbox.push(m),
@@ -383,16 +419,32 @@ pub fn run_executor(
                         // Run every task whose shuffle inputs have all arrived, in arrival order.
                         let mut waiting = VecDeque::new();
                         while let Some(task) = pending.pop_front() {
-                            let Some(rdd) = registry.rdd(task.rdd) else {
-                                outbox.push(Msg::Done {
-                                    to: 0,
-                                    task: task.id,
-                                    records: 0,
-                                    result: Vec::new(),
-                                    error: Some(format!("unknown RDD {}", task.rdd)),
-                                });
+                            // In a process other than the driver's, a task can arrive before this
+                            // process has generated its batch: it waits (for a while).
+                            let known = match &task.kind {
+                                TaskKind::ShuffleMap { shuffle, .. } => registry.shuffle(*shuffle).is_some(),
+                                TaskKind::Result { job } => registry.action(*job).is_some(),
+                            };
+                            let rdd = registry.rdd(task.rdd).filter(|_| known);
+                            let Some(rdd) = rdd else {
+                                let since = *unknown_since.entry(task.id).or_insert_with(std::time::Instant::now);
+                                if since.elapsed() < UNKNOWN_WAIT {
+                                    waiting.push_back(task);
+                                } else {
+                                    outbox.push(Msg::Done {
+                                        to: 0,
+                                        task: task.id,
+                                        records: 0,
+                                        result: Vec::new(),
+                                        error: Some(format!(
+                                            "RDD {} or its job was never generated on executor {index}: the processes do not run the same program",
+                                            task.rdd
+                                        )),
+                                    });
+                                }
                                 continue;
                             };
+                            unknown_since.remove(&task.id);
                             let mut need = Vec::new();
                             needs(&rdd, task.partition, &bm, &mut need);
                             if need.iter().any(|(s, p, n)| received.get(&(*s, *p)).copied().unwrap_or(0) < *n) {
@@ -457,7 +509,7 @@ pub fn run_executor(
                         if shutdown {
                             cap = None;
                             recorder.complete();
-                        } else if driver.is_some() {
+                        } else if link.from_driver.is_some() || !pending.is_empty() {
                             activator.activate_after(Duration::from_micros(200));
                         }
                     }

@@ -67,11 +67,6 @@ struct Planner {
 /// Runs `spec` on the micro-batch engine, reporting to `observer`.
 pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     spec.validate().map_err(|e| StreamingError::Invalid(e.to_string()))?;
-    if spec.cluster.processes > 1 {
-        return Err(StreamingError::Invalid(
-            "the micro-batch engine runs in one process so far: use --processes 1".into(),
-        ));
-    }
     if spec.faults.iter().any(|f| matches!(f, workloads::Fault::KillProcess { .. })) {
         return Err(StreamingError::Invalid(
             "kill-process needs several processes, which the micro-batch engine does not run: use kill-worker".into(),
@@ -98,8 +93,9 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     let flush_batches = flush.div_ceil(interval);
     let bounded = (0..partitions).all(|p| spec.partition_end(p as u32).is_some());
     let conf = StreamingConf {
-        executors: spec.cluster.workers,
-        partitions: spec.cluster.workers.max(1) * 2,
+        executors: spec.cluster.total_workers(),
+        partitions: spec.cluster.total_workers() * 2,
+        cluster: Some(spec.cluster.clone()),
         clock: Clock::System,
         // A record cap at `max` is read to the end, however long that takes (as native does);
         // otherwise the duration bounds the batches that read data.
@@ -335,8 +331,9 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     let drained_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let (check, at) = (Arc::clone(&drained), Arc::clone(&drained_at));
     let conf = StreamingConf {
-        executors: spec.cluster.workers,
-        partitions: spec.cluster.workers.max(1) * 2,
+        executors: spec.cluster.total_workers(),
+        partitions: spec.cluster.total_workers() * 2,
+        cluster: Some(spec.cluster.clone()),
         clock: Clock::System,
         stop_before: Some(Arc::new(move |t| {
             if check.get().is_some_and(|f| f()) {

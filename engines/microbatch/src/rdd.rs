@@ -89,7 +89,7 @@ pub enum Kind {
 }
 
 /// A received block: its id and the executors holding a copy (the first, then its replica).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BlockRef {
     /// The block's id (from the RDD id space).
     pub id: u64,
@@ -194,6 +194,12 @@ impl<T> Clone for Rdd<T> {
 pub struct Ids(Arc<std::sync::atomic::AtomicU64>);
 
 impl Ids {
+    /// Ids from `first` on (received blocks use their own range: they are made by the driver's
+    /// process alone, while RDD ids must match in every process).
+    pub fn starting_at(first: u64) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicU64::new(first)))
+    }
+
     /// A fresh id.
     pub fn next(&self) -> u64 {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)

@@ -37,17 +37,32 @@ pub(crate) type Starter = Box<dyn FnOnce(&ReceiverEnv) -> Result<JoinHandle<()>,
 #[derive(Default)]
 pub(crate) struct Tracker {
     pending: Mutex<Vec<BlockRef>>,
-    allocated: Mutex<BTreeMap<Time, Vec<u64>>>,
+    allocated: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
+    presets: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
     error: Mutex<Option<String>>,
     finished: AtomicBool,
 }
 
 impl Tracker {
-    /// Every stored block not yet in a batch, now in batch `t`.
+    /// Every stored block not yet in a batch, now in batch `t` (in a follower: the blocks the
+    /// driver gave batch `t`).
     pub fn allocate(&self, t: Time) -> Vec<BlockRef> {
-        let blocks = std::mem::take(&mut *self.pending.lock().expect("tracker"));
-        self.allocated.lock().expect("tracker").insert(t, blocks.iter().map(|b| b.id).collect());
+        let blocks = match self.presets.lock().expect("tracker").remove(&t) {
+            Some(blocks) => blocks,
+            None => std::mem::take(&mut *self.pending.lock().expect("tracker")),
+        };
+        self.allocated.lock().expect("tracker").insert(t, blocks.clone());
         blocks
+    }
+
+    /// The blocks of batch `t`.
+    pub fn allocated_at(&self, t: Time) -> Vec<BlockRef> {
+        self.allocated.lock().expect("tracker").get(&t).cloned().unwrap_or_default()
+    }
+
+    /// In a follower: batch `t` holds `blocks`.
+    pub fn preset(&self, t: Time, blocks: Vec<BlockRef>) {
+        self.presets.lock().expect("tracker").insert(t, blocks);
     }
 
     /// Whether the receiver's input has ended and every block it stored is in a batch.
@@ -64,7 +79,7 @@ impl Tracker {
     pub fn expire(&self, keep_from: Time) -> Vec<u64> {
         let mut allocated = self.allocated.lock().expect("tracker");
         let old: Vec<Time> = allocated.range(..keep_from).map(|(t, _)| *t).collect();
-        old.into_iter().filter_map(|t| allocated.remove(&t)).flatten().collect()
+        old.into_iter().filter_map(|t| allocated.remove(&t)).flatten().map(|b| b.id).collect()
     }
 }
 

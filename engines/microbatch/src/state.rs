@@ -60,6 +60,7 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
     }
     let (writer, restorer) = (stream.clone(), stream.clone());
     let ids = graph.ids.clone();
+    let on = Arc::downgrade(graph);
     graph.add_checkpointed(
         Box::new(move |sid, t, dir: &Path, run: &mut RunJob<'_>| {
             let Some(rdd) = writer.generated_at(t) else { return Ok(()) };
@@ -70,7 +71,12 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
                 write_checked(&target.join(format!("part-{p:05}")), &bytes).map(|()| Vec::new())
             });
             run(Arc::clone(&rdd.node), write)?;
-            std::fs::write(at.join("_SUCCESS"), b"").map_err(|e| format!("cannot write {}: {e}", at.display()))?;
+            // The driver marks the cut complete once every partition is written (the count,
+            // so a lost file is noticed).
+            if on.upgrade().is_some_and(|g| g.is_driver()) {
+                std::fs::write(at.join("_SUCCESS"), rdd.node.partitions.to_string())
+                    .map_err(|e| format!("cannot write {}: {e}", at.display()))?;
+            }
             // Cut the lineage: the same RDD (same id, so cached partitions still hit), now read
             // from the files when a partition is missing.
             writer.replace(t, file_rdd::<T>(rdd.node.id, rdd.node.partitions, at));
@@ -87,13 +93,10 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
 
 /// The number of partitions of a complete checkpointed RDD in `at`, or why it is not usable.
 pub(crate) fn complete_parts(at: &Path) -> Result<usize, String> {
-    if !at.join("_SUCCESS").exists() {
-        return Err(format!("{} is incomplete (no _SUCCESS)", at.display()));
-    }
-    let n = std::fs::read_dir(at)
-        .map_err(|e| format!("cannot read {}: {e}", at.display()))?
-        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("part-")))
-        .count();
+    let n: usize = std::fs::read_to_string(at.join("_SUCCESS"))
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{} is incomplete (no _SUCCESS with its partition count)", at.display()))?;
     for p in 0..n {
         read_checked(&at.join(format!("part-{p:05}")))?;
     }

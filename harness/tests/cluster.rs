@@ -1,5 +1,7 @@
-//! The native engine as a cluster of processes on loopback: outputs equal the oracle, and a bad
-//! hostfile, a port in use or a missing peer fail fast with a message that names the fix.
+//! Both engines as a cluster of processes on loopback (micro-batch: the driver in process 0,
+//! the other process generating the same lineage and running its executor's tasks): outputs
+//! equal the oracle, and a bad hostfile, a port in use or a missing peer fail fast with a message
+//! that names the fix.
 
 mod support;
 
@@ -7,9 +9,20 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
+const ENGINES: [&str; 2] = ["native", "microbatch"];
+
 #[test]
-fn two_processes_equal_the_oracle_for_every_workload() {
-    let dir = scratch("cluster-native");
+fn two_processes_equal_the_oracle_for_every_workload_native() {
+    two_processes_equal_the_oracle("native");
+}
+
+#[test]
+fn two_processes_equal_the_oracle_for_every_workload_microbatch() {
+    two_processes_equal_the_oracle("microbatch");
+}
+
+fn two_processes_equal_the_oracle(engine: &str) {
+    let dir = scratch(&format!("cluster-{engine}"));
     let runs: [(&str, &[&str]); 3] = [
         ("wordcount", &["--records", "40000", "--collect", "full"]),
         ("hashtags", &["--records", "100000", "--window", "200ms", "--slide", "50ms"]),
@@ -17,14 +30,15 @@ fn two_processes_equal_the_oracle_for_every_workload() {
     ];
     for (workload, extra) in runs {
         let out = dir.join(format!("{workload}.json"));
-        let mut args = vec!["cluster", "--processes", "2", "--", "--engine", "native", "--workload", workload];
+        let mut args = vec!["cluster", "--processes", "2", "--", "--engine", engine, "--workload", workload];
+        args.extend(["--batch-interval", "50ms"]);
         args.extend(["--rate", "max", "--duration", "60s", "--warmup", "0", "--workers", "1", "--seed", "5"]);
         args.extend(extra);
         args.extend(["--out", out.to_str().unwrap()]);
         let o = streambench(&args);
-        assert!(o.status.success(), "{workload}: {}", stderr(&o));
+        assert!(o.status.success(), "{engine} {workload}: {}", stderr(&o));
         let r = json(&out);
-        assert_eq!(r["correct"], true, "{workload}: {}", r["verification"]);
+        assert_eq!(r["correct"], true, "{engine} {workload}: {}", r["verification"]);
         assert_eq!(r["context"]["processes"], 2);
         assert_eq!(r["config"]["cluster"]["processes"], 2);
         let rps = r["throughput"]["records_per_sec"].as_f64().unwrap();
@@ -38,13 +52,19 @@ fn two_processes_equal_the_oracle_for_every_workload() {
 
 #[test]
 fn processes_started_by_hand_merge_into_one_result() {
-    let dir = scratch("manual-cluster");
+    for engine in ENGINES {
+        started_by_hand(engine);
+    }
+}
+
+fn started_by_hand(engine: &str) {
+    let dir = scratch(&format!("manual-cluster-{engine}"));
     let hostfile = dir.join("hosts");
     std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
     let spawned: Vec<_> = (0..2)
         .map(|i| {
             std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
-                .args(["run", "--engine", "native", "--workload", "wordcount", "--rate", "max", "--records", "30000"])
+                .args(["run", "--engine", engine, "--workload", "wordcount", "--rate", "max", "--records", "30000"])
                 .args(["--processes", "2", "--process-id", &i.to_string(), "--hostfile", hostfile.to_str().unwrap()])
                 .args(["--out", dir.join(format!("part-{i}.json")).to_str().unwrap()])
                 .spawn()
@@ -62,9 +82,9 @@ fn processes_started_by_hand_merge_into_one_result() {
         "--out",
         merged.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{engine}: {}", stderr(&o));
     let r = json(&merged);
-    assert_eq!(r["correct"], true, "{}", r["verification"]);
+    assert_eq!(r["correct"], true, "{engine}: {}", r["verification"]);
     assert_eq!(r["input_records"], 30000);
     // One share alone is refused.
     let o = streambench(&["merge", dir.join("part-0.json").to_str().unwrap()]);
@@ -73,11 +93,11 @@ fn processes_started_by_hand_merge_into_one_result() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn run_process_0(hostfile: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+fn run_process_0(engine: &str, hostfile: &std::path::Path, out: &std::path::Path) -> std::process::Output {
     streambench(&[
         "run",
         "--engine",
-        "native",
+        engine,
         "--workload",
         "wordcount",
         "--rate",
@@ -99,48 +119,66 @@ fn run_process_0(hostfile: &std::path::Path, out: &std::path::Path) -> std::proc
 
 #[test]
 fn bad_hostfiles_fail_fast_with_the_fix() {
-    let dir = scratch("bad-hostfile");
+    for engine in ENGINES {
+        bad_hostfiles(engine);
+    }
+}
+
+fn bad_hostfiles(engine: &str) {
+    let dir = scratch(&format!("bad-hostfile-{engine}"));
     let out = dir.join("out.json");
     // Missing file.
-    let o = run_process_0(&dir.join("nope"), &out);
+    let o = run_process_0(engine, &dir.join("nope"), &out);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read hostfile"), "{}", stderr(&o));
     // Too few lines.
     let short = dir.join("short");
     std::fs::write(&short, "127.0.0.1:1\n").unwrap();
-    let o = run_process_0(&short, &out);
+    let o = run_process_0(engine, &short, &out);
     assert!(stderr(&o).contains("lists 1 addresses but --processes is 2"), "{}", stderr(&o));
     // Not host:port.
     let bad = dir.join("bad");
     std::fs::write(&bad, "127.0.0.1:1\nlocalhost\n").unwrap();
-    let o = run_process_0(&bad, &out);
+    let o = run_process_0(engine, &bad, &out);
     assert!(stderr(&o).contains("`localhost`, which is not host:port"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_port_in_use_fails_at_once() {
-    let dir = scratch("port-in-use");
+    for engine in ENGINES {
+        port_in_use(engine);
+    }
+}
+
+fn port_in_use(engine: &str) {
+    let dir = scratch(&format!("port-in-use-{engine}"));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hostfile = dir.join("hosts");
     std::fs::write(&hostfile, format!("{}\n127.0.0.1:{}\n", taken.local_addr().unwrap(), free_port())).unwrap();
     let started = Instant::now();
-    let o = run_process_0(&hostfile, &dir.join("out.json"));
+    let o = run_process_0(engine, &hostfile, &dir.join("out.json"));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot listen on"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot listen on"), "{engine}: {}", stderr(&o));
     assert!(started.elapsed() < Duration::from_secs(10));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_missing_peer_is_an_error_not_a_hang() {
-    let dir = scratch("missing-peer");
+    for engine in ENGINES {
+        missing_peer(engine);
+    }
+}
+
+fn missing_peer(engine: &str) {
+    let dir = scratch(&format!("missing-peer-{engine}"));
     let hostfile = dir.join("hosts");
     std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
     let started = Instant::now();
-    let o = run_process_0(&hostfile, &dir.join("out.json"));
+    let o = run_process_0(engine, &hostfile, &dir.join("out.json"));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("could not connect to all 2 processes"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("could not connect to all 2 processes"), "{engine}: {}", stderr(&o));
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     std::fs::remove_dir_all(&dir).unwrap();
 }
