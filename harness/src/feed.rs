@@ -48,7 +48,7 @@ pub struct FeedArgs {
 fn parse_feed_rate(s: &str) -> Result<f64, String> {
     match crate::run::parse_rate(s)? {
         crate::run::Rate::PerSecond(r) => Ok(r),
-        crate::run::Rate::Max => Err("feed sends on a schedule: give events per second, not max".into()),
+        _ => Err("feed sends at a constant rate: give events per second (e.g. 100k)".into()),
     }
 }
 

@@ -51,19 +51,83 @@ impl Engine {
 }
 
 /// An offered rate: events per second, or `max`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Rate {
     /// Events per second, all partitions together.
     PerSecond(f64),
+    /// A piecewise constant rate: `(start ns, events per second)`, the first at 0.
+    Steps(Vec<(u64, f64)>),
+    /// A base rate with a burst at `peak` for `burst_ns` at the end of every `period_ns`.
+    Bursts {
+        /// Events per second outside bursts.
+        base: f64,
+        /// Events per second in a burst.
+        peak: f64,
+        /// The period, ns.
+        period_ns: u64,
+        /// The burst's length in each period, ns.
+        burst_ns: u64,
+    },
     /// As fast as the engine pulls.
     Max,
 }
 
-/// Parses `max` or a positive number of events per second (`100000`, `100k`, `1.5M`).
+impl Rate {
+    /// The schedule profile of this rate.
+    pub fn profile(&self) -> Profile {
+        match self {
+            Rate::PerSecond(rate) => Profile::Constant { rate: *rate },
+            Rate::Steps(steps) => Profile::Steps { steps: steps.clone() },
+            Rate::Bursts { base, peak, period_ns, burst_ns } => {
+                Profile::Bursts { base: *base, peak: *peak, period_ns: *period_ns, burst_ns: *burst_ns }
+            }
+            Rate::Max => Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE },
+        }
+    }
+}
+
+const RATE_HELP: &str = "give events per second above 0 (100000, 100k, 1.5M), max, \
+steps:RATE@START,... (steps:100k@0s,300k@5s) or bursts:BASE,PEAK,PERIOD,BURST (bursts:100k,1M,10s,1s)";
+
+/// Parses `max`, a positive number of events per second (`100000`, `100k`, `1.5M`), steps
+/// (`steps:100k@0s,300k@5s`: each rate from its start on) or bursts (`bursts:100k,1M,10s,1s`:
+/// 100k/s with 1M/s for the last second of every 10 s).
 pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let bad = || format!("`{s}` is not a rate: {RATE_HELP}");
     if s.eq_ignore_ascii_case("max") {
         return Ok(Rate::Max);
     }
+    if let Some(steps) = s.strip_prefix("steps:") {
+        let steps = steps
+            .split(',')
+            .map(|step| {
+                let (rate, at) = step.split_once('@')?;
+                Some((parse_duration(at).ok()?, events_per_second(rate)?))
+            })
+            .collect::<Option<Vec<(u64, f64)>>>()
+            .ok_or_else(bad)?;
+        if steps.first().map(|s| s.0) != Some(0) || steps.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(format!("`{s}`: steps start at 0s and their starts increase (e.g. steps:100k@0s,300k@5s)"));
+        }
+        return Ok(Rate::Steps(steps));
+    }
+    if let Some(bursts) = s.strip_prefix("bursts:") {
+        let parts: Vec<&str> = bursts.split(',').collect();
+        let [base, peak, period, burst] = parts[..] else { return Err(bad()) };
+        let (base, peak) = (events_per_second(base).ok_or_else(bad)?, events_per_second(peak).ok_or_else(bad)?);
+        let (period_ns, burst_ns) = (parse_duration(period)?, parse_duration(burst)?);
+        if burst_ns == 0 || burst_ns >= period_ns {
+            return Err(format!(
+                "`{s}`: a burst lasts more than 0 and less than its period (e.g. bursts:100k,1M,10s,1s)"
+            ));
+        }
+        return Ok(Rate::Bursts { base, peak, period_ns, burst_ns });
+    }
+    events_per_second(s).map(Rate::PerSecond).ok_or_else(bad)
+}
+
+/// `100000`, `100k`, `1.5M`: events per second above 0.
+fn events_per_second(s: &str) -> Option<f64> {
     let (num, scale) = match s.strip_suffix(['k', 'K']) {
         Some(n) => (n, 1e3),
         None => match s.strip_suffix('M') {
@@ -71,10 +135,7 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
             None => (s, 1.0),
         },
     };
-    match num.parse::<f64>() {
-        Ok(r) if r * scale > 0.0 && r.is_finite() => Ok(Rate::PerSecond(r * scale)),
-        _ => Err(format!("`{s}` is not a rate: give events per second above 0 (e.g. 100000, 100k, 1.5M) or max")),
-    }
+    num.parse::<f64>().ok().map(|r| r * scale).filter(|r| *r > 0.0 && r.is_finite())
 }
 
 /// Parses `generator` or `socket://host:port`.
@@ -195,10 +256,7 @@ impl RunArgs {
         if self.input.is_some() && !matches!(job, JobSpec::Wordcount(_)) {
             bail!("--input replays lines and works only with --workload wordcount");
         }
-        let profile = match self.rate {
-            Rate::PerSecond(rate) => Profile::Constant { rate },
-            Rate::Max => Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE },
-        };
+        let profile = self.rate.profile();
         let processes = self.processes as usize;
         let addresses = match &self.hostfile {
             Some(path) if processes > 1 => ClusterSpec::read_hostfile(path, processes)?,
@@ -480,6 +538,28 @@ pub fn write_json<T: Serialize>(path: Option<&Path>, value: &T) -> Result<()> {
         None => {
             println!("{text}");
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_rate, Rate};
+
+    #[test]
+    fn rates_constant_steps_bursts_and_max() {
+        assert_eq!(parse_rate("1.5M"), Ok(Rate::PerSecond(1.5e6)));
+        assert_eq!(parse_rate("max"), Ok(Rate::Max));
+        assert_eq!(parse_rate("steps:100k@0s,300k@5s"), Ok(Rate::Steps(vec![(0, 1e5), (5_000_000_000, 3e5)])));
+        assert_eq!(
+            parse_rate("bursts:100k,1M,10s,1s"),
+            Ok(Rate::Bursts { base: 1e5, peak: 1e6, period_ns: 10_000_000_000, burst_ns: 1_000_000_000 })
+        );
+        for bad in
+            ["0", "-5", "fast", "steps:100k@1s", "steps:1k@0s,2k@0s", "steps:1k", "bursts:1k,2k,1s,1s", "bursts:1k"]
+        {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("e.g.") || err.contains("steps:RATE@START"), "{bad}: {err}");
         }
     }
 }

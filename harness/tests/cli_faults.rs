@@ -1,6 +1,6 @@
-//! Fault injection through `streambench run`: the result records each fault's recovery, the
-//! outputs still equal the oracle, and an engine or fault that cannot be injected is refused
-//! with the fix named.
+//! Fault injection and rate profiles through `streambench run`: the result records each
+//! fault's recovery, the outputs still equal the oracle, a fault that cannot be injected is
+//! refused with the fix named, and step and burst rates reach both engines.
 
 mod support;
 use support::*;
@@ -67,4 +67,35 @@ fn faults_that_cannot_be_injected_are_refused_before_the_run() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("worker"), "{}", stderr(&o));
+}
+
+#[test]
+fn step_and_burst_rates_reach_both_engines() {
+    let dir = scratch("rates");
+    for engine in ["native", "microbatch"] {
+        for (rate, expected) in [("steps:20k@0s,60k@500ms", 40_000), ("bursts:10k,90k,500ms,100ms", 26_000)] {
+            let out = dir.join(format!("{engine}.json"));
+            let o = streambench(&[
+                "run",
+                "--engine",
+                engine,
+                "--workload",
+                "wordcount",
+                "--rate",
+                rate,
+                "--duration",
+                "1s",
+                "--warmup",
+                "0",
+                "--batch-interval",
+                "100ms",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{engine} {rate}: {}", stderr(&o));
+            let r = json(&out);
+            assert_eq!(r["correct"], true, "{engine} {rate}: {}", r["verification"]);
+            assert_eq!(r["input_records"], expected, "{engine} {rate}");
+        }
+    }
 }
