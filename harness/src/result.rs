@@ -238,6 +238,15 @@ pub fn recoveries(
     Some(faults.iter().map(effect).collect())
 }
 
+/// Input records per second over the measured window, and that window's length, s: from the
+/// warm-up until the last input was processed (not the empty batches that only close windows).
+pub fn throughput(spec: &RunSpec, report: &RunReport) -> (f64, f64) {
+    let end = if report.inputs_done_ns > 0 { report.inputs_done_ns } else { report.finished_ns };
+    let warmup = spec.warmup_ns.min(end);
+    let measured = (end - warmup) as f64 / 1e9;
+    (if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 }, measured)
+}
+
 /// Builds the result of a finished run from its (merged) report and verdict.
 pub fn summarize(
     engine: &str,
@@ -247,11 +256,7 @@ pub fn summarize(
     quality: Option<Quality>,
     context: Context,
 ) -> RunResult {
-    // Until the last input was processed: not the empty batches that only close windows.
-    let end = if report.inputs_done_ns > 0 { report.inputs_done_ns } else { report.finished_ns };
-    let warmup = spec.warmup_ns.min(end);
-    let measured = (end - warmup) as f64 / 1e9;
-    let rps = if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 };
+    let (rps, measured) = throughput(spec, report);
     let tl = report.timeline_ns as f64 / 1e9;
     let timeline: Vec<TimelinePoint> = report
         .timeline

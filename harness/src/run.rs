@@ -394,6 +394,12 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
 
 /// Runs `spec` on `engine` in this process, verifies the outputs and builds the result.
 pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
+    let (report, context) = measure(engine, spec)?;
+    judge(engine, spec, &report, context)
+}
+
+/// Runs `spec` on `engine` without judging its outputs: the report and where it ran.
+pub fn measure(engine: Engine, spec: &RunSpec) -> Result<(RunReport, Context)> {
     let context = Context::now(spec);
     let observer = Observer::new(spec);
     let status = live_status(&observer);
@@ -403,7 +409,7 @@ pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
         let _ = thread.join();
     }
     ran?;
-    judge(engine, spec, &observer.report(), context)
+    Ok((observer.report(), context))
 }
 
 type StatusThread = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>);

@@ -302,9 +302,10 @@ fn sensors(readings: &DStream<(u32, (u64, i64))>, s: &SensorSpec) -> Result<(), 
     let alerts = readings.map_with_state(StateSpec::function(
         move |_t, sensor: &u32, reading: Option<&(u64, i64)>, state: &mut State<SensorWindow>| {
             let &(seq, milli) = reading?;
-            let mut window = state.get().cloned().unwrap_or_else(|| SensorWindow::new(size));
-            let alert = window.push(milli, threshold);
-            state.update(window);
+            if !state.exists() {
+                state.update(SensorWindow::new(size));
+            }
+            let alert = state.get_mut()?.push(milli, threshold);
             alert.then_some(Alert { sensor: *sensor, seq, milli })
         },
     ))?;

@@ -216,39 +216,39 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
             let new = parent.get(t).unwrap_or_else(|| Rdd::empty(&ids, n)).partition_by_key(&ids, n);
             let func = Arc::clone(&func);
             Some(Rdd::zip_all(&ids, vec![prev.node, new.node], move |parts: &[Partition]| {
-                let mut map: FxHashMap<K, (S, Time)> = FxHashMap::default();
+                // A key's state is taken out for its function and put back: no copy per record.
+                let mut map: FxHashMap<K, (Option<S>, Time)> = FxHashMap::default();
                 for r in records::<StateRecord<K, S>>(&parts[0]) {
                     if let StateRecord::State(k, s, at) = r {
-                        map.insert(k.clone(), (s.clone(), *at));
+                        map.insert(k.clone(), (Some(s.clone()), *at));
                     }
                 }
                 let mut out = Vec::new();
-                let mut touched: rustc_hash::FxHashSet<K> = Default::default();
                 for (k, v) in records::<(K, V)>(&parts[1]) {
-                    let mut state = State { value: map.remove(k).map(|e| e.0), updated: false, timing_out: false };
+                    let slot = match map.get_mut(k) {
+                        Some(slot) => slot,
+                        None => map.entry(k.clone()).or_insert((None, t)),
+                    };
+                    let mut state = State { value: slot.0.take(), updated: false, timing_out: false };
                     if let Some(u) = func(t, k, Some(v), &mut state) {
                         out.push(StateRecord::Mapped(encode(&u)));
                     }
-                    if let Some(s) = state.value {
-                        map.insert(k.clone(), (s, t));
-                    }
-                    touched.insert(k.clone());
+                    // Receiving data refreshes the key's timeout.
+                    *slot = (state.value, t);
                 }
+                map.retain(|_, (s, _)| s.is_some());
                 if let Some(timeout) = timeout {
-                    let idle: Vec<K> = map
-                        .iter()
-                        .filter(|(k, (_, at))| at + timeout <= t && !touched.contains(*k))
-                        .map(|(k, _)| k.clone())
-                        .collect();
+                    let idle: Vec<K> =
+                        map.iter().filter(|(_, (_, at))| at + timeout <= t).map(|(k, _)| k.clone()).collect();
                     for k in idle {
                         let (s, _) = map.remove(&k).expect("an idle key");
-                        let mut state = State { value: Some(s), updated: false, timing_out: true };
+                        let mut state = State { value: s, updated: false, timing_out: true };
                         if let Some(u) = func(t, &k, None, &mut state) {
                             out.push(StateRecord::Mapped(encode(&u)));
                         }
                     }
                 }
-                out.extend(map.into_iter().map(|(k, (s, at))| StateRecord::State(k, s, at)));
+                out.extend(map.into_iter().filter_map(|(k, (s, at))| Some(StateRecord::State(k, s?, at))));
                 out
             }))
         })?;
@@ -316,6 +316,16 @@ impl<S> State<S> {
     /// The state, if any.
     pub fn get(&self) -> Option<&S> {
         self.value.as_ref()
+    }
+
+    /// The state to change in place (counts as an update; `None` when there is none or the key
+    /// is timing out). Saves the copy `get` then `update` makes of a large state.
+    pub fn get_mut(&mut self) -> Option<&mut S> {
+        if self.timing_out {
+            return None;
+        }
+        self.updated |= self.value.is_some();
+        self.value.as_mut()
     }
 
     /// Sets the state. A key that is timing out is removed whatever its function does, as in
