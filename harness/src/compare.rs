@@ -127,8 +127,9 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
         costs.insert(workload.name().to_owned(), cost.clone());
 
         // One run of `engine` (the median of `repeats`, each after its own COST loop, by ratio).
-        let mut one = |engine: Engine, kind: &str, profile: Profile, repeats: usize| -> Option<RunResult> {
+        let mut one = |engine: Engine, kind: &str, profile: Profile, repeats: usize, faults: Vec<workloads::Fault>| {
             let mut spec = run_spec(workload, profile, &plan, workers, args.seed);
+            spec.faults = faults;
             if spec.profile.is_max() {
                 spec.records = plan.max_records[index];
             }
@@ -175,10 +176,11 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
             results.push((file, r.clone()));
             Some(r)
         };
+        let no_faults = Vec::new;
         let mut max = BTreeMap::new();
         for &engine in &args.engines {
             let profile = Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE };
-            if let Some(r) = one(engine, "max", profile, plan.max_repeats) {
+            if let Some(r) = one(engine, "max", profile, plan.max_repeats, no_faults()) {
                 if r.correct && r.throughput.records_per_sec > 0.0 {
                     max.insert(engine, r.throughput.records_per_sec);
                 }
@@ -186,13 +188,19 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
         }
         let Some(common) = max.values().cloned().reduce(f64::min).map(|m| (m / 2.0).round()) else { continue };
         for &engine in max.keys() {
-            one(engine, "common-rate", Profile::Constant { rate: common }, 1);
+            one(engine, "common-rate", Profile::Constant { rate: common }, 1, no_faults());
         }
         for (&engine, &m) in &max {
             let half = (m / 2.0).round();
             if (half - common).abs() > 0.05 * common {
-                one(engine, "half-max", Profile::Constant { rate: half }, 1);
+                one(engine, "half-max", Profile::Constant { rate: half }, 1, no_faults());
             }
+        }
+        // Recovery: the micro-batch engine at the common rate, one executor of two losing its
+        // memory half-way (the native engine does not inject faults: see the report).
+        if workload == Workload::Wordcount && workers >= 2 && max.contains_key(&Engine::Microbatch) {
+            let fault = workloads::Fault::KillWorker { worker: 1, at_ns: plan.duration_ns / 2 };
+            one(Engine::Microbatch, "fault", Profile::Constant { rate: common }, 1, vec![fault]);
         }
     }
     let context =

@@ -333,10 +333,11 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
             )?;
             written.push(f);
         }
-        // Timelines of the common-rate runs.
-        for (file, r) in runs.iter().filter(|(f, _)| kind_of(f).as_deref() == Some("common-rate")) {
-            let _ = file;
-            let f = rel(format!("timeline-{}-{workload}.svg", r.engine));
+        // Timelines of the common-rate runs and of the runs with a fault.
+        for (file, r) in runs.iter().filter(|(f, _)| matches!(kind_of(f).as_deref(), Some("common-rate" | "fault"))) {
+            let kind = kind_of(file).unwrap_or_default();
+            let suffix = if kind == "fault" { "-fault" } else { "" };
+            let f = rel(format!("timeline-{}-{workload}{suffix}.svg", r.engine));
             timeline_chart(&dir.join(&f), r)?;
             written.push(f);
         }
@@ -367,7 +368,12 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
     let title = format!("{} {}: timeline", r.engine, r.workload);
     for (area, (label, values, caption)) in [top, bottom].iter().zip([
         ("input records/s", r.timeline.iter().map(|t| (t.t_s, t.records_per_sec)).collect::<Vec<_>>(), title.clone()),
-        ("p99 latency (ms)", r.timeline.iter().map(|t| (t.t_s, t.p99_ms)).collect::<Vec<_>>(), String::new()),
+        // Intervals without outputs have no latency (not a latency of 0).
+        (
+            "p99 latency (ms)",
+            r.timeline.iter().filter(|t| t.outputs > 0).map(|t| (t.t_s, t.p99_ms)).collect::<Vec<_>>(),
+            String::new(),
+        ),
     ]) {
         let x1 = values.iter().map(|v| v.0).fold(1.0, f64::max) + 1.0;
         let y1 = values.iter().map(|v| v.1).fold(1e-3, f64::max) * 1.15;
@@ -387,7 +393,7 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         let c = engine_color(&r.engine);
         chart
-            .draw_series(LineSeries::new(values.iter().map(|v| (v.0 + half, v.1)), c.stroke_width(2)))
+            .draw_series(LineSeries::new(values.iter().map(|v| (v.0 + half, v.1)), c.stroke_width(2)).point_size(2))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{} {label}", r.engine))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));

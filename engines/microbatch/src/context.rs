@@ -401,6 +401,13 @@ impl StreamingContext {
         }))
     }
 
+    /// `union` of several streams of the same slide.
+    pub fn union<T: Data>(&self, streams: &[DStream<T>]) -> Result<DStream<T>, StreamingError> {
+        let (first, rest) =
+            streams.split_first().ok_or_else(|| StreamingError::Invalid("union needs at least one stream".into()))?;
+        rest.iter().try_fold(first.clone(), |acc, s| acc.union(s))
+    }
+
     /// `receiverStream`: records stored by `receive`, which runs on its own thread from
     /// `start()`, calling `store(record)` for each (false once the context stops: return then).
     /// Records are cut into blocks every block interval, each stored on two executors; each
@@ -755,6 +762,17 @@ fn drive(
                 break;
             }
         }
+        // The batch's input records: its direct streams' offset ranges and its received blocks.
+        let direct: u64 = graph
+            .inputs
+            .lock()
+            .expect("graph")
+            .iter()
+            .filter(|((_, at), _)| *at == t)
+            .flat_map(|(_, ranges)| ranges.iter().map(|(from, to)| to - from))
+            .sum();
+        let received: u64 =
+            graph.trackers.lock().expect("graph").iter().flat_map(|tr| tr.allocated_at(t)).map(|b| b.records).sum();
         if let Some(e) = graph.trackers.lock().expect("graph").iter().find_map(|t| t.error()) {
             failure.get_or_insert(e);
         }
@@ -769,7 +787,7 @@ fn drive(
         let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
         let info = BatchInfo {
             batch_time_ms: t / 1_000_000,
-            records: 0,
+            records: direct + received,
             scheduling_delay_ms: (since(started) - t as f64).max(0.0) / 1e6,
             processing_delay_ms: (ended - started).as_secs_f64() * 1e3,
             total_delay_ms: (since(ended) - t as f64).max(0.0) / 1e6,

@@ -98,6 +98,7 @@ fn map_filter_flat_map_reduce_by_key_count_by_value_and_union() {
     let flat = collect(&a.flat_map(|x| vec![*x; *x as usize % 3]).unwrap());
     let by_value = collect(&a.count_by_value().unwrap());
     let unioned = collect(&a.union(&b).unwrap());
+    let unioned_by_context = collect(&ssc.union(&[a.clone(), b.clone(), a.clone()]).unwrap());
     let grouped = collect(
         &a.map(|x| (x % 2, *x))
             .unwrap()
@@ -120,6 +121,10 @@ fn map_filter_flat_map_reduce_by_key_count_by_value_and_union() {
         BTreeMap::from([(100, vec![(1, 1), (2, 1), (3, 1), (4, 1)]), (200, vec![(5, 2), (6, 1)])])
     );
     assert_eq!(*unioned.lock().unwrap(), BTreeMap::from([(100, vec![1, 2, 3, 4, 10]), (200, vec![5, 5, 6])]));
+    assert_eq!(
+        *unioned_by_context.lock().unwrap(),
+        BTreeMap::from([(100, vec![1, 1, 2, 2, 3, 3, 4, 4, 10]), (200, vec![5, 5, 5, 5, 6, 6])])
+    );
     assert_eq!(
         *grouped.lock().unwrap(),
         BTreeMap::from([(100, vec![(0, vec![2, 4]), (1, vec![1, 3])]), (200, vec![(0, vec![6]), (1, vec![5, 5])])])

@@ -33,6 +33,9 @@ fn wordcount_running_and_per_batch_on_1_2_4_executors() {
         let (report, _) = check(&spec(JobSpec::Wordcount(WordCountSpec::default()), workers, 20_000.0));
         assert_eq!(report.inputs, 10_000);
         assert_eq!(report.batches.len(), 5);
+        // Each batch's BatchInfo counts the records it read.
+        assert_eq!(report.batches.iter().map(|b| b.records).sum::<u64>(), 10_000);
+        assert!(report.batches.iter().all(|b| b.records > 0));
         let windowed = JobSpec::Wordcount(WordCountSpec { window_ns: Some(100 * MS), ..WordCountSpec::default() });
         check(&spec(windowed, workers, 20_000.0));
     }
