@@ -12,8 +12,12 @@
 //!
 //! **Workloads** ([`jobs`]): the three harness workloads as a Spark user writes them.
 //!
-//! Not built yet: several operations of the programming guide, receivers, checkpoint files,
-//! recovery and several processes.
+//! **Receivers** ([`receiver`]): blocks every block interval, each stored on two executors.
+//! **Fault tolerance** ([`state`], [`checkpoint`]): state checkpointed to files every checkpoint
+//! interval, a metadata checkpoint after every batch, lost executors' partitions recomputed from
+//! lineage on the survivors, a restarted program resumed with
+//! [`StreamingContext::get_or_create`]. **Several processes**: the driver in process 0 tells the
+//! others each batch's inputs; they generate the same lineage and run its tasks.
 
 pub mod checkpoint;
 pub mod context;
