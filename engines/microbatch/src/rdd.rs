@@ -277,6 +277,18 @@ impl<T: Data> Rdd<T> {
         Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Zip(parents, f), cached: false }))
     }
 
+    /// The reduce side of a shuffle of this RDD into `partitions` partitions.
+    fn shuffled<U: Data>(&self, ids: &Ids, partitions: usize, map_side: MapSideFn, reduce: ReduceFn) -> Rdd<U> {
+        let shuffle =
+            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
+        Rdd::from_node(Arc::new(RddNode {
+            id: ids.next(),
+            partitions,
+            kind: Kind::Shuffled(shuffle, reduce),
+            cached: false,
+        }))
+    }
+
     /// The same RDD, kept in the block manager once computed.
     pub fn cache(&self, ids: &Ids) -> Rdd<T> {
         let f: NarrowFn = Arc::new(|p| Arc::clone(p));
@@ -315,14 +327,7 @@ impl<T: ShuffleData> Rdd<T> {
             }
             partition(out)
         });
-        let shuffle =
-            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions,
-            kind: Kind::Shuffled(shuffle, reduce),
-            cached: false,
-        }))
+        self.shuffled(ids, partitions, map_side, reduce)
     }
 }
 
@@ -403,13 +408,6 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
             }
             partition(out.into_iter().collect::<Vec<(K, C)>>())
         });
-        let shuffle =
-            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions,
-            kind: Kind::Shuffled(shuffle, reduce),
-            cached: false,
-        }))
+        self.shuffled(ids, partitions, map_side, reduce)
     }
 }
