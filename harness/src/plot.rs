@@ -71,10 +71,18 @@ fn fwd(v: f64, log: bool) -> f64 {
 
 fn fmt_value(v: f64) -> String {
     let a = v.abs();
+    // One decimal only where it tells two ticks apart (1.5k, not 2k; 2k, not 2.0k).
+    let scaled = |x: f64, unit: &str| {
+        if (x - x.round()).abs() < 0.05 {
+            format!("{:.0}{unit}", x)
+        } else {
+            format!("{x:.1}{unit}")
+        }
+    };
     if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
+        scaled(v / 1e6, "M")
     } else if a >= 1e3 {
-        format!("{:.0}k", v / 1e3)
+        scaled(v / 1e3, "k")
     } else if a >= 10.0 || a == 0.0 {
         format!("{v:.0}")
     } else if a >= 1.0 {

@@ -165,9 +165,14 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
                 records += to - from;
                 recorder.arrival(p as u32, to, t);
                 recorder.partition_end(p as u32, to);
-                recorder.inputs(to - from, t.saturating_sub(interval));
                 if max {
-                    recorder.latencies(t.saturating_sub(interval), output_ns, to - from);
+                    // Read as fast as allowed: spread over the batch's interval.
+                    let start = t.saturating_sub(interval);
+                    let n = to - from;
+                    for k in 0..10 {
+                        recorder.inputs(n * (k + 1) / 10 - n * k / 10, start + k * interval / 10);
+                    }
+                    recorder.latencies(start, output_ns, n);
                 } else {
                     // Inputs grouped by the millisecond they were due in.
                     let mut i = from;
@@ -175,6 +180,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
                         let due = sched.due(p as u32, i).unwrap_or(0);
                         let slot_end = (due / 1_000_000 + 1) * 1_000_000;
                         let next = sched.events_before(p as u32, slot_end).clamp(i + 1, to);
+                        recorder.inputs(next - i, due);
                         recorder.latencies(due, output_ns, next - i);
                         i = next;
                     }
