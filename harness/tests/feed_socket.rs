@@ -53,8 +53,9 @@ fn feed_loses_nothing(engine: &str) {
         assert_eq!(r["input_records"], count, "{engine} {workload}");
         assert_eq!(r["malformed"], 0);
         assert_eq!(r["correct"], true, "{engine} {workload}: {}", r["verification"]);
-        if engine == "microbatch" {
-            // At least one batch interval's wait, measured from each line's arrival.
+        if engine == "microbatch" && workload != "hashtags" {
+            // Up to a batch interval's wait, measured from each line's arrival (window results
+            // are measured from the window's end instead).
             assert!(r["latency_ms"]["p50"].as_f64().unwrap() > 1.0, "{engine} {workload}: {}", r["latency_ms"]);
         }
     }

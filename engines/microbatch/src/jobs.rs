@@ -111,10 +111,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
     // Without a directory of the user's, checkpoints go to a private one removed afterwards.
-    let scratch = spec.checkpoint.dir.is_none().then(|| {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        std::env::temp_dir().join(format!("streambench-microbatch-{}-{nanos}", std::process::id()))
-    });
+    let scratch = spec.checkpoint.dir.is_none().then(scratch_dir);
     ssc.checkpoint(spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory"));
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
@@ -354,8 +351,11 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
-    let scratch = std::env::temp_dir().join(format!("streambench-microbatch-socket-{}", std::process::id()));
+    let scratch = scratch_dir();
     ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()));
+    if let Some(ns) = spec.checkpoint.interval_ns {
+        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
+    }
     let epoch = observer.start();
     let addr = addr.to_owned();
     // (arrival ns, the line's bytes): UTF-8 is checked when the line is parsed.
@@ -441,6 +441,12 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
         let _ = std::fs::remove_dir_all(scratch);
     }
     result.map(drop)
+}
+
+/// A private checkpoint directory for a run without one of the user's (removed afterwards).
+fn scratch_dir() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("streambench-microbatch-{}-{nanos}", std::process::id()))
 }
 
 /// A socket line on its way to becoming an event.

@@ -52,12 +52,20 @@ impl<T: ShuffleData> DStream<T> {
         self.map(|_| 1u64)?.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, length_ns, slide_ns)
     }
 
-    /// `countByValueAndWindow(length, slide)`.
+    /// `countByValueAndWindow(length, slide)`: as Spark computes it, incrementally (counts of
+    /// the previous window, plus the batches that entered, minus those that left), values whose
+    /// count fell to 0 dropped. Needs a checkpoint directory.
     pub fn count_by_value_and_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<(T, u64)>, StreamingError>
     where
         T: Hash + Eq,
     {
-        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window(|a, b| a + b, length_ns, slide_ns)
+        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window_inv(
+            |a, b| a + b,
+            |a, b| a - b,
+            length_ns,
+            slide_ns,
+            |(_, c)| *c != 0,
+        )
     }
 }
 
