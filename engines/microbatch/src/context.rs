@@ -808,6 +808,9 @@ fn drive(
         if !forget.is_empty() {
             scheduler.forget(forget, Vec::new());
         }
+        // Every job of the batch has run: the lineage registered for it goes (the next batch
+        // registers what it needs again), so the registry does not grow with the run.
+        registry.clear_lineage();
     }
     receivers_stop.store(true, Ordering::Release);
     for generator in generators {
@@ -853,7 +856,9 @@ fn follow(
     let interval = graph.checkpoint_interval();
     let trackers = graph.trackers.lock().expect("graph").clone();
     while let Ok(Msg::Generate { time: t, inputs, blocks, first_job, .. }) = batches.recv() {
+        // The driver announces a batch once the one before has run: its lineage can go.
         registry.forget_jobs_before(first_job);
+        registry.clear_lineage();
         graph.inputs.lock().expect("graph").extend(inputs.into_iter().map(|(s, r)| ((s, t), r)));
         for (i, b) in blocks {
             if let Some(tracker) = trackers.get(i) {

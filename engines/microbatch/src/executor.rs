@@ -75,6 +75,13 @@ impl Registry {
         });
     }
 
+    /// Forgets every registered RDD and shuffle (between batches: tasks name only the RDDs of
+    /// the job that sent them, and a job registers its whole lineage again).
+    pub fn clear_lineage(&self) {
+        self.rdds.lock().expect("registry").clear();
+        self.shuffles.lock().expect("registry").clear();
+    }
+
     /// Forgets the actions of jobs before `job` (a follower's, whose jobs have all run).
     pub fn forget_jobs_before(&self, job: u64) {
         self.actions.lock().expect("registry").retain(|id, _| *id >= job);
