@@ -17,6 +17,7 @@ use crate::checkpoint::{self, Metadata, Ranges};
 use crate::driver::Scheduler;
 use crate::dstream::{DStream, Time};
 use crate::executor::{run_executor, Action, Link, Msg, Registry};
+use crate::rate::{min_limit, PidRateEstimator, RateLimit};
 use crate::rdd::{partition, BlockRef, Data, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
 use crate::receiver::{self, ReceiverEnv, Starter, Tracker};
 use crate::StreamingError;
@@ -73,6 +74,15 @@ pub struct StreamingConf {
     /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
     /// unbounded if unset.
     pub receiver_max_rate: Option<f64>,
+    /// Backpressure (`spark.streaming.backpressure.enabled`): after every batch the PID rate
+    /// estimator sets how many records per second the sources may ingest.
+    pub backpressure: bool,
+    /// With backpressure, the rate of the first batch (`...backpressure.initialRate`); without
+    /// one, the first batch is bounded by the maximum rates only.
+    pub initial_rate: Option<f64>,
+    /// The most records per second a direct stream reads from each of its partitions
+    /// (`spark.streaming.kafka.maxRatePerPartition`); unbounded if unset.
+    pub max_rate_per_partition: Option<f64>,
     /// Several processes (the same program started once per process; the driver runs in
     /// process 0, the others generate each batch's lineage as it tells them): `executors` is
     /// then the cluster's total. `None`: this process alone.
@@ -91,6 +101,9 @@ impl Default for StreamingConf {
             faults: Vec::new(),
             block_interval: Duration::from_millis(200),
             receiver_max_rate: None,
+            backpressure: false,
+            initial_rate: None,
+            max_rate_per_partition: None,
             cluster: None,
         }
     }
@@ -108,6 +121,9 @@ impl std::fmt::Debug for StreamingConf {
             .field("faults", &self.faults)
             .field("block_interval", &self.block_interval)
             .field("receiver_max_rate", &self.receiver_max_rate)
+            .field("backpressure", &self.backpressure)
+            .field("initial_rate", &self.initial_rate)
+            .field("max_rate_per_partition", &self.max_rate_per_partition)
             .field("cluster", &self.cluster)
             .finish()
     }
@@ -142,6 +158,10 @@ pub struct Graph {
     inputs: Mutex<BTreeMap<(usize, Time), Ranges>>,
     receivers: Mutex<Vec<Starter>>,
     trackers: Mutex<Vec<Arc<Tracker>>>,
+    /// What backpressure allows all sources together, records/s (none without backpressure or
+    /// before its first estimate).
+    ingest: RateLimit,
+    max_rate_per_partition: Option<f64>,
 }
 
 /// Writes a checkpointed stream's RDD of a batch: `(stream, time, dir, run)`.
@@ -261,6 +281,12 @@ impl StreamingContext {
                 inputs: Mutex::new(BTreeMap::new()),
                 receivers: Mutex::new(Vec::new()),
                 trackers: Mutex::new(Vec::new()),
+                ingest: {
+                    let limit = RateLimit::default();
+                    limit.set(conf.initial_rate.filter(|_| conf.backpressure));
+                    limit
+                },
+                max_rate_per_partition: conf.max_rate_per_partition,
             }),
             conf,
             state: State::Initialized,
@@ -354,13 +380,15 @@ impl StreamingContext {
 
     /// A direct stream over `partitions` source partitions (Kafka's direct stream: the driver
     /// decides each batch's offset ranges, the executors read them). Batch `t` of partition `p`
-    /// reads `[from, end(p, t, from))` where `from` is where the batch before ended; `read(p, i,
-    /// out)` reads record `i`. The ranges are part of the metadata checkpoint, so a restarted
-    /// program reads exactly the same batches again.
+    /// reads `[from, end(p, t, from, allowed))` where `from` is where the batch before ended and
+    /// `allowed` is how many records backpressure and the maximum rate per partition let it read
+    /// (`None`: unbounded); an end beyond `from + allowed` is cut there. `read(p, i, out)` reads
+    /// record `i`. The ranges are part of the metadata checkpoint, so a restarted program reads
+    /// exactly the same batches again.
     pub fn direct_stream<T: Data>(
         &self,
         partitions: usize,
-        end: impl Fn(usize, Time, u64) -> u64 + Send + Sync + 'static,
+        end: impl Fn(usize, Time, u64, Option<u64>) -> u64 + Send + Sync + 'static,
         read: impl Fn(usize, u64, &mut Vec<T>) + Send + Sync + 'static,
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
@@ -383,8 +411,18 @@ impl StreamingContext {
                             None => vec![0; partitions],
                         }
                     });
-                    let ranges: Vec<(u64, u64)> =
-                        from.iter().enumerate().map(|(p, &f)| (f, end(p, t, f).max(f))).collect();
+                    // Records per partition per batch: backpressure's share, the maximum rate.
+                    let per_second =
+                        min_limit(graph.ingest.get().map(|r| r / partitions as f64), graph.max_rate_per_partition);
+                    let allowed = per_second.map(|r| ((r * interval as f64 / 1e9).ceil() as u64).max(1));
+                    let ranges: Vec<(u64, u64)> = from
+                        .iter()
+                        .enumerate()
+                        .map(|(p, &f)| {
+                            let to = end(p, t, f, allowed).max(f);
+                            (f, allowed.map_or(to, |a| to.min(f.saturating_add(a))))
+                        })
+                        .collect();
                     graph.record_input(stream, t, &ranges);
                     ranges
                 }
@@ -658,6 +696,7 @@ fn drive(
         stop: Arc::clone(&receivers_stop),
         block_interval: conf.block_interval,
         max_rate: conf.receiver_max_rate,
+        ingest: graph.ingest.clone(),
     };
     let mut scheduler = Scheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
     let env = ReceiverEnv { alive: scheduler.alive(), ..env };
@@ -673,6 +712,10 @@ fn drive(
     let mut infos = Vec::new();
     let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
     let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+    // Backpressure: the estimator starts at the initial rate (or at the first batch's rate).
+    let mut estimator = conf
+        .backpressure
+        .then(|| PidRateEstimator::new(conf.initial_rate.or(conf.receiver_max_rate).unwrap_or(f64::MAX)));
     // Per fault: how many of its actions were applied (a slow worker starts, then ends).
     let mut injected = vec![0u8; conf.faults.len()];
     let interval = graph.checkpoint_interval();
@@ -792,6 +835,15 @@ fn drive(
             processing_delay_ms: (ended - started).as_secs_f64() * 1e3,
             total_delay_ms: (since(ended) - t as f64).max(0.0) / 1e6,
         };
+        if let Some(estimator) = estimator.as_mut() {
+            estimator.update(
+                info.records,
+                info.processing_delay_ms,
+                info.scheduling_delay_ms,
+                graph.batch_ns as f64 / 1e6,
+            );
+            graph.ingest.set(Some(estimator.rate()).filter(|r| *r < f64::MAX));
+        }
         for l in listeners.iter_mut() {
             l(&info);
         }

@@ -26,41 +26,8 @@ use crate::rdd::Rdd;
 use crate::state::{State, StateSpec};
 use crate::StreamingError;
 
-/// Spark's PID rate estimator (proportional 1.0, integral 0.2, derivative 0), bounding how many
-/// records a batch reads at `max` (`spark.streaming.backpressure.enabled`).
-#[derive(Clone, Debug)]
-pub struct PidRateEstimator {
-    rate: f64,
-    min_rate: f64,
-}
-
-impl PidRateEstimator {
-    /// An estimator starting at `initial` records/s.
-    pub fn new(initial: f64) -> Self {
-        Self { rate: initial, min_rate: 100.0 }
-    }
-
-    /// The current bound, records/s.
-    pub fn rate(&self) -> f64 {
-        self.rate
-    }
-
-    /// Updates from a finished batch of `records` processed in `processing_ms` after waiting
-    /// `scheduling_ms`, with batches every `interval_ms`.
-    pub fn update(&mut self, records: u64, processing_ms: f64, scheduling_ms: f64, interval_ms: f64) {
-        if records == 0 || processing_ms <= 0.0 {
-            return;
-        }
-        let processing_rate = records as f64 / processing_ms * 1000.0;
-        let error = self.rate - processing_rate;
-        let historical_error = scheduling_ms * processing_rate / interval_ms;
-        self.rate = (self.rate - error - 0.2 * historical_error).max(self.min_rate);
-    }
-}
-
 struct Planner {
     ends: Vec<u64>,
-    estimator: PidRateEstimator,
     last: Vec<(u64, u64)>,
 }
 
@@ -106,6 +73,9 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         })),
         no_wait: Some(Arc::new(move |t| t > idle.load(std::sync::atomic::Ordering::Relaxed))),
         faults: spec.faults.clone(),
+        // At `max`, Spark's backpressure sizes every batch.
+        backpressure: max,
+        initial_rate: max.then_some(workloads::schedule::DEFAULT_NOMINAL_RATE),
         ..StreamingConf::default()
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
@@ -118,22 +88,18 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     }
 
     let ends: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
-    let planner = Arc::new(Mutex::new(Planner {
-        ends: vec![0; partitions],
-        estimator: PidRateEstimator::new(workloads::schedule::DEFAULT_NOMINAL_RATE),
-        last: vec![(0, 0); partitions],
-    }));
+    let planner = Arc::new(Mutex::new(Planner { ends: vec![0; partitions], last: vec![(0, 0); partitions] }));
     let (plan, duration) = (Arc::clone(&planner), spec.duration_ns);
     let sched = schedule.clone();
     let exhausted = Arc::clone(&exhausted_at);
     let all_ends = ends.clone();
-    let range = move |p: usize, t: u64, from: u64| -> u64 {
+    let range = move |p: usize, t: u64, from: u64, allowed: Option<u64>| -> u64 {
         let mut pl = plan.lock().expect("planner");
         let to = if !bounded && t > duration.div_ceil(interval) * interval {
             from
         } else if max {
-            let per_partition = (pl.estimator.rate() * interval as f64 / 1e9 / partitions as f64).ceil() as u64;
-            from + per_partition.max(1)
+            // As much as backpressure allows.
+            from + allowed.unwrap_or(1)
         } else {
             sched.events_before(p as u32, t.min(duration))
         };
@@ -154,12 +120,10 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         let t = info.batch_time_ms * 1_000_000;
         let output_ns = t + (info.total_delay_ms * 1e6) as u64;
         let mut pl = plan.lock().expect("planner");
-        let mut records = 0;
         for p in 0..partitions {
             let (from, to) = pl.last[p];
             pl.last[p] = (to, to);
             if to > from {
-                records += to - from;
                 recorder.arrival(p as u32, to, t);
                 recorder.partition_end(p as u32, to);
                 if max {
@@ -183,9 +147,6 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
                     }
                 }
             }
-        }
-        if max {
-            pl.estimator.update(records, info.processing_delay_ms, info.scheduling_delay_ms, interval as f64 / 1e6);
         }
         if (!bounded && t >= duration.div_ceil(interval) * interval)
             || pl.ends.iter().zip(&all_ends_l).all(|(at, e)| e.is_some_and(|e| *at >= e))

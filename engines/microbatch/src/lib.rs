@@ -26,6 +26,7 @@ pub mod dstream;
 pub mod executor;
 pub mod jobs;
 mod ops;
+pub mod rate;
 pub mod rdd;
 pub mod receiver;
 pub mod state;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::dstream::Time;
 use crate::executor::Msg;
+use crate::rate::{min_limit, RateLimit};
 use crate::rdd::{BlockRef, Ids, ShuffleData};
 
 /// What the driver gives a receiver when the context starts.
@@ -28,6 +29,8 @@ pub(crate) struct ReceiverEnv {
     pub block_interval: Duration,
     /// The most records per second a receiver stores, if bounded.
     pub max_rate: Option<f64>,
+    /// What backpressure allows, records/s, if set.
+    pub ingest: RateLimit,
 }
 
 /// Starts a receiver's threads; returns the block generator's handle.
@@ -94,22 +97,26 @@ pub(crate) fn starter<T: ShuffleData>(
     Box::new(move |env: &ReceiverEnv| {
         let buffer: Arc<Mutex<Vec<T>>> = Arc::default();
         let done = Arc::new(AtomicBool::new(false));
-        let (stop, max_rate) = (Arc::clone(&env.stop), env.max_rate);
+        let (stop, max_rate, ingest) = (Arc::clone(&env.stop), env.max_rate, env.ingest.clone());
         let (into, finished, failed) = (Arc::clone(&buffer), Arc::clone(&done), Arc::clone(&tracker));
         std::thread::Builder::new()
             .name("receiver".into())
             .spawn(move || {
-                let started = Instant::now();
-                let mut stored = 0u64;
+                // A rate limiter over windows of 100 ms: the smaller of the receiver's maximum
+                // rate and what backpressure allows (which changes after every batch).
+                let window = Duration::from_millis(100);
+                let (mut window_start, mut in_window) = (Instant::now(), 0u64);
                 let mut store = |x: T| {
-                    if let Some(rate) = max_rate {
-                        // A rate limiter: never ahead of `rate` records per second.
-                        let due = Duration::from_secs_f64(stored as f64 / rate);
-                        if let Some(wait) = due.checked_sub(started.elapsed()) {
-                            std::thread::sleep(wait);
+                    if window_start.elapsed() >= window {
+                        (window_start, in_window) = (Instant::now(), 0);
+                    }
+                    if let Some(rate) = min_limit(max_rate, ingest.get()) {
+                        if in_window as f64 >= rate * window.as_secs_f64() {
+                            std::thread::sleep(window.saturating_sub(window_start.elapsed()));
+                            (window_start, in_window) = (Instant::now(), 0);
                         }
                     }
-                    stored += 1;
+                    in_window += 1;
                     into.lock().expect("receiver buffer").push(x);
                     !stop.load(Ordering::Acquire)
                 };

@@ -119,3 +119,28 @@ fn a_failing_receiver_or_a_panicking_task_stops_the_program_with_why() {
     let err = ssc.await_termination().unwrap_err().to_string();
     assert!(err.contains("the task panicked: record 2 is bad"), "{err}");
 }
+
+#[test]
+fn backpressure_and_the_maximum_rate_bound_a_direct_stream() {
+    // The source always has 1000 records more; 2 partitions, 100 ms batches.
+    let run_with = |conf: StreamingConf| {
+        let mut ssc = StreamingContext::new(StreamingConf { batches: Some(3), ..conf }, BATCH).unwrap();
+        let s = ssc
+            .direct_stream(2, |_p, _t, from, _allowed| from + 1000, |p, _i, out: &mut Vec<u32>| out.push(p as u32))
+            .unwrap();
+        let counts = collect(&s.count().unwrap());
+        run(&mut ssc);
+        let counts = counts.lock().unwrap();
+        counts.values().map(|c| c[0]).collect::<Vec<u64>>()
+    };
+    let manual = StreamingConf { executors: 2, clock: Clock::Manual, ..StreamingConf::default() };
+    // Unbounded: everything there is.
+    assert_eq!(run_with(manual.clone()), vec![2000, 2000, 2000]);
+    // 50 records/s per partition: 5 per partition per 100 ms batch.
+    assert_eq!(run_with(StreamingConf { max_rate_per_partition: Some(50.0), ..manual.clone() }), vec![10, 10, 10]);
+    // Backpressure starting at 300 records/s: the first batch reads 30; after it, the
+    // estimator follows the processing rate (far above), bounded by the maximum rate.
+    let bp =
+        StreamingConf { backpressure: true, initial_rate: Some(300.0), max_rate_per_partition: Some(4000.0), ..manual };
+    assert_eq!(run_with(bp), vec![30, 800, 800]);
+}

@@ -23,8 +23,11 @@ fn program(dir: &Path, batches: u64, step: u64) -> Result<(StreamingContext, Tot
     let sink = Arc::clone(&out);
     let created = StreamingContext::get_or_create(dir, move || {
         let ssc = context(2, batches);
-        let records =
-            ssc.direct_stream(2, move |_p, _t, from| from + step, |p, _i, out: &mut Vec<u32>| out.push(p as u32))?;
+        let records = ssc.direct_stream(
+            2,
+            move |_p, _t, from, _allowed| from + step,
+            |p, _i, out: &mut Vec<u32>| out.push(p as u32),
+        )?;
         let totals = records.map(|p| (*p, 1u64))?.update_state_by_key(|new: &[u64], old: Option<&u64>| {
             Some(old.copied().unwrap_or(0) + new.iter().sum::<u64>())
         })?;
@@ -128,7 +131,7 @@ fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
     let records = ssc
         .direct_stream(
             4,
-            |_p, _t, from| from + 5,
+            |_p, _t, from, _allowed| from + 5,
             move |p, _i, out: &mut Vec<u32>| {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 out.push(p as u32)
