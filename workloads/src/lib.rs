@@ -47,6 +47,7 @@ pub mod logic;
 pub mod oracle;
 pub mod output;
 pub mod schedule;
+pub mod socket;
 pub mod spec;
 pub mod text;
 pub mod verify;

@@ -231,6 +231,16 @@ impl Graph {
         }
     }
 
+    /// After batch `t`: forgets generated RDDs no window, state or recovery can reach any more;
+    /// returns the ids of cached RDDs and received blocks the executors can drop. With
+    /// checkpointed streams, a lost state partition is recomputed from the last cut, so what
+    /// it reads since then (received blocks, cached batches) is kept for a checkpoint interval.
+    fn expire(&self, t: Time, checkpointed: bool, interval: u64) -> Vec<u64> {
+        let since_cut = if checkpointed { interval } else { 0 };
+        let remember = self.remember_ns.load(Ordering::Relaxed).max(since_cut) + self.batch_ns;
+        self.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect()
+    }
+
     fn record_input(&self, stream: usize, t: Time, ranges: &[(u64, u64)]) {
         self.inputs.lock().expect("graph").insert((stream, t), ranges.to_vec());
     }
@@ -487,17 +497,9 @@ impl StreamingContext {
     pub fn socket_text_stream(&self, addr: &str) -> Result<DStream<String>, StreamingError> {
         let addr = addr.to_owned();
         self.receiver_stream(move |store: &mut dyn FnMut(String) -> bool| {
-            let reader = std::io::BufReader::new(connect(&addr)?);
-            for line in std::io::BufRead::split(reader, b'\n') {
-                let mut bytes = line.map_err(|e| format!("reading {addr}: {e}"))?;
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-                if !store(String::from_utf8_lossy(&bytes).into_owned()) {
-                    break;
-                }
-            }
-            Ok(())
+            let stream = workloads::socket::connect(&addr)?;
+            workloads::socket::for_each_line(stream, |bytes| store(String::from_utf8_lossy(&bytes).into_owned()))
+                .map_err(|e| format!("reading {addr}: {e}"))
         })
     }
 
@@ -852,11 +854,7 @@ fn drive(
         if failure.is_some() {
             break;
         }
-        // A lost state partition is recomputed from the last cut: what it reads since then
-        // (received blocks, cached batches) must still be there.
-        let since_cut = if hooks.is_empty() { 0 } else { interval };
-        let remember = graph.remember_ns.load(Ordering::Relaxed).max(since_cut) + graph.batch_ns;
-        let forget: Vec<u64> = graph.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect();
+        let forget = graph.expire(t, !hooks.is_empty(), interval);
         if !forget.is_empty() {
             scheduler.forget(forget, Vec::new());
         }
@@ -936,10 +934,7 @@ fn follow(
             }
         }
         graph.inputs.lock().expect("graph").retain(|(_, at), _| *at > t);
-        let since_cut = if hooks.is_empty() { 0 } else { interval };
-        let remember = graph.remember_ns.load(Ordering::Relaxed).max(since_cut) + graph.batch_ns;
-        let forget: Vec<u64> = graph.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect();
-        registry.forget(&forget, &[], &[]);
+        registry.forget(&graph.expire(t, !hooks.is_empty(), interval), &[], &[]);
     }
     Ok(())
 }
@@ -1028,20 +1023,4 @@ fn inject(scheduler: &mut Scheduler, faults: &[workloads::Fault], done: &mut [u8
         }
     }
     Ok(())
-}
-
-/// Connects to `addr`, retrying for 10 s (the sender may start after the program).
-pub(crate) fn connect(addr: &str) -> Result<std::net::TcpStream, String> {
-    let started = Instant::now();
-    loop {
-        match std::net::TcpStream::connect(addr) {
-            Ok(s) => return Ok(s),
-            Err(_) if started.elapsed() < Duration::from_secs(10) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => {
-                return Err(format!(
-                    "cannot connect to {addr} within 10 s: {e}: start the sender first (e.g. `streambench feed --listen {addr}`)"
-                ))
-            }
-        }
-    }
 }

@@ -60,10 +60,6 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     let flush_batches = flush.div_ceil(interval);
     let bounded = (0..partitions).all(|p| spec.partition_end(p as u32).is_some());
     let conf = StreamingConf {
-        executors: spec.cluster.total_workers(),
-        partitions: spec.cluster.total_workers() * 2,
-        cluster: Some(spec.cluster.clone()),
-        clock: Clock::System,
         // A record cap at `max` is read to the end, however long that takes (as native does);
         // otherwise the duration bounds the batches that read data.
         batches: (!(max && bounded)).then_some(data_batches + flush_batches),
@@ -72,11 +68,10 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
             at != u64::MAX && t > at + flush_batches * interval
         })),
         no_wait: Some(Arc::new(move |t| t > idle.load(std::sync::atomic::Ordering::Relaxed))),
-        faults: spec.faults.clone(),
         // At `max`, Spark's backpressure sizes every batch.
         backpressure: max,
         initial_rate: max.then_some(workloads::schedule::DEFAULT_NOMINAL_RATE),
-        ..StreamingConf::default()
+        ..conf_of(spec)
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
@@ -296,10 +291,6 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     let drained_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let (check, at) = (Arc::clone(&drained), Arc::clone(&drained_at));
     let conf = StreamingConf {
-        executors: spec.cluster.total_workers(),
-        partitions: spec.cluster.total_workers() * 2,
-        cluster: Some(spec.cluster.clone()),
-        clock: Clock::System,
         stop_before: Some(Arc::new(move |t| {
             if check.get().is_some_and(|f| f()) {
                 at.fetch_min(t, std::sync::atomic::Ordering::Relaxed);
@@ -307,8 +298,7 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
             let at = at.load(std::sync::atomic::Ordering::Relaxed);
             at != u64::MAX && t > at + flush
         })),
-        faults: spec.faults.clone(),
-        ..StreamingConf::default()
+        ..conf_of(spec)
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
@@ -321,17 +311,9 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     let addr = addr.to_owned();
     // (arrival ns, the line's bytes): UTF-8 is checked when the line is parsed.
     let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Vec<u8>)) -> bool| {
-        let reader = std::io::BufReader::new(crate::context::connect(&addr)?);
-        for line in std::io::BufRead::split(reader, b'\n') {
-            let mut bytes = line.map_err(|e| format!("reading {addr}: {e}"))?;
-            if bytes.last() == Some(&b'\r') {
-                bytes.pop();
-            }
-            if !store((epoch.elapsed().as_nanos() as u64, bytes)) {
-                break;
-            }
-        }
-        Ok(())
+        let stream = workloads::socket::connect(&addr)?;
+        workloads::socket::for_each_line(stream, |bytes| store((epoch.elapsed().as_nanos() as u64, bytes)))
+            .map_err(|e| format!("reading {addr}: {e}"))
     })?;
     let _ = drained.set(ssc.receivers_drained());
     let parsed = raw
@@ -404,6 +386,19 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     result.map(drop)
 }
 
+/// What every run's context has: an executor per worker of the cluster, two shuffle partitions
+/// per executor, the wall clock, the spec's faults.
+fn conf_of(spec: &RunSpec) -> StreamingConf {
+    StreamingConf {
+        executors: spec.cluster.total_workers(),
+        partitions: spec.cluster.total_workers() * 2,
+        cluster: Some(spec.cluster.clone()),
+        clock: Clock::System,
+        faults: spec.faults.clone(),
+        ..StreamingConf::default()
+    }
+}
+
 /// A private checkpoint directory for a run without one of the user's (removed afterwards).
 fn scratch_dir() -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
@@ -440,24 +435,15 @@ enum Event {
 
 /// A wordcount line: plain text, or a JSON line event (whose text is used).
 fn parse_line(line: &str) -> Result<Event, String> {
-    if line.trim_start().starts_with('{') {
-        let l: workloads::event::Line<'_> =
-            serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
-        Ok(Event::Text(l.text.into_owned()))
-    } else {
-        Ok(Event::Text(line.to_owned()))
-    }
+    workloads::socket::line_text(line).map(|t| Event::Text(t.into_owned()))
 }
 
 /// A JSON tweet.
 fn parse_tweet(line: &str) -> Result<Event, String> {
-    let t: workloads::event::Tweet<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON tweet ({e})"))?;
-    Ok(Event::Text(t.text.into_owned()))
+    workloads::socket::tweet_text(line).map(Event::Text)
 }
 
 /// A JSON sensor reading.
 fn parse_reading(line: &str) -> Result<Event, String> {
-    let r: workloads::event::SensorReading =
-        serde_json::from_str(line).map_err(|e| format!("not a JSON sensor reading ({e})"))?;
-    Ok(Event::Reading(r.sensor, r.seq, r.milli))
+    workloads::socket::reading(line).map(|r| Event::Reading(r.sensor, r.seq, r.milli))
 }

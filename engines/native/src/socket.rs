@@ -8,23 +8,20 @@
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
-use workloads::event::{Line, SensorReading, Tweet};
 use workloads::{Recorder, RunSpec};
 
 use crate::jobs::{extract_tags, tokenize, ReadingRecord, TagRecord, WordRecord};
 use crate::source::TICK_NS;
 use crate::NativeError;
 
-/// How long to keep trying to connect to the feeder.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use workloads::socket::CONNECT_TIMEOUT;
 const CHUNK: usize = 1024;
 
 /// A line as read: text, or bytes that are not UTF-8.
@@ -39,22 +36,7 @@ pub struct Receiver {
 impl Receiver {
     /// Connects to `addr` (retrying for [`CONNECT_TIMEOUT`]) and starts reading lines.
     pub fn connect(addr: &str, _spec: &RunSpec) -> Result<Self, NativeError> {
-        let started = Instant::now();
-        let stream = loop {
-            match TcpStream::connect(addr) {
-                Ok(s) => break s,
-                Err(e) if started.elapsed() < CONNECT_TIMEOUT => {
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => {
-                    return Err(NativeError::Socket(format!(
-                        "cannot connect to {addr} within {} s: {e}: start `streambench feed --listen {addr}` first",
-                        CONNECT_TIMEOUT.as_secs()
-                    )))
-                }
-            }
-        };
+        let stream = workloads::socket::connect(addr).map_err(NativeError::Socket)?;
         let (tx, rx) = mpsc::sync_channel::<Vec<RawLine>>(1024);
         std::thread::Builder::new()
             .name("socket-receiver".into())
@@ -171,27 +153,21 @@ pub fn empty<'s, D: timely::ExchangeData>(scope: Scope<'s, u64>) -> Stream<'s, u
     })
 }
 
-/// A wordcount line: plain text, or a JSON [`Line`] (whose text is used).
+/// A wordcount line: plain text, or a JSON [`Line`](workloads::event::Line) (whose text is used).
 pub fn parse_line(line: &str, now: u64, out: &mut Vec<WordRecord>) -> Result<(), String> {
-    if line.trim_start().starts_with('{') {
-        let l: Line<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
-        tokenize(&l.text, now, out);
-    } else {
-        tokenize(line, now, out);
-    }
+    tokenize(&workloads::socket::line_text(line)?, now, out);
     Ok(())
 }
 
-/// A JSON [`Tweet`].
+/// A JSON [`Tweet`](workloads::event::Tweet).
 pub fn parse_tweet(line: &str, now: u64, out: &mut Vec<TagRecord>) -> Result<(), String> {
-    let t: Tweet<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON tweet ({e})"))?;
-    extract_tags(&t.text, now, out);
+    extract_tags(&workloads::socket::tweet_text(line)?, now, out);
     Ok(())
 }
 
-/// A JSON [`SensorReading`].
+/// A JSON [`SensorReading`](workloads::event::SensorReading).
 pub fn parse_reading(line: &str, now: u64, out: &mut Vec<ReadingRecord>) -> Result<(), String> {
-    let mut r: SensorReading = serde_json::from_str(line).map_err(|e| format!("not a JSON sensor reading ({e})"))?;
+    let mut r = workloads::socket::reading(line)?;
     r.event_time = now;
     out.push((r, now));
     Ok(())
