@@ -197,6 +197,55 @@ pub struct Recovery {
     pub peak_p99_ms: f64,
     /// The outputs still equal the oracle: nothing was lost or duplicated.
     pub exact: bool,
+    /// Native engine: how every worker restored (absent for the micro-batch engine, which
+    /// recomputes lost partitions from lineage instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreSummary>,
+}
+
+/// What the native engine's workers did after one `kill-worker` fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSummary {
+    /// The epoch of the snapshot restored (event time, s); `null`: none was committed, the job
+    /// started again from the beginning of its input.
+    pub snapshot_epoch_s: Option<f64>,
+    /// Newer snapshots passed over, and why.
+    pub skipped: Vec<String>,
+    /// The slowest worker's restore: from dropping its dataflow to running the restored one, ms.
+    pub restore_ms: f64,
+    /// Input records read again (after the snapshot's offsets, read before the fault).
+    pub replayed_records: u64,
+    /// Outputs after the snapshot, written again by the replay (a store keyed by output
+    /// overwrites them, so none is duplicated).
+    pub rewritten_outputs: u64,
+}
+
+/// The native restores in `report`, one summary per `kill-worker` fault, in the order of
+/// `faults` (`None` for other faults, or when the engine reported no restore).
+fn restores(faults: &[workloads::Fault], report: &RunReport) -> Vec<Option<RestoreSummary>> {
+    // Restores number the kills in the order they come due.
+    let mut kills: Vec<(u64, usize)> = faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f {
+            workloads::Fault::KillWorker { at_ns, .. } => Some((*at_ns, i)),
+            _ => None,
+        })
+        .collect();
+    kills.sort_unstable();
+    let mut out = vec![None; faults.len()];
+    for (k, &(_, i)) in kills.iter().enumerate() {
+        let mine: Vec<_> = report.restores.iter().filter(|r| r.fault == k).collect();
+        let Some(first) = mine.first() else { continue };
+        out[i] = Some(RestoreSummary {
+            snapshot_epoch_s: first.epoch_ns.map(|e| e as f64 / 1e9),
+            skipped: first.skipped.clone(),
+            restore_ms: mine.iter().map(|r| r.took_ns).max().unwrap_or(0) as f64 / 1e6,
+            replayed_records: mine.iter().map(|r| r.replayed_inputs).sum(),
+            rewritten_outputs: mine.iter().map(|r| r.rewritten_outputs).sum(),
+        });
+    }
+    out
 }
 
 /// The effect of each of `faults` on `timeline` (intervals of `interval_s`).
@@ -233,6 +282,7 @@ pub fn recoveries(
             first_output_after_s: after.first().map(|p| (p.t_s - at).max(0.0)),
             peak_p99_ms: after.iter().map(|p| p.p99_ms).fold(0.0, f64::max),
             exact,
+            restore: None,
         }
     };
     Some(faults.iter().map(effect).collect())
@@ -271,7 +321,10 @@ pub fn summarize(
             p99_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 },
         })
         .collect();
-    let recovery = recoveries(&spec.faults, &timeline, tl, spec.warmup_ns as f64 / 1e9, verdict.correct);
+    let mut recovery = recoveries(&spec.faults, &timeline, tl, spec.warmup_ns as f64 / 1e9, verdict.correct);
+    for (r, restore) in recovery.iter_mut().flatten().zip(restores(&spec.faults, report)) {
+        r.restore = restore;
+    }
     let batches = (!report.batches.is_empty()).then(|| {
         let measured: Vec<_> =
             report.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();

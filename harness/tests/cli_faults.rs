@@ -1,6 +1,6 @@
 //! Fault injection and rate profiles through `streambench run`: the result records each
-//! fault's recovery, the outputs still equal the oracle, a fault that cannot be injected is
-//! refused with the fix named, and step and burst rates reach both engines.
+//! fault's recovery on both engines, the outputs still equal the oracle, a fault that cannot be
+//! injected is refused with the fix named, and step and burst rates reach both engines.
 
 mod support;
 use support::*;
@@ -67,10 +67,62 @@ fn faults_that_cannot_be_injected_are_refused_before_the_run() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("fault names worker 2, but the run has only 2: give 0..1"), "{}", stderr(&o));
-    // The native engine has no snapshots to recover from: it says so instead of running.
-    let o = streambench(&["run", "--engine", "native", "--workload", "wordcount", "--fault", "kill-worker:0@1s"]);
+    // The native engine restores workers from snapshots, not a whole cluster of processes.
+    let o = streambench(&["run", "--engine", "native", "--workload", "wordcount", "--fault", "kill-process:0@1s"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("does not support fault injection yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kill-process") && stderr(&o).contains("use kill-worker"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_killed_native_worker_is_restored_from_a_snapshot_and_its_recovery_recorded() {
+    let dir = scratch("native-fault-kill");
+    for workload in ["wordcount", "hashtags", "sensors"] {
+        let out = dir.join(format!("{workload}.json"));
+        let o = streambench(&[
+            "run",
+            "--engine",
+            "native",
+            "--workload",
+            workload,
+            "--rate",
+            "20k",
+            "--duration",
+            "2s",
+            "--warmup",
+            "500ms",
+            "--workers",
+            "2",
+            "--checkpoint-interval",
+            "200ms",
+            "--fault",
+            "kill-worker:1@1100ms",
+            "--fault",
+            "slow-worker:0@1500ms+200ms*3",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{workload}: {}", stderr(&o));
+        let r = json(&out);
+        assert_eq!(r["correct"], true, "{workload}: {}", r["verification"]);
+        assert_eq!(r["input_records"], 40_000, "{workload}: replayed records are not inputs twice");
+        let recovery = r["recovery"].as_array().expect("one entry per fault");
+        assert_eq!(recovery.len(), 2);
+        let kill = &recovery[0];
+        assert_eq!(kill["fault"], "kill-worker:1@1100ms");
+        assert_eq!(kill["exact"], true);
+        if workload == "wordcount" {
+            // Every line has outputs (the others' windows and alerts are sparse in 2 s).
+            assert!(kill["first_output_after_s"].as_f64().unwrap() < 0.2, "{kill}");
+            assert!(kill["restore"]["rewritten_outputs"].as_u64().unwrap() > 0, "{kill}");
+        }
+        // Snapshots every 200 ms of event time: the last committed one before 1.1 s.
+        let restore = &kill["restore"];
+        let epoch = restore["snapshot_epoch_s"].as_f64().expect("a snapshot was restored");
+        assert!((0.6..=1.1).contains(&epoch), "{workload}: {restore}");
+        assert!(restore["replayed_records"].as_u64().unwrap() > 0, "{workload}: {restore}");
+        assert!(restore["restore_ms"].as_f64().unwrap() > 0.0, "{workload}: {restore}");
+        assert!(recovery[1]["restore"].is_null(), "a slow worker restores nothing");
+    }
 }
 
 #[test]

@@ -461,6 +461,42 @@ pub struct RunReport {
     /// read it, so windows by arrival time can be checked (empty for the native engine).
     #[serde(default)]
     pub arrivals: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Native restores after a fault, one per worker and fault (empty for the micro-batch engine).
+    #[serde(default)]
+    pub restores: Vec<Restore>,
+}
+
+/// One worker's restore after a fault (native engine): which snapshot it went back to, what it
+/// replays and how long the restore took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    /// Which fault (its index in the run's faults).
+    pub fault: usize,
+    /// When the worker dropped its dataflow, ns from the start.
+    pub at_ns: u64,
+    /// The epoch of the snapshot restored (event time, ns); `None`: no snapshot was committed,
+    /// so the job starts again from the beginning of its input.
+    pub epoch_ns: Option<u64>,
+    /// Why newer snapshots were passed over (missing, truncated or corrupt parts).
+    pub skipped: Vec<String>,
+    /// From dropping the dataflow to running the restored one, ns.
+    pub took_ns: u64,
+    /// Input records read again: read before the fault, after the snapshot's offsets.
+    pub replayed_inputs: u64,
+    /// Outputs written after the snapshot, which the replay writes again.
+    pub rewritten_outputs: u64,
+}
+
+/// Where a worker's outputs stood at a snapshot, so a restore can rewind them: the outputs are a
+/// store keyed by (key, window) or (word, count), and the replay writes the outputs after the
+/// snapshot again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputMark {
+    digest: UpdateDigest,
+    word_totals: usize,
+    windowed: usize,
+    hashtags: usize,
+    alerts: usize,
 }
 
 impl RunReport {
@@ -479,6 +515,7 @@ impl RunReport {
             inputs_done_ns: 0,
             batches: Vec::new(),
             arrivals: BTreeMap::new(),
+            restores: Vec::new(),
         }
     }
 
@@ -513,6 +550,7 @@ impl RunReport {
             mine.append(&mut a);
             mine.sort_unstable();
         }
+        self.restores.extend(other.restores);
     }
 }
 
@@ -738,6 +776,37 @@ impl Recorder {
     pub fn partition_end(&mut self, p: u32, end: u64) {
         let e = self.report.partition_ends.entry(p).or_insert(0);
         *e = (*e).max(end);
+    }
+
+    /// Where this worker's outputs stand, for a snapshot.
+    pub fn mark(&self) -> OutputMark {
+        let o = &self.report.outputs;
+        OutputMark {
+            digest: o.digest,
+            word_totals: o.word_totals.len(),
+            windowed: o.windowed.len(),
+            hashtags: o.hashtags.len(),
+            alerts: o.alerts.len(),
+        }
+    }
+
+    /// Rewinds this worker's outputs to `mark` (taken by [`Recorder::mark`] on this recorder):
+    /// what was written since will be written again by the replay. Returns how many outputs were
+    /// rewound. Latencies and the timeline keep the rewound outputs: they were delivered.
+    pub fn rewind(&mut self, mark: &OutputMark) -> u64 {
+        let o = &mut self.report.outputs;
+        let before = o.digest.updates + (o.windowed.len() + o.hashtags.len() + o.alerts.len()) as u64;
+        o.digest = mark.digest;
+        o.word_totals.truncate(mark.word_totals);
+        o.windowed.truncate(mark.windowed);
+        o.hashtags.truncate(mark.hashtags);
+        o.alerts.truncate(mark.alerts);
+        before - (o.digest.updates + (o.windowed.len() + o.hashtags.len() + o.alerts.len()) as u64)
+    }
+
+    /// Notes a restore after a fault.
+    pub fn restore(&mut self, restore: Restore) {
+        self.report.restores.push(restore);
     }
 
     /// Adds a micro-batch's statistics.

@@ -39,6 +39,7 @@
 
 pub mod contract;
 pub mod cost;
+pub mod durable;
 pub mod event;
 pub mod generator;
 pub mod hash;
@@ -52,7 +53,7 @@ pub mod spec;
 pub mod text;
 pub mod verify;
 
-pub use contract::{Collect, Fault, Observer, Recorder, RunReport, RunSpec, Source};
+pub use contract::{Collect, Fault, Observer, OutputMark, Recorder, Restore, RunReport, RunSpec, Source};
 pub use event::{Anomaly, Line, SensorReading, Tweet};
 pub use schedule::{Profile, Schedule};
 pub use spec::{HashtagSpec, JobSpec, SensorSpec, WordCountSpec, Workload};

@@ -133,6 +133,27 @@ mod tests {
         assert!(!e.clone().push(6, k));
         assert!(e.push(7, k));
     }
+
+    #[test]
+    fn maps_and_windows_survive_serialisation() {
+        let mut m: StrMap<u64> = StrMap::default();
+        for (w, n) in [("spark", 3), ("flink", 5), ("a-rather-long-word-beyond-inline", 1)] {
+            *m.get_or_insert_with(crate::hash::key_hash(w), w, || 0) += n;
+        }
+        let back: StrMap<u64> = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get(crate::hash::key_hash("flink"), "flink"), Some(&5));
+        let spec = crate::spec::HashtagSpec { window_ns: 2_000, slide_ns: 1_000, top_k: 2, ..Default::default() };
+        let mut live = SlidingTopK::new(&spec);
+        live.add(crate::hash::key_hash("#a"), "#a", 500, 2);
+        live.add(crate::hash::key_hash("#b"), "#b", 1_500, 1);
+        let mut copy: SlidingTopK = serde_json::from_str(&serde_json::to_string(&live).unwrap()).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        live.fire(3_000, |w| a.push(w));
+        copy.fire(3_000, |w| b.push(w));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 3);
+    }
 }
 
 /// A map from string keys to `V` that is looked up by a pre-computed [`crate::hash::key_hash`]:
@@ -185,9 +206,28 @@ impl<V> StrMap<V> {
     }
 }
 
+/// A map serialises as its `(key, value)` pairs; reading rehashes each key.
+impl<V: serde::Serialize> serde::Serialize for StrMap<V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.table.iter().map(|e| (e.0.as_str(), &e.2)))
+    }
+}
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for StrMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pairs: Vec<(compact_str::CompactString, V)> = serde::Deserialize::deserialize(deserializer)?;
+        let mut map = Self { table: hashbrown::HashTable::with_capacity(pairs.len()) };
+        for (key, value) in pairs {
+            let hash = crate::hash::key_hash(&key);
+            map.table.insert_unique(hash, (key, hash, value), |e| e.1);
+        }
+        Ok(map)
+    }
+}
+
 /// Sliding-window counts with top-K, kept as panes (one per slide) and summed when a window
 /// fires: each record is added once, whatever the window/slide ratio.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SlidingTopK {
     window_ns: u64,
     slide_ns: u64,

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::dstream::Time;
-use crate::state::{complete_parts, rdd_dir, read_checked, write_checked};
+use crate::state::{complete_parts, rdd_dir};
+use workloads::durable::{read_checked, write_checked};
 
 /// One batch's `[from, to)` offsets, per partition of a direct stream.
 pub type Ranges = Vec<(u64, u64)>;

@@ -76,7 +76,7 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
     // Without a directory of the user's, checkpoints go to a private one removed afterwards.
-    let scratch = spec.checkpoint.dir.is_none().then(scratch_dir);
+    let scratch = spec.checkpoint.dir.is_none().then(|| workloads::durable::scratch_dir("microbatch"));
     ssc.checkpoint(spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory"));
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
@@ -302,7 +302,7 @@ fn run_socket(spec: &RunSpec, observer: &Observer, addr: &str) -> Result<(), Str
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
-    let scratch = scratch_dir();
+    let scratch = workloads::durable::scratch_dir("microbatch");
     ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()));
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
@@ -397,12 +397,6 @@ fn conf_of(spec: &RunSpec) -> StreamingConf {
         faults: spec.faults.clone(),
         ..StreamingConf::default()
     }
-}
-
-/// A private checkpoint directory for a run without one of the user's (removed afterwards).
-fn scratch_dir() -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    std::env::temp_dir().join(format!("streambench-microbatch-{}-{nanos}", std::process::id()))
 }
 
 /// A socket line on its way to becoming an event.

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
+use workloads::durable::{read_checked, write_checked};
 
 use crate::context::{Graph, RunJob};
 use crate::dstream::{DStream, Time};
@@ -114,40 +115,6 @@ fn file_rdd<T: ShuffleData>(id: u64, partitions: usize, at: PathBuf) -> Rdd<T> {
         partition(records)
     };
     Rdd::from_node(Arc::new(RddNode { id, partitions, kind: crate::rdd::Kind::Source(Arc::new(read)), cached: true }))
-}
-
-/// Writes `bytes` to `path` with a header (length, CRC-32), atomically (a temporary file,
-/// then a rename).
-pub(crate) fn write_checked(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut data = Vec::with_capacity(bytes.len() + 12);
-    data.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    data.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
-    data.extend_from_slice(bytes);
-    let tmp = path.with_extension("tmp");
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    std::fs::write(&tmp, &data).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
-}
-
-/// Reads a file written by [`write_checked`]; a short, truncated or corrupt file is an error.
-pub(crate) fn read_checked(path: &Path) -> Result<Vec<u8>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if data.len() < 12 {
-        return Err(format!("{} is truncated", path.display()));
-    }
-    let len = u64::from_le_bytes(data[..8].try_into().expect("8 bytes")) as usize;
-    let crc = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
-    let body = &data[12..];
-    if body.len() != len {
-        return Err(format!("{} is truncated ({} of {len} bytes)", path.display(), body.len()));
-    }
-    if crc32fast::hash(body) != crc {
-        return Err(format!("{} is corrupt (checksum mismatch)", path.display()));
-    }
-    Ok(body.to_vec())
 }
 
 impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {

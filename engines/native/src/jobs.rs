@@ -5,15 +5,21 @@
 //! Every stateful operator is hand-written on timely's generic operators, keyed by a hash computed
 //! once at tokenisation (routing, state lookup and the verification digest all reuse it). The
 //! engine README says why differential-dataflow is not on these paths.
+//!
+//! Each stateful operator and sink takes part in snapshots ([`crate::snapshot`]): it holds back
+//! input at or after the next epoch until its frontier passes the epoch, emits nothing at or after
+//! the epoch before, writes its state, and starts from the restored state after a fault.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use compact_str::CompactString;
+use rustc_hash::FxHashMap;
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
+use timely::dataflow::operators::{Capability, InputCapability, Probe};
 use timely::dataflow::{ProbeHandle, Stream};
 use workloads::generator::{LineGenerator, SensorGenerator, TweetGenerator};
 use workloads::hash::{key_hash, mix64};
@@ -22,6 +28,7 @@ use workloads::output::{insert_top, Alert, HashtagWindow, WindowedCount};
 use workloads::text::{hashtags, words};
 use workloads::{HashtagSpec, Recorder, SensorReading, SensorSpec};
 
+use crate::snapshot::Control;
 use crate::source::TICK_NS;
 
 /// A word on its way to be counted: `(hash, word, time_ns)`, where the time is the line's due
@@ -53,29 +60,52 @@ pub fn running_count<'s>(
     words: Stream<'s, u64, Vec<WordRecord>>,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
+    control: &Rc<Control>,
 ) {
+    let control = Rc::clone(control);
     words
-        .unary::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
             Exchange::new(|r: &WordRecord| r.0),
             "Count+Sink",
-            |_cap, _info| {
-                let mut counts: StrMap<u64> = StrMap::default();
-                move |input, _output| {
+            move |_cap, _info| {
+                let mut counts: StrMap<u64> = control.part("count").unwrap_or_default();
+                let mut epochs = control.aligner();
+                move |(input, frontier), _output| {
                     let mut r = recorder.borrow_mut();
-                    input.for_each(|_cap, data| {
-                        let now = r.now_ns();
-                        let mut runs = r.latency_runs(now);
-                        for (hash, word, due) in data.drain(..) {
-                            let count = counts.get_or_insert_with(hash, &word, || 0);
-                            *count += 1;
-                            runs.add(due);
-                            runs.recorder().word_total(&word, hash, *count);
+                    input.for_each(|cap, data| {
+                        if epochs.holds(time_of(&cap)) {
+                            epochs.hold(time_of(&cap), (), data);
+                        } else {
+                            count_words(&mut counts, &mut r, data);
                         }
                     });
+                    while let Some(epoch) = epochs.passed(frontier.frontier()) {
+                        control.put(epoch, "count", &counts);
+                        control.put(epoch, "outputs", &r.mark());
+                        for (_, mut data) in epochs.advance() {
+                            count_words(&mut counts, &mut r, &mut data);
+                        }
+                    }
+                    for (_, mut data) in epochs.release_if_ended(frontier.frontier()) {
+                        count_words(&mut counts, &mut r, &mut data);
+                    }
                 }
             },
         )
         .probe_with(probe);
+}
+
+/// The running count's per-record work: each word's total goes up by one and is output.
+#[inline]
+fn count_words(counts: &mut StrMap<u64>, r: &mut Recorder, data: &mut Vec<WordRecord>) {
+    let now = r.now_ns();
+    let mut runs = r.latency_runs(now);
+    for (hash, word, due) in data.drain(..) {
+        let count = counts.get_or_insert_with(hash, &word, || 0);
+        *count += 1;
+        runs.add(due);
+        runs.recorder().word_total(&word, hash, *count);
+    }
 }
 
 /// Windowed word count: per tumbling event-time window of `window_ns`, the count of each word,
@@ -85,57 +115,121 @@ pub fn windowed_count<'s>(
     window_ns: u64,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
+    control: &Rc<Control>,
 ) {
-    words
-        .unary_frontier(Exchange::new(|r: &WordRecord| r.0), "WindowCount", move |cap, _info| {
-            // One capability for the earliest open window; windows are emitted in order.
-            let mut cap = Some(cap);
-            let mut windows: BTreeMap<u64, StrMap<u64>> = BTreeMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|_cap, data| {
-                    for (hash, word, t) in data.drain(..) {
-                        let end = (t / window_ns + 1) * window_ns;
-                        *windows.entry(end).or_default().get_or_insert_with(hash, &word, || 0) += 1;
-                    }
-                });
-                let complete = |end: u64| !frontier.frontier().iter().any(|f| f * TICK_NS < end);
-                while let Some(entry) = windows.first_entry() {
-                    let end = *entry.key();
-                    if !complete(end) {
-                        break;
-                    }
-                    let counts = entry.remove();
-                    let c = cap.as_ref().expect("capability held while windows are open");
-                    let mut session = output.session(c);
-                    for (word, _, count) in counts.iter() {
-                        session.give(WindowedCount { window_end: end, word: word.to_owned(), count: *count });
-                    }
+    let state = Rc::clone(control);
+    let add = move |windows: &mut BTreeMap<u64, StrMap<u64>>, data: &mut Vec<WordRecord>| {
+        for (hash, word, t) in data.drain(..) {
+            let end = (t / window_ns + 1) * window_ns;
+            *windows.entry(end).or_default().get_or_insert_with(hash, &word, || 0) += 1;
+        }
+    };
+    let windowed = words.unary_frontier(Exchange::new(|r: &WordRecord| r.0), "WindowCount", move |cap, _info| {
+        // One capability for the earliest open window; windows are emitted in order.
+        let mut cap = Some(cap);
+        let mut windows: BTreeMap<u64, StrMap<u64>> = state.part("window").unwrap_or_default();
+        let mut epochs = state.aligner();
+        move |(input, frontier), output| {
+            input.for_each(|c, data| {
+                if epochs.holds(time_of(&c)) {
+                    epochs.hold(time_of(&c), (), data);
+                } else {
+                    add(&mut windows, data);
                 }
-                match (frontier.frontier().first(), windows.first_key_value()) {
-                    (None, _) => cap = None,
-                    (Some(f), first) => {
-                        // Hold the capability at the earliest time a window could still close.
-                        let t = first.map(|(end, _)| (end / TICK_NS).max(*f)).unwrap_or(*f);
-                        if let Some(c) = cap.as_mut() {
-                            if *c.time() < t {
-                                c.downgrade(&t);
-                            }
+            });
+            let Some(c) = cap.as_ref() else { return };
+            while let Some(epoch) = epochs.passed(frontier.frontier()) {
+                // Only windows complete without the held input and emitted before the epoch (the
+                // capability may stand at a window's end): those that end before it.
+                fire_windows(&mut windows, epoch * TICK_NS - 1, c, output);
+                state.put(epoch, "window", &windows);
+                for (_, mut data) in epochs.advance() {
+                    add(&mut windows, &mut data);
+                }
+            }
+            for (_, mut data) in epochs.release_if_ended(frontier.frontier()) {
+                add(&mut windows, &mut data);
+            }
+            let done_ns = frontier.frontier().iter().map(|f| f * TICK_NS).min().unwrap_or(u64::MAX);
+            fire_windows(&mut windows, done_ns, c, output);
+            match (frontier.frontier().first(), windows.first_key_value()) {
+                (None, _) => cap = None,
+                (Some(f), first) => {
+                    // Hold the capability at the earliest time a window could still close.
+                    let t = first.map(|(end, _)| (end / TICK_NS).max(*f)).unwrap_or(*f);
+                    if let Some(c) = cap.as_mut() {
+                        if *c.time() < t {
+                            c.downgrade(&t);
                         }
                     }
                 }
             }
-        })
-        .probe_with(probe)
-        .sink(Pipeline, "Sink", move |(input, _frontier)| {
-            let mut r = recorder.borrow_mut();
-            input.for_each(|_cap, data: &mut Vec<WindowedCount>| {
-                let now = r.now_ns();
-                for out in data.drain(..) {
-                    r.latency(out.window_end, now);
-                    r.windowed(out);
-                }
-            });
+        }
+    });
+    sink(windowed.probe_with(probe), control, recorder, |r, now, out: WindowedCount| {
+        r.latency(out.window_end, now);
+        r.windowed(out);
+    });
+}
+
+/// The time of a batch of input.
+#[inline]
+fn time_of(cap: &InputCapability<u64>) -> u64 {
+    *cap.least().expect("input at a time")
+}
+
+/// Emits, at `cap`, every window that ends at or before `done_ns`.
+fn fire_windows(
+    windows: &mut BTreeMap<u64, StrMap<u64>>,
+    done_ns: u64,
+    cap: &Capability<u64>,
+    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<WindowedCount>>>,
+) {
+    while let Some(entry) = windows.first_entry().filter(|e| *e.key() <= done_ns) {
+        let end = *entry.key();
+        let counts = entry.remove();
+        let mut session = output.session(cap);
+        for (word, _, count) in counts.iter() {
+            session.give(WindowedCount { window_end: end, word: word.to_owned(), count: *count });
+        }
+    }
+}
+
+/// Records a job's outputs on this worker, taking part in snapshots with its position in the
+/// outputs (so a restore can rewind them).
+fn sink<'s, D: 'static>(
+    stream: Stream<'s, u64, Vec<D>>,
+    control: &Rc<Control>,
+    recorder: Rc<RefCell<Recorder>>,
+    mut write: impl FnMut(&mut Recorder, u64, D) + 'static,
+) {
+    let control = Rc::clone(control);
+    let mut epochs = control.aligner();
+    let mut record = move |r: &mut Recorder, data: &mut Vec<D>| {
+        let now = r.now_ns();
+        for out in data.drain(..) {
+            write(r, now, out);
+        }
+    };
+    stream.sink(Pipeline, "Sink", move |(input, frontier)| {
+        let mut r = recorder.borrow_mut();
+        input.for_each(|cap, data| {
+            if epochs.holds(time_of(&cap)) {
+                epochs.hold(time_of(&cap), (), data);
+            } else {
+                record(&mut r, data);
+            }
         });
+        while let Some(epoch) = epochs.passed(frontier.frontier()) {
+            control.put(epoch, "outputs", &r.mark());
+            for (_, mut data) in epochs.advance() {
+                record(&mut r, &mut data);
+            }
+        }
+        for (_, mut data) in epochs.release_if_ended(frontier.frontier()) {
+            record(&mut r, &mut data);
+        }
+    });
 }
 
 /// A hashtag on its way to be counted: `(hash, tag, event_time_ns)`.
@@ -165,72 +259,99 @@ pub fn hashtag_windows<'s>(
     spec: &HashtagSpec,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
+    control: &Rc<Control>,
 ) {
     let k = spec.top_k;
     let spec = spec.clone();
-    tags.unary_frontier(Exchange::new(|r: &TagRecord| r.0), "WindowCount", move |cap, _info| {
+    let state = Rc::clone(control);
+    let add = |windows: &mut SlidingTopK, data: &mut Vec<TagRecord>| {
+        for (hash, tag, t) in data.drain(..) {
+            windows.add(hash, &tag, t, 1);
+        }
+    };
+    let windows = tags.unary_frontier(Exchange::new(|r: &TagRecord| r.0), "WindowCount", move |cap, _info| {
         let mut cap = Some(cap);
-        let mut windows = SlidingTopK::new(&spec);
+        let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
+        let mut epochs = state.aligner();
         move |(input, frontier), output| {
-            input.for_each(|_cap, data| {
-                for (hash, tag, t) in data.drain(..) {
-                    windows.add(hash, &tag, t, 1);
+            input.for_each(|c, data| {
+                if epochs.holds(time_of(&c)) {
+                    epochs.hold(time_of(&c), (), data);
+                } else {
+                    add(&mut windows, data);
                 }
             });
-            let f = frontier.frontier().first().copied();
-            if let Some(c) = cap.as_mut() {
-                let done_ns = f.map(|f| f * TICK_NS).unwrap_or(u64::MAX);
+            let Some(c) = cap.as_mut() else { return };
+            // A window is emitted at its end (or the capability, if later).
+            let mut fire = |windows: &mut SlidingTopK, done_ns: u64| {
                 windows.fire(done_ns, |w| {
                     let at = (w.window_end / TICK_NS).max(*c.time());
                     output.session(&c.delayed(&at)).give(w);
-                });
-                match f {
-                    None => cap = None,
-                    Some(f) => {
-                        if *c.time() < f {
-                            c.downgrade(&f);
+                })
+            };
+            while let Some(epoch) = epochs.passed(frontier.frontier()) {
+                // Only windows emitted before the epoch: those that end before it.
+                fire(&mut windows, epoch * TICK_NS - 1);
+                state.put(epoch, "window", &windows);
+                for (_, mut data) in epochs.advance() {
+                    add(&mut windows, &mut data);
+                }
+            }
+            for (_, mut data) in epochs.release_if_ended(frontier.frontier()) {
+                add(&mut windows, &mut data);
+            }
+            let f = frontier.frontier().first().copied();
+            fire(&mut windows, f.map(|f| f * TICK_NS).unwrap_or(u64::MAX));
+            match f {
+                None => cap = None,
+                Some(f) => {
+                    if *c.time() < f {
+                        c.downgrade(&f);
+                    }
+                }
+            }
+        }
+    });
+    // `TopK` keeps no state across an epoch: by the time its frontier passes one, it has emitted
+    // every window before it, and the partials after it are sent again by a restored `WindowCount`.
+    let top =
+        windows.unary_frontier(Exchange::new(|w: &HashtagWindow| mix64(w.window_end)), "TopK", move |_cap, _info| {
+            let mut pending: BTreeMap<u64, (Capability<u64>, HashtagWindow)> = BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    for partial in data.drain(..) {
+                        let entry = pending.entry(partial.window_end).or_insert_with(|| {
+                            let c = cap.retain_least(0).expect("input capability for output 0");
+                            (
+                                c,
+                                HashtagWindow {
+                                    window_end: partial.window_end,
+                                    total: 0,
+                                    distinct: 0,
+                                    top: Vec::new(),
+                                },
+                            )
+                        });
+                        let merged = &mut entry.1;
+                        merged.total += partial.total;
+                        merged.distinct += partial.distinct;
+                        for item in partial.top {
+                            insert_top(&mut merged.top, item, k);
                         }
                     }
-                }
-            }
-        }
-    })
-    .unary_frontier(Exchange::new(|w: &HashtagWindow| mix64(w.window_end)), "TopK", move |_cap, _info| {
-        let mut pending: BTreeMap<u64, (timely::dataflow::operators::Capability<u64>, HashtagWindow)> = BTreeMap::new();
-        move |(input, frontier), output| {
-            input.for_each(|cap, data| {
-                for partial in data.drain(..) {
-                    let entry = pending.entry(partial.window_end).or_insert_with(|| {
-                        let c = cap.retain_least(0).expect("input capability for output 0");
-                        (c, HashtagWindow { window_end: partial.window_end, total: 0, distinct: 0, top: Vec::new() })
-                    });
-                    let merged = &mut entry.1;
-                    merged.total += partial.total;
-                    merged.distinct += partial.distinct;
-                    for item in partial.top {
-                        insert_top(&mut merged.top, item, k);
+                });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.get().0.time()) {
+                        break;
                     }
+                    let (cap, window) = entry.remove();
+                    output.session(&cap).give(window);
                 }
-            });
-            while let Some(entry) = pending.first_entry() {
-                if frontier.less_equal(entry.get().0.time()) {
-                    break;
-                }
-                let (cap, window) = entry.remove();
-                output.session(&cap).give(window);
-            }
-        }
-    })
-    .probe_with(probe)
-    .sink(Pipeline, "Sink", move |(input, _frontier)| {
-        let mut r = recorder.borrow_mut();
-        input.for_each(|_cap, data: &mut Vec<HashtagWindow>| {
-            let now = r.now_ns();
-            for w in data.drain(..) {
-                r.latency(w.window_end, now);
-                r.hashtag_window(w);
             }
         });
+    sink(top.probe_with(probe), control, recorder, |r, now, w: HashtagWindow| {
+        r.latency(w.window_end, now);
+        r.hashtag_window(w);
     });
 }
 
@@ -249,33 +370,58 @@ pub fn detect<'s>(
     spec: &SensorSpec,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
+    control: &Rc<Control>,
 ) {
     let threshold = Threshold::new(spec);
     let size = spec.window;
-    readings
-        .unary(Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)), "Detect", move |_cap, _info| {
-            let mut windows: rustc_hash::FxHashMap<u32, SensorWindow> = Default::default();
-            move |input, output| {
+    let state = Rc::clone(control);
+    let check =
+        move |windows: &mut FxHashMap<u32, SensorWindow>, data: &mut Vec<ReadingRecord>, alerts: &mut Vec<_>| {
+            for (r, due) in data.drain(..) {
+                let w = windows.entry(r.sensor).or_insert_with(|| SensorWindow::new(size));
+                if w.push(r.milli, threshold) {
+                    alerts.push((Alert { sensor: r.sensor, seq: r.seq, milli: r.milli }, due));
+                }
+            }
+        };
+    let alerts = readings.unary_frontier(
+        Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)),
+        "Detect",
+        move |_cap, _info| {
+            let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
+            let mut epochs = state.aligner();
+            let mut alerts = Vec::new();
+            move |(input, frontier), output| {
                 input.for_each(|cap, data| {
-                    let mut session = output.session(&cap);
-                    for (r, due) in data.drain(..) {
-                        let w = windows.entry(r.sensor).or_insert_with(|| SensorWindow::new(size));
-                        if w.push(r.milli, threshold) {
-                            session.give((Alert { sensor: r.sensor, seq: r.seq, milli: r.milli }, due));
+                    if epochs.holds(time_of(&cap)) {
+                        epochs.hold(time_of(&cap), cap.retain_least(0).expect("output 0"), data);
+                    } else {
+                        check(&mut windows, data, &mut alerts);
+                        if !alerts.is_empty() {
+                            output.session(&cap).give_iterator(alerts.drain(..));
                         }
                     }
                 });
-            }
-        })
-        .probe_with(probe)
-        .sink(Pipeline, "Sink", move |(input, _frontier)| {
-            let mut r = recorder.borrow_mut();
-            input.for_each(|_cap, data: &mut Vec<(Alert, u64)>| {
-                let now = r.now_ns();
-                for (alert, due) in data.drain(..) {
-                    r.latency(due, now);
-                    r.alert(alert);
+                while let Some(epoch) = epochs.passed(frontier.frontier()) {
+                    state.put(epoch, "detect", &windows);
+                    for (cap, mut data) in epochs.advance() {
+                        check(&mut windows, &mut data, &mut alerts);
+                        if !alerts.is_empty() {
+                            output.session(&cap).give_iterator(alerts.drain(..));
+                        }
+                    }
                 }
-            });
-        });
+                for (cap, mut data) in epochs.release_if_ended(frontier.frontier()) {
+                    check(&mut windows, &mut data, &mut alerts);
+                    if !alerts.is_empty() {
+                        output.session(&cap).give_iterator(alerts.drain(..));
+                    }
+                }
+            }
+        },
+    );
+    sink(alerts.probe_with(probe), control, recorder, |r, now, (alert, due): (Alert, u64)| {
+        r.latency(due, now);
+        r.alert(alert);
+    });
 }

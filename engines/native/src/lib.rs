@@ -27,10 +27,11 @@ use std::time::Duration;
 
 use timely::dataflow::ProbeHandle;
 use workloads::contract::AnyGenerator;
-use workloads::{JobSpec, Observer, RunSpec, Source};
+use workloads::{Fault, JobSpec, Observer, Restore, RunSpec, Source};
 
 pub mod cluster;
 pub mod jobs;
+pub mod snapshot;
 pub mod socket;
 pub mod source;
 
@@ -60,9 +61,15 @@ pub enum NativeError {
 /// Runs `spec` to completion on this process's workers, reporting to `observer`.
 pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
     spec.validate()?;
-    if !spec.faults.is_empty() {
+    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) {
         return Err(NativeError::Unsupported(
-            "fault injection yet (snapshots and restore are not built): run without --fault".into(),
+            "kill-process (a supervisor restart of the whole cluster is not built): use kill-worker".into(),
+        ));
+    }
+    let from_socket = matches!(spec.source, Source::Socket(_));
+    if from_socket && !spec.faults.is_empty() {
+        return Err(NativeError::Unsupported(
+            "faults with a socket source (a socket has no offsets to replay from): use the generator".into(),
         ));
     }
     let generator = spec.generator()?;
@@ -71,49 +78,110 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         Source::Socket(addr) if spec.cluster.process_id == 0 => Some(socket::Receiver::connect(addr, spec)?),
         _ => None,
     };
-    let from_socket = matches!(spec.source, Source::Socket(_));
+    // Snapshots go to the run's checkpoint directory, else to a private one (shared by the
+    // processes of a cluster on one host); none for a socket source.
+    let scratch = spec.checkpoint.dir.is_none().then(|| match spec.cluster.processes {
+        1 => workloads::durable::scratch_dir("native"),
+        _ => std::env::temp_dir().join(format!("streambench-native-{}", spec.cluster.addresses[0].replace(':', "_"))),
+    });
+    let dir = (!from_socket).then(|| spec.checkpoint.dir.clone().or_else(|| scratch.clone())).flatten();
+    let processes = spec.cluster.processes;
     let spec = spec.clone();
     let observer = observer.clone();
-    cluster::execute(&spec.cluster.clone(), move |worker| {
+    let result = cluster::execute(&spec.cluster.clone(), move |worker| {
         let index = worker.index();
         let peers = worker.peers();
+        let control = Rc::new(snapshot::Control::new(&spec, dir.clone(), index, peers));
         timely::synchronization::Barrier::new(worker).wait();
         observer.start();
         let recorder = Rc::new(RefCell::new(observer.recorder()));
-        let probe = ProbeHandle::new();
-        let plan = source::Plan::new(&spec, index, peers);
         let receiver = socket.as_ref().filter(|_| index == 0).cloned();
         let no_input = from_socket && receiver.is_none();
-        worker.dataflow::<u64, _, _>(|scope| {
-            let r = Rc::clone(&recorder);
-            // This worker's input: the socket (worker 0 of a socket run), nothing (the other
-            // workers of a socket run), or its share of the generator's partitions.
-            let input = Input { receiver: receiver.as_ref(), no_input, plan, recorder: &r, probe: &probe };
-            match (&spec.job, &generator) {
-                (JobSpec::Wordcount(s), AnyGenerator::Lines(g)) => {
-                    let words =
-                        input.stream(scope, socket::parse_line, jobs::line_records(g.clone(), s.window_ns.is_some()));
-                    match s.window_ns {
-                        None => jobs::running_count(words, r, &probe),
-                        Some(w) => jobs::windowed_count(words, w, r, &probe),
+        loop {
+            let probe = ProbeHandle::new();
+            let plan = source::Plan::new(&spec, index, peers);
+            let dataflow = worker.next_dataflow_index();
+            worker.dataflow::<u64, _, _>(|scope| {
+                let r = Rc::clone(&recorder);
+                // This worker's input: the socket (worker 0 of a socket run), nothing (the other
+                // workers of a socket run), or its share of the generator's partitions.
+                let input = Input {
+                    receiver: receiver.as_ref(),
+                    no_input,
+                    plan,
+                    recorder: &r,
+                    probe: &probe,
+                    control: &control,
+                };
+                let c = &control;
+                match (&spec.job, &generator) {
+                    (JobSpec::Wordcount(s), AnyGenerator::Lines(g)) => {
+                        let words = input.stream(
+                            scope,
+                            socket::parse_line,
+                            jobs::line_records(g.clone(), s.window_ns.is_some()),
+                        );
+                        match s.window_ns {
+                            None => jobs::running_count(words, r, &probe, c),
+                            Some(w) => jobs::windowed_count(words, w, r, &probe, c),
+                        }
                     }
+                    (JobSpec::Hashtags(s), AnyGenerator::Tweets(g)) => {
+                        let tags = input.stream(scope, socket::parse_tweet, jobs::tag_records(g.clone()));
+                        jobs::hashtag_windows(tags, s, r, &probe, c);
+                    }
+                    (JobSpec::Sensors(s), AnyGenerator::Sensors(g)) => {
+                        let readings = input.stream(scope, socket::parse_reading, jobs::reading_records(g.clone()));
+                        jobs::detect(readings, s, r, &probe, c);
+                    }
+                    _ => unreachable!("RunSpec::generator matches the job"),
                 }
-                (JobSpec::Hashtags(s), AnyGenerator::Tweets(g)) => {
-                    let tags = input.stream(scope, socket::parse_tweet, jobs::tag_records(g.clone()));
-                    jobs::hashtag_windows(tags, s, r, &probe);
+            });
+            // Until every operator of every dataflow has finished (the sinks included), or a
+            // fault comes due.
+            let fired = control.fired();
+            loop {
+                let now = recorder.borrow().now_ns();
+                let more = worker.step_or_park(Some(Duration::from_millis(1)));
+                // A straggler takes `factor` times as long over each step.
+                let factor = control.slow_factor(now);
+                if factor > 1.0 {
+                    let took = recorder.borrow().now_ns().saturating_sub(now);
+                    std::thread::sleep(Duration::from_nanos(((factor - 1.0) * took as f64) as u64));
                 }
-                (JobSpec::Sensors(s), AnyGenerator::Sensors(g)) => {
-                    let readings = input.stream(scope, socket::parse_reading, jobs::reading_records(g.clone()));
-                    jobs::detect(readings, s, r, &probe);
+                if control.fired() > fired || !more {
+                    break;
                 }
-                _ => unreachable!("RunSpec::generator matches the job"),
             }
-        });
-        // Until every operator of every dataflow has finished (the sinks included).
-        while worker.step_or_park(Some(Duration::from_millis(1))) {}
+            if control.fired() == fired {
+                break;
+            }
+            // Every worker drops its dataflow, then all restore the same committed snapshot.
+            let at_ns = recorder.borrow().now_ns();
+            worker.drop_dataflow(dataflow);
+            timely::synchronization::Barrier::new(worker).wait();
+            let (epoch_ns, skipped) = control.restore();
+            let offsets: Vec<(u32, u64)> = control.part("source").unwrap_or_default();
+            let rewritten = recorder.borrow_mut().rewind(&control.restored_outputs());
+            let took_ns = recorder.borrow().now_ns() - at_ns;
+            recorder.borrow_mut().restore(Restore {
+                fault: fired,
+                at_ns,
+                epoch_ns,
+                skipped,
+                took_ns,
+                replayed_inputs: control.replayed(&offsets),
+                rewritten_outputs: rewritten,
+            });
+        }
+        control.remove_own_files();
         recorder.borrow_mut().complete();
         Ok(())
-    })
+    });
+    if let Some(scratch) = scratch.filter(|_| processes == 1) {
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+    result
 }
 
 /// Where one worker's records come from.
@@ -123,6 +191,7 @@ struct Input<'a> {
     plan: source::Plan,
     recorder: &'a Rc<RefCell<workloads::Recorder>>,
     probe: &'a ProbeHandle<u64>,
+    control: &'a Rc<snapshot::Control>,
 }
 
 impl Input<'_> {
@@ -137,7 +206,9 @@ impl Input<'_> {
             Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(self.recorder), parse),
             None if self.no_input => socket::empty(scope),
             None => {
-                source::generator(scope, "Source", self.plan, Rc::clone(self.recorder), self.probe.clone(), produce)
+                let (recorder, probe, control) =
+                    (Rc::clone(self.recorder), self.probe.clone(), Rc::clone(self.control));
+                source::generator(scope, "Source", self.plan, recorder, probe, control, produce)
             }
         }
     }

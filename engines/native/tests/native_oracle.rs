@@ -96,9 +96,14 @@ fn fixed_rate_runs_are_open_loop_and_measured_from_schedule() {
 }
 
 #[test]
-fn faults_are_refused_loudly() {
+fn faults_it_cannot_inject_are_refused_before_the_run() {
+    let mut s = spec(JobSpec::Wordcount(WordCountSpec::default()), 1, 10);
+    s.faults.push(workloads::Fault::KillProcess { process: 0, at_ns: 0 });
+    let err = native::run(&s, &Observer::new(&s)).unwrap_err().to_string();
+    assert!(err.contains("kill-process") && err.contains("use kill-worker"), "{err}");
     let mut s = spec(JobSpec::Wordcount(WordCountSpec::default()), 1, 10);
     s.faults.push(workloads::Fault::KillWorker { worker: 0, at_ns: 0 });
+    s.source = workloads::Source::Socket("127.0.0.1:9".into());
     let err = native::run(&s, &Observer::new(&s)).unwrap_err().to_string();
-    assert!(err.contains("does not support"), "{err}");
+    assert!(err.contains("socket source") && err.contains("use the generator"), "{err}");
 }
