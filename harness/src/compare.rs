@@ -49,6 +49,8 @@ pub struct Plan {
     pub window: (u64, u64),
     /// The micro-batch engine's batch interval, ns.
     pub batch_interval_ns: u64,
+    /// Both engines' checkpoint interval in the fault runs (a multiple of the batch interval), ns.
+    pub fault_checkpoint_ns: u64,
     /// Events per COST loop, per workload.
     pub cost_records: [u64; 3],
     /// A cap on the events of a max-rate run, per workload (bounds the oracle's work).
@@ -67,6 +69,7 @@ impl Plan {
                 warmup_ns: SECOND_NS / 4,
                 window: (SECOND_NS / 2, SECOND_NS / 10),
                 batch_interval_ns: SECOND_NS / 10,
+                fault_checkpoint_ns: SECOND_NS / 5,
                 cost_records: [300_000, 1_000_000, 3_000_000],
                 max_records: [Some(1_200_000), Some(4_000_000), Some(12_000_000)],
                 max_repeats: 3,
@@ -77,6 +80,7 @@ impl Plan {
                 warmup_ns: SECOND_NS,
                 window: (10 * SECOND_NS, SECOND_NS),
                 batch_interval_ns: SECOND_NS,
+                fault_checkpoint_ns: SECOND_NS,
                 cost_records: [2_000_000, 6_000_000, 20_000_000],
                 max_records: [None; 3],
                 max_repeats: 1,
@@ -129,6 +133,11 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
         // One run of `engine` (the median of `repeats`, each after its own COST loop, by ratio).
         let mut one = |engine: Engine, kind: &str, profile: Profile, repeats: usize, faults: Vec<workloads::Fault>| {
             let mut spec = run_spec(workload, profile, &plan, workers, args.seed);
+            if !faults.is_empty() {
+                // Both engines checkpoint at the same interval, so that the native engine has a
+                // snapshot to restore and the micro-batch engine a cut to recompute from.
+                spec.checkpoint.interval_ns = Some(plan.fault_checkpoint_ns);
+            }
             spec.faults = faults;
             if spec.profile.is_max() {
                 spec.records = plan.max_records[index];
@@ -196,11 +205,14 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
                 one(engine, "half-max", Profile::Constant { rate: half }, 1, no_faults());
             }
         }
-        // Recovery: the micro-batch engine at the common rate, one executor of two losing its
-        // memory half-way (the native engine does not inject faults: see the report).
-        if workload == Workload::Wordcount && workers >= 2 && max.contains_key(&Engine::Microbatch) {
+        // Recovery: each engine at the common rate, one worker (executor) of two losing its
+        // memory half-way: the micro-batch engine recomputes the lost partitions from lineage,
+        // the native engine restores its last snapshot and replays.
+        if workload == Workload::Wordcount && workers >= 2 {
             let fault = workloads::Fault::KillWorker { worker: 1, at_ns: plan.duration_ns / 2 };
-            one(Engine::Microbatch, "fault", Profile::Constant { rate: common }, 1, vec![fault]);
+            for &engine in max.keys() {
+                one(engine, "fault", Profile::Constant { rate: common }, 1, vec![fault.clone()]);
+            }
         }
     }
     let context =

@@ -60,6 +60,18 @@ fn compare_quick_check_and_plot() {
             assert!(!result["timeline"].as_array().unwrap().is_empty());
         }
     }
+    // With two workers or more, each engine loses one half-way through wordcount and recovers.
+    let faulted: Vec<_> = runs.iter().filter(|r| r["kind"] == "fault").collect();
+    if summary["context"]["workers"].as_u64().unwrap() >= 2 {
+        assert_eq!(faulted.len(), 2, "one fault run per engine");
+    }
+    for run in faulted {
+        assert_eq!(run["correct"], true, "{}", run["error"]);
+        let result = json(&out.join(run["file"].as_str().unwrap()));
+        let recovery = &result["recovery"][0];
+        assert_eq!(recovery["exact"], true, "{recovery}");
+        assert_eq!(recovery["restore"].is_object(), run["engine"] == "native", "{recovery}");
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("| wordcount | native |")

@@ -51,6 +51,49 @@ fn two_processes_equal_the_oracle(engine: &str) {
 }
 
 #[test]
+fn a_native_worker_killed_in_a_cluster_of_two_processes_is_restored_exactly() {
+    let dir = scratch("cluster-native-fault");
+    let out = dir.join("fault.json");
+    let snapshots = dir.join("snapshots");
+    let o = streambench(&[
+        "cluster",
+        "--processes",
+        "2",
+        "--",
+        "--engine",
+        "native",
+        "--workload",
+        "wordcount",
+        "--rate",
+        "20k",
+        "--duration",
+        "2s",
+        "--warmup",
+        "500ms",
+        "--workers",
+        "1",
+        "--checkpoint-interval",
+        "200ms",
+        "--checkpoint-dir",
+        snapshots.to_str().unwrap(),
+        "--fault",
+        "kill-worker:1@1100ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json(&out);
+    assert_eq!(r["correct"], true, "{}", r["verification"]);
+    assert_eq!(r["input_records"], 40_000);
+    let restore = &r["recovery"][0]["restore"];
+    assert!(restore["snapshot_epoch_s"].as_f64().is_some(), "both processes' files commit a snapshot: {restore}");
+    assert!(restore["replayed_records"].as_u64().unwrap() > 0, "{restore}");
+    // Each worker removed its own files.
+    assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn processes_started_by_hand_merge_into_one_result() {
     for engine in ENGINES {
         started_by_hand(engine);

@@ -178,8 +178,10 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         recorder.borrow_mut().complete();
         Ok(())
     });
-    if let Some(scratch) = scratch.filter(|_| processes == 1) {
-        let _ = std::fs::remove_dir_all(scratch);
+    // A private directory goes; one shared by a cluster's processes goes with the last of them
+    // (each worker removed its own files).
+    if let Some(scratch) = scratch {
+        let _ = if processes == 1 { std::fs::remove_dir_all(scratch) } else { std::fs::remove_dir(scratch) };
     }
     result
 }
