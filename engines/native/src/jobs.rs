@@ -73,11 +73,7 @@ pub fn running_count<'s>(
                 move |(input, frontier), _output| {
                     let mut r = recorder.borrow_mut();
                     input.for_each(|cap, data| {
-                        if epochs.holds(time_of(&cap)) {
-                            epochs.hold(time_of(&cap), (), data);
-                        } else {
-                            count_words(&mut counts, &mut r, data);
-                        }
+                        epochs.admit(time_of(&cap), || (), data, |d| count_words(&mut counts, &mut r, d))
                     });
                     while let Some(epoch) = epochs.passed(frontier.frontier()) {
                         control.put(epoch, "count", &counts);
@@ -130,13 +126,7 @@ pub fn windowed_count<'s>(
         let mut windows: BTreeMap<u64, StrMap<u64>> = state.part("window").unwrap_or_default();
         let mut epochs = state.aligner();
         move |(input, frontier), output| {
-            input.for_each(|c, data| {
-                if epochs.holds(time_of(&c)) {
-                    epochs.hold(time_of(&c), (), data);
-                } else {
-                    add(&mut windows, data);
-                }
-            });
+            input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
             let Some(c) = cap.as_ref() else { return };
             while let Some(epoch) = epochs.passed(frontier.frontier()) {
                 // Only windows complete without the held input and emitted before the epoch (the
@@ -213,13 +203,7 @@ fn sink<'s, D: 'static>(
     };
     stream.sink(Pipeline, "Sink", move |(input, frontier)| {
         let mut r = recorder.borrow_mut();
-        input.for_each(|cap, data| {
-            if epochs.holds(time_of(&cap)) {
-                epochs.hold(time_of(&cap), (), data);
-            } else {
-                record(&mut r, data);
-            }
-        });
+        input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| record(&mut r, d)));
         while let Some(epoch) = epochs.passed(frontier.frontier()) {
             control.put(epoch, "outputs", &r.mark());
             for (_, mut data) in epochs.advance() {
@@ -274,13 +258,7 @@ pub fn hashtag_windows<'s>(
         let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
         let mut epochs = state.aligner();
         move |(input, frontier), output| {
-            input.for_each(|c, data| {
-                if epochs.holds(time_of(&c)) {
-                    epochs.hold(time_of(&c), (), data);
-                } else {
-                    add(&mut windows, data);
-                }
-            });
+            input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
             let Some(c) = cap.as_mut() else { return };
             // A window is emitted at its end (or the capability, if later).
             let mut fire = |windows: &mut SlidingTopK, done_ns: u64| {
@@ -393,14 +371,13 @@ pub fn detect<'s>(
             let mut alerts = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
-                    if epochs.holds(time_of(&cap)) {
-                        epochs.hold(time_of(&cap), cap.retain_least(0).expect("output 0"), data);
-                    } else {
+                    let held = || cap.retain_least(0).expect("output 0");
+                    epochs.admit(time_of(&cap), held, data, |data| {
                         check(&mut windows, data, &mut alerts);
                         if !alerts.is_empty() {
                             output.session(&cap).give_iterator(alerts.drain(..));
                         }
-                    }
+                    });
                 });
                 while let Some(epoch) = epochs.passed(frontier.frontier()) {
                     state.put(epoch, "detect", &windows);

@@ -379,15 +379,21 @@ impl<D, S> Aligner<D, S> {
         self.next
     }
 
-    /// Whether input at `time` must wait for the snapshot of an earlier epoch.
+    /// Takes a batch of input at `time`: `process`es it now, or holds it back (with `stamp()`)
+    /// until the snapshot of an earlier epoch is written.
     #[inline]
-    pub fn holds(&self, time: u64) -> bool {
-        time >= self.next
-    }
-
-    /// Holds `data` (at `time`) back.
-    pub fn hold(&mut self, time: u64, stamp: S, data: &mut Vec<D>) {
-        self.held.push((time, stamp, std::mem::take(data)));
+    pub fn admit(
+        &mut self,
+        time: u64,
+        stamp: impl FnOnce() -> S,
+        data: &mut Vec<D>,
+        process: impl FnOnce(&mut Vec<D>),
+    ) {
+        if time >= self.next {
+            self.held.push((time, stamp(), std::mem::take(data)));
+        } else {
+            process(data);
+        }
     }
 
     /// The next epoch the frontier has passed (every input before it has arrived), if one is

@@ -1,19 +1,11 @@
 //! The native engine against the oracle: each workload on 1, 2 and 4 workers, with and without
 //! disorder, at a fixed rate and at `max`. Outputs must equal the oracle exactly.
 
-use workloads::spec::SECOND_NS;
-use workloads::verify::{self, Running};
-use workloads::{Collect, HashtagSpec, JobSpec, Observer, Profile, RunSpec, SensorSpec, WordCountSpec};
+mod support;
+use support::check;
 
-fn check(spec: &RunSpec) -> workloads::RunReport {
-    let observer = Observer::new(spec);
-    native::run(spec, &observer).expect("native run");
-    let report = observer.report();
-    let verdict = verify::run(spec, &report, Running::EveryUpdate).unwrap();
-    assert!(verdict.correct, "{} workers: {}", spec.cluster.workers, verdict.message);
-    assert!(verdict.checked > 0, "no output was checked");
-    report
-}
+use workloads::spec::SECOND_NS;
+use workloads::{Collect, HashtagSpec, JobSpec, Observer, Profile, RunSpec, SensorSpec, WordCountSpec};
 
 fn spec(job: JobSpec, workers: usize, records: u64) -> RunSpec {
     let mut s = RunSpec::new(job, Profile::Max { nominal: 200_000.0 }, 60 * SECOND_NS);

@@ -3,21 +3,13 @@
 //! outputs must still equal the oracle exactly (every running-count update once: nothing lost,
 //! nothing counted twice), and the restore must say what it went back to.
 
+mod support;
+use support::check;
+
 use workloads::spec::SECOND_NS;
-use workloads::verify::{self, Running};
-use workloads::{Fault, HashtagSpec, JobSpec, Observer, Profile, RunReport, RunSpec, SensorSpec, WordCountSpec};
+use workloads::{Fault, HashtagSpec, JobSpec, Profile, RunReport, RunSpec, SensorSpec, WordCountSpec};
 
 const MS: u64 = 1_000_000;
-
-fn check(spec: &RunSpec) -> RunReport {
-    let observer = Observer::new(spec);
-    native::run(spec, &observer).expect("native run");
-    let report = observer.report();
-    let verdict = verify::run(spec, &report, Running::EveryUpdate).unwrap();
-    assert!(verdict.correct, "{} workers: {}", spec.cluster.workers, verdict.message);
-    assert!(verdict.checked > 0, "no output was checked");
-    report
-}
 
 /// `rate` events/s for `duration_ms`, snapshots every 50 ms, each `(worker, at_ms)` of `kills` a
 /// worker losing its memory. Faults fall mid-epoch (allowing for disorder), so that there is
