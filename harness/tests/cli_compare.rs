@@ -143,7 +143,7 @@ fn compare_quick_check_and_plot() {
 
 #[test]
 fn bad_run_options_are_refused_before_anything_starts() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["run", "--engine", "spark", "--workload", "wordcount"], "possible values: microbatch, native"),
         (&["run", "--engine", "native", "--workload", "tweets"], "possible values: wordcount, hashtags, sensors"),
         (&["run", "--engine", "native", "--workload", "wordcount", "--fault", "explode:1@1s"], "kill-worker:W@T"),
@@ -168,6 +168,7 @@ fn bad_run_options_are_refused_before_anything_starts() {
             "cannot read hostfile",
         ),
         (&["run", "--engine", "native", "--workload", "wordcount", "--fault", "kill-worker:5@1s"], "give 0..0"),
+        (&["run", "--engine", "native", "--workload", "wordcount", "--checkpoint-interval", "0"], "give 1ms or more"),
     ];
     for (args, expected) in cases {
         let started = std::time::Instant::now();

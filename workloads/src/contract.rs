@@ -320,6 +320,12 @@ impl RunSpec {
         if self.batch_interval_ns == 0 {
             return Err(SpecError("--batch-interval must be longer than 0".into()));
         }
+        if let Some(ns) = self.checkpoint.interval_ns.filter(|ns| *ns < 1_000_000) {
+            return Err(SpecError(format!(
+                "--checkpoint-interval ({} us) is below the engines' 1 ms time granularity: give 1ms or more",
+                ns / 1000
+            )));
+        }
         for f in &self.faults {
             let (kind, who, limit) = match f {
                 Fault::KillWorker { worker, .. } | Fault::SlowWorker { worker, .. } => {
@@ -942,5 +948,8 @@ mod tests {
         spec.cluster.workers = 1;
         spec.faults.push(Fault::KillWorker { worker: 3, at_ns: 0 });
         assert!(spec.validate().unwrap_err().0.contains("0..0"));
+        spec.faults.clear();
+        spec.checkpoint.interval_ns = Some(0);
+        assert!(spec.validate().unwrap_err().0.contains("give 1ms or more"));
     }
 }
