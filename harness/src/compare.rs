@@ -71,7 +71,7 @@ impl Plan {
                 batch_interval_ns: SECOND_NS / 10,
                 fault_checkpoint_ns: SECOND_NS / 5,
                 cost_records: [300_000, 1_000_000, 3_000_000],
-                max_records: [Some(1_200_000), Some(4_000_000), Some(12_000_000)],
+                max_records: [Some(900_000), Some(3_000_000), Some(9_000_000)],
                 max_repeats: 3,
             }
         } else {
