@@ -140,11 +140,12 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
             // Until every operator of every dataflow has finished (the sinks included), or a
             // fault comes due.
             let fired = control.fired();
+            let straggles = control.straggles();
             loop {
-                let now = recorder.borrow().now_ns();
+                let now = if straggles { recorder.borrow().now_ns() } else { 0 };
                 let more = worker.step_or_park(Some(Duration::from_millis(1)));
                 // A straggler takes `factor` times as long over each step.
-                let factor = control.slow_factor(now);
+                let factor = if straggles { control.slow_factor(now) } else { 1.0 };
                 if factor > 1.0 {
                     let took = recorder.borrow().now_ns().saturating_sub(now);
                     std::thread::sleep(Duration::from_nanos(((factor - 1.0) * took as f64) as u64));

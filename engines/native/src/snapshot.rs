@@ -63,8 +63,6 @@ pub struct Restored {
     pub epoch: u64,
     /// Whether a snapshot was found.
     pub found: bool,
-    /// Newer snapshots passed over, and why.
-    pub skipped: Vec<String>,
     parts: FxHashMap<String, Vec<u8>>,
 }
 
@@ -189,12 +187,25 @@ impl Control {
         Some(bincode::deserialize(bytes).unwrap_or_else(|e| panic!("snapshot part {name} does not decode: {e}")))
     }
 
+    /// The first epoch the current dataflow owes a snapshot for: the one after the restored
+    /// epoch (`u64::MAX` without snapshots).
+    pub fn first_epoch(&self) -> u64 {
+        if self.snapshots() {
+            (self.restored_epoch() / self.interval + 1) * self.interval
+        } else {
+            u64::MAX
+        }
+    }
+
     /// An operator's epoch tracker, starting after the restored epoch. `S` is what is kept with
     /// held input: a capability when output may follow from it, `()` otherwise.
     pub fn aligner<D, S>(&self) -> Aligner<D, S> {
-        let next =
-            if self.snapshots() { (self.restored_epoch() / self.interval + 1) * self.interval } else { u64::MAX };
-        Aligner { interval: self.interval, next, held: Vec::new() }
+        Aligner { interval: self.interval, next: self.first_epoch(), held: Vec::new() }
+    }
+
+    /// Whether this worker straggles at some point of the run.
+    pub fn straggles(&self) -> bool {
+        !self.slow.is_empty()
     }
 
     /// Adds part `name` of this worker's snapshot at `epoch`; writes the worker's file once it
@@ -267,6 +278,7 @@ impl Control {
     /// its epoch in ns (`None`: start from the beginning) and the newer snapshots passed over.
     pub fn restore(&self) -> (Option<u64>, Vec<String>) {
         let mut restored = Restored::default();
+        let mut skipped = Vec::new();
         if let Some(dir) = &self.dir {
             let mut epochs: Vec<(u64, u32, PathBuf)> = std::fs::read_dir(dir)
                 .into_iter()
@@ -285,7 +297,7 @@ impl Control {
                     }
                     // Not every worker got to write this one: not committed, not worth a word.
                     Err(None) => {}
-                    Err(Some(why)) => restored.skipped.push(why),
+                    Err(Some(why)) => skipped.push(why),
                 }
             }
         }
@@ -295,9 +307,9 @@ impl Control {
             *store = Store { written, ..Store::default() };
         }
         self.generation.set(self.generation.get() + 1);
-        let summary = (restored.found.then_some(restored.epoch * TICK_NS), restored.skipped.clone());
+        let epoch_ns = restored.found.then_some(restored.epoch * TICK_NS);
         *self.restored.borrow_mut() = restored;
-        summary
+        (epoch_ns, skipped)
     }
 
     /// The rewind of the restored outputs (the start, without a snapshot).
@@ -374,11 +386,6 @@ pub struct Aligner<D, S = ()> {
 }
 
 impl<D, S> Aligner<D, S> {
-    /// The next epoch owed (`u64::MAX` without snapshots).
-    pub fn next_epoch(&self) -> u64 {
-        self.next
-    }
-
     /// Takes a batch of input at `time`: `process`es it now, or holds it back (with `stamp()`)
     /// until the snapshot of an earlier epoch is written.
     #[inline]
@@ -468,7 +475,7 @@ mod tests {
         assert_eq!(a.part::<Vec<(u32, u64)>>("source"), Some(vec![(0, 2000)]));
         assert_eq!(a.part::<u64>("count"), Some(2000));
         // The next generation's snapshots are written apart from the earlier one's.
-        assert_eq!(a.aligner::<(), ()>().next_epoch(), 300);
+        assert_eq!(a.first_epoch(), 300);
         snapshot(&a, 300, 3001);
         assert!(epoch_dir(&dir, 300, 1).join(worker_file(0)).exists());
         // Only the newest three of its own files are kept.

@@ -107,10 +107,10 @@ where
                 .min()
         };
         // A restored source resumes at its watermark, not at time 0.
-        let mut epochs = Epochs { next: control.aligner::<(), ()>().next_epoch(), interval: control.interval() };
+        let mut epochs = Epochs { next: control.first_epoch(), interval: control.interval() };
         let offsets = |cursors: &[Cursor]| cursors.iter().map(|c| (c.partition, c.next)).collect::<Vec<_>>();
         if let Some(w) = watermark(&cursors).filter(|w| w > capability.time()) {
-            epochs.cross(&control, w, &offsets(&cursors));
+            epochs.cross(&control, w, || offsets(&cursors));
             capability.downgrade(&w);
         }
         let mut capability = Some(capability);
@@ -190,7 +190,7 @@ where
                 }
                 Some(w) => {
                     if cap.time().less_than(&w) {
-                        epochs.cross(&control, w, &offsets(&cursors));
+                        epochs.cross(&control, w, || offsets(&cursors));
                         cap.downgrade(&w);
                     }
                     let until_fault = control.pending_kill().map_or(u64::MAX, |at| at.saturating_sub(now));
@@ -214,10 +214,16 @@ struct Epochs {
 }
 
 impl Epochs {
-    /// The capability moves to `to`: the offsets now are the source's part of every epoch passed.
-    fn cross(&mut self, control: &Control, to: u64, offsets: &[(u32, u64)]) {
+    /// The capability moves to `to`: the offsets now are the source's part of every epoch passed
+    /// (read only when one is).
+    #[inline]
+    fn cross(&mut self, control: &Control, to: u64, offsets: impl FnOnce() -> Vec<(u32, u64)>) {
+        if self.next > to || self.next >= END_TICK {
+            return;
+        }
+        let offsets = offsets();
         while self.next <= to && self.next < END_TICK {
-            control.put(self.next, "source", offsets);
+            control.put(self.next, "source", &offsets);
             self.next += self.interval;
         }
     }
