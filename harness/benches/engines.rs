@@ -1,145 +1,94 @@
-//! Engines against the COST loop, per workload, over a fixed number of events.
+//! Engines against the COST loop, per workload (every workload of the registry), over a fixed
+//! number of events.
 //!
 //! Run with `cargo bench -p streambench --bench engines` (or `cargo bench` at the workspace root,
 //! which also runs the generator bench). Each benchmark processes the same events, generated
-//! in-process at `max` rate, and reports elements (input events) per second. Every timed closure
-//! checks its output against the expected result computed once beforehand, so a fast wrong
-//! answer cannot win. Micro-batch hashtag windows at `max` hold what arrived in each batch, so
-//! they are checked by conservation of tag counts rather than window by window.
+//! in-process at `max` rate, and reports elements (input events) per second. Every engine run is
+//! verified against the oracle by the harness's own verification (outside the timed part), and
+//! every COST loop must produce as many outputs as the verified native run, so a fast wrong
+//! answer cannot win.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use workloads::contract::AnyGenerator;
-use workloads::output::{Alert, HashtagWindow};
 use workloads::spec::SECOND_NS;
-use workloads::verify::UpdateDigest;
-use workloads::{cost, oracle, Collect, JobSpec, Observer, Profile, RunSpec, Workload};
+use workloads::verify::Running;
+use workloads::{registry, Collect, Observer, Profile, RunReport, RunSpec, Workload};
 
 fn spec(workload: Workload, records: u64, workers: usize) -> RunSpec {
-    let mut s = RunSpec::new(JobSpec::default_for(workload), Profile::Max { nominal: 1_000_000.0 }, 3600 * SECOND_NS);
+    let mut s = RunSpec::new(workload.default_job(), Profile::Max { nominal: 1_000_000.0 }, 3600 * SECOND_NS);
     s.records = Some(records);
     s.cluster.workers = workers;
     // The same events whatever the worker count: a fixed number of partitions.
     s.partitions = Some(2);
     s.collect = Collect::Digest;
+    // The micro-batch engine: 100 ms batches, sizes bounded by the rate estimator, stopping
+    // once the input is exhausted and the windows have closed.
+    s.microbatch.batch_interval_ns = 100_000_000;
     s
 }
 
-fn run_native(s: &RunSpec) -> workloads::RunReport {
+fn run_native(s: &RunSpec) -> RunReport {
     let observer = Observer::new(s);
     native::run(s, &observer).expect("native run");
     observer.report()
 }
 
-/// The micro-batch engine on the same events: 100 ms batches, sizes bounded by the rate
-/// estimator, stopping once the input is exhausted and the windows have closed.
-fn run_microbatch(s: &RunSpec) -> workloads::RunReport {
-    let mut s = s.clone();
-    s.batch_interval_ns = 100_000_000;
-    let observer = Observer::new(&s);
-    microbatch::run(&s, &observer).expect("micro-batch run");
+fn run_microbatch(s: &RunSpec) -> RunReport {
+    let observer = Observer::new(s);
+    microbatch::run(s, &observer).expect("micro-batch run");
     observer.report()
 }
 
-fn final_totals(outputs: &[workloads::output::WordTotal]) -> std::collections::BTreeMap<String, u64> {
-    let mut m = std::collections::BTreeMap::new();
-    for o in outputs {
-        let e = m.entry(o.word.clone()).or_insert(0);
-        *e = (*e).max(o.count);
+/// Times `iters` runs of `run`, verifying each against the oracle outside the timed part.
+fn timed(iters: u64, s: &RunSpec, running: Running, run: fn(&RunSpec) -> RunReport) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let started = Instant::now();
+        let report = run(s);
+        total += started.elapsed();
+        let verdict = registry::verify(s, &report, running).expect("verification");
+        assert!(verdict.correct, "{}: {}", s.job.workload(), verdict.message);
     }
-    m
+    total
 }
 
-fn sorted_windows(mut w: Vec<HashtagWindow>) -> Vec<HashtagWindow> {
-    w.sort();
-    w
-}
-
-fn sorted_alerts(mut a: Vec<Alert>) -> Vec<Alert> {
-    a.sort();
-    a
-}
-
-fn wordcount(c: &mut Criterion) {
-    let records = 300_000;
-    let base = spec(Workload::Wordcount, records, 1);
-    let AnyGenerator::Lines(g) = base.generator().unwrap() else { unreachable!() };
-    let totals = oracle::word_totals((0..records).map(|k| g.event((k % 2) as u32, k / 2)));
-    let expected = UpdateDigest::expected(&totals);
-    let mut group = c.benchmark_group("wordcount");
-    group.throughput(Throughput::Elements(records));
-    group
-        .bench_function(BenchmarkId::new("cost", 1), |b| b.iter(|| assert_eq!(cost::wordcount(&g, records), expected)));
-    for workers in [1, 2] {
-        let s = spec(Workload::Wordcount, records, workers);
-        group.bench_function(BenchmarkId::new("native", workers), |b| {
-            b.iter(|| assert_eq!(run_native(&s).outputs.digest, expected))
-        });
-    }
-    let s = spec(Workload::Wordcount, records, 2);
-    group.bench_function(BenchmarkId::new("microbatch", 2), |b| {
-        b.iter(|| assert_eq!(final_totals(&run_microbatch(&s).outputs.word_totals), totals))
-    });
-    group.finish();
-}
-
-fn hashtags(c: &mut Criterion) {
-    let records = 2_000_000;
-    let base = spec(Workload::Hashtags, records, 1);
-    let JobSpec::Hashtags(hs) = &base.job else { unreachable!() };
-    let AnyGenerator::Tweets(g) = base.generator().unwrap() else { unreachable!() };
-    let expected = sorted_windows(oracle::hashtag_windows((0..records).map(|k| g.event((k % 2) as u32, k / 2)), hs));
-    let mut group = c.benchmark_group("hashtags");
+fn workload(c: &mut Criterion, workload: Workload) {
+    let records = registry::def(workload).sizes().quick_cost;
+    let base = spec(workload, records, 1);
+    let first = run_native(&base);
+    let verdict = registry::verify(&base, &first, Running::EveryUpdate).expect("verification");
+    assert!(verdict.correct, "{workload}: {}", verdict.message);
+    let expected_outputs = first.outputs.len();
+    let mut group = c.benchmark_group(workload.name());
     group.throughput(Throughput::Elements(records));
     group.bench_function(BenchmarkId::new("cost", 1), |b| {
-        b.iter(|| assert_eq!(sorted_windows(cost::hashtags_job(&g, hs, records)), expected))
+        b.iter(|| assert_eq!(registry::def(workload).cost(&base, records).expect("cost loop"), expected_outputs))
     });
     for workers in [1, 2] {
-        let s = spec(Workload::Hashtags, records, workers);
+        let s = spec(workload, records, workers);
         group.bench_function(BenchmarkId::new("native", workers), |b| {
-            b.iter(|| assert_eq!(sorted_windows(run_native(&s).outputs.hashtags), expected))
+            b.iter_custom(|iters| timed(iters, &s, Running::EveryUpdate, run_native))
         });
     }
-    // Micro-batch windows hold what arrived in each batch, so they are checked by conservation:
-    // every tag read is counted in window / slide windows, none lost or duplicated.
-    let tag_counts: u64 = expected.iter().map(|w| w.total).sum();
-    let s = spec(Workload::Hashtags, records, 2);
+    let s = spec(workload, records, 2);
     group.bench_function(BenchmarkId::new("microbatch", 2), |b| {
-        b.iter(|| assert_eq!(run_microbatch(&s).outputs.hashtags.iter().map(|w| w.total).sum::<u64>(), tag_counts))
+        b.iter_custom(|iters| timed(iters, &s, Running::Snapshots, run_microbatch))
     });
     group.finish();
 }
 
-fn sensors(c: &mut Criterion) {
-    let records = 4_000_000;
-    let base = spec(Workload::Sensors, records, 1);
-    let JobSpec::Sensors(ss) = &base.job else { unreachable!() };
-    let AnyGenerator::Sensors(g) = base.generator().unwrap() else { unreachable!() };
-    let expected = sorted_alerts(oracle::sensor_alerts((0..records).map(|k| g.event((k % 2) as u32, k / 2)), ss));
-    let mut group = c.benchmark_group("sensors");
-    group.throughput(Throughput::Elements(records));
-    group.bench_function(BenchmarkId::new("cost", 1), |b| {
-        b.iter(|| assert_eq!(sorted_alerts(cost::sensors(&g, ss, records)), expected))
-    });
-    for workers in [1, 2] {
-        let s = spec(Workload::Sensors, records, workers);
-        group.bench_function(BenchmarkId::new("native", workers), |b| {
-            b.iter(|| assert_eq!(sorted_alerts(run_native(&s).outputs.alerts), expected))
-        });
+fn engines(c: &mut Criterion) {
+    for w in Workload::ALL {
+        workload(c, w);
     }
-    let s = spec(Workload::Sensors, records, 2);
-    group.bench_function(BenchmarkId::new("microbatch", 2), |b| {
-        b.iter(|| assert_eq!(sorted_alerts(run_microbatch(&s).outputs.alerts), expected))
-    });
-    group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
-    targets = wordcount, hashtags, sensors
+    targets = engines
 }
 criterion_main!(benches);

@@ -1,14 +1,19 @@
 //! The `streambench` harness: the command line, and everything it does to run, measure, verify
 //! and plot both engines. Library code does not print to the terminal; `main.rs` does.
+//!
+//! [`cli`] is the command enum; [`commands`] has a file per subcommand; [`run_args`] the options
+//! of one run (shared by `run`, `compare`, `sweep`, `sustainable`, `cluster`) and [`options`] the
+//! parsers every subcommand shares; [`engine`] the one measuring path (run, then judge against
+//! the oracle); [`result`], [`summary`], [`run_kind`], [`plot`] and [`report`] what comes out.
 
 pub mod cli;
-pub mod cluster;
 pub mod commands;
-pub mod compare;
-pub mod feed;
+pub mod engine;
+pub mod options;
+pub mod output;
 pub mod plot;
 pub mod report;
 pub mod result;
-pub mod run;
+pub mod run_args;
+pub mod run_kind;
 pub mod summary;
-pub mod sweep;

@@ -8,62 +8,53 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use streambench::cli::{Cli, Command};
 use streambench::commands;
+use streambench::output::write_json;
 
 fn main() {
     let cli = Cli::parse();
     // Not locked for the whole run: timely's threads print to stdout while connecting.
     let mut out = std::io::stdout();
     let result = match &cli.command {
-        Command::Gen(args) => commands::gen(args, &mut out),
-        Command::Baseline(args) => commands::baseline(args, &mut out).map(|_| ()),
-        Command::Run(args) => streambench::run::run(args).map(|r| {
+        Command::Gen(args) => commands::gen::gen(args, &mut out),
+        Command::Baseline(args) => commands::baseline::baseline(args, &mut out).map(|_| ()),
+        Command::Run(args) => commands::run::run(args).map(|r| {
             if let (Some(r), Some(_)) = (r, &args.out) {
                 eprintln!("{}", streambench::report::one_line(&r));
             }
         }),
         Command::Cluster(args) => {
-            streambench::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
+            commands::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
         }
-        Command::Compare(args) => streambench::compare::compare(args, &mut |line| eprintln!("{line}")).map(|s| {
+        Command::Compare(args) => commands::compare::compare(args, &mut |line| eprintln!("{line}")).map(|s| {
             let failed = s.runs.iter().filter(|r| !r.correct).count();
             if failed > 0 {
                 eprintln!("{failed} run(s) failed or were incorrect: see {}", args.out.join("report.md").display());
             }
         }),
-        Command::Check(args) => (|| {
-            let baseline = streambench::summary::Summary::read(&args.baseline)?;
-            let summary = streambench::summary::Summary::read(&args.summary)?;
-            let outcome = streambench::summary::check(&baseline, &summary, args.tolerance);
+        Command::Check(args) => commands::check::run(args).map(|outcome| {
             for line in &outcome.lines {
                 println!("{line}");
             }
             if !outcome.pass {
                 std::process::exit(1);
             }
-            Ok(())
-        })(),
-        Command::Plot(args) => (|| {
-            let summary = streambench::summary::Summary::read(&args.dir.join("summary.json"))?;
-            let results = streambench::compare::read_results(&args.dir, &summary)?;
-            let plots = streambench::plot::compare_plots(&args.dir, &summary, &results)?;
-            streambench::report::write_report(&args.dir, &summary, &results, &plots)?;
-            eprintln!("redrew {} plots and report.md in {}", plots.len(), args.dir.display());
-            Ok(())
-        })(),
-        Command::Sweep(args) => streambench::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {
+        }),
+        Command::Plot(args) => commands::plot::run(args)
+            .map(|plots| eprintln!("redrew {plots} plots and report.md in {}", args.dir.display())),
+        Command::Sweep(args) => commands::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {
             eprintln!("wrote {} runs and plots under {}", points.len(), args.out.display());
         }),
         Command::Sustainable(args) => {
-            streambench::sweep::sustainable(args, &mut |l| eprintln!("{l}")).map(|(rate, _)| {
+            commands::sustainable::sustainable(args, &mut |l| eprintln!("{l}")).map(|(rate, _)| {
                 println!("sustainable rate: {rate:.0} records/s");
             })
         }
-        Command::Merge(args) => streambench::run::merge(&args.parts).and_then(|r| {
-            streambench::run::write_json(args.out.as_deref(), &r)?;
+        Command::Merge(args) => commands::merge::merge(&args.parts).and_then(|r| {
+            write_json(args.out.as_deref(), &r)?;
             eprintln!("{}", streambench::report::one_line(&r));
             Ok(())
         }),
-        Command::Feed(args) => streambench::feed::feed(args).map(|s| {
+        Command::Feed(args) => commands::feed::feed(args).map(|s| {
             eprintln!(
                 "feed: sent {} events in {:.2} s ({:.0}/s)",
                 s.events,

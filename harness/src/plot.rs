@@ -11,6 +11,7 @@ use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 
 use crate::result::RunResult;
+use crate::run_kind::RunKind;
 use crate::summary::Summary;
 
 /// The colour of an engine's series.
@@ -205,7 +206,7 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
                 let v = summary
                     .runs
                     .iter()
-                    .find(|r| &r.engine == e && &r.workload == workload && r.kind == "max" && r.correct)
+                    .find(|r| &r.engine == e && &r.workload == workload && r.kind == RunKind::Max && r.correct)
                     .map(|r| r.records_per_sec_per_node)
                     .unwrap_or(0.0);
                 (e.clone(), v)
@@ -287,7 +288,7 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
     throughput_chart(&dir.join(&f), summary)?;
     written.push(f);
 
-    let kind_of = |file: &str| summary.runs.iter().find(|r| r.file.as_deref() == Some(file)).map(|r| r.kind.clone());
+    let kind_of = |file: &str| summary.runs.iter().find(|r| r.file.as_deref() == Some(file)).map(|r| r.kind);
     let mut by_workload: BTreeMap<String, Vec<(&String, &RunResult)>> = BTreeMap::new();
     for (file, r) in results {
         by_workload.entry(r.workload.clone()).or_default().push((file, r));
@@ -296,7 +297,7 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
         // Latency CDF of the common-rate runs.
         let cdf: Vec<Series> = runs
             .iter()
-            .filter(|(f, _)| kind_of(f).as_deref() == Some("common-rate"))
+            .filter(|(f, _)| kind_of(f) == Some(RunKind::CommonRate))
             .map(|(_, r)| Series {
                 name: format!("{} at {}/s", r.engine, fmt_value(r.offered_rate.unwrap_or(0.0))),
                 color: engine_color(&r.engine),
@@ -342,9 +343,8 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
             written.push(f);
         }
         // Timelines of the common-rate runs and of the runs with a fault.
-        for (file, r) in runs.iter().filter(|(f, _)| matches!(kind_of(f).as_deref(), Some("common-rate" | "fault"))) {
-            let kind = kind_of(file).unwrap_or_default();
-            let suffix = if kind == "fault" { "-fault" } else { "" };
+        for (file, r) in runs.iter().filter(|(f, _)| matches!(kind_of(f), Some(RunKind::CommonRate | RunKind::Fault))) {
+            let suffix = if kind_of(file) == Some(RunKind::Fault) { "-fault" } else { "" };
             let f = rel(format!("timeline-{}-{workload}{suffix}.svg", r.engine));
             timeline_chart(&dir.join(&f), r)?;
             written.push(f);

@@ -1,6 +1,7 @@
 //! Human-readable summaries of results.
 
 use crate::result::RunResult;
+use crate::run_kind::RunKind;
 
 /// One line: engine, workload, throughput, latency and correctness.
 pub fn one_line(r: &RunResult) -> String {
@@ -54,7 +55,7 @@ pub fn write_report(
     let _ = writeln!(md, "|---|---|---|---|---|");
     for (workload, cost) in &summary.cost {
         let _ = writeln!(md, "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | |", cost.records_per_sec);
-        for r in summary.runs.iter().filter(|r| &r.workload == workload && r.kind == "max") {
+        for r in summary.runs.iter().filter(|r| &r.workload == workload && r.kind == RunKind::Max) {
             let _ = writeln!(
                 md,
                 "| {workload} | {} | {:.0} | {} | {} |",
@@ -69,7 +70,7 @@ pub fn write_report(
     let _ = writeln!(md, "Event-time latency: output time minus the input's scheduled time (for window results, minus the window's end), in ms.\n");
     let _ = writeln!(md, "| workload | engine | run | offered records/s | p50 | p90 | p99 | p99.9 | max | correct |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
-    for r in summary.runs.iter().filter(|r| r.kind != "max" && r.kind != "fault") {
+    for r in summary.runs.iter().filter(|r| r.kind != RunKind::Max && r.kind != RunKind::Fault) {
         let l = &r.latency_ms;
         let _ = writeln!(
             md,

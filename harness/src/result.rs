@@ -235,7 +235,7 @@ fn restores(faults: &[workloads::Fault], report: &RunReport) -> Vec<Option<Resto
     kills.sort_unstable();
     let mut out = vec![None; faults.len()];
     for (k, &(_, i)) in kills.iter().enumerate() {
-        let mine: Vec<_> = report.restores.iter().filter(|r| r.fault == k).collect();
+        let mine: Vec<_> = report.native.restores.iter().filter(|r| r.fault == k).collect();
         let Some(first) = mine.first() else { continue };
         out[i] = Some(RestoreSummary {
             snapshot_epoch_s: first.epoch_ns.map(|e| e as f64 / 1e9),
@@ -302,7 +302,7 @@ pub fn summarize(
     engine: &str,
     spec: &RunSpec,
     report: &RunReport,
-    verdict: &workloads::verify::Verdict,
+    verdict: &workloads::verdict::Verdict,
     quality: Option<Quality>,
     context: Context,
 ) -> RunResult {
@@ -325,9 +325,9 @@ pub fn summarize(
     for (r, restore) in recovery.iter_mut().flatten().zip(restores(&spec.faults, report)) {
         r.restore = restore;
     }
-    let batches = (!report.batches.is_empty()).then(|| {
+    let batches = (!report.microbatch.batches.is_empty()).then(|| {
         let measured: Vec<_> =
-            report.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
+            report.microbatch.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
         let stats = |f: &dyn Fn(&workloads::contract::BatchInfo) -> f64| {
             let mut h = workloads::histo::fine();
             for b in &measured {

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::result::{Context, Percentiles, RunResult};
+use crate::run_kind::RunKind;
 
 /// The COST loop of one workload, measured in the same comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ pub struct SummaryRun {
     /// The workload.
     pub workload: String,
     /// Which run of the comparison: `max`, `common-rate` or `half-max`.
-    pub kind: String,
+    pub kind: RunKind,
     /// The run's JSON, relative to the summary.
     pub file: Option<String>,
     /// The offered rate, `null` at `max`.
@@ -49,11 +50,11 @@ pub struct SummaryRun {
 
 impl SummaryRun {
     /// The summary line of a finished run.
-    pub fn of(kind: &str, file: Option<String>, r: &RunResult, cost: Option<&CostEntry>) -> Self {
+    pub fn of(kind: RunKind, file: Option<String>, r: &RunResult, cost: Option<&CostEntry>) -> Self {
         Self {
             engine: r.engine.clone(),
             workload: r.workload.clone(),
-            kind: kind.to_owned(),
+            kind,
             file,
             offered_rate: r.offered_rate,
             correct: r.correct,
@@ -67,11 +68,11 @@ impl SummaryRun {
     }
 
     /// The summary line of a run that failed to finish.
-    pub fn failed(engine: &str, workload: &str, kind: &str, error: String) -> Self {
+    pub fn failed(engine: &str, workload: &str, kind: RunKind, error: String) -> Self {
         Self {
             engine: engine.to_owned(),
             workload: workload.to_owned(),
-            kind: kind.to_owned(),
+            kind,
             file: None,
             offered_rate: None,
             correct: false,
@@ -103,26 +104,6 @@ impl Summary {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is not a streambench summary", path.display()))
-    }
-}
-
-/// `streambench check`.
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// The committed baseline (a summary of an earlier comparison).
-    #[arg(long, env = "STREAMBENCH_BASELINE")]
-    pub baseline: std::path::PathBuf,
-    /// The summary to check.
-    pub summary: std::path::PathBuf,
-    /// The relative change in COST ratio treated as noise.
-    #[arg(long, default_value_t = 0.15, env = "STREAMBENCH_TOLERANCE", value_parser = parse_tolerance)]
-    pub tolerance: f64,
-}
-
-fn parse_tolerance(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(t) if (0.0..1.0).contains(&t) => Ok(t),
-        _ => Err(format!("`{s}` is not a tolerance: give a fraction from 0 to 1, e.g. 0.15")),
     }
 }
 
@@ -179,7 +160,11 @@ pub fn check(baseline: &Summary, summary: &Summary, tolerance: f64) -> CheckOutc
         ));
     }
     let max_runs = |s: &Summary| -> BTreeMap<(String, String), SummaryRun> {
-        s.runs.iter().filter(|r| r.kind == "max").map(|r| ((r.engine.clone(), r.workload.clone()), r.clone())).collect()
+        s.runs
+            .iter()
+            .filter(|r| r.kind == RunKind::Max)
+            .map(|r| ((r.engine.clone(), r.workload.clone()), r.clone()))
+            .collect()
     };
     let base = max_runs(baseline);
     let now = max_runs(summary);

@@ -9,7 +9,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use workloads::generator::{LineGenerator, SensorGenerator, TweetGenerator};
+use workloads::hashtags::TweetGenerator;
+use workloads::sensors::SensorGenerator;
+use workloads::wordcount::LineGenerator;
 use workloads::{HashtagSpec, Profile, Schedule, SensorSpec, WordCountSpec};
 
 const EVENTS: u64 = 1 << 20;

@@ -1,6 +1,11 @@
-//! What jobs emit: the outputs every engine produces and the oracles compute.
+//! What jobs emit: the outputs every engine produces and the oracles compute. Each workload
+//! emits one of these kinds; the run report keeps them (see `contract::report`).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::verdict::Verdict;
 
 /// `wordcount` (running): a word and how often it has occurred so far.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,50 +28,6 @@ pub struct WindowedCount {
 }
 
 /// `hashtags`: one sliding window's result.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct HashtagWindow {
-    /// The window's end, ns (exclusive).
-    pub window_end: u64,
-    /// Hashtag occurrences in the window (the sum of every tag's count).
-    pub total: u64,
-    /// Distinct hashtags in the window.
-    pub distinct: u64,
-    /// The top tags by count descending, then tag ascending.
-    pub top: Vec<(String, u64)>,
-}
-
-impl HashtagWindow {
-    /// Builds a window's result from its per-tag counts (any order).
-    pub fn from_counts<'a>(window_end: u64, counts: impl IntoIterator<Item = (&'a str, u64)>, k: usize) -> Self {
-        let mut total = 0;
-        let mut distinct = 0;
-        let mut top: Vec<(&str, u64)> = Vec::with_capacity(k + 1);
-        for (tag, count) in counts {
-            total += count;
-            distinct += 1;
-            insert_top(&mut top, (tag, count), k);
-        }
-        Self { window_end, total, distinct, top: top.into_iter().map(|(t, c)| (t.to_owned(), c)).collect() }
-    }
-}
-
-/// The top-K order: count descending, then key ascending.
-#[inline]
-pub fn top_order<K: Ord>(a: &(K, u64), b: &(K, u64)) -> std::cmp::Ordering {
-    b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
-}
-
-/// Inserts `item` into `top` (kept sorted by [`top_order`], at most `k` long).
-#[inline]
-pub fn insert_top<K: Ord>(top: &mut Vec<(K, u64)>, item: (K, u64), k: usize) {
-    if top.len() == k && top_order(&item, &top[k - 1]).is_ge() {
-        return;
-    }
-    let at = top.partition_point(|x| top_order(x, &item).is_lt());
-    top.insert(at, item);
-    top.truncate(k);
-}
-
 /// `sensors`: a reading the detector flagged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Alert {
@@ -78,15 +39,62 @@ pub struct Alert {
     pub milli: i64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// An order-independent digest of running-count updates, for runs too large to keep every
+/// output: the number of updates and a wrapping sum of a hash of each `(word hash, count)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateDigest {
+    /// Updates seen.
+    pub updates: u64,
+    /// Wrapping sum of [`UpdateDigest::term`] over the updates.
+    pub sum: u64,
+}
 
-    #[test]
-    fn top_k_orders_by_count_then_tag() {
-        let w = HashtagWindow::from_counts(5, [("#b", 2), ("#a", 2), ("#c", 9), ("#d", 1)], 3);
-        assert_eq!(w.total, 14);
-        assert_eq!(w.distinct, 4);
-        assert_eq!(w.top, vec![("#c".to_owned(), 9), ("#a".to_owned(), 2), ("#b".to_owned(), 2)]);
+impl UpdateDigest {
+    /// The digest term of one update.
+    #[inline]
+    pub fn term(word_hash: u64, count: u64) -> u64 {
+        crate::hash::mix64(word_hash ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// Adds one update.
+    #[inline]
+    pub fn add(&mut self, word_hash: u64, count: u64) {
+        self.updates += 1;
+        self.sum = self.sum.wrapping_add(Self::term(word_hash, count));
+    }
+
+    /// Adds another digest.
+    pub fn merge(&mut self, other: &Self) {
+        self.updates += other.updates;
+        self.sum = self.sum.wrapping_add(other.sum);
+    }
+
+    /// The digest of the updates `1..=total` of every word.
+    pub fn expected(totals: &BTreeMap<String, u64>) -> Self {
+        let mut d = Self::default();
+        for (w, n) in totals {
+            let h = crate::hash::key_hash(w);
+            for c in 1..=*n {
+                d.add(h, c);
+            }
+        }
+        d
+    }
+
+    /// Compares with the expected digest.
+    pub fn verify(&self, expected: &Self) -> Verdict {
+        if self == expected {
+            Verdict::ok(self.updates, "running-count updates (by digest)")
+        } else {
+            Verdict::failed(
+                self.updates,
+                format!(
+                    "running-count updates differ from the oracle: {} updates, expected {}{}",
+                    self.updates,
+                    expected.updates,
+                    if self.updates == expected.updates { " (same number, different values)" } else { "" }
+                ),
+            )
+        }
     }
 }

@@ -5,8 +5,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::event::{Line, SensorReading, Tweet};
-
 /// How long a socket source keeps trying to connect to its sender.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,31 +41,10 @@ pub fn for_each_line(input: impl Read, mut f: impl FnMut(Vec<u8>) -> bool) -> st
     Ok(())
 }
 
-/// A wordcount line's text: the line itself, or the text of a JSON [`Line`].
-pub fn line_text(line: &str) -> Result<std::borrow::Cow<'_, str>, String> {
-    if line.trim_start().starts_with('{') {
-        let l: Line<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON line event ({e})"))?;
-        Ok(std::borrow::Cow::Owned(l.text.into_owned()))
-    } else {
-        Ok(std::borrow::Cow::Borrowed(line))
-    }
-}
-
-/// A JSON [`Tweet`]'s text.
-pub fn tweet_text(line: &str) -> Result<String, String> {
-    let t: Tweet<'_> = serde_json::from_str(line).map_err(|e| format!("not a JSON tweet ({e})"))?;
-    Ok(t.text.into_owned())
-}
-
-/// A JSON [`SensorReading`].
-pub fn reading(line: &str) -> Result<SensorReading, String> {
-    serde_json::from_str(line).map_err(|e| format!("not a JSON sensor reading ({e})"))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn lines_split_and_parse() {
+    fn lines_split() {
         let mut lines = Vec::new();
         super::for_each_line(&b"a b\r\n{\"text\":\"x y\"}\nbad\n"[..], |l| {
             lines.push(String::from_utf8(l).unwrap());
@@ -75,8 +52,5 @@ mod tests {
         })
         .unwrap();
         assert_eq!(lines, ["a b", "{\"text\":\"x y\"}", "bad"]);
-        assert_eq!(super::line_text(&lines[0]).unwrap(), "a b");
-        assert!(super::tweet_text("bad").unwrap_err().contains("not a JSON tweet"));
-        assert!(super::reading("{").unwrap_err().contains("not a JSON sensor reading"));
     }
 }

@@ -6,13 +6,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use workloads::contract::AnyGenerator;
-use workloads::generator::{LineGenerator, SensorGenerator, TweetGenerator};
+use workloads::hashtags::{self, TweetGenerator};
+use workloads::output::UpdateDigest;
+use workloads::sensors::{self, SensorGenerator};
 use workloads::spec::SECOND_NS;
 use workloads::text::{vocabulary, words, Zipf};
-use workloads::{
-    cost, oracle, verify, HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload,
-};
+use workloads::wordcount::{self, LineGenerator};
+use workloads::{HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload};
 
 fn schedule(partitions: u32, seed: u64) -> Schedule {
     Schedule::new(Profile::Constant { rate: 100_000.0 }, partitions, 0, seed).unwrap()
@@ -87,7 +87,7 @@ fn partitions_are_disjoint_and_together_complete() {
 fn word_skew_matches_zipf() {
     let spec = WordCountSpec::default();
     let gen = LineGenerator::new(&spec, schedule(1, 11), 11).unwrap();
-    let totals = oracle::word_totals((0..50_000).map(|i| gen.event(0, i)));
+    let totals = wordcount::oracle::word_totals((0..50_000).map(|i| gen.event(0, i)));
     let all: u64 = totals.values().sum();
     assert_eq!(all, 500_000);
     let vocab = vocabulary(spec.vocabulary);
@@ -105,7 +105,7 @@ fn word_skew_matches_zipf() {
 fn hashtag_popularity_drifts_between_phases() {
     let spec = HashtagSpec::default();
     let gen = TweetGenerator::new(&spec, Schedule::new(Profile::Constant { rate: 20_000.0 }, 1, 0, 1).unwrap(), 1);
-    let windows = oracle::hashtag_windows((0..20_000 * 40).map(|i| gen.event(0, i)), &spec);
+    let windows = hashtags::oracle::hashtag_windows((0..20_000 * 40).map(|i| gen.event(0, i)), &spec);
     let leaders: HashSet<&str> = windows.iter().map(|w| w.top[0].0.as_str()).collect();
     assert!(leaders.len() >= 3, "the top tag should change over 40 s, saw {leaders:?}");
     assert!(windows.iter().all(|w| w.top.len() == spec.top_k));
@@ -119,8 +119,8 @@ fn sensors_have_labelled_anomalies_that_the_detector_finds() {
     let readings: Vec<_> = (0..2).flat_map(|p| (0..n / 2).map(move |i| (p, i))).map(|(p, i)| gen.event(p, i)).collect();
     let kinds: HashSet<_> = readings.iter().filter_map(|r| r.anomaly).collect();
     assert_eq!(kinds.len(), 3, "spikes, stuck values and drifts");
-    let alerts = oracle::sensor_alerts(readings.iter().copied(), &spec);
-    let (precision, recall) = oracle::precision_recall(&alerts, readings.iter().copied());
+    let alerts = sensors::oracle::sensor_alerts(readings.iter().copied(), &spec);
+    let (precision, recall) = sensors::oracle::precision_recall(&alerts, readings.iter().copied());
     assert!(!alerts.is_empty());
     assert!(precision > 0.5, "precision {precision}");
     assert!(recall > 0.05 && recall < 1.0, "recall {recall}");
@@ -138,10 +138,10 @@ fn cost_loops_agree_with_the_oracles() {
         let coords: Vec<(u32, u64)> =
             (0..n).map(|k| events((k % partitions as u64) as u32, k / partitions as u64)).collect();
 
-        let AnyGenerator::Lines(lines) = rs.generator().unwrap() else { unreachable!() };
-        let totals = oracle::word_totals(coords.iter().map(|&(p, i)| lines.event(p, i)));
-        let digest = cost::wordcount(&lines, n);
-        assert!(digest.verify(&verify::UpdateDigest::expected(&totals)).correct);
+        let lines = wordcount::generator(&rs).unwrap();
+        let totals = wordcount::oracle::word_totals(coords.iter().map(|&(p, i)| lines.event(p, i)));
+        let digest = wordcount::cost::wordcount(&lines, n);
+        assert!(digest.verify(&UpdateDigest::expected(&totals)).correct);
 
         rs.job = JobSpec::Hashtags(HashtagSpec {
             window_ns: 2 * SECOND_NS,
@@ -149,17 +149,17 @@ fn cost_loops_agree_with_the_oracles() {
             ..HashtagSpec::default()
         });
         let JobSpec::Hashtags(hs) = &rs.job else { unreachable!() };
-        let AnyGenerator::Tweets(tweets) = rs.generator().unwrap() else { unreachable!() };
-        let expected = oracle::hashtag_windows(coords.iter().map(|&(p, i)| tweets.event(p, i)), hs);
-        let got = cost::hashtags_job(&tweets, hs, n);
-        let v = verify::hashtag_windows(&got, &expected);
+        let tweets = hashtags::generator(&rs);
+        let expected = hashtags::oracle::hashtag_windows(coords.iter().map(|&(p, i)| tweets.event(p, i)), hs);
+        let got = hashtags::cost::hashtags_job(&tweets, hs, n);
+        let v = hashtags::verify::hashtag_windows(&got, &expected);
         assert!(v.correct, "{}", v.message);
 
         rs.job = JobSpec::Sensors(SensorSpec { window: 10, sensors: 60, ..SensorSpec::default() });
         let JobSpec::Sensors(ss) = &rs.job else { unreachable!() };
-        let AnyGenerator::Sensors(sensors) = rs.generator().unwrap() else { unreachable!() };
-        let expected = oracle::sensor_alerts(coords.iter().map(|&(p, i)| sensors.event(p, i)), ss);
-        let v = verify::alerts(&cost::sensors(&sensors, ss, n), &expected);
+        let readings = sensors::generator(&rs);
+        let expected = sensors::oracle::sensor_alerts(coords.iter().map(|&(p, i)| readings.event(p, i)), ss);
+        let v = sensors::alerts(&sensors::cost::sensors(&readings, ss, n), &expected);
         assert!(v.correct && !expected.is_empty(), "{}", v.message);
     }
 }
@@ -174,7 +174,7 @@ fn input_file_replays_its_lines_in_order() {
     let gen = LineGenerator::new(&spec, schedule(2, 1), 1).unwrap();
     let texts: Vec<String> = (0..4).map(|k| gen.event(k % 2, k as u64 / 2).text.into_owned()).collect();
     assert_eq!(texts, ["one two", "three", "four four", "one two"]);
-    let totals = oracle::word_totals((0..3).map(|k| gen.event(k % 2, k as u64 / 2)));
+    let totals = wordcount::oracle::word_totals((0..3).map(|k| gen.event(k % 2, k as u64 / 2)));
     assert_eq!(totals, BTreeMap::from([("four".into(), 2), ("one".into(), 1), ("three".into(), 1), ("two".into(), 1)]));
     std::fs::write(&path, "\n  \n").unwrap();
     let err = LineGenerator::new(&spec, schedule(1, 1), 1).unwrap_err().to_string();

@@ -1,41 +1,41 @@
-//! The micro-batch engine: Spark Streaming's discretized streams on the timely cluster fabric.
+//! The micro-batch engine: Spark Streaming's discretized streams on the timely cluster fabric,
+//! laid out along Spark's own seams.
 //!
-//! **API** ([`context`], [`dstream`]): a [`StreamingContext`] cuts streams into batches every
-//! batch interval; DStream transformations, windows and state build a graph; output operations
-//! make one job per batch. **Lineage** ([`rdd`]): each batch's RDD is a lineage of narrow
-//! dependencies and shuffles (with map-side combine). **Driver** ([`driver`], in
-//! [`context`]): a thread running the job generator on a timer, one job at a time in batch order;
-//! each job is split into stages at shuffle boundaries, and a stage starts only when every task
-//! of the stage before it has finished. **Executors** ([`executor`]): every timely worker, with
-//! its own block manager; tasks, shuffle blocks and completions travel over one long-lived timely
-//! dataflow.
+//! **API** ([`context`], [`conf`], [`dstream`], [`input`]): a [`StreamingContext`] cuts streams
+//! into batches every batch interval; input streams ([`input`]: queue, direct, receiver, socket,
+//! file) feed a graph of DStreams built by transformations, windows and state
+//! ([`dstream`], a file per family); output operations make one job per batch.
+//! **Lineage** ([`rdd`]): each batch's RDD is a lineage of narrow dependencies and shuffles
+//! (with map-side combine), walked by one visitor.
+//! **Driver** ([`scheduler`]): a thread running the job generator on a timer, one job at a time
+//! in batch order; the DAG scheduler splits each job into stages at shuffle boundaries, and a
+//! stage starts only when every task of the stage before it has finished.
+//! **Executors** ([`executor`]): every timely worker, with its own block manager; tasks, shuffle
+//! blocks and completions travel over one long-lived timely dataflow.
 //!
-//! **Workloads** ([`jobs`]): the three harness workloads as a Spark user writes them.
+//! **Workloads** ([`jobs`]): the harness workloads as a Spark user writes them, a file each.
 //!
-//! **Receivers** ([`receiver`]): blocks every block interval, each stored on two executors.
-//! **Fault tolerance** ([`state`], [`checkpoint`]): state checkpointed to files every checkpoint
-//! interval, a metadata checkpoint after every batch, lost executors' partitions recomputed from
-//! lineage on the survivors, a restarted program resumed with
+//! **Fault tolerance**: received blocks stored on two executors; state checkpointed to files
+//! every checkpoint interval, a metadata checkpoint after every batch, lost executors'
+//! partitions recomputed from lineage on the survivors, a restarted program resumed with
 //! [`StreamingContext::get_or_create`]. **Several processes**: the driver in process 0 tells the
 //! others each batch's inputs; they generate the same lineage and run its tasks.
 
-pub mod checkpoint;
+pub mod conf;
 pub mod context;
-pub mod driver;
 pub mod dstream;
 pub mod executor;
+pub mod input;
 pub mod jobs;
-mod ops;
-pub mod rate;
 pub mod rdd;
-pub mod receiver;
-pub mod state;
+pub mod scheduler;
 pub mod text;
-mod window;
+pub mod time;
 
-pub use context::{Clock, State, StreamingConf, StreamingContext};
+pub use conf::{Clock, StreamingConf};
+pub use context::{State, StreamingContext};
+pub use dstream::state::{MapWithStateDStream, StateSpec};
 pub use dstream::DStream;
-pub use state::{MapWithStateDStream, StateSpec};
 pub use text::SparkText;
 
 use workloads::{Observer, RunSpec};
@@ -54,7 +54,7 @@ pub enum StreamingError {
     Failed(String),
 }
 
-/// Runs `spec` (one of the three workloads) on this process's executors, reporting to
+/// Runs `spec` (one of the harness's workloads) on this process's executors, reporting to
 /// `observer`.
 pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     jobs::run(spec, observer)

@@ -234,18 +234,19 @@ fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
     let input = ssc
         .queue_stream(vec![vec![(s("a"), 1u64), (s("b"), 2)], vec![(s("a"), 3)], vec![(s("a"), 1)], vec![], vec![]])
         .unwrap();
-    let spec =
-        StateSpec::function(|_t, key: &String, value: Option<&u64>, state: &mut microbatch::state::State<u64>| {
+    let spec = StateSpec::function(
+        |_t, key: &String, value: Option<&u64>, state: &mut microbatch::dstream::state::State<u64>| {
             if state.is_timing_out() {
                 return Some(format!("{key} timed out at {}", state.get().unwrap()));
             }
             let sum = state.get().copied().unwrap_or(0) + value.unwrap();
             state.update(sum);
             Some(format!("{key}={sum}"))
-        })
-        .initial_state(vec![(s("b"), 100), (s("z"), 7)])
-        .num_partitions(4)
-        .timeout(Duration::from_millis(200));
+        },
+    )
+    .initial_state(vec![(s("b"), 100), (s("z"), 7)])
+    .num_partitions(4)
+    .timeout(Duration::from_millis(200));
     let stream = input.map_with_state(spec).unwrap();
     let mapped = collect(&stream);
     let snapshots = collect(&stream.state_snapshots());

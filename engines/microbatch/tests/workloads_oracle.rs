@@ -3,17 +3,19 @@
 //! at `max` and with disorder, where windows hold what arrived in their batches and are judged
 //! by the arrival-time oracle, the difference from the event-time oracle being reported.
 
+use workloads::registry;
 use workloads::spec::SECOND_NS;
-use workloads::verify::{self, Running};
+use workloads::verdict::Verdict;
+use workloads::verify::Running;
 use workloads::{HashtagSpec, JobSpec, Observer, Profile, RunSpec, SensorSpec, WordCountSpec};
 
 const MS: u64 = 1_000_000;
 
-fn check(spec: &RunSpec) -> (workloads::RunReport, verify::Verdict) {
+fn check(spec: &RunSpec) -> (workloads::RunReport, Verdict) {
     let observer = Observer::new(spec);
     microbatch::run(spec, &observer).expect("micro-batch run");
     let report = observer.report();
-    let verdict = verify::run(spec, &report, Running::Snapshots).unwrap();
+    let verdict = registry::verify(spec, &report, Running::Snapshots).unwrap();
     assert!(verdict.correct, "{} executors: {}", spec.cluster.workers, verdict.message);
     assert!(verdict.checked > 0, "nothing checked");
     (report, verdict)
@@ -21,7 +23,7 @@ fn check(spec: &RunSpec) -> (workloads::RunReport, verify::Verdict) {
 
 fn spec(job: JobSpec, workers: usize, rate: f64) -> RunSpec {
     let mut s = RunSpec::new(job, Profile::Constant { rate }, 500 * MS);
-    s.batch_interval_ns = 100 * MS;
+    s.microbatch.batch_interval_ns = 100 * MS;
     s.cluster.workers = workers;
     s.seed = 3;
     s
@@ -32,10 +34,10 @@ fn wordcount_running_and_per_batch_on_1_2_4_executors() {
     for workers in [1, 2, 4] {
         let (report, _) = check(&spec(JobSpec::Wordcount(WordCountSpec::default()), workers, 20_000.0));
         assert_eq!(report.inputs, 10_000);
-        assert_eq!(report.batches.len(), 5);
+        assert_eq!(report.microbatch.batches.len(), 5);
         // Each batch's BatchInfo counts the records it read.
-        assert_eq!(report.batches.iter().map(|b| b.records).sum::<u64>(), 10_000);
-        assert!(report.batches.iter().all(|b| b.records > 0));
+        assert_eq!(report.microbatch.batches.iter().map(|b| b.records).sum::<u64>(), 10_000);
+        assert!(report.microbatch.batches.iter().all(|b| b.records > 0));
         let windowed = JobSpec::Wordcount(WordCountSpec { window_ns: Some(100 * MS), ..WordCountSpec::default() });
         check(&spec(windowed, workers, 20_000.0));
     }
@@ -78,7 +80,7 @@ fn max_rate_is_bounded_by_the_rate_estimator_and_correct_by_arrival() {
     let (report, _) = check(&s);
     assert!(report.inputs > 0);
     // Every batch that read data says how far: the arrival record covers every partition.
-    assert_eq!(report.arrivals.len(), s.partitions() as usize);
+    assert_eq!(report.microbatch.arrivals.len(), s.partitions() as usize);
     let _ = SECOND_NS;
 }
 

@@ -19,10 +19,10 @@ use differential_dataflow::input::Input;
 use differential_dataflow::operators::count::CountTotal;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use workloads::contract::AnyGenerator;
+use workloads::output::UpdateDigest;
 use workloads::spec::SECOND_NS;
-use workloads::verify::UpdateDigest;
-use workloads::{oracle, Collect, JobSpec, Observer, Profile, RunSpec, Workload};
+use workloads::wordcount::oracle;
+use workloads::{Collect, JobSpec, Observer, Profile, RunSpec, Workload};
 
 const LINES: u64 = 300_000;
 const LINES_PER_TICK: u64 = 1_000;
@@ -36,7 +36,7 @@ fn spec() -> RunSpec {
 }
 
 /// Final count per word from differential's `count_total`, fed the same lines.
-fn differential(gen: &workloads::generator::LineGenerator) -> BTreeMap<String, u64> {
+fn differential(gen: &workloads::wordcount::LineGenerator) -> BTreeMap<String, u64> {
     let gen = gen.clone();
     let finals = timely::execute_directly(move |worker| {
         let finals: Rc<RefCell<BTreeMap<String, (u64, isize)>>> = Rc::default();
@@ -80,7 +80,7 @@ fn differential(gen: &workloads::generator::LineGenerator) -> BTreeMap<String, u
 
 fn running_count(c: &mut Criterion) {
     let s = spec();
-    let AnyGenerator::Lines(gen) = s.generator().unwrap() else { unreachable!() };
+    let gen = workloads::wordcount::generator(&s).unwrap();
     let totals = oracle::word_totals((0..LINES).map(|k| gen.event(0, k)));
     let digest = UpdateDigest::expected(&totals);
     let mut group = c.benchmark_group("running_count_1_worker");

@@ -1,13 +1,16 @@
 //! The native engine: each workload as a timely dataflow of long-running, pipelined operators,
 //! as Flink and Naiad run streams.
 //!
-//! **Sources** ([`source`]) emit each event as it comes due, at the source's watermark time, so
-//! the frontier is the watermark and windows close when it passes their end. **Jobs** ([`jobs`])
-//! exchange records by key to stateful operators that update and emit immediately (running
-//! counts, detectors) or when the frontier completes a window. **Sinks** report every output with
-//! its reference time to the worker's [`workloads::Recorder`]. **Cluster** ([`cluster`]) builds
-//! timely's configuration from the run spec: one process with N worker threads, or several
-//! processes on a hostfile.
+//! Laid out as timely's own examples are: **operators** ([`operators`], one per file) are the
+//! spec's stages: sources emit each event as it comes due, at the source's watermark time, so
+//! the frontier is the watermark and windows close when it passes their end; stateful operators
+//! exchange records by key and update and emit immediately (running counts, detectors) or when
+//! the frontier completes a window; sinks report every output with its reference time to the
+//! worker's [`workloads::Recorder`]. **Jobs** ([`jobs`], a file per workload) wire them.
+//! **Snapshots** ([`snapshot`]): Flink-style consistent cuts on epochs of the frontier, restored
+//! after a fault; each stateful operator registers its part. **Time** ([`time`]): ticks and the
+//! constants that bound a source. **Cluster** ([`cluster`]) builds timely's configuration from
+//! the run spec: one process with N worker threads, or several processes on a hostfile.
 //!
 //! ```
 //! use workloads::{JobSpec, Observer, Profile, RunSpec, Workload};
@@ -21,19 +24,14 @@
 //! assert_eq!(report.outputs.digest.updates, 10 * 1000);
 //! ```
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
-
-use timely::dataflow::ProbeHandle;
-use workloads::contract::AnyGenerator;
-use workloads::{Fault, JobSpec, Observer, Restore, RunSpec, Source};
+use workloads::{Fault, Observer, RunSpec, Source};
 
 pub mod cluster;
 pub mod jobs;
+pub mod operators;
 pub mod snapshot;
-pub mod socket;
-pub mod source;
+pub mod time;
+mod worker;
 
 /// Why a native run failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +70,10 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
             "faults with a socket source (a socket has no offsets to replay from): use the generator".into(),
         ));
     }
-    let generator = spec.generator()?;
+    let job: std::sync::Arc<dyn jobs::Job> = jobs::job(spec)?.into();
     // One receiver per run, in process 0, drained by worker 0.
     let socket = match &spec.source {
-        Source::Socket(addr) if spec.cluster.process_id == 0 => Some(socket::Receiver::connect(addr, spec)?),
+        Source::Socket(addr) if spec.cluster.process_id == 0 => Some(operators::socket::Receiver::connect(addr, spec)?),
         _ => None,
     };
     // Snapshots go to the run's checkpoint directory, else to a private one (shared by the
@@ -86,97 +84,11 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
     });
     let dir = (!from_socket).then(|| spec.checkpoint.dir.clone().or_else(|| scratch.clone())).flatten();
     let processes = spec.cluster.processes;
-    let spec = spec.clone();
-    let observer = observer.clone();
+    let (spec, observer) = (spec.clone(), observer.clone());
     let result = cluster::execute(&spec.cluster.clone(), move |worker| {
-        let index = worker.index();
-        let peers = worker.peers();
-        let control = Rc::new(snapshot::Control::new(&spec, dir.clone(), index, peers));
-        timely::synchronization::Barrier::new(worker).wait();
-        observer.start();
-        let recorder = Rc::new(RefCell::new(observer.recorder()));
-        let receiver = socket.as_ref().filter(|_| index == 0).cloned();
-        let no_input = from_socket && receiver.is_none();
-        loop {
-            let probe = ProbeHandle::new();
-            let plan = source::Plan::new(&spec, index, peers);
-            let dataflow = worker.next_dataflow_index();
-            worker.dataflow::<u64, _, _>(|scope| {
-                let r = Rc::clone(&recorder);
-                // This worker's input: the socket (worker 0 of a socket run), nothing (the other
-                // workers of a socket run), or its share of the generator's partitions.
-                let input = Input {
-                    receiver: receiver.as_ref(),
-                    no_input,
-                    plan,
-                    recorder: &r,
-                    probe: &probe,
-                    control: &control,
-                };
-                let c = &control;
-                match (&spec.job, &generator) {
-                    (JobSpec::Wordcount(s), AnyGenerator::Lines(g)) => {
-                        let words = input.stream(
-                            scope,
-                            socket::parse_line,
-                            jobs::line_records(g.clone(), s.window_ns.is_some()),
-                        );
-                        match s.window_ns {
-                            None => jobs::running_count(words, r, &probe, c),
-                            Some(w) => jobs::windowed_count(words, w, r, &probe, c),
-                        }
-                    }
-                    (JobSpec::Hashtags(s), AnyGenerator::Tweets(g)) => {
-                        let tags = input.stream(scope, socket::parse_tweet, jobs::tag_records(g.clone()));
-                        jobs::hashtag_windows(tags, s, r, &probe, c);
-                    }
-                    (JobSpec::Sensors(s), AnyGenerator::Sensors(g)) => {
-                        let readings = input.stream(scope, socket::parse_reading, jobs::reading_records(g.clone()));
-                        jobs::detect(readings, s, r, &probe, c);
-                    }
-                    _ => unreachable!("RunSpec::generator matches the job"),
-                }
-            });
-            // Until every operator of every dataflow has finished (the sinks included), or a
-            // fault comes due.
-            let fired = control.fired();
-            let straggles = control.straggles();
-            loop {
-                let now = if straggles { recorder.borrow().now_ns() } else { 0 };
-                let more = worker.step_or_park(Some(Duration::from_millis(1)));
-                // A straggler takes `factor` times as long over each step.
-                let factor = if straggles { control.slow_factor(now) } else { 1.0 };
-                if factor > 1.0 {
-                    let took = recorder.borrow().now_ns().saturating_sub(now);
-                    std::thread::sleep(Duration::from_nanos(((factor - 1.0) * took as f64) as u64));
-                }
-                if control.fired() > fired || !more {
-                    break;
-                }
-            }
-            if control.fired() == fired {
-                break;
-            }
-            // Every worker drops its dataflow, then all restore the same committed snapshot.
-            let at_ns = recorder.borrow().now_ns();
-            worker.drop_dataflow(dataflow);
-            timely::synchronization::Barrier::new(worker).wait();
-            let (epoch_ns, skipped) = control.restore();
-            let offsets: Vec<(u32, u64)> = control.part("source").unwrap_or_default();
-            let rewritten = recorder.borrow_mut().rewind(&control.restored_outputs());
-            let took_ns = recorder.borrow().now_ns() - at_ns;
-            recorder.borrow_mut().restore(Restore {
-                fault: fired,
-                at_ns,
-                epoch_ns,
-                skipped,
-                took_ns,
-                replayed_inputs: control.replayed(&offsets),
-                rewritten_outputs: rewritten,
-            });
-        }
-        control.remove_own_files();
-        recorder.borrow_mut().complete();
+        let shared =
+            worker::Shared { spec: &spec, job: &*job, observer: &observer, socket: socket.as_ref(), dir: dir.clone() };
+        worker::run(worker, &shared);
         Ok(())
     });
     // A private directory goes; one shared by a cluster's processes goes with the last of them
@@ -185,34 +97,4 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         let _ = if processes == 1 { std::fs::remove_dir_all(scratch) } else { std::fs::remove_dir(scratch) };
     }
     result
-}
-
-/// Where one worker's records come from.
-struct Input<'a> {
-    receiver: Option<&'a socket::Receiver>,
-    no_input: bool,
-    plan: source::Plan,
-    recorder: &'a Rc<RefCell<workloads::Recorder>>,
-    probe: &'a ProbeHandle<u64>,
-    control: &'a Rc<snapshot::Control>,
-}
-
-impl Input<'_> {
-    /// The `Source` stream: parsed socket lines, nothing, or generated events made into records.
-    fn stream<'s, D: timely::ExchangeData>(
-        self,
-        scope: timely::dataflow::Scope<'s, u64>,
-        parse: fn(&str, u64, &mut Vec<D>) -> Result<(), String>,
-        produce: impl FnMut(u32, u64, u64, &mut Vec<D>) + 'static,
-    ) -> timely::dataflow::Stream<'s, u64, Vec<D>> {
-        match self.receiver {
-            Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(self.recorder), parse),
-            None if self.no_input => socket::empty(scope),
-            None => {
-                let (recorder, probe, control) =
-                    (Rc::clone(self.recorder), self.probe.clone(), Rc::clone(self.control));
-                source::generator(scope, "Source", self.plan, recorder, probe, control, produce)
-            }
-        }
-    }
 }

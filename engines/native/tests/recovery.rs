@@ -25,14 +25,14 @@ fn faulty(job: JobSpec, workers: usize, rate: f64, duration_ms: u64, kills: &[(u
 
 /// Every worker restored once per fault, from a committed snapshot, and read records again.
 fn assert_restored(report: &RunReport, workers: usize, faults: usize) {
-    assert_eq!(report.restores.len(), workers * faults, "{:?}", report.restores);
-    for r in &report.restores {
+    assert_eq!(report.native.restores.len(), workers * faults, "{:?}", report.native.restores);
+    for r in &report.native.restores {
         let epoch = r.epoch_ns.expect("a committed snapshot to restore");
         assert!(epoch > 0 && epoch <= r.at_ns, "{r:?}");
         assert!(r.skipped.is_empty(), "{r:?}");
     }
-    let replayed: u64 = report.restores.iter().map(|r| r.replayed_inputs).sum();
-    assert!(replayed > 0, "nothing was replayed: {:?}", report.restores);
+    let replayed: u64 = report.native.restores.iter().map(|r| r.replayed_inputs).sum();
+    assert!(replayed > 0, "nothing was replayed: {:?}", report.native.restores);
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn running_counts_survive_a_killed_worker_on_1_2_4_workers() {
         assert_eq!(report.outputs.word_totals.len(), 120_000);
         assert_restored(&report, workers, 1);
         // The updates after the snapshot were written before the fault and again by the replay.
-        assert!(report.restores.iter().map(|r| r.rewritten_outputs).sum::<u64>() > 0);
+        assert!(report.native.restores.iter().map(|r| r.rewritten_outputs).sum::<u64>() > 0);
     }
 }
 
@@ -99,8 +99,8 @@ fn a_fault_before_the_first_snapshot_replays_from_the_start() {
     s.checkpoint.interval_ns = Some(10 * SECOND_NS);
     let report = check(&s);
     assert_eq!(report.inputs, 6_000);
-    assert_eq!(report.restores.len(), 2);
-    for r in &report.restores {
+    assert_eq!(report.native.restores.len(), 2);
+    for r in &report.native.restores {
         assert_eq!(r.epoch_ns, None, "{r:?}");
         // Everything read before the fault was read again.
         assert!(r.replayed_inputs > 0);
@@ -119,7 +119,7 @@ fn a_fault_at_max_rate_after_the_input_ended_is_still_exact() {
     let report = check(&s);
     assert_eq!(report.inputs, 20_000);
     assert_eq!(report.outputs.word_totals.len(), 200_000);
-    assert_eq!(report.restores.len(), 2);
+    assert_eq!(report.native.restores.len(), 2);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn a_slow_worker_slows_the_run_but_changes_no_output() {
     s.faults = vec![Fault::SlowWorker { worker: 1, at_ns: 100 * MS, for_ns: 200 * MS, factor: 4.0 }];
     let report = check(&s);
     assert_eq!(report.inputs, 8_000);
-    assert!(report.restores.is_empty());
+    assert!(report.native.restores.is_empty());
 }
 
 #[test]

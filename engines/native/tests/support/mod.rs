@@ -1,6 +1,7 @@
 //! What the native engine's integration tests share.
 
-use workloads::verify::{self, Running};
+use workloads::registry;
+use workloads::verify::Running;
 use workloads::{Observer, RunReport, RunSpec};
 
 /// Runs `spec` on the native engine and asserts its outputs equal the oracle's, exactly.
@@ -8,7 +9,7 @@ pub fn check(spec: &RunSpec) -> RunReport {
     let observer = Observer::new(spec);
     native::run(spec, &observer).expect("native run");
     let report = observer.report();
-    let verdict = verify::run(spec, &report, Running::EveryUpdate).unwrap();
+    let verdict = registry::verify(spec, &report, Running::EveryUpdate).unwrap();
     assert!(verdict.correct, "{} workers: {}", spec.cluster.workers, verdict.message);
     assert!(verdict.checked > 0, "no output was checked");
     report

@@ -1,0 +1,95 @@
+//! A streaming context's configuration (Spark's `SparkConf` for `spark.streaming.*`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::time::Time;
+
+/// How batches are timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// Batches start at their batch time on the wall clock.
+    System,
+    /// Batches run back to back (tests: Spark's `ManualClock`).
+    Manual,
+}
+
+/// A streaming context's configuration.
+#[derive(Clone)]
+pub struct StreamingConf {
+    /// Executors (timely worker threads).
+    pub executors: usize,
+    /// Partitions of shuffles and state (`spark.default.parallelism`).
+    pub partitions: usize,
+    /// How batches are timed.
+    pub clock: Clock,
+    /// Stop by itself after this many batches, if set.
+    pub batches: Option<u64>,
+    /// Stop by itself before the batch at a time for which this returns true, if set.
+    pub stop_before: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
+    /// Run the batch at a time for which this returns true without waiting for the clock (no
+    /// input can arrive any more: the batches only close windows), if set.
+    pub no_wait: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
+    /// Faults to inject (`kill-worker`, `slow-worker`), each at the first batch boundary at or
+    /// after its time (on a manual clock: before the first batch `t` with `t - interval` at or
+    /// after it).
+    pub faults: Vec<workloads::Fault>,
+    /// How often receivers cut their records into a block (`spark.streaming.blockInterval`).
+    pub block_interval: Duration,
+    /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
+    /// unbounded if unset.
+    pub receiver_max_rate: Option<f64>,
+    /// Backpressure (`spark.streaming.backpressure.enabled`): after every batch the PID rate
+    /// estimator sets how many records per second the sources may ingest.
+    pub backpressure: bool,
+    /// With backpressure, the rate of the first batch (`...backpressure.initialRate`); without
+    /// one, the first batch is bounded by the maximum rates only.
+    pub initial_rate: Option<f64>,
+    /// The most records per second a direct stream reads from each of its partitions
+    /// (`spark.streaming.kafka.maxRatePerPartition`); unbounded if unset.
+    pub max_rate_per_partition: Option<f64>,
+    /// Several processes (the same program started once per process; the driver runs in
+    /// process 0, the others generate each batch's lineage as it tells them): `executors` is
+    /// then the cluster's total. `None`: this process alone.
+    pub cluster: Option<workloads::contract::ClusterSpec>,
+}
+
+impl Default for StreamingConf {
+    fn default() -> Self {
+        Self {
+            executors: 1,
+            partitions: 2,
+            clock: Clock::System,
+            batches: None,
+            stop_before: None,
+            no_wait: None,
+            faults: Vec::new(),
+            block_interval: Duration::from_millis(200),
+            receiver_max_rate: None,
+            backpressure: false,
+            initial_rate: None,
+            max_rate_per_partition: None,
+            cluster: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamingConf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingConf")
+            .field("executors", &self.executors)
+            .field("partitions", &self.partitions)
+            .field("clock", &self.clock)
+            .field("batches", &self.batches)
+            .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
+            .field("no_wait", &self.no_wait.as_ref().map(|_| "<condition>"))
+            .field("faults", &self.faults)
+            .field("block_interval", &self.block_interval)
+            .field("receiver_max_rate", &self.receiver_max_rate)
+            .field("backpressure", &self.backpressure)
+            .field("initial_rate", &self.initial_rate)
+            .field("max_rate_per_partition", &self.max_rate_per_partition)
+            .field("cluster", &self.cluster)
+            .finish()
+    }
+}

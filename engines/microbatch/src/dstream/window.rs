@@ -1,0 +1,211 @@
+//! Window operations (Spark's `WindowedDStream` and `ReducedWindowedDStream`): `window` itself,
+//! `reduce_by_window`, `count_by_window`, `count_by_value_and_window`, `group_by_key_and_window`,
+//! and `reduce_by_key_and_window` with and without an inverse function (the incremental form:
+//! the previous window's result, plus the batches that entered, minus those that left).
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::dstream::state::recursive;
+use crate::dstream::DStream;
+use crate::rdd::{records, Data, Partition, Rdd, ShuffleData};
+use crate::time::check_multiple;
+use crate::StreamingError;
+
+impl<T: Data> DStream<T> {
+    /// `window(length, slide)`: every `slide`, the union of the batches of the last `length`.
+    /// Both must be multiples of the parent's slide.
+    pub fn window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<T>, StreamingError> {
+        self.graph.check_not_started()?;
+        self.check_window(length_ns, slide_ns)?;
+        self.graph.remember(length_ns + slide_ns);
+        // A batch is in several windows: keep it in memory once computed (as Spark persists a
+        // windowed stream's parent).
+        let parent = self.persist()?;
+        let ids = self.graph.ids.clone();
+        let step = self.slide_ns;
+        Ok(DStream::new(Arc::clone(&self.graph), slide_ns, move |t| {
+            let from = t.saturating_sub(length_ns) + step;
+            let rdds: Vec<Rdd<T>> = (from..=t).step_by(step as usize).filter_map(|s| parent.get(s)).collect();
+            (!rdds.is_empty()).then(|| Rdd::union(&ids, &rdds))
+        }))
+    }
+
+    /// Refuses a window length or slide that is not a positive multiple of this stream's slide,
+    /// naming one that is.
+    pub(crate) fn check_window(&self, length_ns: u64, slide_ns: u64) -> Result<(), StreamingError> {
+        check_multiple("window length", length_ns, self.slide_ns, false)?;
+        check_multiple("slide", slide_ns, self.slide_ns, false)
+    }
+}
+
+impl<T: ShuffleData> DStream<T> {
+    /// `reduceByWindow(f, length, slide)`: every slide, the window's records reduced to one
+    /// (nothing for an empty window).
+    pub fn reduce_by_window(
+        &self,
+        f: impl Fn(&T, &T) -> T + Send + Sync + 'static,
+        length_ns: u64,
+        slide_ns: u64,
+    ) -> Result<DStream<T>, StreamingError> {
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        self.reduce(move |a, b| f(a, b))?.window(length_ns, slide_ns)?.reduce(move |a, b| g(a, b))
+    }
+
+    /// `reduceByWindow(f, inverse, length, slide)`: the same, computed incrementally: the
+    /// previous window's value, `f` with the batches that entered, `inverse` with those that
+    /// left. Once the stream has had a record, every window has a value. Needs a checkpoint
+    /// directory.
+    pub fn reduce_by_window_inv(
+        &self,
+        f: impl Fn(&T, &T) -> T + Send + Sync + 'static,
+        inverse: impl Fn(&T, &T) -> T + Send + Sync + 'static,
+        length_ns: u64,
+        slide_ns: u64,
+    ) -> Result<DStream<T>, StreamingError> {
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        self.reduce(move |a, b| f(a, b))?
+            .map(|x| ((), x.clone()))?
+            .reduce_by_key_and_window_in(move |a, b| g(a, b), inverse, length_ns, slide_ns, 1, |_| true)?
+            .map(|(_, x)| x.clone())
+    }
+
+    /// `countByWindow(length, slide)`: every slide, the number of records in the window
+    /// (incrementally, as Spark does; needs a checkpoint directory).
+    pub fn count_by_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<u64>, StreamingError> {
+        self.map(|_| 1u64)?.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, length_ns, slide_ns)
+    }
+
+    /// `countByValueAndWindow(length, slide)`: as Spark computes it, incrementally (counts of
+    /// the previous window, plus the batches that entered, minus those that left), values whose
+    /// count fell to 0 dropped. Needs a checkpoint directory.
+    pub fn count_by_value_and_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<(T, u64)>, StreamingError>
+    where
+        T: Hash + Eq,
+    {
+        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window_inv(
+            |a, b| a + b,
+            |a, b| a - b,
+            length_ns,
+            slide_ns,
+            |(_, c)| *c != 0,
+        )
+    }
+}
+
+impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
+    /// `reduceByKeyAndWindow(f, length, slide)`: the window, then `reduceByKey`.
+    pub fn reduce_by_key_and_window(
+        &self,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        length_ns: u64,
+        slide_ns: u64,
+    ) -> Result<DStream<(K, V)>, StreamingError> {
+        self.window(length_ns, slide_ns)?.reduce_by_key(f)
+    }
+
+    /// `groupByKeyAndWindow(length, slide)`.
+    pub fn group_by_key_and_window(
+        &self,
+        length_ns: u64,
+        slide_ns: u64,
+    ) -> Result<DStream<(K, Vec<V>)>, StreamingError> {
+        self.window(length_ns, slide_ns)?.group_by_key()
+    }
+
+    /// `reduceByKeyAndWindow(f, inverse, length, slide, filter)`: incrementally, from the
+    /// previous window: `f` adds the batches that entered, `inverse` takes out those that left,
+    /// and only the keys `filter` keeps stay (pass `|_| true` to keep every key, as Spark does
+    /// without a filter). Needs a checkpoint directory.
+    pub fn reduce_by_key_and_window_inv(
+        &self,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        inverse: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        length_ns: u64,
+        slide_ns: u64,
+        filter: impl Fn(&(K, V)) -> bool + Send + Sync + 'static,
+    ) -> Result<DStream<(K, V)>, StreamingError> {
+        let n = self.graph.partitions;
+        self.reduce_by_key_and_window_in(f, inverse, length_ns, slide_ns, n, filter)
+    }
+
+    fn reduce_by_key_and_window_in(
+        &self,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        inverse: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        length_ns: u64,
+        slide_ns: u64,
+        partitions: usize,
+        filter: impl Fn(&(K, V)) -> bool + Send + Sync + 'static,
+    ) -> Result<DStream<(K, V)>, StreamingError> {
+        self.graph.check_not_started()?;
+        self.check_window(length_ns, slide_ns)?;
+        self.graph.needs_checkpoint();
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        // Each batch reduced once, kept: it enters one window and leaves a later one.
+        let reduced = self
+            .combine_by_key(
+                |v| v.clone(),
+                move |a, v| *a = g(a, v),
+                {
+                    let g = Arc::clone(&f);
+                    move |a, v| *a = g(a, &v)
+                },
+                partitions,
+            )?
+            .persist()?;
+        self.graph.remember(length_ns + 2 * slide_ns);
+        let (inverse, filter) = (Arc::new(inverse), Arc::new(filter));
+        let step = self.slide_ns;
+        let ids = self.graph.ids.clone();
+        recursive(&self.graph, slide_ns, move |t, previous: Option<Rdd<(K, V)>>| {
+            let batches = |from: u64, to: u64| -> Vec<Arc<crate::rdd::RddNode>> {
+                // Batches in (from, to].
+                (from.saturating_add(step)..=to)
+                    .step_by(step as usize)
+                    .filter(|s| *s > 0)
+                    .map(|s| reduced.get(s).unwrap_or_else(|| Rdd::empty(&ids, partitions)).node)
+                    .collect()
+            };
+            let (prev, old, new) = match previous {
+                // Incrementally, when the previous window exists and windows overlap or touch.
+                Some(prev) if length_ns >= slide_ns => {
+                    let old = batches(t.saturating_sub(slide_ns + length_ns), t.saturating_sub(length_ns));
+                    (prev.node, old, batches(t - slide_ns, t))
+                }
+                _ => (Rdd::<(K, V)>::empty(&ids, partitions).node, Vec::new(), batches(t.saturating_sub(length_ns), t)),
+            };
+            let (n_old, f, inverse, filter) = (old.len(), Arc::clone(&f), Arc::clone(&inverse), Arc::clone(&filter));
+            let mut parents = vec![prev];
+            parents.extend(old);
+            parents.extend(new);
+            let window = Rdd::zip_all(&ids, parents, move |parts: &[Partition]| {
+                let mut acc: FxHashMap<K, V> = records::<(K, V)>(&parts[0]).iter().cloned().collect();
+                for part in &parts[1..=n_old] {
+                    for (k, v) in records::<(K, V)>(part) {
+                        if let Some(a) = acc.get_mut(k) {
+                            *a = inverse(a, v);
+                        }
+                    }
+                }
+                for part in &parts[n_old + 1..] {
+                    for (k, v) in records::<(K, V)>(part) {
+                        match acc.get_mut(k) {
+                            Some(a) => *a = f(a, v),
+                            None => {
+                                acc.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                }
+                acc.into_iter().filter(|kv| filter(kv)).collect()
+            });
+            Some(window)
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! An executor's block manager: cached partitions, shuffle blocks received for its reduce
+//! partitions, and received (receiver) blocks stored on it; and the task context that computes a
+//! partition through it.
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::rdd::lineage::{walk, Visitor};
+use crate::rdd::{Partition, RddId, RddNode, Shuffle, ShuffleId, TaskContext};
+
+/// An executor's block manager: cached partitions and received shuffle blocks.
+#[derive(Default)]
+pub struct BlockManager {
+    cached: FxHashMap<(RddId, usize), Partition>,
+    blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
+    /// How many blocks arrived per `(shuffle, reduce partition)` and are not yet consumed.
+    received: FxHashMap<(ShuffleId, usize), usize>,
+    stored: FxHashMap<u64, Arc<Vec<u8>>>,
+}
+
+impl BlockManager {
+    /// Keeps a shuffle block for reduce partition `reduce`.
+    pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, data: Vec<u8>) {
+        self.blocks.entry((shuffle, reduce)).or_default().push(data);
+        *self.received.entry((shuffle, reduce)).or_insert(0) += 1;
+    }
+
+    /// Keeps a received block.
+    pub(crate) fn store(&mut self, id: u64, data: Arc<Vec<u8>>) {
+        self.stored.insert(id, data);
+    }
+
+    /// Drops cached partitions of these RDDs and received blocks of these ids.
+    pub(crate) fn forget(&mut self, ids: Vec<RddId>) {
+        let gone: FxHashSet<RddId> = ids.into_iter().collect();
+        self.cached.retain(|(id, _), _| !gone.contains(id));
+        self.stored.retain(|id, _| !gone.contains(id));
+    }
+
+    /// Drops every shuffle block (after an executor loss).
+    pub(crate) fn purge_shuffles(&mut self) {
+        self.blocks.clear();
+        self.received.clear();
+    }
+
+    /// Whether every shuffle block partition `p` of `rdd` needs has arrived; if so, they are
+    /// taken for the task (not looking behind partitions already cached).
+    pub(crate) fn take_inputs(&mut self, rdd: &Arc<RddNode>, p: usize) -> bool {
+        struct Needs<'a> {
+            bm: &'a BlockManager,
+            out: Vec<(ShuffleId, usize, usize)>,
+        }
+        impl Visitor for Needs<'_> {
+            fn node(&mut self, node: &Arc<RddNode>, p: Option<usize>) -> bool {
+                !(node.cached && p.is_some_and(|p| self.bm.cached.contains_key(&(node.id, p))))
+            }
+            fn shuffle(&mut self, s: &Arc<Shuffle>, p: Option<usize>) -> bool {
+                self.out.push((s.id, p.expect("a task's walk follows its partition"), s.parent.partitions));
+                false
+            }
+        }
+        let mut needs = Needs { bm: self, out: Vec::new() };
+        walk(rdd, Some(p), &mut needs);
+        let need = needs.out;
+        if need.iter().any(|(s, p, n)| self.received.get(&(*s, *p)).copied().unwrap_or(0) < *n) {
+            return false;
+        }
+        for (s, p, _) in &need {
+            self.received.remove(&(*s, *p));
+        }
+        true
+    }
+}
+
+/// Computes partitions through a block manager: cached ones are read from it or kept in it.
+pub(crate) struct Cx<'a> {
+    pub(crate) bm: &'a mut BlockManager,
+}
+
+impl TaskContext for Cx<'_> {
+    fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition {
+        if rdd.cached {
+            if let Some(hit) = self.bm.cached.get(&(rdd.id, p)) {
+                return Arc::clone(hit);
+            }
+            let computed = rdd.compute(self, p);
+            self.bm.cached.insert((rdd.id, p), Arc::clone(&computed));
+            computed
+        } else {
+            rdd.compute(self, p)
+        }
+    }
+
+    fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>> {
+        self.bm.blocks.remove(&(shuffle, p)).unwrap_or_default()
+    }
+
+    fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>> {
+        self.bm.stored.get(&id).cloned()
+    }
+}

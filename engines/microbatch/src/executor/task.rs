@@ -1,0 +1,57 @@
+//! Running one task on an executor: compute the partition through the block manager, then write
+//! its shuffle blocks (a map task) or apply its job's action (a result task). A panic in user
+//! code fails the task, and its job, with the panic's message, as a thrown exception fails a
+//! Spark task; the executor lives on.
+
+use std::sync::Arc;
+
+use workloads::Recorder;
+
+use crate::executor::block_manager::{BlockManager, Cx};
+use crate::executor::messages::{Msg, Task, TaskKind};
+use crate::executor::registry::Registry;
+use crate::rdd::{RddNode, TaskContext};
+
+/// Runs `task` over `rdd`; shuffle blocks go to `outbox`. Returns what the action sent back
+/// and why the task failed, if it did.
+pub(crate) fn run(
+    task: &Task,
+    rdd: &Arc<RddNode>,
+    registry: &Registry,
+    bm: &mut BlockManager,
+    recorder: &mut Recorder,
+    outbox: &mut Vec<Msg>,
+) -> (Vec<u8>, Option<String>) {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut cx = Cx { bm };
+        let computed = cx.partition(rdd, task.partition);
+        match &task.kind {
+            TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
+                Some(s) => {
+                    let blocks = (s.map_side)(&computed, task.partition, placement.len());
+                    for (reduce, data) in blocks.into_iter().enumerate() {
+                        outbox.push(Msg::Block { to: placement[reduce], shuffle: *shuffle, reduce, data });
+                    }
+                    Ok(Vec::new())
+                }
+                None => Err(format!("unknown shuffle {shuffle}")),
+            },
+            TaskKind::Result { job } => match registry.action(*job) {
+                Some(action) => action(task.partition, &computed, recorder),
+                None => Err(format!("unknown job {job}")),
+            },
+        }
+    }));
+    match run {
+        Ok(Ok(result)) => (result, None),
+        Ok(Err(e)) => (Vec::new(), Some(e)),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            (Vec::new(), Some(format!("the task panicked: {why}")))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The workloads as a Spark Streaming user writes them, a file per workload, each on two
+//! sources: the direct generator stream ([`direct`]) and a socket receiver ([`socket`]).
+//!
+//! - [`wordcount`]: `flat_map` to words, `map` to pairs, `reduce_by_key` per batch, and a running
+//!   count with `update_state_by_key` (every key's total, every batch); the windowed variant is
+//!   the per-batch `reduce_by_key` itself;
+//! - [`hashtags`]: `flat_map` to tags, `count_by_value_and_window`, the top 10 by `transform`;
+//! - [`sensors`]: per-sensor detector state with `map_with_state`, an alert as the mapped record.
+
+pub mod direct;
+pub mod hashtags;
+pub mod sensors;
+pub mod socket;
+pub mod wordcount;
+
+use std::time::Duration;
+
+use workloads::{Fault, JobSpec, Observer, RunSpec, Source};
+
+use crate::conf::{Clock, StreamingConf};
+use crate::jobs::direct::DirectSource;
+use crate::jobs::socket::SocketSource;
+use crate::StreamingError;
+
+/// A workload's job, as the engine builds it on either source.
+pub(crate) trait Job: Sync {
+    /// Builds the job over the generator's direct stream.
+    fn direct(&self, spec: &RunSpec, source: &DirectSource<'_>) -> Result<(), StreamingError>;
+
+    /// Builds the job over the lines a socket receiver reads.
+    fn socket(&self, source: &SocketSource<'_>) -> Result<(), StreamingError>;
+
+    /// How long after the input ends windows still need batches to close, ns.
+    fn flush_ns(&self) -> u64 {
+        0
+    }
+}
+
+/// The job of `spec`'s workload: the engine's one line per workload.
+fn job(spec: &JobSpec) -> &dyn Job {
+    match spec {
+        JobSpec::Wordcount(s) => s,
+        JobSpec::Hashtags(s) => s,
+        JobSpec::Sensors(s) => s,
+    }
+}
+
+/// Runs `spec` on the micro-batch engine, reporting to `observer`.
+pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
+    spec.validate().map_err(|e| StreamingError::Invalid(e.to_string()))?;
+    spec.microbatch.validate(&spec.job).map_err(|e| StreamingError::Invalid(e.to_string()))?;
+    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) {
+        return Err(StreamingError::Invalid(
+            "kill-process needs several processes, which the micro-batch engine does not run: use kill-worker".into(),
+        ));
+    }
+    match &spec.source {
+        Source::Socket(addr) => socket::run(spec, job(&spec.job), observer, addr),
+        Source::Generator => direct::run(spec, job(&spec.job), observer),
+    }
+}
+
+/// What every run's context has: an executor per worker of the cluster, two shuffle partitions
+/// per executor, the wall clock, the spec's faults and the engine's settings.
+fn conf_of(spec: &RunSpec) -> StreamingConf {
+    let settings = &spec.microbatch;
+    StreamingConf {
+        executors: spec.cluster.total_workers(),
+        partitions: spec.cluster.total_workers() * 2,
+        cluster: Some(spec.cluster.clone()),
+        clock: Clock::System,
+        faults: spec.faults.clone(),
+        block_interval: Duration::from_nanos(settings.block_interval_ns),
+        backpressure: settings.backpressure.unwrap_or(false),
+        ..StreamingConf::default()
+    }
+}

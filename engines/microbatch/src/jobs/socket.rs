@@ -1,0 +1,154 @@
+//! A socket run: `socket_text_stream`'s receiver reads the lines `streambench feed` sends (text,
+//! or JSON events), each tagged with its arrival time, which is its latency reference (socket
+//! events carry no schedule). Each workload parses its own lines; lines that do not parse are
+//! counted and reported as malformed. The run ends once the sender has closed the connection,
+//! every block has been processed and the windows holding data have closed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use workloads::{Observer, RunSpec};
+
+use crate::conf::StreamingConf;
+use crate::context::StreamingContext;
+use crate::dstream::DStream;
+use crate::jobs::{conf_of, Job};
+use crate::rdd::ShuffleData;
+use crate::StreamingError;
+
+/// A socket line on its way to becoming a workload's event `E`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Parsed<E> {
+    /// An empty line.
+    Blank,
+    /// A line and its arrival time, not parsed yet.
+    Line(u64, String),
+    /// An event and its line's arrival time.
+    Event(u64, E),
+    /// Why a line is not an event.
+    Malformed(String),
+}
+
+impl<E> Parsed<E> {
+    /// The event, if the line was one.
+    pub(crate) fn event(&self) -> Option<&E> {
+        match self {
+            Parsed::Event(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The lines a socket receiver reads, for a workload's job to parse.
+pub(crate) struct SocketSource<'a> {
+    lines: DStream<Parsed<()>>,
+    observer: &'a Observer,
+    /// The batch interval, ns.
+    pub(crate) interval: u64,
+}
+
+impl SocketSource<'_> {
+    /// The lines parsed into events by `parse` (persisted: the job and the accounting both read
+    /// them).
+    pub(crate) fn events<E: ShuffleData>(
+        &self,
+        parse: fn(&str) -> Result<E, String>,
+    ) -> Result<DStream<Parsed<E>>, StreamingError> {
+        self.lines
+            .map_partitions(move |lines| {
+                lines
+                    .iter()
+                    .map(|p| match p {
+                        Parsed::Line(arrival, line) => match parse(line) {
+                            Ok(e) => Parsed::Event(*arrival, e),
+                            Err(why) => {
+                                Parsed::Malformed(format!("{why}: {}", line.chars().take(80).collect::<String>()))
+                            }
+                        },
+                        Parsed::Blank => Parsed::Blank,
+                        Parsed::Event(..) => unreachable!("lines are not parsed yet"),
+                        Parsed::Malformed(why) => Parsed::Malformed(why.clone()),
+                    })
+                    .collect()
+            })?
+            .persist()
+    }
+
+    /// After the workload's outputs: every line's input, latency (running outputs, not
+    /// `windowed` ones: the batch's output time against the line's arrival) and malformed lines,
+    /// on the executors; and the lines read so far, on the driver (the verification's reference).
+    pub(crate) fn account<E: ShuffleData>(
+        &self,
+        events: &DStream<Parsed<E>>,
+        windowed: bool,
+    ) -> Result<(), StreamingError> {
+        events.foreach_partition(move |_t, _p, lines, r| {
+            let now = r.now_ns();
+            r.inputs(lines.len() as u64, now);
+            for p in lines {
+                match p {
+                    Parsed::Event(arrival, _) if !windowed => r.latency(*arrival, now),
+                    Parsed::Malformed(why) => r.malformed(|| why.clone()),
+                    _ => {}
+                }
+            }
+        })?;
+        let recorder = Arc::new(Mutex::new(self.observer.recorder()));
+        let total = Arc::new(AtomicU64::new(0));
+        events.count()?.foreach_batch(move |_t, counts| {
+            let read = total.fetch_add(counts.iter().sum(), Ordering::Relaxed) + counts.iter().sum::<u64>();
+            let mut recorder = recorder.lock().expect("recorder");
+            recorder.partition_end(0, read);
+        })
+    }
+}
+
+/// Runs `job` over the lines read from `addr`.
+pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str) -> Result<(), StreamingError> {
+    let interval = spec.microbatch.batch_interval_ns;
+    let flush = job.flush_ns();
+    let drained: Arc<OnceLock<Arc<dyn Fn() -> bool + Send + Sync>>> = Arc::default();
+    let drained_at = Arc::new(AtomicU64::new(u64::MAX));
+    let (check, at) = (Arc::clone(&drained), Arc::clone(&drained_at));
+    let conf = StreamingConf {
+        stop_before: Some(Arc::new(move |t| {
+            if check.get().is_some_and(|f| f()) {
+                at.fetch_min(t, Ordering::Relaxed);
+            }
+            let at = at.load(Ordering::Relaxed);
+            at != u64::MAX && t > at + flush
+        })),
+        ..conf_of(spec)
+    };
+    let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
+    ssc.set_observer(observer.clone());
+    let scratch = workloads::durable::scratch_dir("microbatch");
+    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()));
+    if let Some(ns) = spec.checkpoint.interval_ns {
+        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
+    }
+    let epoch = observer.start();
+    let addr = addr.to_owned();
+    // (arrival ns, the line's bytes): UTF-8 is checked when the line is parsed.
+    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Vec<u8>)) -> bool| {
+        let stream = workloads::socket::connect(&addr)?;
+        workloads::socket::for_each_line(stream, |bytes| store((epoch.elapsed().as_nanos() as u64, bytes)))
+            .map_err(|e| format!("reading {addr}: {e}"))
+    })?;
+    let _ = drained.set(ssc.receivers_drained());
+    let lines = raw
+        .map(|(arrival, bytes)| match std::str::from_utf8(bytes) {
+            Ok(line) if line.trim().is_empty() => Parsed::Blank,
+            Ok(line) => Parsed::Line(*arrival, line.to_owned()),
+            Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
+        })?
+        .persist()?;
+    job.socket(&SocketSource { lines, observer, interval })?;
+    ssc.start()?;
+    let result = ssc.await_termination();
+    if spec.checkpoint.dir.is_none() {
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+    result.map(drop)
+}

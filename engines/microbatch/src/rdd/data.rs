@@ -1,0 +1,75 @@
+//! What an RDD holds: partitions of typed records behind `Any`, the ids of RDDs and shuffles,
+//! and the functions a lineage node computes with.
+
+use std::any::Any;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A key's values from each side of a `cogroup`.
+pub type Grouped<V, W> = (Vec<V>, Vec<W>);
+
+/// Identifies an RDD within a run.
+pub type RddId = u64;
+/// Identifies a shuffle within a run.
+pub type ShuffleId = u64;
+
+/// A computed partition: a `Vec<T>` behind `Any`.
+pub type Partition = Arc<dyn Any + Send + Sync>;
+
+/// Values an RDD can hold.
+pub trait Data: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> Data for T {}
+
+/// Keys and values that cross a shuffle.
+pub trait ShuffleData: Data + Serialize + DeserializeOwned {}
+impl<T: Data + Serialize + DeserializeOwned> ShuffleData for T {}
+
+/// Computes a partition of a source.
+pub type SourceFn = Arc<dyn Fn(usize) -> Partition + Send + Sync>;
+/// Turns a parent partition into a partition.
+pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
+/// Turns parent partition `p` into one serialised block per reduce partition (map-side
+/// combine): `(partition, p, reducers)`.
+pub type MapSideFn = Arc<dyn Fn(&Partition, usize, usize) -> Vec<Vec<u8>> + Send + Sync>;
+/// Turns every block of a reduce partition into the partition.
+pub type ReduceFn = Arc<dyn Fn(Vec<Vec<u8>>) -> Partition + Send + Sync>;
+/// Decodes a received block into a partition.
+pub type DecodeFn = Arc<dyn Fn(&[u8]) -> Partition + Send + Sync>;
+/// Combines the partitions of several parents (same partitioning) into one.
+pub type ZipFn = Arc<dyn Fn(&[Partition]) -> Partition + Send + Sync>;
+
+/// Downcasts a partition to its records.
+pub fn records<T: Data>(p: &Partition) -> &Vec<T> {
+    p.downcast_ref::<Vec<T>>().expect("partition of the RDD's element type")
+}
+
+/// Wraps records as a partition.
+pub fn partition<T: Data>(v: Vec<T>) -> Partition {
+    Arc::new(v)
+}
+
+/// Allocates RDD and shuffle ids.
+#[derive(Default, Clone)]
+pub struct Ids(Arc<std::sync::atomic::AtomicU64>);
+
+impl Ids {
+    /// Ids from `first` on (received blocks use their own range: they are made by the driver's
+    /// process alone, while RDD ids must match in every process).
+    pub fn starting_at(first: u64) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicU64::new(first)))
+    }
+
+    /// A fresh id.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The partition of `key` among `n`.
+pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
+    use std::hash::BuildHasher;
+    (workloads::hash::mix64(rustc_hash::FxBuildHasher.hash_one(key)) % n as u64) as usize
+}

@@ -1,0 +1,321 @@
+//! The job generator (Spark's `JobGenerator`): the driver's timer. Every batch interval it
+//! generates each output operation's lineage for the batch, hands the jobs to the job scheduler,
+//! and then checkpoints: every checkpoint interval a cut of the checkpointed streams, after every
+//! batch the metadata. A restarted program resumes just after its last cut, running the batches
+//! since again from their recorded offsets, without waiting for the clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use workloads::contract::BatchInfo;
+use workloads::Observer;
+
+use crate::conf::{Clock, StreamingConf};
+use crate::dstream::graph::{Checkpointed, Graph, Output, RunJob};
+use crate::executor::messages::{Action, Msg};
+use crate::executor::registry::Registry;
+use crate::rdd::{BlockRef, RddNode};
+use crate::scheduler::checkpoint::{self, Metadata, Ranges};
+use crate::scheduler::cluster::{self, Executors};
+use crate::scheduler::dag::DagScheduler;
+use crate::scheduler::faults::Injector;
+use crate::scheduler::follower::follow;
+use crate::scheduler::job_scheduler::JobScheduler;
+use crate::scheduler::listener::Listener;
+use crate::scheduler::receiver_tracker::ReceiverEnv;
+use crate::time::Time;
+
+/// Where checkpoints go, and the checkpoint a restarted program resumes from.
+pub(crate) type Checkpointing = Option<(PathBuf, Option<Metadata>)>;
+
+/// The driver: starts the executors, then runs batches until told to stop. In a process other
+/// than the first, follows the driver instead.
+pub(crate) fn drive(
+    graph: Arc<Graph>,
+    conf: StreamingConf,
+    stop: Arc<AtomicBool>,
+    listeners: &mut [Listener],
+    observer: Observer,
+    checkpointing: Checkpointing,
+) -> Result<Vec<BatchInfo>, String> {
+    let registry = Arc::new(Registry::default());
+    let cluster = cluster::of(&conf)?;
+    let (to_fabric, from_driver) = mpsc::channel();
+    let (to_driver, completions) = mpsc::channel();
+    let (to_follower, batches) = mpsc::channel();
+    let link = cluster::link(&cluster, from_driver, to_driver, to_follower);
+    let Some(workers) = cluster::start_executors(&cluster, &registry, &observer, link)? else {
+        return Ok(Vec::new());
+    };
+    if cluster.process_id > 0 {
+        graph.is_driver.store(false, Ordering::Relaxed);
+        let dir = checkpointing.map(|(dir, _)| dir);
+        let followed = follow(&graph, &registry, batches, dir.as_deref());
+        return cluster::join_executors(workers, followed.err()).map(|()| Vec::new());
+    }
+    let dag = DagScheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
+    let jobs = JobScheduler::new(dag, &conf, graph.ingest.clone(), listeners, observer.recorder());
+    let mut generator = JobGenerator::new(graph, conf, registry, jobs, cluster.processes, cluster.workers);
+    let receivers_stop = Arc::new(AtomicBool::new(false));
+    let receivers = generator.start_receivers(&receivers_stop);
+    let epoch = generator.restore(&checkpointing, observer.start());
+    generator.run(&stop, epoch, checkpointing.as_ref().map(|(dir, _)| dir.as_path()));
+    receivers_stop.store(true, Ordering::Release);
+    for receiver in receivers {
+        let _ = receiver.join();
+    }
+    finish(generator, workers)
+}
+
+/// Stops the executors and returns the batches' infos, or the run's failure.
+fn finish(generator: JobGenerator<'_>, workers: Executors) -> Result<Vec<BatchInfo>, String> {
+    let JobGenerator { jobs, failure, .. } = generator;
+    let infos = jobs.shutdown();
+    cluster::join_executors(workers, failure).map(|()| infos)
+}
+
+/// The driver's batch loop and everything it keeps between batches.
+struct JobGenerator<'a> {
+    graph: Arc<Graph>,
+    conf: StreamingConf,
+    registry: Arc<Registry>,
+    jobs: JobScheduler<'a>,
+    outputs: Vec<Output>,
+    hooks: Vec<Checkpointed>,
+    faults: Injector,
+    /// The checkpoint interval, ns.
+    interval: u64,
+    processes: usize,
+    workers: usize,
+    /// The first batch to run (after a restart, the one after the cut).
+    first: u64,
+    /// Batches up to this time are run again from recorded offsets, without waiting.
+    replay_until: Time,
+    /// The last cut, and the one before it (whose files a new cut may remove).
+    cut: Time,
+    previous_cut: Time,
+    failure: Option<String>,
+}
+
+impl<'a> JobGenerator<'a> {
+    fn new(
+        graph: Arc<Graph>,
+        conf: StreamingConf,
+        registry: Arc<Registry>,
+        jobs: JobScheduler<'a>,
+        processes: usize,
+        workers: usize,
+    ) -> Self {
+        let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
+        let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+        let interval = graph.checkpoint_interval();
+        let faults = Injector::new(conf.faults.clone());
+        Self {
+            graph,
+            conf,
+            registry,
+            jobs,
+            outputs,
+            hooks,
+            faults,
+            interval,
+            processes,
+            workers,
+            first: 1,
+            replay_until: 0,
+            cut: 0,
+            previous_cut: 0,
+            failure: None,
+        }
+    }
+
+    /// Starts every receiver; returns their block generators' handles.
+    fn start_receivers(&mut self, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
+        let env = ReceiverEnv {
+            to_fabric: self.jobs.dag.sender(),
+            alive: self.jobs.dag.alive(),
+            stop: Arc::clone(stop),
+            block_interval: self.conf.block_interval,
+            max_rate: self.conf.receiver_max_rate,
+            ingest: self.graph.ingest.clone(),
+        };
+        let mut handles = Vec::new();
+        for start in std::mem::take(&mut *self.graph.receivers.lock().expect("graph")) {
+            match start(&env) {
+                Ok(handle) => handles.push(handle),
+                Err(e) => self.failure = Some(e),
+            }
+        }
+        handles
+    }
+
+    /// Resumes from the checkpoint, if there is one: the state of its cut, its recorded offsets,
+    /// and the clock as if the run had started the cut's time ago. Returns the run's epoch.
+    fn restore(&mut self, checkpointing: &Checkpointing, epoch: Instant) -> Instant {
+        let Some((dir, Some(meta))) = checkpointing else { return epoch };
+        if meta.cut > 0 {
+            for (sid, hook) in self.hooks.iter().enumerate() {
+                if let Err(e) = (hook.restore)(sid, meta.cut, dir) {
+                    self.failure = Some(format!("cannot restore the checkpoint: {e}"));
+                }
+            }
+        }
+        self.graph.inputs.lock().expect("graph").extend(meta.inputs.iter().map(|(s, t, r)| ((*s, *t), r.clone())));
+        self.first = meta.cut / self.graph.batch_ns + 1;
+        (self.replay_until, self.cut, self.previous_cut) = (meta.time, meta.cut, meta.cut);
+        Instant::now().checked_sub(Duration::from_nanos(meta.cut)).unwrap_or(epoch)
+    }
+
+    /// Runs batches until told to stop, the configured batches have run, or one fails.
+    fn run(&mut self, stop: &AtomicBool, epoch: Instant, dir: Option<&Path>) {
+        for k in self.first.. {
+            if self.failure.is_some() || stop.load(Ordering::Acquire) || self.conf.batches.is_some_and(|n| k > n) {
+                break;
+            }
+            let t: Time = k * self.graph.batch_ns;
+            if self.conf.stop_before.as_ref().is_some_and(|f| f(t)) {
+                break;
+            }
+            self.wait_for(t, epoch);
+            self.batch(t, epoch, dir);
+            if self.failure.is_some() {
+                break;
+            }
+            let forget = self.graph.expire(t, !self.hooks.is_empty(), self.interval);
+            if !forget.is_empty() {
+                self.jobs.dag.forget(forget, Vec::new());
+            }
+            // Every job of the batch has run: the lineage registered for it goes (the next batch
+            // registers what it needs again), so the registry does not grow with the run.
+            self.registry.clear_lineage();
+        }
+    }
+
+    /// Sleeps until batch `t` is due (on the system clock, outside a replay).
+    fn wait_for(&self, t: Time, epoch: Instant) {
+        let no_wait = self.conf.no_wait.as_ref().is_some_and(|f| f(t));
+        if self.conf.clock == Clock::System && t > self.replay_until && !no_wait {
+            let due = epoch + Duration::from_nanos(t);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+    }
+
+    /// One batch: faults due, job generation, the jobs, the checkpoint, the batch's info.
+    fn batch(&mut self, t: Time, epoch: Instant, dir: Option<&Path>) {
+        let started = Instant::now();
+        // Fault times are real time since the start, or batch time on a manual clock.
+        let elapsed = match self.conf.clock {
+            Clock::System => started.saturating_duration_since(epoch).as_nanos() as u64,
+            Clock::Manual => t - self.graph.batch_ns,
+        };
+        if let Err(e) = self.faults.inject(&mut self.jobs.dag, elapsed) {
+            self.failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
+            return;
+        }
+        // Generate every output's lineage first (Spark's job generation), so that the other
+        // processes can generate the same from this batch's inputs, then run the jobs.
+        for o in self.outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            (o.generate)(t);
+        }
+        self.announce(t);
+        if let Err(e) = self.jobs.run_jobs(&self.outputs, t) {
+            self.failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
+        }
+        let records = self.input_records(t);
+        if let Some(e) = self.graph.trackers.lock().expect("graph").iter().find_map(|t| t.error()) {
+            self.failure.get_or_insert(e);
+        }
+        match dir {
+            Some(dir) if self.failure.is_none() => {
+                if let Err(e) = self.checkpoint(dir, t) {
+                    self.failure = Some(format!("batch {} ms: checkpoint: {e}", t / 1_000_000));
+                }
+            }
+            Some(_) => {}
+            None => self.graph.inputs.lock().expect("graph").retain(|(_, at), _| *at > t),
+        }
+        self.jobs.batch_completed(t, records, started, epoch, self.graph.batch_ns);
+    }
+
+    /// Tells every other process's follower batch `t`'s inputs, so it generates the same lineage.
+    fn announce(&mut self, t: Time) {
+        if self.processes <= 1 {
+            return;
+        }
+        let inputs: Vec<(usize, Ranges)> = self
+            .graph
+            .inputs
+            .lock()
+            .expect("graph")
+            .iter()
+            .filter(|((_, at), _)| *at == t)
+            .map(|((s, _), r)| (*s, r.clone()))
+            .collect();
+        let blocks: Vec<(usize, Vec<BlockRef>)> = self
+            .graph
+            .trackers
+            .lock()
+            .expect("graph")
+            .iter()
+            .enumerate()
+            .map(|(i, tr)| (i, tr.allocated_at(t)))
+            .collect();
+        for p in 1..self.processes {
+            let generate = Msg::Generate {
+                to: p * self.workers,
+                time: t,
+                inputs: inputs.clone(),
+                blocks: blocks.clone(),
+                first_job: self.jobs.dag.next_job(),
+            };
+            if self.jobs.dag.send(generate).is_err() {
+                self.failure.get_or_insert("the executors are gone".into());
+            }
+        }
+    }
+
+    /// The batch's input records: its direct streams' offset ranges and its received blocks.
+    fn input_records(&self, t: Time) -> u64 {
+        let direct: u64 = self
+            .graph
+            .inputs
+            .lock()
+            .expect("graph")
+            .iter()
+            .filter(|((_, at), _)| *at == t)
+            .flat_map(|(_, ranges)| ranges.iter().map(|(from, to)| to - from))
+            .sum();
+        let trackers = self.graph.trackers.lock().expect("graph");
+        let received: u64 = trackers.iter().flat_map(|tr| tr.allocated_at(t)).map(|b| b.records).sum();
+        direct + received
+    }
+
+    /// After batch `t`: every checkpoint interval, a cut (every checkpointed stream's RDD of `t`
+    /// written by the executors); after every batch, the metadata checkpoint.
+    fn checkpoint(&mut self, dir: &Path, t: Time) -> Result<(), String> {
+        if t.is_multiple_of(self.interval) {
+            let dag = &mut self.jobs.dag;
+            let mut run = |rdd: Arc<RddNode>, action: Action| dag.run_job(&rdd, action);
+            for (sid, hook) in self.hooks.iter().enumerate() {
+                (hook.write)(sid, t, dir, &mut run as &mut RunJob<'_>)?;
+            }
+            (self.previous_cut, self.cut) = (self.cut, t);
+        }
+        let mut inputs = self.graph.inputs.lock().expect("graph");
+        inputs.retain(|(_, at), _| *at >= self.cut);
+        let meta = Metadata {
+            batch_ns: self.graph.batch_ns,
+            time: t,
+            cut: self.cut,
+            streams: self.hooks.len(),
+            inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
+        };
+        drop(inputs);
+        checkpoint::write(dir, &meta, self.previous_cut)
+    }
+}

@@ -1,0 +1,86 @@
+//! The job scheduler (Spark's `JobScheduler` with its listener bus and rate controller): runs a
+//! batch's jobs one at a time in order (`concurrentJobs = 1`) on the DAG scheduler, then reports
+//! the batch's `BatchInfo` to the listeners and the recorder, and feeds the PID rate estimator
+//! that bounds what the sources ingest next.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use workloads::contract::BatchInfo;
+use workloads::Recorder;
+
+use crate::conf::StreamingConf;
+use crate::dstream::graph::Output;
+use crate::executor::messages::Action;
+use crate::rdd::RddNode;
+use crate::scheduler::dag::DagScheduler;
+use crate::scheduler::listener::Listener;
+use crate::scheduler::rate::{PidRateEstimator, RateLimit};
+use crate::time::Time;
+
+/// Runs jobs and reports batches.
+pub(crate) struct JobScheduler<'a> {
+    /// Where the jobs run.
+    pub(crate) dag: DagScheduler,
+    listeners: &'a mut [Listener],
+    /// Backpressure: the estimator starts at the initial rate (or at the first batch's rate).
+    estimator: Option<PidRateEstimator>,
+    ingest: RateLimit,
+    recorder: Recorder,
+    infos: Vec<BatchInfo>,
+}
+
+impl<'a> JobScheduler<'a> {
+    pub(crate) fn new(
+        dag: DagScheduler,
+        conf: &StreamingConf,
+        ingest: RateLimit,
+        listeners: &'a mut [Listener],
+        recorder: Recorder,
+    ) -> Self {
+        let estimator = conf
+            .backpressure
+            .then(|| PidRateEstimator::new(conf.initial_rate.or(conf.receiver_max_rate).unwrap_or(f64::MAX)));
+        Self { dag, listeners, estimator, ingest, recorder, infos: Vec::new() }
+    }
+
+    /// Runs every output operation's jobs of batch `t`, in order; the first failure ends them.
+    pub(crate) fn run_jobs(&mut self, outputs: &[Output], t: Time) -> Result<(), String> {
+        let dag = &mut self.dag;
+        let mut run = |rdd: Arc<RddNode>, action: Action| dag.run_job(&rdd, action);
+        for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
+            (o.op)(t, &mut run)?;
+        }
+        Ok(())
+    }
+
+    /// Batch `t` of `records` input records, started at `started`, has run: its info goes to
+    /// the estimator, the listeners and the recorder.
+    pub(crate) fn batch_completed(&mut self, t: Time, records: u64, started: Instant, epoch: Instant, batch_ns: u64) {
+        let ended = Instant::now();
+        let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
+        let info = BatchInfo {
+            batch_time_ms: t / 1_000_000,
+            records,
+            scheduling_delay_ms: (since(started) - t as f64).max(0.0) / 1e6,
+            processing_delay_ms: (ended - started).as_secs_f64() * 1e3,
+            total_delay_ms: (since(ended) - t as f64).max(0.0) / 1e6,
+        };
+        if let Some(estimator) = self.estimator.as_mut() {
+            estimator.update(info.records, info.processing_delay_ms, info.scheduling_delay_ms, batch_ns as f64 / 1e6);
+            self.ingest.set(Some(estimator.rate()).filter(|r| *r < f64::MAX));
+        }
+        for l in self.listeners.iter_mut() {
+            l(&info);
+        }
+        self.recorder.batch(info.clone());
+        self.infos.push(info);
+    }
+
+    /// Stops every executor; returns every batch's info.
+    pub(crate) fn shutdown(mut self) -> Vec<BatchInfo> {
+        self.dag.shutdown();
+        self.recorder.complete();
+        self.infos
+    }
+}

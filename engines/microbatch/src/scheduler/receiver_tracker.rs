@@ -1,0 +1,177 @@
+//! The receiver tracker (Spark's `ReceiverTracker`, `ReceivedBlockTracker` and block
+//! generator): receivers (Spark's receiver-based input): a receiver runs on its own thread and stores
+//! records; a block generator cuts them into a block every block interval (200 ms by default)
+//! and stores each block in the block managers of two live executors (the second a replica, so
+//! losing one executor loses no received data); the receiver tracker hands every block stored
+//! by a batch's time to that batch, whose RDD has one partition per block, computed where a copy
+//! is. Blocks leave the executors once their batch is out of the remember window.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::executor::messages::Msg;
+use crate::rdd::{BlockRef, Ids, ShuffleData};
+use crate::scheduler::rate::{min_limit, RateLimit};
+use crate::time::Time;
+
+/// What the driver gives a receiver when the context starts.
+pub(crate) struct ReceiverEnv {
+    /// Into the fabric (blocks go to executors through worker 0's relay).
+    pub to_fabric: Sender<Msg>,
+    /// Which executors are alive.
+    pub alive: Arc<Mutex<Vec<bool>>>,
+    /// Set when the context stops.
+    pub stop: Arc<AtomicBool>,
+    /// The block interval.
+    pub block_interval: Duration,
+    /// The most records per second a receiver stores, if bounded.
+    pub max_rate: Option<f64>,
+    /// What backpressure allows, records/s, if set.
+    pub ingest: RateLimit,
+}
+
+/// Starts a receiver's threads; returns the block generator's handle.
+pub(crate) type Starter = Box<dyn FnOnce(&ReceiverEnv) -> Result<JoinHandle<()>, String> + Send>;
+
+/// The blocks a receiver has stored and not yet given to a batch, and those given.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    pending: Mutex<Vec<BlockRef>>,
+    allocated: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
+    presets: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
+    error: Mutex<Option<String>>,
+    finished: AtomicBool,
+}
+
+impl Tracker {
+    /// Every stored block not yet in a batch, now in batch `t` (in a follower: the blocks the
+    /// driver gave batch `t`).
+    pub fn allocate(&self, t: Time) -> Vec<BlockRef> {
+        let blocks = match self.presets.lock().expect("tracker").remove(&t) {
+            Some(blocks) => blocks,
+            None => std::mem::take(&mut *self.pending.lock().expect("tracker")),
+        };
+        self.allocated.lock().expect("tracker").insert(t, blocks.clone());
+        blocks
+    }
+
+    /// The blocks of batch `t`.
+    pub fn allocated_at(&self, t: Time) -> Vec<BlockRef> {
+        self.allocated.lock().expect("tracker").get(&t).cloned().unwrap_or_default()
+    }
+
+    /// In a follower: batch `t` holds `blocks`.
+    pub fn preset(&self, t: Time, blocks: Vec<BlockRef>) {
+        self.presets.lock().expect("tracker").insert(t, blocks);
+    }
+
+    /// Whether the receiver's input has ended and every block it stored is in a batch.
+    pub fn drained(&self) -> bool {
+        self.finished.load(Ordering::Acquire) && self.pending.lock().expect("tracker").is_empty()
+    }
+
+    /// Why the receiver failed, if it did.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().expect("tracker").clone()
+    }
+
+    /// Blocks of batches before `keep_from`, forgotten.
+    pub fn expire(&self, keep_from: Time) -> Vec<u64> {
+        let mut allocated = self.allocated.lock().expect("tracker");
+        let old: Vec<Time> = allocated.range(..keep_from).map(|(t, _)| *t).collect();
+        old.into_iter().filter_map(|t| allocated.remove(&t)).flatten().map(|b| b.id).collect()
+    }
+}
+
+/// Makes the starter of a receiver: `receive(store)` runs on its own thread, calling
+/// `store(record)` for every record (false once the context stops: return then); its error, if
+/// any, fails the next batch.
+pub(crate) fn starter<T: ShuffleData>(
+    ids: Ids,
+    tracker: Arc<Tracker>,
+    receive: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<(), String> + Send + 'static,
+) -> Starter {
+    Box::new(move |env: &ReceiverEnv| {
+        let buffer: Arc<Mutex<Vec<T>>> = Arc::default();
+        let done = Arc::new(AtomicBool::new(false));
+        let (stop, max_rate, ingest) = (Arc::clone(&env.stop), env.max_rate, env.ingest.clone());
+        let (into, finished, failed) = (Arc::clone(&buffer), Arc::clone(&done), Arc::clone(&tracker));
+        std::thread::Builder::new()
+            .name("receiver".into())
+            .spawn(move || {
+                // A rate limiter over windows of 100 ms: the smaller of the receiver's maximum
+                // rate and what backpressure allows (which changes after every batch).
+                let window = Duration::from_millis(100);
+                let (mut window_start, mut in_window) = (Instant::now(), 0u64);
+                let mut store = |x: T| {
+                    if window_start.elapsed() >= window {
+                        (window_start, in_window) = (Instant::now(), 0);
+                    }
+                    if let Some(rate) = min_limit(max_rate, ingest.get()) {
+                        if in_window as f64 >= rate * window.as_secs_f64() {
+                            std::thread::sleep(window.saturating_sub(window_start.elapsed()));
+                            (window_start, in_window) = (Instant::now(), 0);
+                        }
+                    }
+                    in_window += 1;
+                    into.lock().expect("receiver buffer").push(x);
+                    !stop.load(Ordering::Acquire)
+                };
+                if let Err(e) = receive(&mut store) {
+                    *failed.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));
+                }
+                finished.store(true, Ordering::Release);
+            })
+            .map_err(|e| format!("cannot start a receiver: {e}"))?;
+        let (to_fabric, alive, stop) = (env.to_fabric.clone(), Arc::clone(&env.alive), Arc::clone(&env.stop));
+        let interval = env.block_interval;
+        std::thread::Builder::new()
+            .name("block-generator".into())
+            .spawn(move || {
+                let mut next = 0usize;
+                loop {
+                    std::thread::sleep(interval);
+                    let ended = done.load(Ordering::Acquire);
+                    let records = std::mem::take(&mut *buffer.lock().expect("receiver buffer"));
+                    if !records.is_empty() {
+                        let live: Vec<usize> = alive
+                            .lock()
+                            .expect("alive")
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, a)| **a)
+                            .map(|(e, _)| e)
+                            .collect();
+                        // Blocks go round the live executors, each with a replica on the next.
+                        let hosts: Vec<usize> = if live.len() > 1 {
+                            vec![live[next % live.len()], live[(next + 1) % live.len()]]
+                        } else {
+                            live.clone()
+                        };
+                        next += 1;
+                        let id = ids.next();
+                        let data = Arc::new(bincode::serialize(&records).expect("encode a received block"));
+                        for &to in &hosts {
+                            if to_fabric.send(Msg::Store { to, id, data: Arc::clone(&data) }).is_err() {
+                                return;
+                            }
+                        }
+                        tracker.pending.lock().expect("tracker").push(BlockRef {
+                            id,
+                            records: records.len() as u64,
+                            hosts,
+                        });
+                    }
+                    if ended || stop.load(Ordering::Acquire) {
+                        tracker.finished.store(true, Ordering::Release);
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start a block generator: {e}"))
+    })
+}

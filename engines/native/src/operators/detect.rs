@@ -1,0 +1,70 @@
+//! `Detect`: per-sensor detection, exchanged by sensor; keeps each sensor's window and emits an
+//! alert (with its reading's due time) when a reading lies beyond k sigma. Its snapshot part is
+//! the windows (`detect`).
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::Stream;
+use workloads::hash::mix64;
+use workloads::output::Alert;
+use workloads::sensors::{SensorReading, SensorSpec, SensorWindow, Threshold};
+
+use crate::operators::time_of;
+use crate::snapshot::Control;
+
+/// A reading on its way to its detector, with its due time.
+pub type ReadingRecord = (SensorReading, u64);
+
+/// The alerts of `readings`, each with its reading's due time.
+pub fn detect<'s>(
+    readings: Stream<'s, u64, Vec<ReadingRecord>>,
+    spec: &SensorSpec,
+    control: &Rc<Control>,
+) -> Stream<'s, u64, Vec<(Alert, u64)>> {
+    let threshold = Threshold::new(spec);
+    let size = spec.window;
+    let state = Rc::clone(control);
+    let check =
+        move |windows: &mut FxHashMap<u32, SensorWindow>, data: &mut Vec<ReadingRecord>, alerts: &mut Vec<_>| {
+            for (r, due) in data.drain(..) {
+                let w = windows.entry(r.sensor).or_insert_with(|| SensorWindow::new(size));
+                if w.push(r.milli, threshold) {
+                    alerts.push((Alert { sensor: r.sensor, seq: r.seq, milli: r.milli }, due));
+                }
+            }
+        };
+    readings.unary_frontier(
+        Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)),
+        "Detect",
+        move |_cap, _info| {
+            let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
+            let mut epochs = state.aligner(&["detect"]);
+            let mut alerts = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    let held = || cap.retain_least(0).expect("output 0");
+                    epochs.admit(time_of(&cap), held, data, |data| {
+                        check(&mut windows, data, &mut alerts);
+                        if !alerts.is_empty() {
+                            output.session(&cap).give_iterator(alerts.drain(..));
+                        }
+                    });
+                });
+                epochs.settle(
+                    frontier.frontier(),
+                    &mut windows,
+                    |windows, epoch| state.put(epoch, "detect", &*windows),
+                    |windows, cap, mut data| {
+                        check(windows, &mut data, &mut alerts);
+                        if !alerts.is_empty() {
+                            output.session(&cap).give_iterator(alerts.drain(..));
+                        }
+                    },
+                );
+            }
+        },
+    )
+}

@@ -1,0 +1,23 @@
+//! The native engine's operators, one per file, named after the spec stage they implement (the
+//! same names the micro-batch jobs use): [`source`] and [`socket`] (`Source`), [`count`]
+//! (`Count+Sink`), [`window_count`] (`WindowCount`, tumbling), [`sliding_count`]
+//! (`WindowCount`, sliding, with each worker's partial top-K), [`top_k`] (`TopK`), [`detect`]
+//! (`Detect`) and [`sink`] (`Sink`). Each stateful one follows the snapshot protocol of
+//! `snapshot::aligner` and registers its part of every snapshot.
+
+pub mod count;
+pub mod detect;
+pub mod sink;
+pub mod sliding_count;
+pub mod socket;
+pub mod source;
+pub mod top_k;
+pub mod window_count;
+
+use timely::dataflow::operators::InputCapability;
+
+/// The time of a batch of input.
+#[inline]
+pub(crate) fn time_of(cap: &InputCapability<u64>) -> u64 {
+    *cap.least().expect("input at a time")
+}

@@ -1,0 +1,66 @@
+//! `WindowCount` (sliding): per sliding event-time window, each worker's partial result (its
+//! tags' total, distinct count and top K), emitted when the frontier passes the window's end.
+//! Exchanged by key, so a key lives on one worker. Its snapshot part is the panes (`window`).
+
+use std::rc::Rc;
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::Stream;
+use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
+
+use crate::operators::count::KeyRecord;
+use crate::operators::time_of;
+use crate::snapshot::Control;
+use crate::time::TICK_NS;
+
+/// The partial results of `keys` per sliding window of `spec`.
+pub fn sliding_count<'s>(
+    keys: Stream<'s, u64, Vec<KeyRecord>>,
+    spec: &HashtagSpec,
+    control: &Rc<Control>,
+) -> Stream<'s, u64, Vec<HashtagWindow>> {
+    let spec = spec.clone();
+    let state = Rc::clone(control);
+    let add = |windows: &mut SlidingTopK, data: &mut Vec<KeyRecord>| {
+        for (hash, key, t) in data.drain(..) {
+            windows.add(hash, &key, t, 1);
+        }
+    };
+    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
+        let mut epochs = state.aligner(&["window"]);
+        move |(input, frontier), output| {
+            input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
+            let Some(c) = cap.as_mut() else { return };
+            // A window is emitted at its end (or the capability, if later).
+            let mut fire = |windows: &mut SlidingTopK, done_ns: u64| {
+                windows.fire(done_ns, |w| {
+                    let at = (w.window_end / TICK_NS).max(*c.time());
+                    output.session(&c.delayed(&at)).give(w);
+                })
+            };
+            epochs.settle(
+                frontier.frontier(),
+                &mut windows,
+                |windows, epoch| {
+                    // Only windows emitted before the epoch: those that end before it.
+                    fire(windows, epoch * TICK_NS - 1);
+                    state.put(epoch, "window", &*windows);
+                },
+                |windows, (), mut data| add(windows, &mut data),
+            );
+            let f = frontier.frontier().first().copied();
+            fire(&mut windows, f.map(|f| f * TICK_NS).unwrap_or(u64::MAX));
+            match f {
+                None => cap = None,
+                Some(f) => {
+                    if *c.time() < f {
+                        c.downgrade(&f);
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,462 @@
+//! Fault tolerance, Flink-style: consistent snapshots on the frontier, restore, replay.
+//!
+//! **Epochs.** Snapshots are taken at epochs, the multiples of the checkpoint interval in
+//! timely time (event time, in ticks): every operator knows them in advance, so no coordinator
+//! has to announce them. Snapshot `E` holds, for each worker, the state of every stateful operator
+//! after exactly the records whose timestamps are below `E`, and each source's offsets at the
+//! moment its capability passed `E`. That is a consistent cut, timely's equivalent of Flink's
+//! aligned barriers: an operator snapshots once its input frontier has passed `E` (every record
+//! below `E` has arrived); until then it holds back input at `E` or later (the alignment), and it
+//! sends nothing at `E` or later before its snapshot.
+//!
+//! **Commit.** A worker writes its operators' parts for `E` as one file when it has all of them
+//! (checksummed, written atomically). Snapshot `E` is committed when every worker of the cluster
+//! has written its file: the files of one epoch and generation are the manifest. Files go to the
+//! checkpoint directory, which must be shared by every process (one host, or a shared file system).
+//!
+//! **Restore.** On a fault every worker drops its dataflow, waits for the others, and reads the
+//! newest committed snapshot whose files all check out (a truncated or corrupt one is passed over
+//! for the one before it, and the restore says why). It rebuilds the dataflow with that state; the
+//! sources replay from the snapshot's offsets. Outputs are a store keyed by (key, window) or, for
+//! running counts, (word, count): the worker's outputs are rewound to where they stood at the
+//! snapshot, and the replay writes them again, so nothing is lost or counted twice.
+//!
+//! Each restore starts a new generation; a snapshot's files carry their generation, so a file
+//! written before a fault is never mixed with one written after it.
+
+pub mod aligner;
+pub mod files;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use workloads::durable::write_checked;
+use workloads::{Fault, OutputMark, RunSpec};
+
+use crate::snapshot::aligner::Aligner;
+use crate::snapshot::files::{epoch_dir, parse_epoch_dir, read_snapshot, worker_file, WorkerFile};
+use crate::time::{DEFAULT_INTERVAL_NS, TICK_NS};
+
+/// How many of its own snapshot files a worker keeps (older ones are removed).
+const KEEP: usize = 3;
+
+/// What a restore went back to.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// The epoch restored (ticks); 0 when starting from the beginning.
+    pub epoch: u64,
+    /// Whether a snapshot was found.
+    pub found: bool,
+    parts: FxHashMap<String, Vec<u8>>,
+}
+
+/// Per-worker state that outlives a dataflow: the snapshot store, the faults to inject, and how
+/// far each partition's inputs were counted (so replayed records are not counted twice).
+pub struct Control {
+    /// `None`: no snapshots (a socket source has no offsets to replay from).
+    dir: Option<PathBuf>,
+    /// The epoch length in ticks (`u64::MAX` without snapshots).
+    interval: u64,
+    worker: usize,
+    workers: usize,
+    generation: Cell<u32>,
+    /// `kill-worker` times, ns from the start, in order.
+    kills: Vec<u64>,
+    fired: Cell<usize>,
+    /// The worker straggles: `(from ns, until ns, factor)`.
+    slow: Vec<(u64, u64, f64)>,
+    counted: RefCell<FxHashMap<u32, u64>>,
+    restored: RefCell<Restored>,
+    store: RefCell<Store>,
+    /// The parts the current dataflow's operators registered: a worker's file for an epoch is
+    /// written once it has every one.
+    parts: RefCell<BTreeSet<String>>,
+    /// Whether the current dataflow is built (every part registered).
+    sealed: Cell<bool>,
+}
+
+#[derive(Default)]
+struct Store {
+    pending: BTreeMap<u64, Vec<(String, Vec<u8>)>>,
+    finals: Vec<(String, Vec<u8>)>,
+    written: VecDeque<PathBuf>,
+    warned: bool,
+}
+
+impl Control {
+    /// The control of worker `worker` of `workers` for `spec`, snapshotting into `dir` (`None`: no
+    /// snapshots). Removes this worker's files left in `dir` by an earlier run; call it on every
+    /// worker before the workers first synchronise.
+    pub fn new(spec: &RunSpec, dir: Option<PathBuf>, worker: usize, workers: usize) -> Self {
+        let interval = dir
+            .as_ref()
+            .map_or(u64::MAX, |_| (spec.checkpoint.interval_ns.unwrap_or(DEFAULT_INTERVAL_NS) / TICK_NS).max(1));
+        let mut kills = Vec::new();
+        let mut slow = Vec::new();
+        for f in &spec.faults {
+            match *f {
+                Fault::KillWorker { at_ns, .. } => kills.push(at_ns),
+                Fault::SlowWorker { worker: w, at_ns, for_ns, factor } if w == worker => {
+                    slow.push((at_ns, at_ns + for_ns, factor))
+                }
+                _ => {}
+            }
+        }
+        kills.sort_unstable();
+        let control = Self {
+            dir,
+            interval,
+            worker,
+            workers,
+            generation: Cell::new(0),
+            kills,
+            fired: Cell::new(0),
+            slow,
+            counted: RefCell::default(),
+            restored: RefCell::default(),
+            store: RefCell::default(),
+            parts: RefCell::default(),
+            sealed: Cell::new(false),
+        };
+        control.remove_own_files();
+        control
+    }
+
+    /// Whether snapshots are taken.
+    pub fn snapshots(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// The checkpoint interval in ticks.
+    pub fn interval(&self) -> u64 {
+        self.interval
+    }
+
+    /// When the next `kill-worker` fault is due, ns, if one is still to come.
+    pub fn pending_kill(&self) -> Option<u64> {
+        self.kills.get(self.fired.get()).copied()
+    }
+
+    /// Called by a source that saw the pending kill come due: the worker drops its dataflow after
+    /// this step.
+    pub fn fire(&self) {
+        self.fired.set(self.fired.get() + 1);
+    }
+
+    /// How many kills have fired.
+    pub fn fired(&self) -> usize {
+        self.fired.get()
+    }
+
+    /// The straggler factor at `now_ns` (1 when not slowed).
+    pub fn slow_factor(&self, now_ns: u64) -> f64 {
+        self.slow.iter().filter(|(from, to, _)| (*from..*to).contains(&now_ns)).map(|s| s.2).fold(1.0, f64::max)
+    }
+
+    /// Counts partition `p` as read up to `end`; returns how many of the records before `end`
+    /// were not counted before (a replay reads records that were).
+    #[inline]
+    pub fn count(&self, p: u32, start: u64, end: u64) -> u64 {
+        let mut counted = self.counted.borrow_mut();
+        let c = counted.entry(p).or_insert(0);
+        let fresh = end.saturating_sub(start.max(*c));
+        *c = (*c).max(end);
+        fresh
+    }
+
+    /// The epoch the current dataflow starts from (ticks; 0 without a restore).
+    pub fn restored_epoch(&self) -> u64 {
+        self.restored.borrow().epoch
+    }
+
+    /// The restored state of part `name`, decoded; `None` when starting afresh.
+    pub fn part<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let restored = self.restored.borrow();
+        let bytes = restored.parts.get(name)?;
+        // The file's checksum was verified and it was written by this binary for this run (the
+        // directory is cleared at the start), so a decoding failure is a bug, not bad input.
+        Some(bincode::deserialize(bytes).unwrap_or_else(|e| panic!("snapshot part {name} does not decode: {e}")))
+    }
+
+    /// The first epoch the current dataflow owes a snapshot for: the one after the restored
+    /// epoch (`u64::MAX` without snapshots).
+    pub fn first_epoch(&self) -> u64 {
+        if self.snapshots() {
+            (self.restored_epoch() / self.interval + 1) * self.interval
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// A stateful operator's epoch tracker, starting after the restored epoch, for an operator
+    /// that writes `parts` of every snapshot. `S` is what is kept with held input: a capability
+    /// when output may follow from it, `()` otherwise.
+    pub fn aligner<D, S>(&self, parts: &[&str]) -> Aligner<D, S> {
+        for part in parts {
+            self.register(part);
+        }
+        Aligner::new(self.interval, self.first_epoch())
+    }
+
+    /// Registers part `name` of every snapshot of the dataflow being built: a worker's file is
+    /// complete when it has every registered part.
+    pub fn register(&self, name: &str) {
+        self.parts.borrow_mut().insert(name.to_owned());
+    }
+
+    /// The dataflow is built: every operator has registered its parts, so files can be written.
+    pub fn seal(&self) {
+        self.sealed.set(true);
+        if self.snapshots() {
+            self.write_complete(&mut self.store.borrow_mut());
+        }
+    }
+
+    /// Whether this worker straggles at some point of the run.
+    pub fn straggles(&self) -> bool {
+        !self.slow.is_empty()
+    }
+
+    /// Adds part `name` of this worker's snapshot at `epoch`; writes the worker's file once it
+    /// has every part.
+    pub fn put<T: Serialize + ?Sized>(&self, epoch: u64, name: &str, value: &T) {
+        if !self.snapshots() {
+            return;
+        }
+        let bytes = bincode::serialize(value).expect("snapshot state serialises");
+        let mut store = self.store.borrow_mut();
+        store.pending.entry(epoch).or_default().push((name.to_owned(), bytes));
+        self.write_complete(&mut store);
+    }
+
+    /// Adds the last part of an operator that has finished (a source at the end of its input):
+    /// it stands for that part in every later epoch.
+    pub fn put_final<T: Serialize + ?Sized>(&self, name: &str, value: &T) {
+        if !self.snapshots() {
+            return;
+        }
+        let bytes = bincode::serialize(value).expect("snapshot state serialises");
+        let mut store = self.store.borrow_mut();
+        store.finals.push((name.to_owned(), bytes));
+        self.write_complete(&mut store);
+    }
+
+    fn write_complete(&self, store: &mut Store) {
+        if !self.sealed.get() {
+            return;
+        }
+        let dir = self.dir.as_ref().expect("snapshots on");
+        let registered = self.parts.borrow();
+        let has = |parts: &[(String, Vec<u8>)], name: &str| parts.iter().chain(&store.finals).any(|(m, _)| m == name);
+        let complete: Vec<u64> = store
+            .pending
+            .iter()
+            .filter(|(_, parts)| registered.iter().all(|name| has(parts, name)))
+            .map(|(e, _)| *e)
+            .collect();
+        for epoch in complete {
+            let mut parts = store.pending.remove(&epoch).expect("listed");
+            for (name, bytes) in &store.finals {
+                if !parts.iter().any(|(m, _)| m == name) {
+                    parts.push((name.clone(), bytes.clone()));
+                }
+            }
+            let file = WorkerFile { epoch, generation: self.generation.get(), worker: self.worker, parts };
+            let path = epoch_dir(dir, epoch, self.generation.get()).join(worker_file(self.worker));
+            let written = bincode::serialize(&file).map_err(|e| e.to_string()).and_then(|b| write_checked(&path, &b));
+            match written {
+                Ok(()) => {
+                    store.written.push_back(path);
+                    while store.written.len() > KEEP {
+                        let old = store.written.pop_front().expect("non-empty");
+                        let _ = std::fs::remove_file(&old);
+                        if let Some(parent) = old.parent() {
+                            let _ = std::fs::remove_dir(parent);
+                        }
+                    }
+                }
+                // A failed snapshot is not fatal (the run goes on, a restore uses an older one).
+                Err(e) if !store.warned => {
+                    store.warned = true;
+                    eprintln!("native: snapshot at epoch {epoch} not written: {e}");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// After a fault, with every worker's dataflow dropped: finds the newest committed snapshot
+    /// whose files all check out, and makes it the state the next dataflow starts from. Returns
+    /// its epoch in ns (`None`: start from the beginning) and the newer snapshots passed over.
+    pub fn restore(&self) -> (Option<u64>, Vec<String>) {
+        let mut restored = Restored::default();
+        let mut skipped = Vec::new();
+        if let Some(dir) = &self.dir {
+            let mut epochs: Vec<(u64, u32, PathBuf)> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| parse_epoch_dir(&e.file_name().to_string_lossy()).map(|(ep, g)| (ep, g, e.path())))
+                .collect();
+            epochs.sort_unstable_by_key(|e| std::cmp::Reverse((e.0, e.1)));
+            for (epoch, generation, path) in epochs {
+                match read_snapshot(&path, epoch, generation, self.workers, self.worker) {
+                    Ok(parts) => {
+                        restored.epoch = epoch;
+                        restored.found = true;
+                        restored.parts = parts;
+                        break;
+                    }
+                    // Not every worker got to write this one: not committed, not worth a word.
+                    Err(None) => {}
+                    Err(Some(why)) => skipped.push(why),
+                }
+            }
+        }
+        {
+            let mut store = self.store.borrow_mut();
+            let written = std::mem::take(&mut store.written);
+            *store = Store { written, ..Store::default() };
+        }
+        self.generation.set(self.generation.get() + 1);
+        // The next dataflow's operators register their parts again.
+        self.parts.borrow_mut().clear();
+        self.sealed.set(false);
+        let epoch_ns = restored.found.then_some(restored.epoch * TICK_NS);
+        *self.restored.borrow_mut() = restored;
+        (epoch_ns, skipped)
+    }
+
+    /// The rewind of the restored outputs (the start, without a snapshot).
+    pub fn restored_outputs(&self) -> OutputMark {
+        self.part("outputs").unwrap_or_default()
+    }
+
+    /// How many records were read again: for each partition, from the restored offset to where
+    /// it had been counted.
+    pub fn replayed(&self, offsets: &[(u32, u64)]) -> u64 {
+        let counted = self.counted.borrow();
+        counted.iter().map(|(p, c)| c.saturating_sub(offsets.iter().find(|o| o.0 == *p).map_or(0, |o| o.1))).sum()
+    }
+
+    /// Removes this worker's files (at the start, and when the run is over).
+    pub fn remove_own_files(&self) {
+        let Some(dir) = &self.dir else { return };
+        let name = worker_file(self.worker);
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if parse_epoch_dir(&entry.file_name().to_string_lossy()).is_some() {
+                let _ = std::fs::remove_file(entry.path().join(&name));
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::snapshot::files::epoch_dir;
+    use workloads::{JobSpec, Profile, Workload};
+
+    fn control(dir: &Path, worker: usize, workers: usize) -> Control {
+        let mut spec = RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 1.0 }, 1);
+        spec.checkpoint.interval_ns = Some(100 * TICK_NS);
+        let c = Control::new(&spec, Some(dir.to_path_buf()), worker, workers);
+        build(&c);
+        c
+    }
+
+    /// What building a dataflow does: its operators register their parts, then it is sealed.
+    fn build(c: &Control) {
+        for part in ["source", "count", "outputs"] {
+            c.register(part);
+        }
+        c.seal();
+    }
+
+    fn snapshot(c: &Control, epoch: u64, offset: u64) {
+        c.put(epoch, "source", &vec![(0u32, offset)]);
+        c.put(epoch, "count", &offset);
+        c.put(epoch, "outputs", &OutputMark::default());
+    }
+
+    #[test]
+    fn a_restore_takes_the_newest_snapshot_every_worker_committed_and_that_checks_out() {
+        let dir = workloads::durable::scratch_dir("native-snapshot-test");
+        let (a, b) = (control(&dir, 0, 2), control(&dir, 1, 2));
+        for epoch in [100, 200, 300] {
+            snapshot(&a, epoch, epoch * 10);
+            snapshot(&b, epoch, epoch * 10);
+        }
+        // Epoch 400 is not committed: only worker 0 wrote it.
+        snapshot(&a, 400, 4000);
+        // Epoch 300 is damaged: a flipped byte in worker 1's file.
+        let damaged = epoch_dir(&dir, 300, 0).join(worker_file(1));
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&damaged, bytes).unwrap();
+        let (epoch, skipped) = a.restore();
+        assert_eq!(epoch, Some(200 * TICK_NS));
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0].contains("corrupt"), "{skipped:?}");
+        assert_eq!(a.part::<Vec<(u32, u64)>>("source"), Some(vec![(0, 2000)]));
+        assert_eq!(a.part::<u64>("count"), Some(2000));
+        build(&a);
+        // The next generation's snapshots are written apart from the earlier one's.
+        assert_eq!(a.first_epoch(), 300);
+        snapshot(&a, 300, 3001);
+        assert!(epoch_dir(&dir, 300, 1).join(worker_file(0)).exists());
+        // Only the newest three of its own files are kept.
+        for epoch in [400, 500, 600] {
+            snapshot(&a, epoch, epoch);
+        }
+        assert!(!epoch_dir(&dir, 300, 1).join(worker_file(0)).exists());
+        a.remove_own_files();
+        b.remove_own_files();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_a_committed_snapshot_a_restore_starts_from_the_beginning() {
+        let dir = workloads::durable::scratch_dir("native-snapshot-test");
+        let a = control(&dir, 0, 2);
+        snapshot(&a, 100, 1000);
+        let (epoch, skipped) = a.restore();
+        assert_eq!((epoch, skipped.len()), (None, 0));
+        assert_eq!(a.part::<u64>("count"), None);
+        assert_eq!(a.restored_outputs(), OutputMark::default());
+        a.remove_own_files();
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_waits_for_every_registered_part_and_for_the_dataflow_to_be_built() {
+        let dir = workloads::durable::scratch_dir("native-snapshot-test");
+        let mut spec = RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 1.0 }, 1);
+        spec.checkpoint.interval_ns = Some(100 * TICK_NS);
+        let c = Control::new(&spec, Some(dir.clone()), 0, 1);
+        let file = epoch_dir(&dir, 100, 0).join(worker_file(0));
+        // A part put while the dataflow is being built waits for it to be sealed.
+        c.register("source");
+        c.put(100, "source", &vec![(0u32, 5u64)]);
+        for part in ["window", "topk", "outputs"] {
+            c.register(part);
+        }
+        c.seal();
+        c.put(100, "window", &1u64);
+        c.put(100, "outputs", &OutputMark::default());
+        assert!(!file.exists(), "written with a registered part missing");
+        c.put(100, "topk", &2u64);
+        assert!(file.exists(), "not written once every registered part was in");
+        c.remove_own_files();
+        std::fs::remove_dir(&dir).unwrap();
+    }
+}

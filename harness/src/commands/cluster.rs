@@ -1,0 +1,136 @@
+//! `streambench cluster`: starts N processes of one run on loopback with a generated hostfile,
+//! waits for them, and merges their reports into one result (records/s/node = total / N).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::output::write_json;
+use crate::result::RunResult;
+
+/// `streambench cluster`.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// Processes to start.
+    #[arg(long, default_value_t = 2, env = "STREAMBENCH_CLUSTER_PROCESSES", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub processes: u64,
+    /// Give up (and stop every process) after this long.
+    #[arg(long, default_value = "10m", value_parser = crate::options::parse_duration, env = "STREAMBENCH_CLUSTER_TIMEOUT")]
+    pub timeout: u64,
+    /// The run's options (as for `streambench run`), after `--`.
+    #[arg(last = true, required = true)]
+    pub run: Vec<String>,
+}
+
+/// Free loopback ports, found by binding port 0.
+pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners: Vec<_> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<std::io::Result<_>>()?;
+    Ok(listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<std::io::Result<_>>()?)
+}
+
+fn kill_all(children: &mut [Child]) {
+    for c in children.iter_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// Runs the cluster and returns the merged result.
+pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
+    let mut base = crate::run_args::parse_run_options(&args.run, &[])?;
+    let n = args.processes as usize;
+    if base.hostfile.is_some() || base.process_id != 0 || base.processes != 1 {
+        bail!("`cluster` makes the hostfile and process ids itself: leave --hostfile, --processes and --process-id out of the run options");
+    }
+    let dir = std::env::temp_dir().join(format!("streambench-cluster-{}-{}", std::process::id(), nanos()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let hostfile = dir.join("hostfile");
+    let ports = free_ports(n)?;
+    std::fs::write(&hostfile, ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>())?;
+    // Validate the whole run before starting anything.
+    base.processes = n as u64;
+    base.hostfile = Some(hostfile.clone());
+    base.to_spec()?;
+    let exe = std::env::current_exe().context("finding the streambench binary")?;
+    let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-{i}.json"))).collect();
+    let mut children = Vec::with_capacity(n);
+    for (i, part) in parts.iter().enumerate() {
+        let child = Command::new(&exe)
+            .arg("run")
+            .args(strip_out(&args.run))
+            .args(["--processes", &n.to_string(), "--process-id", &i.to_string()])
+            .arg("--hostfile")
+            .arg(&hostfile)
+            .arg("--out")
+            .arg(part)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        match child {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                kill_all(&mut children);
+                bail!("cannot start process {i}: {e}");
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_nanos(args.timeout);
+    let mut done = vec![false; n];
+    while done.iter().any(|d| !d) {
+        for i in 0..n {
+            if done[i] {
+                continue;
+            }
+            if let Some(status) = children[i].try_wait()? {
+                done[i] = true;
+                if !status.success() {
+                    let mut err = String::new();
+                    if let Some(mut e) = children[i].stderr.take() {
+                        use std::io::Read;
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    kill_all(&mut children);
+                    bail!("process {i} of {n} failed ({status}): {}", err.trim());
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            kill_all(&mut children);
+            bail!("the cluster did not finish within {} s: stopped every process", args.timeout / 1_000_000_000);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let result = crate::commands::merge::merge(&parts)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    write_json(base.out.as_deref(), &result)?;
+    Ok(result)
+}
+
+/// The run options without `--out` (children write their parts; the parent writes the result).
+fn strip_out(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--out" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--out=") {
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}

@@ -1,0 +1,25 @@
+//! `streambench plot`: every plot (and the report) of a comparison directory, redrawn from its
+//! JSON.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::commands::compare::read_results;
+use crate::summary::Summary;
+
+/// `streambench plot`.
+#[derive(Debug, clap::Args)]
+pub struct PlotArgs {
+    /// A directory written by `compare` (with summary.json).
+    pub dir: PathBuf,
+}
+
+/// Redraws the plots and the report; returns how many plots.
+pub fn run(args: &PlotArgs) -> Result<usize> {
+    let summary = Summary::read(&args.dir.join("summary.json"))?;
+    let results = read_results(&args.dir, &summary)?;
+    let plots = crate::plot::compare_plots(&args.dir, &summary, &results)?;
+    crate::report::write_report(&args.dir, &summary, &results, &plots)?;
+    Ok(plots.len())
+}

@@ -1,0 +1,40 @@
+//! `streambench run`: one measured run of one engine on one workload.
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use workloads::{Observer, RunReport, RunSpec};
+
+use crate::engine::{execute, Engine};
+use crate::output::write_json;
+use crate::result::RunResult;
+use crate::run_args::RunArgs;
+
+/// One process's raw report, for `cluster` to merge.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Partial {
+    /// The engine.
+    pub engine: Engine,
+    /// The process's spec.
+    pub spec: RunSpec,
+    /// What its workers observed.
+    pub report: RunReport,
+}
+
+/// Runs `args` on this process: the whole run in one process (returning its result), or this
+/// process's share of a cluster run (writing it to `--out` for `merge`, returning `None`).
+pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
+    let spec = args.to_spec()?;
+    let partial = spec.cluster.processes > 1;
+    if partial && args.out.is_none() {
+        bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
+    }
+    if partial {
+        let observer = Observer::new(&spec);
+        args.engine.run(&spec, &observer)?;
+        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report: observer.report() })?;
+        return Ok(None);
+    }
+    let result = execute(args.engine, &spec)?;
+    write_json(args.out.as_deref(), &result)?;
+    Ok(Some(result))
+}

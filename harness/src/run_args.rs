@@ -1,0 +1,165 @@
+//! The options of one run, shared by `run`, `compare`, `sustainable`, `sweep` and `cluster`, and
+//! the validated run spec they make.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use workloads::contract::{CheckpointSpec, ClusterSpec};
+use workloads::{Collect, Fault, JobOptions, RunSpec, Source, Workload};
+
+use crate::engine::Engine;
+use crate::options::{parse_duration, parse_rate, parse_seed, parse_source, workload_parser, CollectArg, Rate};
+
+/// The options of one run (shared by `run`, `compare`, `sustainable`, `sweep` and `cluster`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// The engine.
+    #[arg(long, value_enum, env = "STREAMBENCH_ENGINE")]
+    pub engine: Engine,
+    /// The workload.
+    #[arg(long, value_parser = workload_parser(), env = "STREAMBENCH_WORKLOAD")]
+    pub workload: Workload,
+    /// Offered events per second (all partitions), or `max`.
+    #[arg(long, default_value = "100k", value_parser = parse_rate, env = "STREAMBENCH_RATE")]
+    pub rate: Rate,
+    /// How long sources offer events.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "STREAMBENCH_DURATION")]
+    pub duration: u64,
+    /// The start of the run excluded from the measurements.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, env = "STREAMBENCH_WARMUP")]
+    pub warmup: u64,
+    /// Stop after this many events, if sooner.
+    #[arg(long, env = "STREAMBENCH_RECORDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub records: Option<u64>,
+    /// Worker threads per process.
+    #[arg(long, default_value_t = 1, env = "STREAMBENCH_WORKERS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers: u64,
+    /// Processes in the cluster.
+    #[arg(long, default_value_t = 1, env = "STREAMBENCH_PROCESSES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub processes: u64,
+    /// This process's index in the cluster.
+    #[arg(long, default_value_t = 0, env = "STREAMBENCH_PROCESS_ID")]
+    pub process_id: u64,
+    /// One host:port per process, one per line.
+    #[arg(long, env = "STREAMBENCH_HOSTFILE")]
+    pub hostfile: Option<PathBuf>,
+    /// How long the processes of a cluster wait for each other before failing.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "STREAMBENCH_CONNECT_TIMEOUT")]
+    pub connect_timeout: u64,
+    /// The micro-batch engine's batch interval.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, env = "STREAMBENCH_BATCH_INTERVAL")]
+    pub batch_interval: u64,
+    /// How often state is checkpointed (engine default when absent).
+    #[arg(long, value_parser = parse_duration, env = "STREAMBENCH_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Option<u64>,
+    /// Where checkpoints go.
+    #[arg(long, env = "STREAMBENCH_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// A fault to inject: kill-worker:W@T, kill-process:P@T, slow-worker:W@T+D*F (repeatable).
+    #[arg(long = "fault", env = "STREAMBENCH_FAULT")]
+    pub faults: Vec<Fault>,
+    /// Event-time disorder bound.
+    #[arg(long, default_value = "0", value_parser = parse_duration, env = "STREAMBENCH_DISORDER")]
+    pub disorder: u64,
+    /// The generator seed.
+    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true, env = "STREAMBENCH_SEED")]
+    pub seed: u64,
+    /// Where events come from: generator, or socket://HOST:PORT (see `feed`).
+    #[arg(long, default_value = "generator", value_parser = parse_source, env = "STREAMBENCH_SOURCE")]
+    pub source: Source,
+    /// Source partitions (default: one per worker of the cluster).
+    #[arg(long, env = "STREAMBENCH_PARTITIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub partitions: Option<u32>,
+    /// Replay this text file's lines (wordcount).
+    #[arg(long, env = "STREAMBENCH_INPUT")]
+    pub input: Option<PathBuf>,
+    /// Word count per tumbling window of this length instead of a running count.
+    #[arg(long, value_parser = parse_duration, env = "STREAMBENCH_WORDCOUNT_WINDOW")]
+    pub wordcount_window: Option<u64>,
+    /// Hashtag window length.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "STREAMBENCH_WINDOW")]
+    pub window: u64,
+    /// Hashtag window slide.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, env = "STREAMBENCH_SLIDE")]
+    pub slide: u64,
+    /// What to keep of the outputs for verification.
+    #[arg(long, value_enum, default_value = "digest", env = "STREAMBENCH_COLLECT")]
+    pub collect: CollectArg,
+    /// Write the result JSON here (printed to stdout when absent). A process of a cluster run
+    /// writes its share of the outputs here, for `streambench merge`.
+    #[arg(long, env = "STREAMBENCH_OUT")]
+    pub out: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The run spec, validated; the error names the fix.
+    pub fn to_spec(&self) -> Result<RunSpec> {
+        let mut job = self.workload.default_job();
+        let options = JobOptions {
+            input: self.input.clone(),
+            wordcount_window_ns: self.wordcount_window,
+            window: Some((self.window, self.slide)),
+        };
+        job.configure(&options).map_err(anyhow::Error::msg)?;
+        let profile = self.rate.profile();
+        let processes = self.processes as usize;
+        let addresses = match &self.hostfile {
+            Some(path) if processes > 1 => ClusterSpec::read_hostfile(path, processes)?,
+            None if processes > 1 => bail!("--processes {processes} needs --hostfile FILE with one host:port per process (or use `streambench cluster`)"),
+            _ => Vec::new(),
+        };
+        let mut spec = RunSpec::new(job, profile, self.duration);
+        spec.warmup_ns = self.warmup;
+        spec.records = self.records;
+        spec.seed = self.seed;
+        spec.partitions = self.partitions;
+        spec.disorder_ns = self.disorder;
+        spec.cluster = ClusterSpec {
+            workers: self.workers as usize,
+            processes,
+            process_id: self.process_id as usize,
+            hostfile: self.hostfile.clone(),
+            addresses,
+            connect_timeout_ns: self.connect_timeout,
+        };
+        spec.microbatch.batch_interval_ns = self.batch_interval;
+        spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
+        spec.faults = self.faults.clone();
+        spec.source = self.source.clone();
+        spec.collect = match self.collect {
+            CollectArg::Full => Collect::Full,
+            CollectArg::Digest => Collect::Digest,
+        };
+        if matches!(spec.source, Source::Socket(_)) {
+            // A feed sends one stream in global order: one partition.
+            spec.partitions = Some(1);
+        }
+        if self.warmup >= self.duration && self.records.is_none() {
+            bail!(
+                "--warmup ({} ms) must be shorter than --duration ({} ms)",
+                self.warmup / 1_000_000,
+                self.duration / 1_000_000
+            );
+        }
+        if self.engine == Engine::Microbatch {
+            spec.microbatch.validate(&spec.job)?;
+        }
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Parses run options given after `--` (as `streambench run` takes them), with `extra` appended
+/// (later options win).
+pub fn parse_run_options(base: &[String], extra: &[String]) -> Result<RunArgs> {
+    use clap::Parser as _;
+    let all: Vec<String> = base.iter().chain(extra).cloned().collect();
+    Ok(RunOnly::try_parse_from(&all).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?.run)
+}

@@ -1,0 +1,43 @@
+//! The kinds of run a comparison makes, shared by `compare`, the summary, the plots and the
+//! report.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A kind of run of one engine on one workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// At `--rate max`: the engine's capacity.
+    Max,
+    /// At a fixed rate common to both engines (half the smaller max): latency side by side.
+    CommonRate,
+    /// At half of the engine's own max, when that differs from the common rate.
+    HalfMax,
+    /// At the common rate with a worker killed half-way: recovery.
+    Fault,
+}
+
+impl RunKind {
+    /// The kind's name in file names and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Max => "max",
+            RunKind::CommonRate => "common-rate",
+            RunKind::HalfMax => "half-max",
+            RunKind::Fault => "fault",
+        }
+    }
+
+    /// Whether a run of this kind is at a fixed rate (a latency run).
+    pub fn fixed_rate(self) -> bool {
+        !matches!(self, RunKind::Max)
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}

@@ -1,0 +1,120 @@
+//! Injected faults and the duration syntax they (and the command line) use.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An injected fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Worker (executor) `worker` loses its memory at `at_ns`.
+    KillWorker {
+        /// The worker's global index.
+        worker: usize,
+        /// When, ns from the start.
+        at_ns: u64,
+    },
+    /// Process `process` is killed (SIGKILL) at `at_ns`; the supervisor restarts the cluster.
+    KillProcess {
+        /// The process index.
+        process: usize,
+        /// When, ns from the start.
+        at_ns: u64,
+    },
+    /// Worker `worker` runs `factor` times slower from `at_ns` for `for_ns`.
+    SlowWorker {
+        /// The worker's global index.
+        worker: usize,
+        /// When, ns from the start.
+        at_ns: u64,
+        /// For how long, ns.
+        for_ns: u64,
+        /// The slow-down factor (> 1).
+        factor: f64,
+    },
+}
+
+/// A fault spec that does not parse.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("bad fault `{0}`: use kill-worker:W@T, kill-process:P@T or slow-worker:W@T+D*F (T, D durations like 5s or 500ms, F a factor > 1)")]
+pub struct BadFault(pub String);
+
+/// Parses a duration such as `10s`, `250ms`, `2m`, `1500us` or `0`.
+pub fn parse_duration_ns(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(0);
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().ok()?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        _ => return None,
+    };
+    (value.is_finite() && value >= 0.0).then(|| (value * scale).round() as u64)
+}
+
+impl FromStr for Fault {
+    type Err = BadFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadFault(s.to_owned());
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (who, when) = rest.split_once('@').ok_or_else(bad)?;
+        let who: usize = who.parse().map_err(|_| bad())?;
+        match kind {
+            "kill-worker" => Ok(Fault::KillWorker { worker: who, at_ns: parse_duration_ns(when).ok_or_else(bad)? }),
+            "kill-process" => Ok(Fault::KillProcess { process: who, at_ns: parse_duration_ns(when).ok_or_else(bad)? }),
+            "slow-worker" => {
+                let (at, rest) = when.split_once('+').ok_or_else(bad)?;
+                let (dur, factor) = rest.split_once('*').ok_or_else(bad)?;
+                let factor: f64 = factor.parse().map_err(|_| bad())?;
+                if !(factor > 1.0 && factor.is_finite()) {
+                    return Err(bad());
+                }
+                Ok(Fault::SlowWorker {
+                    worker: who,
+                    at_ns: parse_duration_ns(at).ok_or_else(bad)?,
+                    for_ns: parse_duration_ns(dur).ok_or_else(bad)?,
+                    factor,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::SECOND_NS;
+
+    #[test]
+    fn faults_parse_and_bad_ones_are_refused() {
+        assert_eq!("kill-worker:1@5s".parse(), Ok(Fault::KillWorker { worker: 1, at_ns: 5 * SECOND_NS }));
+        assert_eq!("kill-process:0@1500ms".parse(), Ok(Fault::KillProcess { process: 0, at_ns: 1_500_000_000 }));
+        assert_eq!(
+            "slow-worker:2@1s+2s*4".parse(),
+            Ok(Fault::SlowWorker { worker: 2, at_ns: SECOND_NS, for_ns: 2 * SECOND_NS, factor: 4.0 })
+        );
+        for bad in ["kill-worker", "kill-worker:x@1s", "explode:1@1s", "kill-worker:1@soon", "slow-worker:1@1s+1s*0.5"]
+        {
+            assert!(bad.parse::<Fault>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ns("10s"), Some(10 * SECOND_NS));
+        assert_eq!(parse_duration_ns("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration_ns("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_duration_ns("0"), Some(0));
+        assert_eq!(parse_duration_ns("10"), None);
+        assert_eq!(parse_duration_ns("fast"), None);
+    }
+}

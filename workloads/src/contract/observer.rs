@@ -1,0 +1,365 @@
+//! The observer of one process and the recorder of each worker: how an engine reports latency,
+//! outputs and progress without sharing anything on the hot path.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::contract::report::{BatchInfo, OutputMark, Restore, RunReport, TimelineBucket};
+use crate::contract::spec::{Collect, RunSpec};
+use crate::hashtags::window::HashtagWindow;
+use crate::output::{Alert, WindowedCount, WordTotal};
+use crate::spec::SECOND_NS;
+
+struct Shared {
+    live: Mutex<BTreeMap<usize, TimelineBucket>>,
+    epoch: OnceLock<Instant>,
+    warmup_ns: u64,
+    timeline_ns: u64,
+    collect: Collect,
+    reports: Mutex<Vec<RunReport>>,
+}
+
+/// Collects what every worker of one process observed. Cheap to clone (one per worker).
+#[derive(Clone)]
+pub struct Observer {
+    shared: Arc<Shared>,
+}
+
+impl Observer {
+    /// An observer for a run of `spec`: timeline intervals of a thirtieth of the run, between
+    /// 100 ms and 1 s.
+    pub fn new(spec: &RunSpec) -> Self {
+        let interval = (spec.duration_ns / 30).clamp(SECOND_NS / 10, SECOND_NS);
+        Self::with(spec.warmup_ns, interval - interval % (SECOND_NS / 10), spec.collect)
+    }
+
+    /// An observer with an explicit warm-up, timeline interval and collection mode.
+    pub fn with(warmup_ns: u64, timeline_ns: u64, collect: Collect) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                live: Mutex::new(BTreeMap::new()),
+                epoch: OnceLock::new(),
+                warmup_ns,
+                timeline_ns: timeline_ns.max(1),
+                collect,
+                reports: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Fixes the start of the run (the first caller wins); every worker calls this once its
+    /// dataflow is built and the workers are synchronised. Returns the epoch.
+    pub fn start(&self) -> Instant {
+        *self.shared.epoch.get_or_init(Instant::now)
+    }
+
+    /// A recorder for one worker. Call after [`Observer::start`].
+    pub fn recorder(&self) -> Recorder {
+        let s = &self.shared;
+        Recorder {
+            epoch: self.start(),
+            warmup_ns: s.warmup_ns,
+            timeline_ns: s.timeline_ns,
+            collect: s.collect,
+            report: RunReport::empty(s.timeline_ns),
+            observer: self.clone(),
+            finished: false,
+        }
+    }
+
+    /// The latest interval every worker has finished: `(interval start s, input records/s, p99
+    /// ms)`, for a live status line. Workers publish an interval once, when they move past it.
+    pub fn live(&self) -> Option<(f64, f64, f64)> {
+        let live = self.shared.live.lock().expect("observer lock");
+        let (&i, b) = live.iter().next_back()?;
+        let secs = self.shared.timeline_ns as f64 / 1e9;
+        let p99 = if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 };
+        Some((i as f64 * secs, b.inputs as f64 / secs, p99))
+    }
+
+    /// Merges every finished recorder's report.
+    pub fn report(&self) -> RunReport {
+        let mut all = RunReport::empty(self.shared.timeline_ns);
+        for r in self.shared.reports.lock().expect("observer lock").drain(..) {
+            all.merge(r);
+        }
+        all
+    }
+}
+
+/// One worker's view of a run: latency histogram, timeline and outputs, owned by the worker.
+pub struct Recorder {
+    epoch: Instant,
+    warmup_ns: u64,
+    timeline_ns: u64,
+    collect: Collect,
+    report: RunReport,
+    observer: Observer,
+    finished: bool,
+}
+
+impl Recorder {
+    /// Nanoseconds since the start of the run. Read it once per batch of records, not per
+    /// record.
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// The run's start.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Whether running-count updates should be kept one by one.
+    #[inline]
+    pub fn keeps_updates(&self) -> bool {
+        self.collect == Collect::Full
+    }
+
+    #[inline]
+    fn bucket(&mut self, now_ns: u64) -> &mut TimelineBucket {
+        let i = (now_ns / self.timeline_ns) as usize;
+        if self.report.timeline.len() <= i {
+            self.publish();
+            self.report.timeline.resize_with(i + 1, TimelineBucket::new);
+        }
+        &mut self.report.timeline[i]
+    }
+
+    /// Adds this worker's last interval to the observer's live view (once per interval).
+    #[cold]
+    fn publish(&self) {
+        if let Some(last) = self.report.timeline.len().checked_sub(1) {
+            let mut live = self.observer.shared.live.lock().expect("observer lock");
+            let b = &self.report.timeline[last];
+            let entry = live.entry(last).or_insert_with(TimelineBucket::new);
+            entry.inputs += b.inputs;
+            entry.outputs += b.outputs;
+            let _ = entry.latency_us.add(&b.latency_us);
+            while live.len() > 4 {
+                live.pop_first();
+            }
+        }
+    }
+
+    /// Counts `n` input records ingested at `now_ns`.
+    #[inline]
+    pub fn inputs(&mut self, n: u64, now_ns: u64) {
+        self.report.inputs += n;
+        if now_ns >= self.warmup_ns {
+            self.report.inputs_measured += n;
+        }
+        self.bucket(now_ns).inputs += n;
+    }
+
+    /// Records one output produced at `now_ns` whose reference time (the input's scheduled time,
+    /// or the window's end) is `reference_ns`.
+    #[inline]
+    pub fn latency(&mut self, reference_ns: u64, now_ns: u64) {
+        self.latencies(reference_ns, now_ns, 1);
+    }
+
+    /// Records `n` outputs produced at `now_ns` with the same reference time. An output before
+    /// its reference time (a window closed early because the input ended) counts as an output
+    /// but has no latency.
+    #[inline]
+    pub fn latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
+        if now_ns < reference_ns {
+            self.bucket(now_ns).outputs += n;
+            return;
+        }
+        let us = (now_ns - reference_ns) / 1000;
+        if now_ns >= self.warmup_ns {
+            let _ = self.report.latency_us.record_n(us.min(crate::histo::MAX_US), n);
+        }
+        let b = self.bucket(now_ns);
+        b.outputs += n;
+        let _ = b.latency_us.record_n(us.min(crate::histo::MAX_US), n);
+    }
+
+    /// A run-length encoder of latencies: outputs of one input (the words of a line) share a
+    /// reference time, so a batch records one histogram entry per run rather than per output.
+    #[inline]
+    pub fn latency_runs(&mut self, now_ns: u64) -> LatencyRuns<'_> {
+        LatencyRuns { recorder: self, now_ns, reference_ns: 0, n: 0 }
+    }
+
+    /// A running-count update.
+    #[inline]
+    pub fn word_total(&mut self, word: &str, word_hash: u64, count: u64) {
+        self.report.outputs.digest.add(word_hash, count);
+        if self.collect == Collect::Full {
+            self.report.outputs.word_totals.push(WordTotal { word: word.to_owned(), count });
+        }
+    }
+
+    /// A running-count snapshot (`update_state_by_key` emits every key each batch): always
+    /// kept, as snapshots are bounded by the vocabulary per batch.
+    pub fn word_snapshot(&mut self, word: &str, count: u64) {
+        self.report.outputs.word_totals.push(WordTotal { word: word.to_owned(), count });
+    }
+
+    /// Notes that partition `p` was read up to `end` by the batch at `batch_ns`.
+    pub fn arrival(&mut self, p: u32, end: u64, batch_ns: u64) {
+        self.report.microbatch.arrivals.entry(p).or_default().push((end, batch_ns));
+    }
+
+    /// A windowed word count.
+    pub fn windowed(&mut self, out: WindowedCount) {
+        self.report.outputs.windowed.push(out);
+    }
+
+    /// A hashtag window.
+    pub fn hashtag_window(&mut self, out: HashtagWindow) {
+        self.report.outputs.hashtags.push(out);
+    }
+
+    /// An alert.
+    pub fn alert(&mut self, out: Alert) {
+        self.report.outputs.alerts.push(out);
+    }
+
+    /// A malformed input record: counted and reported, never fatal.
+    pub fn malformed(&mut self, example: impl FnOnce() -> String) {
+        self.report.malformed += 1;
+        if self.report.malformed_examples.len() < crate::verdict::EXAMPLES {
+            self.report.malformed_examples.push(example());
+        }
+    }
+
+    /// Notes that partition `p` was read up to (exclusive) offset `end`.
+    pub fn partition_end(&mut self, p: u32, end: u64) {
+        let e = self.report.partition_ends.entry(p).or_insert(0);
+        *e = (*e).max(end);
+    }
+
+    /// Where this worker's outputs stand, for a snapshot.
+    pub fn mark(&self) -> OutputMark {
+        let o = &self.report.outputs;
+        OutputMark {
+            digest: o.digest,
+            word_totals: o.word_totals.len(),
+            windowed: o.windowed.len(),
+            hashtags: o.hashtags.len(),
+            alerts: o.alerts.len(),
+        }
+    }
+
+    /// Rewinds this worker's outputs to `mark` (taken by [`Recorder::mark`] on this recorder):
+    /// what was written since will be written again by the replay. Returns how many outputs were
+    /// rewound. Latencies and the timeline keep the rewound outputs: they were delivered.
+    pub fn rewind(&mut self, mark: &OutputMark) -> u64 {
+        let o = &mut self.report.outputs;
+        let before = o.digest.updates + (o.windowed.len() + o.hashtags.len() + o.alerts.len()) as u64;
+        o.digest = mark.digest;
+        o.word_totals.truncate(mark.word_totals);
+        o.windowed.truncate(mark.windowed);
+        o.hashtags.truncate(mark.hashtags);
+        o.alerts.truncate(mark.alerts);
+        before - (o.digest.updates + (o.windowed.len() + o.hashtags.len() + o.alerts.len()) as u64)
+    }
+
+    /// Notes a restore after a fault.
+    pub fn restore(&mut self, restore: Restore) {
+        self.report.native.restores.push(restore);
+    }
+
+    /// Adds a micro-batch's statistics.
+    pub fn batch(&mut self, info: BatchInfo) {
+        self.report.microbatch.batches.push(info);
+    }
+
+    /// Hands the report to the observer. Dropping a recorder does the same.
+    pub fn finish(mut self) {
+        self.hand_over();
+    }
+
+    /// Hands the report to the observer now, when the recorder is shared and cannot be consumed;
+    /// anything recorded afterwards is dropped.
+    pub fn complete(&mut self) {
+        self.hand_over();
+    }
+
+    fn hand_over(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.report.finished_ns = self.now_ns();
+            if self.report.inputs > 0 {
+                self.report.inputs_done_ns = self.report.finished_ns;
+            }
+            let report = std::mem::replace(&mut self.report, RunReport::empty(self.timeline_ns));
+            self.observer.shared.reports.lock().expect("observer lock").push(report);
+        }
+    }
+}
+
+/// See [`Recorder::latency_runs`]; records the last run when dropped.
+pub struct LatencyRuns<'a> {
+    recorder: &'a mut Recorder,
+    now_ns: u64,
+    reference_ns: u64,
+    n: u64,
+}
+
+impl LatencyRuns<'_> {
+    /// One output with this reference time.
+    #[inline]
+    pub fn add(&mut self, reference_ns: u64) {
+        if reference_ns != self.reference_ns && self.n > 0 {
+            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
+            self.n = 0;
+        }
+        self.reference_ns = reference_ns;
+        self.n += 1;
+    }
+
+    /// The recorder, for outputs.
+    #[inline]
+    pub fn recorder(&mut self) -> &mut Recorder {
+        self.recorder
+    }
+}
+
+impl Drop for LatencyRuns<'_> {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}
+
+#[cfg(test)]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorders_merge_without_sharing() {
+        let obs = Observer::with(0, SECOND_NS, Collect::Full);
+        obs.start();
+        let mut a = obs.recorder();
+        let mut b = obs.recorder();
+        a.inputs(10, 0);
+        a.latency(0, 2_000_000);
+        b.inputs(5, 1_500_000_000);
+        b.latency(1_000_000_000, 1_500_000_000);
+        b.alert(Alert { sensor: 1, seq: 2, milli: 3 });
+        a.finish();
+        drop(b);
+        let r = obs.report();
+        assert_eq!(r.inputs, 15);
+        assert_eq!(r.latency_us.len(), 2);
+        assert_eq!(r.timeline.len(), 2);
+        assert_eq!(r.timeline[1].inputs, 5);
+        assert_eq!(r.outputs.alerts.len(), 1);
+        assert!(r.latency_us.value_at_quantile(1.0) >= 499_000);
+    }
+}

@@ -1,0 +1,226 @@
+//! What a run observed: latency, the timeline, the outputs kept, where each partition ended, and
+//! each engine's own part (micro-batch batch infos and arrivals, native restores).
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::hashtags::window::HashtagWindow;
+use crate::output::{Alert, UpdateDigest, WindowedCount, WordTotal};
+
+/// Per-micro-batch statistics (Spark's `BatchInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchInfo {
+    /// The batch time, ms from the start.
+    pub batch_time_ms: u64,
+    /// Input records in the batch.
+    pub records: u64,
+    /// From the batch time until its first job started, ms.
+    pub scheduling_delay_ms: f64,
+    /// From the first job's start until the last job's end, ms.
+    pub processing_delay_ms: f64,
+    /// Scheduling plus processing delay, ms.
+    pub total_delay_ms: f64,
+}
+
+/// One interval of a run's timeline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimelineBucket {
+    /// Input records ingested in the interval.
+    pub inputs: u64,
+    /// Outputs produced in the interval.
+    pub outputs: u64,
+    /// Latency (µs) of the interval's outputs.
+    #[serde(with = "crate::histo")]
+    pub latency_us: Histogram<u64>,
+}
+
+impl TimelineBucket {
+    pub(crate) fn new() -> Self {
+        Self { inputs: 0, outputs: 0, latency_us: crate::histo::coarse() }
+    }
+}
+
+/// The outputs a run kept.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Outputs {
+    /// Running-count updates (only with `Collect::Full`).
+    pub word_totals: Vec<WordTotal>,
+    /// Digest of every running-count update.
+    pub digest: UpdateDigest,
+    /// Windowed word counts.
+    pub windowed: Vec<WindowedCount>,
+    /// Hashtag windows.
+    pub hashtags: Vec<HashtagWindow>,
+    /// Alerts.
+    pub alerts: Vec<Alert>,
+}
+
+impl Outputs {
+    pub(crate) fn merge(&mut self, other: Outputs) {
+        self.word_totals.extend(other.word_totals);
+        self.digest.merge(&other.digest);
+        self.windowed.extend(other.windowed);
+        self.hashtags.extend(other.hashtags);
+        self.alerts.extend(other.alerts);
+    }
+
+    /// The number of outputs (running-count updates by the digest).
+    pub fn len(&self) -> u64 {
+        self.digest.updates + (self.windowed.len() + self.hashtags.len() + self.alerts.len()) as u64
+    }
+
+    /// Whether there is no output.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What one worker, one process or the whole cluster observed in a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Latency (µs) of outputs after the warm-up.
+    #[serde(with = "crate::histo")]
+    pub latency_us: Histogram<u64>,
+    /// The timeline, one bucket per `timeline_ns`.
+    pub timeline: Vec<TimelineBucket>,
+    /// The timeline's interval, ns.
+    pub timeline_ns: u64,
+    /// The outputs kept.
+    pub outputs: Outputs,
+    /// Input records ingested.
+    pub inputs: u64,
+    /// Input records ingested after the warm-up.
+    pub inputs_measured: u64,
+    /// Where each source partition ended (exclusive offset): the ranges to verify against.
+    pub partition_ends: BTreeMap<u32, u64>,
+    /// Malformed input records (counted, skipped, reported).
+    pub malformed: u64,
+    /// Examples of malformed records.
+    pub malformed_examples: Vec<String>,
+    /// When the last worker finished, ns from the start.
+    pub finished_ns: u64,
+    /// When the last recorder that counted inputs finished (the end of the last batch that read
+    /// data, for micro-batch; the drain, for native), ns from the start.
+    #[serde(default)]
+    pub inputs_done_ns: u64,
+    /// The micro-batch engine's part (empty for the native engine).
+    #[serde(default)]
+    pub microbatch: MicrobatchReport,
+    /// The native engine's part (empty for the micro-batch engine).
+    #[serde(default)]
+    pub native: NativeReport,
+}
+
+/// What only the micro-batch engine reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MicrobatchReport {
+    /// Per-batch statistics.
+    pub batches: Vec<BatchInfo>,
+    /// Arrivals: per partition, `(end offset, batch time ns)` for each batch that read it, so
+    /// windows by arrival time can be checked.
+    #[serde(default)]
+    pub arrivals: BTreeMap<u32, Vec<(u64, u64)>>,
+}
+
+impl MicrobatchReport {
+    fn merge(&mut self, other: MicrobatchReport) {
+        self.batches.extend(other.batches);
+        self.batches.sort_by_key(|b| b.batch_time_ms);
+        for (p, mut a) in other.arrivals {
+            let mine = self.arrivals.entry(p).or_default();
+            mine.append(&mut a);
+            mine.sort_unstable();
+        }
+    }
+}
+
+/// What only the native engine reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NativeReport {
+    /// Restores after a fault, one per worker and fault.
+    #[serde(default)]
+    pub restores: Vec<Restore>,
+}
+
+/// One worker's restore after a fault (native engine): which snapshot it went back to, what it
+/// replays and how long the restore took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    /// Which fault (its index in the run's faults).
+    pub fault: usize,
+    /// When the worker dropped its dataflow, ns from the start.
+    pub at_ns: u64,
+    /// The epoch of the snapshot restored (event time, ns); `None`: no snapshot was committed,
+    /// so the job starts again from the beginning of its input.
+    pub epoch_ns: Option<u64>,
+    /// Why newer snapshots were passed over (missing, truncated or corrupt parts).
+    pub skipped: Vec<String>,
+    /// From dropping the dataflow to running the restored one, ns.
+    pub took_ns: u64,
+    /// Input records read again: read before the fault, after the snapshot's offsets.
+    pub replayed_inputs: u64,
+    /// Outputs written after the snapshot, which the replay writes again.
+    pub rewritten_outputs: u64,
+}
+
+/// Where a worker's outputs stood at a snapshot, so a restore can rewind them: the outputs are a
+/// store keyed by (key, window) or (word, count), and the replay writes the outputs after the
+/// snapshot again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputMark {
+    pub(crate) digest: UpdateDigest,
+    pub(crate) word_totals: usize,
+    pub(crate) windowed: usize,
+    pub(crate) hashtags: usize,
+    pub(crate) alerts: usize,
+}
+
+impl RunReport {
+    pub(crate) fn empty(timeline_ns: u64) -> Self {
+        Self {
+            latency_us: crate::histo::fine(),
+            timeline: Vec::new(),
+            timeline_ns,
+            outputs: Outputs::default(),
+            inputs: 0,
+            inputs_measured: 0,
+            partition_ends: BTreeMap::new(),
+            malformed: 0,
+            malformed_examples: Vec::new(),
+            finished_ns: 0,
+            inputs_done_ns: 0,
+            microbatch: MicrobatchReport::default(),
+            native: NativeReport::default(),
+        }
+    }
+
+    /// Folds another report (another worker's or process's) into this one.
+    pub fn merge(&mut self, other: RunReport) {
+        self.latency_us.add(&other.latency_us).expect("histograms of one configuration");
+        for (i, b) in other.timeline.into_iter().enumerate() {
+            if self.timeline.len() <= i {
+                self.timeline.push(TimelineBucket::new());
+            }
+            let mine = &mut self.timeline[i];
+            mine.inputs += b.inputs;
+            mine.outputs += b.outputs;
+            mine.latency_us.add(&b.latency_us).expect("histograms of one configuration");
+        }
+        self.outputs.merge(other.outputs);
+        self.inputs += other.inputs;
+        self.inputs_measured += other.inputs_measured;
+        for (p, end) in other.partition_ends {
+            let e = self.partition_ends.entry(p).or_insert(0);
+            *e = (*e).max(end);
+        }
+        self.malformed += other.malformed;
+        self.malformed_examples.extend(other.malformed_examples);
+        self.malformed_examples.truncate(crate::verdict::EXAMPLES);
+        self.finished_ns = self.finished_ns.max(other.finished_ns);
+        self.inputs_done_ns = self.inputs_done_ns.max(other.inputs_done_ns);
+        self.microbatch.merge(other.microbatch);
+        self.native.restores.extend(other.native.restores);
+    }
+}

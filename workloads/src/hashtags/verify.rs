@@ -1,0 +1,58 @@
+//! `hashtags` verification: every window's result against the oracle (by arrival time for
+//! micro-batch windows); for socket runs, conservation of the tags read.
+
+use crate::hashtags::generator::TweetGenerator;
+use crate::hashtags::oracle;
+use crate::hashtags::spec::HashtagSpec;
+use crate::hashtags::window::HashtagWindow;
+use crate::text::hashtags;
+use crate::verdict::{compare_keyed, Verdict};
+use crate::verify::Judge;
+
+/// Judges a hashtags run.
+pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict {
+    let outputs = &judge.report.outputs.hashtags;
+    if judge.from_socket() {
+        return conservation(judge, spec, g);
+    }
+    judge.windows(|arrival| {
+        let tweets = judge.coords().map(|(p, i)| {
+            let mut e = g.event(p, i);
+            if arrival {
+                e.event_time = judge.window_time(p, i, e.event_time);
+            }
+            e
+        });
+        hashtag_windows(outputs, &oracle::hashtag_windows(tweets, spec))
+    })
+}
+
+/// Socket runs: the feed sent the generator's stream of the same seed in global order, but
+/// windows are by arrival time there, so only conservation is checked: every tag read is counted
+/// in `window / slide` windows, none lost or duplicated.
+fn conservation(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict {
+    let outputs = &judge.report.outputs.hashtags;
+    let tags: u64 = judge.coords().map(|(p, i)| hashtags(&g.event(p, i).text).count() as u64).sum();
+    let expected = tags * (spec.window_ns / spec.slide_ns);
+    let got: u64 = outputs.iter().map(|w| w.total).sum();
+    if got == expected {
+        Verdict {
+            correct: true,
+            checked: outputs.len() as u64,
+            message: format!(
+                "ok: {got} tag counts over all windows, as {tags} tags read imply (windows by arrival time)"
+            ),
+        }
+    } else {
+        Verdict::failed(
+            outputs.len() as u64,
+            format!("windows count {got} tags, but {tags} tags read imply {expected}: tags lost or duplicated"),
+        )
+    }
+}
+
+/// Hashtag windows: each window once, with the oracle's total, distinct count and top-K.
+pub fn hashtag_windows(outputs: &[HashtagWindow], expected: &[HashtagWindow]) -> Verdict {
+    let key = |w: &HashtagWindow| (w.window_end, (w.total, w.distinct, w.top.clone()));
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "hashtag windows")
+}

@@ -1,0 +1,114 @@
+//! The `sensors` generator: per-sensor baselines, a daily cycle, noise and labelled anomalies.
+
+use std::sync::Arc;
+
+use crate::hash::mix3;
+use crate::schedule::Schedule;
+use crate::sensors::event::{Anomaly, SensorReading};
+use crate::sensors::spec::SensorSpec;
+
+const SINE_TABLE: usize = 4096;
+const BASELINE: u64 = 0xba5e;
+const NOISE: u64 = 0x0015e;
+const EPISODE: u64 = 0xe915;
+
+/// Generates [`SensorReading`]s: per-sensor baselines, a daily cycle, noise, and labelled
+/// injected anomalies (spikes, stuck values, drifts).
+///
+/// Partition `p` carries the sensors `s` with `s % partitions == p`, round robin: event `i` is
+/// reading `i / n` of the partition's `(i % n)`-th sensor. A sensor's readings therefore come
+/// from one partition, in order, which is the order the detector consumes them in.
+#[derive(Clone, Debug)]
+pub struct SensorGenerator {
+    sine: Arc<[i64]>,
+    per_partition: u64,
+    spec: SensorSpec,
+    schedule: Schedule,
+    seed: u64,
+}
+
+/// Readings of one sensor per simulated day.
+pub const READINGS_PER_DAY: u64 = 86_400;
+/// Readings in an anomaly block: each block holds at most one injected episode.
+pub const ANOMALY_BLOCK: u64 = 1000;
+/// The noise's standard deviation, in milli-units.
+pub const NOISE_SD_MILLI: i64 = 300;
+
+impl SensorGenerator {
+    /// A generator for `spec` over `schedule`.
+    pub fn new(spec: &SensorSpec, schedule: Schedule, seed: u64) -> Self {
+        let sine = (0..SINE_TABLE)
+            .map(|j| ((j as f64 / SINE_TABLE as f64) * std::f64::consts::TAU).sin().mul_add(1000.0, 0.0) as i64)
+            .collect::<Vec<_>>();
+        let partitions = schedule.partitions() as u64;
+        let per_partition = (spec.sensors as u64).div_ceil(partitions).max(1);
+        Self { sine: sine.into(), per_partition, spec: spec.clone(), schedule, seed }
+    }
+
+    /// The total number of sensors (the spec's count rounded up to fill every partition).
+    pub fn sensors(&self) -> u32 {
+        (self.per_partition * self.schedule.partitions() as u64) as u32
+    }
+
+    /// Event `i` of partition `p`.
+    #[inline]
+    pub fn event(&self, p: u32, i: u64) -> SensorReading {
+        let local = i % self.per_partition;
+        let sensor = (local * self.schedule.partitions() as u64 + p as u64) as u32;
+        let seq = i / self.per_partition;
+        let (milli, anomaly) = self.value(sensor, seq);
+        SensorReading { event_time: self.schedule.event_time(p, i), sensor, seq, milli, anomaly }
+    }
+
+    fn normal(&self, sensor: u32, seq: u64) -> i64 {
+        let b = mix3(self.seed, BASELINE, sensor as u64);
+        let baseline = 15_000 + (b & 0x3fff) as i64; // 15 to ~31 units
+        let amplitude = 2 + ((b >> 16) & 3) as i64; // 2 to 5 units
+        let offset = (b >> 24) % READINGS_PER_DAY;
+        let angle = ((seq + offset) % READINGS_PER_DAY) * SINE_TABLE as u64 / READINGS_PER_DAY;
+        let cycle = amplitude * self.sine[angle as usize];
+        // Irwin-Hall of four 16-bit uniforms: mean 2^17 - 2, sd 2^16 / sqrt(3).
+        let n = mix3(self.seed, NOISE ^ ((sensor as u64) << 8), seq);
+        let sum = (n & 0xffff) + ((n >> 16) & 0xffff) + ((n >> 32) & 0xffff) + (n >> 48);
+        let centred = sum as i64 - 2 * 0xffff;
+        // Scale so that the standard deviation is NOISE_SD_MILLI (65535/sqrt(3) ~ 37837).
+        let noise = centred * NOISE_SD_MILLI / 37_837;
+        baseline + cycle + noise
+    }
+
+    fn value(&self, sensor: u32, seq: u64) -> (i64, Option<Anomaly>) {
+        let normal = self.normal(sensor, seq);
+        let block = seq / ANOMALY_BLOCK;
+        let e = mix3(self.seed, EPISODE ^ ((sensor as u64) << 8), block);
+        if crate::hash::unit(e) >= self.spec.anomaly_rate {
+            return (normal, None);
+        }
+        let kind = match (e >> 8) % 3 {
+            0 => Anomaly::Spike,
+            1 => Anomaly::Stuck,
+            _ => Anomaly::Drift,
+        };
+        let len = match kind {
+            Anomaly::Spike => 1,
+            Anomaly::Stuck => 30,
+            Anomaly::Drift => 50,
+        };
+        let start = block * ANOMALY_BLOCK + (e >> 16) % (ANOMALY_BLOCK - len);
+        if seq < start || seq >= start + len {
+            return (normal, None);
+        }
+        let sign = if (e >> 40) & 1 == 0 { 1 } else { -1 };
+        let magnitude = 4_000 + ((e >> 41) % 4_000) as i64;
+        let milli = match kind {
+            Anomaly::Spike => normal + sign * magnitude,
+            Anomaly::Stuck => self.normal(sensor, start),
+            Anomaly::Drift => normal + sign * magnitude * (seq - start + 1) as i64 / len as i64,
+        };
+        (milli, Some(kind))
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+}

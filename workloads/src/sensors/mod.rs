@@ -1,0 +1,76 @@
+//! `sensors`: a per-sensor detector over the last W readings (mean, standard deviation); a
+//! reading more than k sigma from the mean raises an alert. Readings with per-sensor baselines,
+//! a daily cycle, noise and injected anomalies whose ground truth the generator knows.
+
+pub mod cost;
+pub mod detector;
+pub mod event;
+pub mod generator;
+pub mod oracle;
+pub mod spec;
+
+use crate::contract::spec::RunSpec;
+use crate::definition::{write_json, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::generator::GeneratorError;
+use crate::job::{JobSpec, Workload};
+use crate::output::Alert;
+use crate::verdict::{compare_keyed, Verdict};
+use crate::verify::Judge;
+
+pub use detector::{SensorWindow, Threshold};
+pub use event::{Anomaly, SensorReading};
+pub use generator::SensorGenerator;
+pub use spec::SensorSpec;
+
+/// The `sensors` workload.
+pub struct Sensors;
+
+/// The sensor spec of `spec`'s job (the registry only hands this workload its own).
+fn job(spec: &RunSpec) -> &SensorSpec {
+    match &spec.job {
+        JobSpec::Sensors(s) => s,
+        other => unreachable!("the registry handed a {} job to sensors", other.workload()),
+    }
+}
+
+/// The run's reading generator.
+pub fn generator(spec: &RunSpec) -> SensorGenerator {
+    SensorGenerator::new(job(spec), spec.schedule(), spec.seed)
+}
+
+impl WorkloadDef for Sensors {
+    fn workload(&self) -> Workload {
+        Workload::Sensors
+    }
+
+    fn sizes(&self) -> Sizes {
+        Sizes { cost: 20_000_000, quick_cost: 3_000_000, quick_max: 9_000_000 }
+    }
+
+    fn writer(&self, spec: &RunSpec, _wire: Wire) -> Result<EventWriter, GeneratorError> {
+        let g = generator(spec);
+        Ok(Box::new(move |p, i, out| write_json(&g.event(p, i), out)))
+    }
+
+    fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError> {
+        let g = generator(judge.spec);
+        let expected = oracle::sensor_alerts(judge.coords().map(|(p, i)| g.event(p, i)), job(judge.spec));
+        Ok(alerts(&judge.report.outputs.alerts, &expected))
+    }
+
+    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
+        Ok(cost::sensors(&generator(spec), job(spec), records).len() as u64)
+    }
+
+    fn precision_recall(&self, judge: &Judge<'_>) -> Result<Option<(f64, f64)>, GeneratorError> {
+        let g = generator(judge.spec);
+        let readings = judge.coords().map(|(p, i)| g.event(p, i));
+        Ok(Some(oracle::precision_recall(&judge.report.outputs.alerts, readings)))
+    }
+}
+
+/// Alerts: each `(sensor, seq)` once, with the oracle's value.
+pub fn alerts(outputs: &[Alert], expected: &[Alert]) -> Verdict {
+    let key = |a: &Alert| ((a.sensor, a.seq), a.milli);
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "alerts")
+}
