@@ -200,18 +200,7 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
     let panels = body.split_evenly((1, workloads.len().max(1)));
     for (panel, workload) in panels.iter().zip(&workloads) {
         let cost = summary.cost.get(workload).map(|c| c.records_per_sec).unwrap_or(0.0);
-        let bars: Vec<(String, f64)> = engines
-            .iter()
-            .map(|e| {
-                let v = summary
-                    .runs
-                    .iter()
-                    .find(|r| &r.engine == e && &r.workload == workload && r.kind == RunKind::Max && r.correct)
-                    .map(|r| r.records_per_sec_per_node)
-                    .unwrap_or(0.0);
-                (e.clone(), v)
-            })
-            .collect();
+        let bars = max_bars(summary, &engines, workload);
         // Headroom above the tallest bar for the legend.
         let top = bars.iter().map(|b| b.1).fold(cost, f64::max).max(1.0) * 1.5;
         let n = bars.len().max(1) as f64;
@@ -264,6 +253,22 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
     }
     root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
+}
+
+/// Each engine's correct max-rate records/s per node on `workload` (0 without one).
+fn max_bars(summary: &Summary, engines: &[String], workload: &str) -> Vec<(String, f64)> {
+    engines
+        .iter()
+        .map(|e| {
+            let v = summary
+                .runs
+                .iter()
+                .find(|r| &r.engine == e && r.workload == workload && r.kind == RunKind::Max && r.correct)
+                .map(|r| r.records_per_sec_per_node)
+                .unwrap_or(0.0);
+            (e.clone(), v)
+        })
+        .collect()
 }
 
 /// The CDF points of a run's latency histogram: `(latency ms, fraction of outputs at or below)`.

@@ -1,7 +1,11 @@
 //! Human-readable summaries of results.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
 use crate::result::RunResult;
 use crate::run_kind::RunKind;
+use crate::summary::Summary;
 
 /// One line: engine, workload, throughput, latency and correctness.
 pub fn one_line(r: &RunResult) -> String {
@@ -20,17 +24,28 @@ pub fn one_line(r: &RunResult) -> String {
 
 /// Writes `report.md`: the machine, the headline tables and every plot.
 pub fn write_report(
-    dir: &std::path::Path,
-    summary: &crate::summary::Summary,
+    dir: &Path,
+    summary: &Summary,
     results: &[(String, RunResult)],
-    plots: &[std::path::PathBuf],
+    plots: &[PathBuf],
 ) -> anyhow::Result<()> {
-    use std::fmt::Write as _;
-    let c = &summary.context;
     let mut md = String::new();
-    let _ = writeln!(md, "# streambench comparison\n");
+    header(&mut md, summary, results);
+    throughput(&mut md, summary);
+    latency(&mut md, summary);
+    recovery(&mut md, results);
+    failed(&mut md, summary);
+    plot_list(&mut md, plots);
+    std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}
+
+/// The machine and how to reproduce the comparison.
+fn header(md: &mut String, summary: &Summary, results: &[(String, RunResult)]) {
+    let c = &summary.context;
+    let _ = writeln!(*md, "# streambench comparison\n");
     let _ = writeln!(
-        md,
+        *md,
         "Machine: {} CPUs, {}; {} worker threads per engine, 1 process. streambench {} (git {}), timely {}, differential-dataflow {}.\n",
         c.cpus,
         c.os,
@@ -43,21 +58,25 @@ pub fn write_report(
     let first = results.first().map(|(_, r)| &r.config);
     if let Some(cfg) = first {
         let _ = writeln!(
-            md,
+            *md,
             "Reproduce with `streambench compare{} --out DIR`. Each run offers events for {:.1} s after which it drains; the first {:.1} s are warm-up, excluded from the figures. Every output of every run is checked against the oracle.\n",
             if summary.quick { " --quick" } else { "" },
             cfg.duration_ns as f64 / 1e9,
             cfg.warmup_ns as f64 / 1e9
         );
     }
-    let _ = writeln!(md, "## Throughput at max rate\n");
-    let _ = writeln!(md, "| workload | engine | records/s per node | × COST | correct |");
-    let _ = writeln!(md, "|---|---|---|---|---|");
+}
+
+/// Throughput at max rate, with the COST loop.
+fn throughput(md: &mut String, summary: &Summary) {
+    let _ = writeln!(*md, "## Throughput at max rate\n");
+    let _ = writeln!(*md, "| workload | engine | records/s per node | × COST | correct |");
+    let _ = writeln!(*md, "|---|---|---|---|---|");
     for (workload, cost) in &summary.cost {
-        let _ = writeln!(md, "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | |", cost.records_per_sec);
+        let _ = writeln!(*md, "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | |", cost.records_per_sec);
         for r in summary.runs.iter().filter(|r| &r.workload == workload && r.kind == RunKind::Max) {
             let _ = writeln!(
-                md,
+                *md,
                 "| {workload} | {} | {:.0} | {} | {} |",
                 r.engine,
                 r.records_per_sec_per_node,
@@ -66,14 +85,18 @@ pub fn write_report(
             );
         }
     }
-    let _ = writeln!(md, "\n## Latency at fixed rates\n");
-    let _ = writeln!(md, "Event-time latency: output time minus the input's scheduled time (for window results, minus the window's end), in ms.\n");
-    let _ = writeln!(md, "| workload | engine | run | offered records/s | p50 | p90 | p99 | p99.9 | max | correct |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+}
+
+/// Latency at the fixed rates.
+fn latency(md: &mut String, summary: &Summary) {
+    let _ = writeln!(*md, "\n## Latency at fixed rates\n");
+    let _ = writeln!(*md, "Event-time latency: output time minus the input's scheduled time (for window results, minus the window's end), in ms.\n");
+    let _ = writeln!(*md, "| workload | engine | run | offered records/s | p50 | p90 | p99 | p99.9 | max | correct |");
+    let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|---|---|");
     for r in summary.runs.iter().filter(|r| r.kind != RunKind::Max && r.kind != RunKind::Fault) {
         let l = &r.latency_ms;
         let _ = writeln!(
-            md,
+            *md,
             "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             r.workload,
             r.engine,
@@ -87,17 +110,21 @@ pub fn write_report(
             if r.correct { "yes" } else { "**no**" }
         );
     }
+}
+
+/// Recovery under the fault runs' faults.
+fn recovery(md: &mut String, results: &[(String, RunResult)]) {
     let faulted: Vec<&RunResult> = results.iter().filter(|(f, _)| f.ends_with("-fault.json")).map(|(_, r)| r).collect();
     if !faulted.is_empty() {
         let _ = writeln!(
-            md,
+            *md,
             "\n## Recovery under a fault
 "
         );
         let checkpoint_ms = faulted.first().and_then(|r| r.config.checkpoint.interval_ns).unwrap_or(0) / 1_000_000;
-        let _ = writeln!(md, "Recovery: from the fault until the p99 of fresh outputs is back within 1.25 x its pre-fault per-interval p99 and stays there (timeline resolution). The micro-batch engine recomputes the lost executor's partitions from lineage on the survivors; the native engine drops every worker's dataflow, restores the last committed snapshot and replays from its offsets; the outputs after the snapshot are written again, so the replayed records' latency counts in the peak. Both engines checkpoint every {checkpoint_ms} ms in these runs.\n");
-        let _ = writeln!(md, "| workload | engine | fault | recovery s | first output after s | peak p99 ms | band p99 ms | restored | outputs exact |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(*md, "Recovery: from the fault until the p99 of fresh outputs is back within 1.25 x its pre-fault per-interval p99 and stays there (timeline resolution). The micro-batch engine recomputes the lost executor's partitions from lineage on the survivors; the native engine drops every worker's dataflow, restores the last committed snapshot and replays from its offsets; the outputs after the snapshot are written again, so the replayed records' latency counts in the peak. Both engines checkpoint every {checkpoint_ms} ms in these runs.\n");
+        let _ = writeln!(*md, "| workload | engine | fault | recovery s | first output after s | peak p99 ms | band p99 ms | restored | outputs exact |");
+        let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|---|");
         for r in faulted {
             for f in r.recovery.iter().flatten() {
                 let s = |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "not within the run".into());
@@ -111,7 +138,7 @@ pub fn write_report(
                     ),
                 };
                 let _ = writeln!(
-                    md,
+                    *md,
                     "| {} | {} | `{}` | {} | {} | {:.1} | {:.1} | {} | {} |",
                     r.workload,
                     r.engine,
@@ -126,18 +153,24 @@ pub fn write_report(
             }
         }
     }
+}
+
+/// The runs that failed.
+fn failed(md: &mut String, summary: &Summary) {
     let failed: Vec<_> = summary.runs.iter().filter(|r| r.file.is_none()).collect();
     if !failed.is_empty() {
-        let _ = writeln!(md, "\n## Runs that did not finish\n");
+        let _ = writeln!(*md, "\n## Runs that did not finish\n");
         for r in failed {
-            let _ = writeln!(md, "- {} {} ({}): {}", r.engine, r.workload, r.kind, r.error.as_deref().unwrap_or(""));
+            let _ = writeln!(*md, "- {} {} ({}): {}", r.engine, r.workload, r.kind, r.error.as_deref().unwrap_or(""));
         }
     }
-    let _ = writeln!(md, "\n## Plots\n");
+}
+
+/// Every plot.
+fn plot_list(md: &mut String, plots: &[PathBuf]) {
+    let _ = writeln!(*md, "\n## Plots\n");
     for p in plots {
         let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(md, "![{name}]({})\n", p.display());
+        let _ = writeln!(*md, "![{name}]({})\n", p.display());
     }
-    std::fs::write(dir.join("report.md"), md)?;
-    Ok(())
 }

@@ -29,11 +29,6 @@ impl RunKind {
             RunKind::Fault => "fault",
         }
     }
-
-    /// Whether a run of this kind is at a fixed rate (a latency run).
-    pub fn fixed_rate(self) -> bool {
-        !matches!(self, RunKind::Max)
-    }
 }
 
 impl fmt::Display for RunKind {

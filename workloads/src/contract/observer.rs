@@ -112,12 +112,6 @@ impl Recorder {
         self.epoch
     }
 
-    /// Whether running-count updates should be kept one by one.
-    #[inline]
-    pub fn keeps_updates(&self) -> bool {
-        self.collect == Collect::Full
-    }
-
     #[inline]
     fn bucket(&mut self, now_ns: u64) -> &mut TimelineBucket {
         let i = (now_ns / self.timeline_ns) as usize;

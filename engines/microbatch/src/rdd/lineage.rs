@@ -98,23 +98,6 @@ impl RddNode {
             },
         }
     }
-
-    /// The shuffles this RDD's lineage depends on, nearest stage boundaries only (the parents
-    /// of these are computed by earlier stages).
-    pub fn shuffle_deps(self: &Arc<Self>) -> Vec<Arc<Shuffle>> {
-        struct Nearest(Vec<Arc<Shuffle>>);
-        impl Visitor for Nearest {
-            fn shuffle(&mut self, s: &Arc<Shuffle>, _p: Option<usize>) -> bool {
-                if !self.0.iter().any(|o| o.id == s.id) {
-                    self.0.push(Arc::clone(s));
-                }
-                false
-            }
-        }
-        let mut nearest = Nearest(Vec::new());
-        walk(self, None, &mut nearest);
-        nearest.0
-    }
 }
 
 /// The parent of partition `p` of a union of `parents`, and the partition of it.

@@ -138,20 +138,7 @@ pub(crate) fn starter<T: ShuffleData>(
                     let ended = done.load(Ordering::Acquire);
                     let records = std::mem::take(&mut *buffer.lock().expect("receiver buffer"));
                     if !records.is_empty() {
-                        let live: Vec<usize> = alive
-                            .lock()
-                            .expect("alive")
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, a)| **a)
-                            .map(|(e, _)| e)
-                            .collect();
-                        // Blocks go round the live executors, each with a replica on the next.
-                        let hosts: Vec<usize> = if live.len() > 1 {
-                            vec![live[next % live.len()], live[(next + 1) % live.len()]]
-                        } else {
-                            live.clone()
-                        };
+                        let hosts = replica_hosts(&alive, next);
                         next += 1;
                         let id = ids.next();
                         let data = Arc::new(bincode::serialize(&records).expect("encode a received block"));
@@ -174,4 +161,16 @@ pub(crate) fn starter<T: ShuffleData>(
             })
             .map_err(|e| format!("cannot start a block generator: {e}"))
     })
+}
+
+/// Where the `next`-th block goes: blocks go round the live executors, each with a replica on
+/// the next one.
+fn replica_hosts(alive: &Mutex<Vec<bool>>, next: usize) -> Vec<usize> {
+    let live: Vec<usize> =
+        alive.lock().expect("alive").iter().enumerate().filter(|(_, a)| **a).map(|(e, _)| e).collect();
+    if live.len() > 1 {
+        vec![live[next % live.len()], live[(next + 1) % live.len()]]
+    } else {
+        live
+    }
 }
