@@ -13,6 +13,17 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("`{s}` is not a seed: give a whole number from 0 to {}", u64::MAX))
 }
 
+/// The options every command that generates events shares: which workload, and the seed.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EventArgs {
+    /// The workload.
+    #[arg(long, value_parser = workload_parser(), env = "STREAMBENCH_WORKLOAD")]
+    pub workload: Workload,
+    /// The generator seed (the same seed gives the same events, in every command).
+    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true, env = "STREAMBENCH_SEED")]
+    pub seed: u64,
+}
+
 /// The parser of a workload's name: one of the registry's, listed in `--help`.
 pub fn workload_parser() -> impl clap::builder::TypedValueParser<Value = Workload> {
     use clap::builder::TypedValueParser as _;

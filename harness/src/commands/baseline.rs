@@ -4,22 +4,19 @@ use std::io::Write;
 
 use anyhow::Result;
 use workloads::cost::CostResult;
-use workloads::{registry, Profile, RunSpec, Workload};
+use workloads::{registry, Profile, RunSpec};
 
-use crate::options::{parse_seed, workload_parser};
+use crate::options::EventArgs;
 
 /// `streambench baseline`.
 #[derive(Debug, clap::Args)]
 pub struct BaselineArgs {
-    /// The workload.
-    #[arg(long, value_parser = workload_parser(), env = "STREAMBENCH_WORKLOAD")]
-    pub workload: Workload,
+    /// The workload and the seed.
+    #[command(flatten)]
+    pub events: EventArgs,
     /// How many events the loop processes.
     #[arg(long, default_value_t = 2_000_000, env = "STREAMBENCH_RECORDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub records: u64,
-    /// The generator seed.
-    #[arg(long, default_value_t = 1, env = "STREAMBENCH_SEED", allow_hyphen_values = true, value_parser = parse_seed)]
-    pub seed: u64,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -27,9 +24,9 @@ pub struct BaselineArgs {
 
 /// Runs the COST loop and prints its records per second.
 pub fn baseline(args: &BaselineArgs, out: &mut impl Write) -> Result<CostResult> {
-    let workload = args.workload;
+    let workload = args.events.workload;
     let mut spec = RunSpec::new(workload.default_job(), Profile::Max { nominal: 1_000_000.0 }, 1);
-    spec.seed = args.seed;
+    spec.seed = args.events.seed;
     spec.validate()?;
     let result = registry::cost(&spec, args.records)?;
     if args.json {

@@ -7,17 +7,17 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use workloads::{registry, Profile, RunSpec, Wire, Workload};
+use workloads::{registry, Profile, RunSpec, Wire};
 
-use crate::options::{parse_duration, parse_seed, workload_parser};
+use crate::options::{parse_duration, EventArgs};
 
 /// `streambench feed`.
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("endpoint").required(true).args(["listen", "connect"]))]
 pub struct FeedArgs {
-    /// The workload whose events to send.
-    #[arg(long, value_parser = workload_parser(), env = "STREAMBENCH_WORKLOAD")]
-    pub workload: Workload,
+    /// The workload and the seed.
+    #[command(flatten)]
+    pub events: EventArgs,
     /// Events per second.
     #[arg(long, env = "STREAMBENCH_RATE", value_parser = parse_feed_rate)]
     pub rate: f64,
@@ -33,9 +33,6 @@ pub struct FeedArgs {
     /// Send for this long (when --count is absent).
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "STREAMBENCH_DURATION")]
     pub duration: u64,
-    /// The generator seed (give the engine the same one to verify its output).
-    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true, env = "STREAMBENCH_SEED")]
-    pub seed: u64,
     /// Send wordcount lines as JSON events instead of plain text.
     #[arg(long)]
     pub json: bool,
@@ -67,13 +64,14 @@ pub fn feed(args: &FeedArgs) -> Result<FeedStats> {
 }
 
 async fn feed_async(args: &FeedArgs) -> Result<FeedStats> {
-    let mut spec = RunSpec::new(args.workload.default_job(), Profile::Constant { rate: args.rate }, args.duration);
-    spec.seed = args.seed;
+    let mut spec =
+        RunSpec::new(args.events.workload.default_job(), Profile::Constant { rate: args.rate }, args.duration);
+    spec.seed = args.events.seed;
     spec.partitions = Some(1);
     spec.records = args.count;
     spec.validate()?;
     let count = spec.partition_end(0).context("a feed has a bounded number of events")?;
-    let write = registry::def(args.workload).writer(&spec, if args.json { Wire::Json } else { Wire::Text })?;
+    let write = registry::def(args.events.workload).writer(&spec, if args.json { Wire::Json } else { Wire::Text })?;
     let schedule = spec.schedule();
     let timeout = Duration::from_nanos(args.accept_timeout);
     let stream = match (&args.listen, &args.connect) {

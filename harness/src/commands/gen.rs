@@ -4,22 +4,19 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use workloads::{registry, JobOptions, Profile, RunSpec, Wire, Workload};
+use workloads::{registry, JobOptions, Profile, RunSpec, Wire};
 
-use crate::options::{parse_duration, parse_seed, workload_parser};
+use crate::options::{parse_duration, EventArgs};
 
 /// `streambench gen`.
 #[derive(Debug, clap::Args)]
 pub struct GenArgs {
-    /// The workload whose events to print.
-    #[arg(long, value_parser = workload_parser(), env = "STREAMBENCH_WORKLOAD")]
-    pub workload: Workload,
+    /// The workload and the seed.
+    #[command(flatten)]
+    pub events: EventArgs,
     /// How many events.
     #[arg(long, env = "STREAMBENCH_COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
-    /// The generator seed.
-    #[arg(long, default_value_t = 1, env = "STREAMBENCH_SEED", allow_hyphen_values = true, value_parser = parse_seed)]
-    pub seed: u64,
     /// Which partition to print (0-based).
     #[arg(long, default_value_t = 0, env = "STREAMBENCH_PARTITION")]
     pub partition: u32,
@@ -47,14 +44,14 @@ pub fn gen(args: &GenArgs, out: &mut impl Write) -> Result<()> {
             args.partitions
         );
     }
-    let mut job = args.workload.default_job();
+    let mut job = args.events.workload.default_job();
     job.configure(&JobOptions { input: args.input.clone(), ..JobOptions::default() }).map_err(anyhow::Error::msg)?;
     let mut spec = RunSpec::new(job, Profile::Constant { rate: args.rate }, 1);
-    spec.seed = args.seed;
+    spec.seed = args.events.seed;
     spec.partitions = Some(args.partitions);
     spec.disorder_ns = args.disorder;
     spec.validate()?;
-    let write = registry::def(args.workload).writer(&spec, Wire::Json)?;
+    let write = registry::def(args.events.workload).writer(&spec, Wire::Json)?;
     let p = args.partition;
     let mut w = std::io::BufWriter::new(out);
     let mut line = Vec::with_capacity(256);

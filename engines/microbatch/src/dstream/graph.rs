@@ -162,6 +162,12 @@ impl Graph {
         self.inputs.lock().expect("graph").insert((stream, t), ranges.to_vec());
     }
 
+    /// The offset ranges every direct stream recorded for batch `t`: `(stream, ranges)`.
+    pub(crate) fn inputs_at(&self, t: Time) -> Vec<(usize, Ranges)> {
+        let inputs = self.inputs.lock().expect("graph");
+        inputs.iter().filter(|((_, at), _)| *at == t).map(|((s, _), r)| (*s, r.clone())).collect()
+    }
+
     pub(crate) fn recorded_input(&self, stream: usize, t: Time) -> Option<Vec<(u64, u64)>> {
         self.inputs.lock().expect("graph").get(&(stream, t)).cloned()
     }

@@ -100,16 +100,41 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
     result.map(drop)
 }
 
+/// What the planner and the listener both read of a spec.
+struct Layout {
+    interval: u64,
+    duration: u64,
+    partitions: usize,
+    schedule: Schedule,
+    max: bool,
+    /// Where each partition ends, if known in advance.
+    ends: Vec<Option<u64>>,
+    /// Whether every partition's end is known.
+    bounded: bool,
+}
+
+impl Layout {
+    fn of(spec: &RunSpec) -> Self {
+        let partitions = spec.partitions() as usize;
+        let schedule = spec.schedule();
+        let ends: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
+        Self {
+            interval: spec.microbatch.batch_interval_ns,
+            duration: spec.duration_ns,
+            partitions,
+            max: schedule.profile().is_max(),
+            schedule,
+            bounded: ends.iter().all(Option::is_some),
+            ends,
+        }
+    }
+}
+
 /// Where each batch of each partition ends: what was due by the batch's time (or, at `max`,
 /// what backpressure allows), never beyond the partition's end; notes when every partition is
 /// exhausted.
 fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU64>) -> RangeFn {
-    let (interval, duration) = (spec.microbatch.batch_interval_ns, spec.duration_ns);
-    let partitions = spec.partitions() as usize;
-    let schedule = spec.schedule();
-    let max = schedule.profile().is_max();
-    let ends: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
-    let bounded = ends.iter().all(Option::is_some);
+    let Layout { interval, duration, partitions, schedule, max, ends, bounded } = Layout::of(spec);
     let (plan, exhausted) = (Arc::clone(planner), Arc::clone(exhausted));
     Arc::new(move |p: usize, t: u64, from: u64, allowed: Option<u64>| -> u64 {
         let mut pl = plan.lock().expect("planner");
@@ -134,12 +159,7 @@ fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU6
 /// Per batch, on the driver: the inputs each partition's batch read, their arrivals and the
 /// latency of every input.
 fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) -> Listener {
-    let (interval, duration) = (spec.microbatch.batch_interval_ns, spec.duration_ns);
-    let partitions = spec.partitions() as usize;
-    let schedule = spec.schedule();
-    let max = schedule.profile().is_max();
-    let ends: Vec<Option<u64>> = (0..partitions).map(|p| spec.partition_end(p as u32)).collect();
-    let bounded = ends.iter().all(Option::is_some);
+    let Layout { interval, duration, partitions, schedule, max, ends, bounded } = Layout::of(spec);
     let mut recorder = observer.recorder();
     let plan = Arc::clone(planner);
     Box::new(move |info| {

@@ -17,7 +17,7 @@ use crate::dstream::graph::{Checkpointed, Graph, Output, RunJob};
 use crate::executor::messages::{Action, Msg};
 use crate::executor::registry::Registry;
 use crate::rdd::{BlockRef, RddNode};
-use crate::scheduler::checkpoint::{self, Metadata, Ranges};
+use crate::scheduler::checkpoint::{self, Metadata};
 use crate::scheduler::cluster::{self, Executors};
 use crate::scheduler::dag::DagScheduler;
 use crate::scheduler::faults::Injector;
@@ -247,15 +247,7 @@ impl<'a> JobGenerator<'a> {
         if self.processes <= 1 {
             return;
         }
-        let inputs: Vec<(usize, Ranges)> = self
-            .graph
-            .inputs
-            .lock()
-            .expect("graph")
-            .iter()
-            .filter(|((_, at), _)| *at == t)
-            .map(|((s, _), r)| (*s, r.clone()))
-            .collect();
+        let inputs = self.graph.inputs_at(t);
         let blocks: Vec<(usize, Vec<BlockRef>)> = self
             .graph
             .trackers
@@ -281,15 +273,8 @@ impl<'a> JobGenerator<'a> {
 
     /// The batch's input records: its direct streams' offset ranges and its received blocks.
     fn input_records(&self, t: Time) -> u64 {
-        let direct: u64 = self
-            .graph
-            .inputs
-            .lock()
-            .expect("graph")
-            .iter()
-            .filter(|((_, at), _)| *at == t)
-            .flat_map(|(_, ranges)| ranges.iter().map(|(from, to)| to - from))
-            .sum();
+        let direct: u64 =
+            self.graph.inputs_at(t).iter().flat_map(|(_, ranges)| ranges.iter().map(|(from, to)| to - from)).sum();
         let trackers = self.graph.trackers.lock().expect("graph");
         let received: u64 = trackers.iter().flat_map(|tr| tr.allocated_at(t)).map(|b| b.records).sum();
         direct + received
