@@ -2,7 +2,7 @@
 //! tested here without a line changed): each run's outputs must equal the oracle of its
 //! engine's semantics, exactly, and both engines must have read the same input.
 //!
-//! - `cross_engine_fixed_rate`: 1 and 2 workers at a fixed rate;
+//! - `cross_engine_fixed_rate`: 1, 2 and 4 workers at a fixed rate;
 //! - `cross_engine_max_rate`: 2 workers at `max` with a record cap;
 //! - `cross_engine_disorder`: 2 workers with event-time disorder.
 
@@ -58,7 +58,7 @@ fn both_equal_the_oracle(s: &RunSpec) {
 #[test]
 fn cross_engine_fixed_rate() {
     for workload in Workload::ALL {
-        for workers in [1, 2] {
+        for workers in [1, 2, 4] {
             both_equal_the_oracle(&spec(workload, rate(workload), workers));
         }
     }

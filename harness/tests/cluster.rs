@@ -8,6 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
+use workloads::{registry, Workload};
 
 const ENGINES: [&str; 2] = ["native", "microbatch"];
 
@@ -23,12 +24,12 @@ fn two_processes_equal_the_oracle_for_every_workload_microbatch() {
 
 fn two_processes_equal_the_oracle(engine: &str) {
     let dir = scratch(&format!("cluster-{engine}"));
-    let runs: [(&str, &[&str]); 3] = [
-        ("wordcount", &["--records", "40000", "--collect", "full"]),
-        ("hashtags", &["--records", "100000", "--window", "200ms", "--slide", "50ms"]),
-        ("sensors", &["--records", "200000"]),
-    ];
-    for (workload, extra) in runs {
+    // Every workload of the registry, a tenth of its quick COST loop's events (hashtag windows
+    // short enough for the records to span several).
+    for workload in Workload::ALL {
+        let records = (registry::def(workload).sizes().quick_cost / 10).to_string();
+        let extra = ["--records", &records, "--collect", "full", "--window", "200ms", "--slide", "50ms"];
+        let workload = workload.name();
         let out = dir.join(format!("{workload}.json"));
         let mut args = vec!["cluster", "--processes", "2", "--", "--engine", engine, "--workload", workload];
         args.extend(["--batch-interval", "50ms"]);
@@ -44,7 +45,7 @@ fn two_processes_equal_the_oracle(engine: &str) {
         let rps = r["throughput"]["records_per_sec"].as_f64().unwrap();
         let per_node = r["throughput"]["records_per_sec_per_node"].as_f64().unwrap();
         assert!((rps / 2.0 - per_node).abs() < 1e-6 * rps.max(1.0));
-        let records: u64 = extra[1].parse().unwrap();
+        let records: u64 = records.parse().unwrap();
         assert_eq!(r["input_records"].as_u64().unwrap(), records, "{workload}: both processes' inputs merged");
     }
     std::fs::remove_dir_all(&dir).unwrap();

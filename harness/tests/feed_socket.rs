@@ -8,10 +8,15 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use support::*;
+use workloads::Workload;
 
 fn feed_loses_nothing(engine: &str) {
     let dir = scratch(&format!("feed-{engine}"));
-    for (workload, count) in [("wordcount", 20_000), ("sensors", 30_000), ("hashtags", 20_000)] {
+    for workload in Workload::ALL {
+        let count = 30_000;
+        // Window results are measured from the window's end, running outputs from the line.
+        let windowed = !workload.default_job().windows().is_empty();
+        let workload = workload.name();
         let addr = format!("127.0.0.1:{}", free_port());
         let mut feeder = Command::new(env!("CARGO_BIN_EXE_streambench"))
             .args(["feed", "--workload", workload, "--rate", "100k", "--count", &count.to_string(), "--seed", "9"])
@@ -53,7 +58,7 @@ fn feed_loses_nothing(engine: &str) {
         assert_eq!(r["input_records"], count, "{engine} {workload}");
         assert_eq!(r["malformed"], 0);
         assert_eq!(r["correct"], true, "{engine} {workload}: {}", r["verification"]);
-        if engine == "microbatch" && workload != "hashtags" {
+        if engine == "microbatch" && !windowed {
             // Up to a batch interval's wait, measured from each line's arrival (window results
             // are measured from the window's end instead).
             assert!(r["latency_ms"]["p50"].as_f64().unwrap() > 1.0, "{engine} {workload}: {}", r["latency_ms"]);
@@ -80,40 +85,49 @@ fn malformed_socket_lines_are_counted_and_reported() {
 }
 
 fn malformed_lines_are_counted(engine: &str) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let writer = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let good = r#"{"event_time":0,"sensor":3,"seq":0,"milli":100,"anomaly":null}"#;
-        for _ in 0..50 {
-            writeln!(s, "{good}").unwrap();
-        }
-        writeln!(s, "{{\"sensor\": broken").unwrap();
-        s.write_all(b"\xff\xfe not utf-8\n").unwrap();
-        for _ in 0..50 {
-            writeln!(s, "{good}").unwrap();
-        }
-    });
-    let o = streambench(&[
-        "run",
-        "--engine",
-        engine,
-        "--batch-interval",
-        "100ms",
-        "--workload",
-        "sensors",
-        "--source",
-        &format!("socket://{addr}"),
-        "--duration",
-        "30s",
-        "--warmup",
-        "0",
-    ]);
-    writer.join().unwrap();
-    assert!(o.status.success(), "{engine}: {}", stderr(&o));
-    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(r["input_records"], 102, "{engine}");
-    assert_eq!(r["malformed"], 2, "{engine}");
-    let examples = r["malformed_examples"].to_string();
-    assert!(examples.contains("not a JSON sensor reading") && examples.contains("not UTF-8"), "{examples}");
+    for workload in Workload::ALL.map(Workload::name) {
+        // Good lines as `feed --json` sends them, then a broken JSON line and one not UTF-8.
+        let gen = streambench(&["gen", "--workload", workload, "--count", "100"]);
+        assert!(gen.status.success(), "{}", stderr(&gen));
+        let good: Vec<String> = stdout(&gen).lines().map(str::to_owned).collect();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let writer = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for line in &good[..50] {
+                writeln!(s, "{line}").unwrap();
+            }
+            writeln!(s, "{{\"broken").unwrap();
+            s.write_all(b"\xff\xfe not utf-8\n").unwrap();
+            for line in &good[50..] {
+                writeln!(s, "{line}").unwrap();
+            }
+        });
+        let o = streambench(&[
+            "run",
+            "--engine",
+            engine,
+            "--batch-interval",
+            "100ms",
+            "--workload",
+            workload,
+            "--source",
+            &format!("socket://{addr}"),
+            "--duration",
+            "30s",
+            "--warmup",
+            "0",
+            "--window",
+            "1s",
+            "--slide",
+            "500ms",
+        ]);
+        writer.join().unwrap();
+        assert!(o.status.success(), "{engine} {workload}: {}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(r["input_records"], 102, "{engine} {workload}");
+        assert_eq!(r["malformed"], 2, "{engine} {workload}");
+        let examples = r["malformed_examples"].to_string();
+        assert!(examples.contains("not a JSON") && examples.contains("not UTF-8"), "{workload}: {examples}");
+    }
 }

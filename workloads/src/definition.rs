@@ -19,6 +19,10 @@ pub enum Wire {
 /// Writes event `i` of partition `p` (without the line's `\n`) to the buffer.
 pub type EventWriter = Box<dyn Fn(u32, u64, &mut Vec<u8>) + Send + Sync>;
 
+/// Generates the first `n` events in global order (round robin over the partitions) and folds
+/// fields of each into a checksum: generation alone, with nothing optimised away.
+pub type Checksum = Box<dyn Fn(u64) -> u64 + Send + Sync>;
+
 /// How many events the harness's runs of a workload take, so that each lasts about as long as
 /// the other workloads' (their per-event costs differ by an order of magnitude).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +46,9 @@ pub trait WorkloadDef: Sync {
 
     /// A writer of the run's generated events as lines on `wire`.
     fn writer(&self, spec: &RunSpec, wire: Wire) -> Result<EventWriter, GeneratorError>;
+
+    /// The generator's checksum over the run's events (the generator bench's work).
+    fn checksum(&self, spec: &RunSpec) -> Result<Checksum, GeneratorError>;
 
     /// Judges the run's outputs against the oracle over exactly the input the run read.
     fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError>;

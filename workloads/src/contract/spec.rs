@@ -182,11 +182,14 @@ pub struct NativeSettings {
     /// bound on ingestion (timely has no backpressure of its own).
     #[serde(default = "NativeSettings::default_max_lead_ns")]
     pub max_lead_ns: u64,
+    /// How many of its own snapshot files each worker keeps (older ones are removed).
+    #[serde(default = "NativeSettings::default_snapshots_kept")]
+    pub snapshots_kept: usize,
 }
 
 impl Default for NativeSettings {
     fn default() -> Self {
-        Self { max_lead_ns: Self::default_max_lead_ns() }
+        Self { max_lead_ns: Self::default_max_lead_ns(), snapshots_kept: Self::default_snapshots_kept() }
     }
 }
 
@@ -195,10 +198,17 @@ impl NativeSettings {
         SECOND_NS / 10
     }
 
+    fn default_snapshots_kept() -> usize {
+        3
+    }
+
     /// Checks the settings; the error says what to change.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.max_lead_ns < 1_000_000 {
             return Err(SpecError("the native source lead must be at least 1 ms".into()));
+        }
+        if self.snapshots_kept == 0 {
+            return Err(SpecError("the native engine must keep at least 1 snapshot per worker".into()));
         }
         Ok(())
     }

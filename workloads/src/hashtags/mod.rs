@@ -11,7 +11,8 @@ pub mod verify;
 pub mod window;
 
 use crate::contract::spec::RunSpec;
-use crate::definition::{write_json, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::cost::coordinates;
+use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::verdict::Verdict;
@@ -50,6 +51,20 @@ impl WorkloadDef for Hashtags {
     fn writer(&self, spec: &RunSpec, _wire: Wire) -> Result<EventWriter, GeneratorError> {
         let g = generator(spec);
         Ok(Box::new(move |p, i, out| write_json(&g.event(p, i), out)))
+    }
+
+    fn checksum(&self, spec: &RunSpec) -> Result<Checksum, GeneratorError> {
+        let g = generator(spec);
+        let partitions = spec.partitions() as u64;
+        Ok(Box::new(move |n| {
+            let mut sum = 0u64;
+            for k in 0..n {
+                let (p, i) = coordinates(k, partitions);
+                let e = g.event(p, i);
+                sum = sum.wrapping_add(e.event_time ^ e.text.len() as u64 ^ e.user as u64);
+            }
+            sum
+        }))
     }
 
     fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError> {

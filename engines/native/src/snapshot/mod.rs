@@ -41,9 +41,6 @@ use crate::snapshot::aligner::Aligner;
 use crate::snapshot::files::{epoch_dir, parse_epoch_dir, read_snapshot, worker_file, WorkerFile};
 use crate::time::{DEFAULT_INTERVAL_NS, TICK_NS};
 
-/// How many of its own snapshot files a worker keeps (older ones are removed).
-const KEEP: usize = 3;
-
 /// What a restore went back to.
 #[derive(Debug, Default)]
 pub struct Restored {
@@ -61,6 +58,8 @@ pub struct Control {
     dir: Option<PathBuf>,
     /// The epoch length in ticks (`u64::MAX` without snapshots).
     interval: u64,
+    /// How many of its own snapshot files the worker keeps.
+    keep: usize,
     worker: usize,
     workers: usize,
     generation: Cell<u32>,
@@ -110,6 +109,7 @@ impl Control {
         let control = Self {
             dir,
             interval,
+            keep: spec.native.snapshots_kept,
             worker,
             workers,
             generation: Cell::new(0),
@@ -271,7 +271,7 @@ impl Control {
             match written {
                 Ok(()) => {
                     store.written.push_back(path);
-                    while store.written.len() > KEEP {
+                    while store.written.len() > self.keep {
                         let old = store.written.pop_front().expect("non-empty");
                         let _ = std::fs::remove_file(&old);
                         if let Some(parent) = old.parent() {
