@@ -15,7 +15,7 @@ use workloads::Observer;
 use crate::conf::StreamingConf;
 use crate::dstream::graph::Graph;
 use crate::dstream::{DStream, Time};
-use crate::rdd::Data;
+use crate::rdd::{Data, Ids, Rdd};
 use crate::scheduler::checkpoint::{self, Metadata};
 use crate::scheduler::job_generator::drive;
 pub use crate::scheduler::listener::Listener;
@@ -133,6 +133,29 @@ impl StreamingContext {
     /// Adds a listener that hears every finished batch.
     pub fn add_listener(&mut self, listener: Listener) {
         self.listeners.push(listener);
+    }
+
+    /// `sc.parallelize(data, partitions)`: an RDD of `data` cut into `partitions` slices, with its
+    /// id from this context, so it can be built once and joined with every batch (in
+    /// `transform`). Its partitions are computed where its tasks run.
+    pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
+        let data = Arc::new(data);
+        let n = partitions.max(1);
+        Rdd::source(&self.graph.ids, n, move |p| {
+            let (len, per) = (data.len(), data.len().div_ceil(n));
+            data[(p * per).min(len)..((p + 1) * per).min(len)].to_vec()
+        })
+    }
+
+    /// The ids RDDs built outside `transform` take (as `parallelize` does), so they never collide
+    /// with the graph's.
+    pub fn ids(&self) -> &Ids {
+        &self.graph.ids
+    }
+
+    /// Partitions of shuffles and state (Spark's `spark.default.parallelism`).
+    pub fn default_parallelism(&self) -> usize {
+        self.graph.partitions
     }
 
     /// `union` of several streams of the same slide.

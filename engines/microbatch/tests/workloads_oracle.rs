@@ -110,3 +110,19 @@ fn a_slow_executor_changes_no_output() {
     let (report, _) = check(&s);
     assert_eq!(report.inputs, 10_000);
 }
+
+/// An output whose slide is several batches (a window of 5 batches) computes those batches'
+/// ranges when it fires: every one is counted as input, each under its own batch time, at a
+/// fixed rate and at `max` (this reported 0 inputs and an incorrect run before).
+#[test]
+fn windows_of_several_batches_count_every_batch_as_input() {
+    let windowed = JobSpec::Wordcount(WordCountSpec { window_ns: Some(500 * MS), ..WordCountSpec::default() });
+    let (report, _) = check(&spec(windowed.clone(), 2, 20_000.0));
+    assert_eq!(report.inputs, 10_000);
+    let mut max = spec(windowed, 2, 1.0);
+    max.profile = Profile::Max { nominal: 1e6 };
+    max.duration_ns = 3600 * SECOND_NS;
+    max.records = Some(50_000);
+    let (report, _) = check(&max);
+    assert_eq!(report.inputs, 50_000);
+}

@@ -22,7 +22,10 @@ use crate::StreamingError;
 /// plans) and the listener (which records what each batch read).
 struct Planner {
     ends: Vec<u64>,
-    last: Vec<(u64, u64)>,
+    /// What the direct stream planned and the listener has not recorded yet:
+    /// `(batch time, partition, from, to)`. An output whose slide is several batches computes
+    /// several batches' ranges at once (a window computes its batches when it fires).
+    read: Vec<(Time, usize, u64, u64)>,
 }
 
 /// How a direct stream's batch ends: `(partition, batch time, from, allowed) -> end`.
@@ -38,6 +41,11 @@ pub(crate) struct DirectSource<'a> {
 }
 
 impl DirectSource<'_> {
+    /// The context the job is built on (for RDDs built once, as `parallelize` makes them).
+    pub(crate) fn context(&self) -> &StreamingContext {
+        self.ssc
+    }
+
     /// A direct stream whose record `i` of partition `p` is what `read(p, i, out)` pushes.
     pub(crate) fn stream<T: Data>(
         &self,
@@ -88,7 +96,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
     }
-    let planner = Arc::new(Mutex::new(Planner { ends: vec![0; partitions], last: vec![(0, 0); partitions] }));
+    let planner = Arc::new(Mutex::new(Planner { ends: vec![0; partitions], read: Vec::new() }));
     let range = range(spec, &planner, &exhausted_at);
     ssc.add_listener(listener(spec, &planner, observer));
     job.direct(spec, &DirectSource { ssc: &ssc, partitions, range, interval })?;
@@ -148,7 +156,7 @@ fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU6
         };
         let to = ends[p].map_or(to, |e| to.min(e)).max(from);
         pl.ends[p] = to;
-        pl.last[p] = (from, to);
+        pl.read.push((t, p, from, to));
         if p + 1 == partitions && ends.iter().zip(&pl.ends).all(|(e, at)| e.is_some_and(|e| *at >= e)) {
             exhausted.fetch_min(t, Ordering::Relaxed);
         }
@@ -159,30 +167,29 @@ fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU6
 /// Per batch, on the driver: the inputs each partition's batch read, their arrivals and the
 /// latency of every input.
 fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) -> Listener {
-    let Layout { interval, duration, partitions, schedule, max, ends, bounded } = Layout::of(spec);
+    let Layout { interval, duration, schedule, max, ends, bounded, .. } = Layout::of(spec);
     let mut recorder = observer.recorder();
     let plan = Arc::clone(planner);
     Box::new(move |info| {
         let t = info.batch_time_ms * 1_000_000;
         let output_ns = t + (info.total_delay_ms * 1e6) as u64;
         let mut pl = plan.lock().expect("planner");
-        for p in 0..partitions {
-            let (from, to) = pl.last[p];
-            pl.last[p] = (to, to);
-            if to > from {
-                recorder.arrival(p as u32, to, t);
-                recorder.partition_end(p as u32, to);
-                if max {
-                    // Read as fast as allowed: spread over the batch's interval.
-                    let start = t.saturating_sub(interval);
-                    let n = to - from;
-                    for k in 0..10 {
-                        recorder.inputs(n * (k + 1) / 10 - n * k / 10, start + k * interval / 10);
-                    }
-                    recorder.latencies(start, output_ns, n);
-                } else {
-                    record_due(&mut recorder, &schedule, p as u32, (from, to), output_ns);
+        // Every batch's ranges planned since the last batch, each under its own batch time.
+        let mut read = std::mem::take(&mut pl.read);
+        read.sort_unstable();
+        for (s, p, from, to) in read.into_iter().filter(|r| r.3 > r.2) {
+            recorder.arrival(p as u32, to, s);
+            recorder.partition_end(p as u32, to);
+            if max {
+                // Read as fast as allowed: spread over the batch's interval.
+                let start = s.saturating_sub(interval);
+                let n = to - from;
+                for k in 0..10 {
+                    recorder.inputs(n * (k + 1) / 10 - n * k / 10, start + k * interval / 10);
                 }
+                recorder.latencies(start, output_ns, n);
+            } else {
+                record_due(&mut recorder, &schedule, p as u32, (from, to), output_ns);
             }
         }
         if (!bounded && t >= duration.div_ceil(interval) * interval)

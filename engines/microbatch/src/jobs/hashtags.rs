@@ -20,7 +20,7 @@ impl Job for HashtagSpec {
         hashtags(&tweets, self)
     }
 
-    fn socket(&self, source: &SocketSource<'_>) -> Result<(), StreamingError> {
+    fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         let events = source.events(tweet_text)?;
         hashtags(&events.flat_map(|p| p.event().cloned())?, self)?;
         source.account(&events, true)

@@ -28,7 +28,7 @@ pub(crate) trait Job: Sync {
     fn direct(&self, spec: &RunSpec, source: &DirectSource<'_>) -> Result<(), StreamingError>;
 
     /// Builds the job over the lines a socket receiver reads.
-    fn socket(&self, source: &SocketSource<'_>) -> Result<(), StreamingError>;
+    fn socket(&self, spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError>;
 
     /// How long after the input ends windows still need batches to close, ns.
     fn flush_ns(&self) -> u64 {

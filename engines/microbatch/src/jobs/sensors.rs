@@ -26,7 +26,7 @@ impl Job for SensorSpec {
         sensors(&readings, self)
     }
 
-    fn socket(&self, source: &SocketSource<'_>) -> Result<(), StreamingError> {
+    fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         let events = source.events(|line| reading(line).map(|r| (r.sensor, (r.seq, r.milli))))?;
         sensors(&events.flat_map(|p| p.event().copied())?, self)?;
         source.account(&events, false)

@@ -42,6 +42,7 @@ impl<E> Parsed<E> {
 
 /// The lines a socket receiver reads, for a workload's job to parse.
 pub(crate) struct SocketSource<'a> {
+    ssc: &'a StreamingContext,
     lines: DStream<Parsed<()>>,
     observer: &'a Observer,
     /// The batch interval, ns.
@@ -49,6 +50,11 @@ pub(crate) struct SocketSource<'a> {
 }
 
 impl SocketSource<'_> {
+    /// The context the job is built on (for RDDs built once, as `parallelize` makes them).
+    pub(crate) fn context(&self) -> &StreamingContext {
+        self.ssc
+    }
+
     /// The lines parsed into events by `parse` (persisted: the job and the accounting both read
     /// them).
     pub(crate) fn events<E: ShuffleData>(
@@ -144,7 +150,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
             Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
         })?
         .persist()?;
-    job.socket(&SocketSource { lines, observer, interval })?;
+    job.socket(spec, &SocketSource { ssc: &ssc, lines, observer, interval })?;
     ssc.start()?;
     let result = ssc.await_termination();
     if spec.checkpoint.dir.is_none() {

@@ -19,7 +19,7 @@ impl Job for WordCountSpec {
         wordcount(&lines, self, source.interval)
     }
 
-    fn socket(&self, source: &SocketSource<'_>) -> Result<(), StreamingError> {
+    fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         // A line: plain text, or a JSON line event (whose text is used).
         let events = source.events(|line| line_text(line).map(|t| t.into_owned()))?;
         wordcount(&events.flat_map(|p| p.event().cloned())?, self, source.interval)?;

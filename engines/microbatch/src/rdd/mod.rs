@@ -57,6 +57,25 @@ impl<T: Data> Rdd<T> {
         }))
     }
 
+    /// `map`: `f` of every record.
+    pub fn map<U: Data>(&self, ids: &Ids, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Rdd<U> {
+        self.map_partitions(ids, move |xs| xs.iter().map(&f).collect())
+    }
+
+    /// `flatMap`: every record of `f` of every record.
+    pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(
+        &self,
+        ids: &Ids,
+        f: impl Fn(&T) -> I + Send + Sync + 'static,
+    ) -> Rdd<U> {
+        self.map_partitions(ids, move |xs| xs.iter().flat_map(&f).collect())
+    }
+
+    /// `filter`: the records for which `f` holds.
+    pub fn filter(&self, ids: &Ids, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
+        self.map_partitions(ids, move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
+    }
+
     /// The union of several RDDs of the same type.
     pub fn union(ids: &Ids, rdds: &[Rdd<T>]) -> Rdd<T> {
         let parents: Vec<Arc<RddNode>> = rdds.iter().map(|r| Arc::clone(&r.node)).collect();

@@ -1,5 +1,5 @@
-//! Shuffles and keyed operations on RDDs: `shuffle_by`, `partition_by_key`, `cogroup`,
-//! `group_by_key`, `combine_by_key` (with map-side combine, as Spark's).
+//! Shuffles and keyed operations on RDDs: `shuffle_by`, `partition_by_key`, `cogroup`, `join`,
+//! `group_by_key`, `reduce_by_key`, `combine_by_key` (with map-side combine, as Spark's).
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -64,6 +64,42 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
             }
             out.into_iter().collect()
         })
+    }
+
+    /// `join`: `(k, (v, w))` for every pair of values of a key in both RDDs, in `partitions`
+    /// partitions (Spark's `join(other, numPartitions)`).
+    ///
+    /// ```
+    /// use microbatch::{Clock, StreamingConf, StreamingContext};
+    /// let ssc = StreamingContext::new(StreamingConf { clock: Clock::Manual, ..StreamingConf::default() }, std::time::Duration::from_millis(100)).unwrap();
+    /// let ads = ssc.parallelize(vec![(7u32, "view"), (8, "click"), (7, "view")], 2);
+    /// let campaigns = ssc.parallelize(vec![(7u32, 70u32), (8, 80)], 1);
+    /// let joined = ads.join(ssc.ids(), &campaigns, 2);
+    /// assert_eq!(joined.node.partitions, 2);
+    /// ```
+    pub fn join<W: ShuffleData>(&self, ids: &Ids, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<(K, (V, W))> {
+        self.cogroup(ids, other, partitions).map_partitions(ids, |groups| {
+            let mut out = Vec::new();
+            for (k, (vs, ws)) in groups {
+                for v in vs {
+                    out.extend(ws.iter().map(|w| (k.clone(), (v.clone(), w.clone()))));
+                }
+            }
+            out
+        })
+    }
+
+    /// `reduceByKey`: the values of each key combined by `f`, on both sides of the shuffle, into
+    /// `partitions` partitions.
+    pub fn reduce_by_key(
+        &self,
+        ids: &Ids,
+        partitions: usize,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+    ) -> Rdd<(K, V)> {
+        let f = Arc::new(f);
+        let (f1, f2) = (Arc::clone(&f), f);
+        self.combine_by_key(ids, partitions, |v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d))
     }
 
     /// Groups the values of each key into `partitions` partitions (map-side grouping).
