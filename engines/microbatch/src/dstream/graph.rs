@@ -47,6 +47,8 @@ pub struct Graph {
     pub(crate) direct_streams: AtomicUsize,
     /// Source ranges of every batch since the last cut, by (direct stream, batch time).
     pub(crate) inputs: Mutex<BTreeMap<(usize, Time), Ranges>>,
+    /// The `(stream, batch time)` of the ranges recorded since the driver last took them.
+    pub(crate) fresh: Mutex<Vec<(usize, Time)>>,
     pub(crate) receivers: Mutex<Vec<Starter>>,
     pub(crate) trackers: Mutex<Vec<Arc<Tracker>>>,
     /// What backpressure allows all sources together, records/s (none without backpressure or
@@ -88,6 +90,7 @@ impl Graph {
             checkpointed: Mutex::new(Vec::new()),
             direct_streams: AtomicUsize::new(0),
             inputs: Mutex::new(BTreeMap::new()),
+            fresh: Mutex::new(Vec::new()),
             receivers: Mutex::new(Vec::new()),
             trackers: Mutex::new(Vec::new()),
             ingest: {
@@ -160,12 +163,15 @@ impl Graph {
 
     pub(crate) fn record_input(&self, stream: usize, t: Time, ranges: &[(u64, u64)]) {
         self.inputs.lock().expect("graph").insert((stream, t), ranges.to_vec());
+        self.fresh.lock().expect("graph").push((stream, t));
     }
 
-    /// The offset ranges every direct stream recorded for batch `t`: `(stream, ranges)`.
-    pub(crate) fn inputs_at(&self, t: Time) -> Vec<(usize, Ranges)> {
+    /// The offset ranges the direct streams recorded since this was last called: `(stream,
+    /// batch time, ranges)` (a window computes several batches' when it fires).
+    pub(crate) fn take_fresh_inputs(&self) -> Vec<(usize, Time, Ranges)> {
+        let fresh = std::mem::take(&mut *self.fresh.lock().expect("graph"));
         let inputs = self.inputs.lock().expect("graph");
-        inputs.iter().filter(|((_, at), _)| *at == t).map(|((s, _), r)| (*s, r.clone())).collect()
+        fresh.into_iter().filter_map(|(s, t)| inputs.get(&(s, t)).map(|r| (s, t, r.clone()))).collect()
     }
 
     pub(crate) fn recorded_input(&self, stream: usize, t: Time) -> Option<Vec<(u64, u64)>> {

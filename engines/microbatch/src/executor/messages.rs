@@ -123,10 +123,11 @@ pub enum Msg {
         to: usize,
         /// The batch.
         time: u64,
-        /// `(direct stream, offset ranges)` of the batch.
-        inputs: Vec<(usize, Vec<(u64, u64)>)>,
-        /// `(receiver, blocks)` of the batch.
-        blocks: Vec<(usize, Vec<BlockRef>)>,
+        /// `(direct stream, batch time, offset ranges)` the batch computed (a window computes
+        /// several batches' when it fires).
+        inputs: Vec<(usize, u64, Vec<(u64, u64)>)>,
+        /// `(receiver, batch time, blocks)` the batch allocated.
+        blocks: Vec<(usize, u64, Vec<BlockRef>)>,
         /// The driver's first job id of the batch.
         first_job: u64,
     },

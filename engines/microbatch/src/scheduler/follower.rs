@@ -26,10 +26,10 @@ pub(crate) fn follow(
         // The driver announces a batch once the one before has run: its lineage can go.
         registry.forget_jobs_before(first_job);
         registry.clear_lineage();
-        graph.inputs.lock().expect("graph").extend(inputs.into_iter().map(|(s, r)| ((s, t), r)));
-        for (i, b) in blocks {
+        graph.inputs.lock().expect("graph").extend(inputs.into_iter().map(|(s, at, r)| ((s, at), r)));
+        for (i, at, b) in blocks {
             if let Some(tracker) = trackers.get(i) {
-                tracker.preset(t, b);
+                tracker.preset(at, b);
             }
         }
         let mut next_job = first_job;

@@ -17,7 +17,7 @@ use crate::dstream::graph::{Checkpointed, Graph, Output, RunJob};
 use crate::executor::messages::{Action, Msg};
 use crate::executor::registry::Registry;
 use crate::rdd::{BlockRef, RddNode};
-use crate::scheduler::checkpoint::{self, Metadata};
+use crate::scheduler::checkpoint::{self, Metadata, Ranges};
 use crate::scheduler::cluster::{self, Executors};
 use crate::scheduler::dag::DagScheduler;
 use crate::scheduler::faults::Injector;
@@ -74,6 +74,31 @@ fn finish(generator: JobGenerator<'_>, workers: Executors) -> Result<Vec<BatchIn
     let JobGenerator { jobs, failure, .. } = generator;
     let infos = jobs.shutdown();
     cluster::join_executors(workers, failure).map(|()| infos)
+}
+
+/// The inputs a batch computed: the direct streams' offset ranges and the receivers' blocks,
+/// each with the batch time it belongs to.
+struct Fresh {
+    ranges: Vec<(usize, Time, Ranges)>,
+    blocks: Vec<(usize, Time, Vec<BlockRef>)>,
+}
+
+impl Fresh {
+    fn take(graph: &Graph) -> Self {
+        let trackers = graph.trackers.lock().expect("graph");
+        let blocks = trackers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, tr)| tr.take_fresh().into_iter().map(move |(at, b)| (i, at, b)))
+            .collect();
+        Self { ranges: graph.take_fresh_inputs(), blocks }
+    }
+
+    /// The input records: the ranges' lengths and the blocks' records.
+    fn records(&self) -> u64 {
+        let direct: u64 = self.ranges.iter().flat_map(|(_, _, r)| r.iter().map(|(from, to)| to - from)).sum();
+        direct + self.blocks.iter().flat_map(|(_, _, b)| b).map(|b| b.records).sum::<u64>()
+    }
 }
 
 /// The driver's batch loop and everything it keeps between batches.
@@ -222,11 +247,12 @@ impl<'a> JobGenerator<'a> {
         for o in self.outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
             (o.generate)(t);
         }
-        self.announce(t);
+        let inputs = Fresh::take(&self.graph);
+        self.announce(t, &inputs);
         if let Err(e) = self.jobs.run_jobs(&self.outputs, t) {
             self.failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
         }
-        let records = self.input_records(t);
+        let records = inputs.records();
         if let Some(e) = self.graph.trackers.lock().expect("graph").iter().find_map(|t| t.error()) {
             self.failure.get_or_insert(e);
         }
@@ -242,42 +268,21 @@ impl<'a> JobGenerator<'a> {
         self.jobs.batch_completed(t, records, started, epoch, self.graph.batch_ns);
     }
 
-    /// Tells every other process's follower batch `t`'s inputs, so it generates the same lineage.
-    fn announce(&mut self, t: Time) {
-        if self.processes <= 1 {
-            return;
-        }
-        let inputs = self.graph.inputs_at(t);
-        let blocks: Vec<(usize, Vec<BlockRef>)> = self
-            .graph
-            .trackers
-            .lock()
-            .expect("graph")
-            .iter()
-            .enumerate()
-            .map(|(i, tr)| (i, tr.allocated_at(t)))
-            .collect();
+    /// Tells every other process's follower the inputs batch `t` computed (its own, and those
+    /// of earlier batches a window computed when it fired), so it generates the same lineage.
+    fn announce(&mut self, t: Time, inputs: &Fresh) {
         for p in 1..self.processes {
             let generate = Msg::Generate {
                 to: p * self.workers,
                 time: t,
-                inputs: inputs.clone(),
-                blocks: blocks.clone(),
+                inputs: inputs.ranges.clone(),
+                blocks: inputs.blocks.clone(),
                 first_job: self.jobs.dag.next_job(),
             };
             if self.jobs.dag.send(generate).is_err() {
                 self.failure.get_or_insert("the executors are gone".into());
             }
         }
-    }
-
-    /// The batch's input records: its direct streams' offset ranges and its received blocks.
-    fn input_records(&self, t: Time) -> u64 {
-        let direct: u64 =
-            self.graph.inputs_at(t).iter().flat_map(|(_, ranges)| ranges.iter().map(|(from, to)| to - from)).sum();
-        let trackers = self.graph.trackers.lock().expect("graph");
-        let received: u64 = trackers.iter().flat_map(|tr| tr.allocated_at(t)).map(|b| b.records).sum();
-        direct + received
     }
 
     /// After batch `t`: every checkpoint interval, a cut (every checkpointed stream's RDD of `t`

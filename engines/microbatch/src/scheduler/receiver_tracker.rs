@@ -42,6 +42,8 @@ pub(crate) type Starter = Box<dyn FnOnce(&ReceiverEnv) -> Result<JoinHandle<()>,
 pub(crate) struct Tracker {
     pending: Mutex<Vec<BlockRef>>,
     allocated: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
+    /// The batch times allocated since the driver last took them.
+    fresh: Mutex<Vec<Time>>,
     presets: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
     error: Mutex<Option<String>>,
     finished: AtomicBool,
@@ -56,12 +58,15 @@ impl Tracker {
             None => std::mem::take(&mut *self.pending.lock().expect("tracker")),
         };
         self.allocated.lock().expect("tracker").insert(t, blocks.clone());
+        self.fresh.lock().expect("tracker").push(t);
         blocks
     }
 
-    /// The blocks of batch `t`.
-    pub fn allocated_at(&self, t: Time) -> Vec<BlockRef> {
-        self.allocated.lock().expect("tracker").get(&t).cloned().unwrap_or_default()
+    /// The blocks allocated since this was last called: `(batch time, blocks)`.
+    pub fn take_fresh(&self) -> Vec<(Time, Vec<BlockRef>)> {
+        let fresh = std::mem::take(&mut *self.fresh.lock().expect("tracker"));
+        let allocated = self.allocated.lock().expect("tracker");
+        fresh.into_iter().map(|t| (t, allocated.get(&t).cloned().unwrap_or_default())).collect()
     }
 
     /// In a follower: batch `t` holds `blocks`.
