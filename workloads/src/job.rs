@@ -11,6 +11,7 @@ use crate::hashtags::spec::HashtagSpec;
 use crate::sensors::spec::SensorSpec;
 use crate::spec::JobOptions;
 use crate::wordcount::spec::WordCountSpec;
+use crate::ysb::spec::YsbSpec;
 
 /// The workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -22,11 +23,13 @@ pub enum Workload {
     Hashtags,
     /// Per-sensor k-sigma anomaly detection.
     Sensors,
+    /// The Yahoo Streaming Benchmark's ad-campaign job.
+    Ysb,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 3] = [Workload::Wordcount, Workload::Hashtags, Workload::Sensors];
+    pub const ALL: [Workload; 4] = [Workload::Wordcount, Workload::Hashtags, Workload::Sensors, Workload::Ysb];
 
     /// The workload's name on the command line and in results.
     pub fn name(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Workload {
             Workload::Wordcount => "wordcount",
             Workload::Hashtags => "hashtags",
             Workload::Sensors => "sensors",
+            Workload::Ysb => "ysb",
         }
     }
 
@@ -48,6 +52,7 @@ impl Workload {
             Workload::Wordcount => JobSpec::Wordcount(WordCountSpec::default()),
             Workload::Hashtags => JobSpec::Hashtags(HashtagSpec::default()),
             Workload::Sensors => JobSpec::Sensors(SensorSpec::default()),
+            Workload::Ysb => JobSpec::Ysb(YsbSpec::default()),
         }
     }
 }
@@ -80,6 +85,8 @@ pub enum JobSpec {
     Hashtags(HashtagSpec),
     /// `sensors`.
     Sensors(SensorSpec),
+    /// `ysb`.
+    Ysb(YsbSpec),
 }
 
 impl JobSpec {
@@ -94,6 +101,7 @@ impl JobSpec {
             JobSpec::Wordcount(_) => Workload::Wordcount,
             JobSpec::Hashtags(_) => Workload::Hashtags,
             JobSpec::Sensors(_) => Workload::Sensors,
+            JobSpec::Ysb(_) => Workload::Ysb,
         }
     }
 
@@ -103,6 +111,7 @@ impl JobSpec {
             JobSpec::Wordcount(s) => s.validate(),
             JobSpec::Hashtags(s) => s.validate(),
             JobSpec::Sensors(s) => s.validate(),
+            JobSpec::Ysb(s) => s.validate(),
         }
     }
 
@@ -112,6 +121,7 @@ impl JobSpec {
             JobSpec::Wordcount(s) => s.configure(options),
             JobSpec::Hashtags(s) => s.configure(options),
             JobSpec::Sensors(s) => s.configure(options),
+            JobSpec::Ysb(s) => s.configure(options),
         }
     }
 
@@ -122,6 +132,7 @@ impl JobSpec {
             JobSpec::Wordcount(s) => s.windows(),
             JobSpec::Hashtags(s) => s.windows(),
             JobSpec::Sensors(s) => s.windows(),
+            JobSpec::Ysb(s) => s.windows(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The engine-agnostic half of streambench: what both engines consume, and what judges their
 //! output. It depends on neither engine and not on timely.
 //!
-//! **One folder per workload** ([`wordcount`], [`hashtags`], [`sensors`]): each holds its event
+//! **One folder per workload** ([`wordcount`], [`hashtags`], [`sensors`], [`ysb`]): each holds its event
 //! type and socket line parser, its seeded, partitioned, *offset-addressable* generator (event
 //! `i` of partition `p` is a pure function of `(seed, p, i)`, so any range can be regenerated for
 //! replay or verification), its spec with the exact output semantics, the job logic every
@@ -53,6 +53,7 @@ pub mod text;
 pub mod verdict;
 pub mod verify;
 pub mod wordcount;
+pub mod ysb;
 
 pub use contract::{
     Collect, Fault, MicrobatchSettings, NativeSettings, Observer, OutputMark, Recorder, Restore, RunReport, RunSpec,
@@ -65,3 +66,4 @@ pub use schedule::{Profile, Schedule};
 pub use sensors::{Anomaly, SensorReading, SensorSpec};
 pub use spec::JobOptions;
 pub use wordcount::{Line, WordCountSpec};
+pub use ysb::YsbSpec;

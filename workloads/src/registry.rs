@@ -19,6 +19,7 @@ pub fn def(workload: Workload) -> &'static dyn WorkloadDef {
         Workload::Wordcount => &crate::wordcount::Wordcount,
         Workload::Hashtags => &crate::hashtags::Hashtags,
         Workload::Sensors => &crate::sensors::Sensors,
+        Workload::Ysb => &crate::ysb::Ysb,
     }
 }
 

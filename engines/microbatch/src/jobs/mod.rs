@@ -12,6 +12,7 @@ pub mod hashtags;
 pub mod sensors;
 pub mod socket;
 pub mod wordcount;
+pub mod ysb;
 
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ fn job(spec: &JobSpec) -> &dyn Job {
         JobSpec::Wordcount(s) => s,
         JobSpec::Hashtags(s) => s,
         JobSpec::Sensors(s) => s,
+        JobSpec::Ysb(s) => s,
     }
 }
 

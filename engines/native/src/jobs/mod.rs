@@ -9,6 +9,7 @@
 pub mod hashtags;
 pub mod sensors;
 pub mod wordcount;
+pub mod ysb;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,6 +34,7 @@ pub(crate) fn job(spec: &RunSpec) -> Result<Box<dyn Job>, NativeError> {
         JobSpec::Wordcount(s) => Box::new(wordcount::Wordcount::new(spec, s)?),
         JobSpec::Hashtags(s) => Box::new(hashtags::Hashtags::new(spec, s)),
         JobSpec::Sensors(s) => Box::new(sensors::Sensors::new(spec, s)),
+        JobSpec::Ysb(s) => Box::new(ysb::Ysb::new(spec, s)),
     })
 }
 

@@ -1,0 +1,66 @@
+//! The Yahoo Streaming Benchmark's ad-campaign job: `Source` (ad events; views kept and
+//! projected to `(ad, event time)`, chained), the join with the campaign table as a map (the
+//! table is held by every worker: a broadcast), an exchange by campaign, the tumbling
+//! `WindowCount` closed by the frontier, `Sink`.
+
+use std::sync::Arc;
+
+use compact_str::CompactString;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::Scope;
+use workloads::hash::key_hash;
+use workloads::output::WindowedCount;
+use workloads::ysb::event::parse;
+use workloads::ysb::{AdGenerator, EventType};
+use workloads::{RunSpec, YsbSpec};
+
+use crate::jobs::{Input, Job};
+use crate::operators::sink::sink;
+use crate::operators::window_count::tumbling_count;
+
+/// The YSB job of a run.
+pub(crate) struct Ysb {
+    gen: AdGenerator,
+    window_ns: u64,
+}
+
+impl Ysb {
+    pub(crate) fn new(spec: &RunSpec, s: &YsbSpec) -> Self {
+        Self { gen: workloads::ysb::generator(spec), window_ns: s.window_ns }
+    }
+}
+
+/// A view on its way to the join: `(ad, event time)`.
+type View = (u32, u64);
+
+impl Job for Ysb {
+    fn build<'s>(&self, scope: Scope<'s, u64>, input: Input<'_>) {
+        let gen = self.gen.clone();
+        let views = input.stream(scope, parse_view, move |p, i, _due, out: &mut Vec<View>| {
+            let e = gen.event(p, i);
+            if e.event_type == EventType::View {
+                out.push((e.ad_id, e.event_time));
+            }
+        });
+        let table: Arc<[u32]> = self.gen.table();
+        let keyed = views.map(move |(ad, t)| {
+            let campaign = CompactString::from(workloads::ysb::oracle::campaign_key(table[ad as usize]));
+            (key_hash(&campaign), campaign, t)
+        });
+        let windows = tumbling_count(keyed, self.window_ns, input.control).probe_with(input.probe);
+        sink(windows, input.control, std::rc::Rc::clone(input.recorder), |r, now, out: WindowedCount| {
+            r.latency(out.window_end, now);
+            r.windowed(out);
+        });
+    }
+}
+
+/// A socket line: a JSON ad event, timed by its arrival; only views go on.
+fn parse_view(line: &str, now: u64, out: &mut Vec<View>) -> Result<(), String> {
+    let e = parse(line)?;
+    if e.event_type == EventType::View {
+        out.push((e.ad_id, now));
+    }
+    Ok(())
+}

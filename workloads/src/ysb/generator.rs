@@ -1,0 +1,135 @@
+//! The `ysb` generator: ad events over a fixed table of campaigns, a third each of views,
+//! clicks and purchases, as YSB's generator draws them; and the campaign table itself.
+
+use std::sync::Arc;
+
+use crate::hash::{below, mix3, mix64, SplitMix};
+use crate::schedule::Schedule;
+use crate::ysb::event::{AdEvent, EventType, AD_TYPES};
+use crate::ysb::spec::YsbSpec;
+
+const EVENT: u64 = 0xad;
+const USER: u64 = 0x05e7;
+const TABLE: u64 = 0x7ab1e;
+
+/// Generates [`AdEvent`]s: event `i` of partition `p` is a function of the seed and the global
+/// index alone: its ad (uniform over the table), its type, its user, page and address.
+#[derive(Clone, Debug)]
+pub struct AdGenerator {
+    ads: u64,
+    /// The campaign of each ad.
+    table: Arc<[u32]>,
+    schedule: Schedule,
+    seed: u64,
+}
+
+impl AdGenerator {
+    /// A generator for `spec` over `schedule`.
+    pub fn new(spec: &YsbSpec, schedule: Schedule, seed: u64) -> Self {
+        Self { ads: spec.ads() as u64, table: campaign_table(spec, seed).into(), schedule, seed }
+    }
+
+    /// Event `i` of partition `p`.
+    #[inline]
+    pub fn event(&self, p: u32, i: u64) -> AdEvent {
+        let k = self.schedule.global_index(p, i);
+        let h = mix3(self.seed, EVENT, k);
+        let ad_id = below(h, self.ads) as u32;
+        let event_type = match below(mix64(h), 3) {
+            0 => EventType::View,
+            1 => EventType::Click,
+            _ => EventType::Purchase,
+        };
+        let user_id = mix3(self.seed, USER, k);
+        AdEvent {
+            user_id,
+            page_id: mix64(user_id ^ h),
+            ad_id,
+            ad_type: AD_TYPES[(ad_id % AD_TYPES.len() as u32) as usize],
+            event_type,
+            event_time: self.schedule.event_time(p, i),
+            ip: (user_id >> 32) as u32,
+        }
+    }
+
+    /// The campaign of each ad (index: ad id): the static table the job joins with.
+    pub fn table(&self) -> Arc<[u32]> {
+        Arc::clone(&self.table)
+    }
+
+    /// The table as `(ad_id, campaign_id)` pairs.
+    pub fn table_pairs(&self) -> Vec<(u32, u32)> {
+        self.table.iter().enumerate().map(|(ad, c)| (ad as u32, *c)).collect()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+}
+
+/// The campaign of each ad: every campaign gets `ads_per_campaign` ads, shuffled by the seed.
+pub fn campaign_table(spec: &YsbSpec, seed: u64) -> Vec<u32> {
+    let ads = spec.ads() as usize;
+    let mut order: Vec<u32> = (0..ads as u32).collect();
+    let mut rng = SplitMix::new(mix64(seed ^ TABLE));
+    for i in (1..ads).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut table = vec![0; ads];
+    for (slot, ad) in order.into_iter().enumerate() {
+        table[ad as usize] = slot as u32 / spec.ads_per_campaign;
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Profile;
+
+    fn generator(partitions: u32, seed: u64) -> AdGenerator {
+        let schedule = Schedule::new(Profile::Constant { rate: 100_000.0 }, partitions, 0, seed).unwrap();
+        AdGenerator::new(&YsbSpec::default(), schedule, seed)
+    }
+
+    #[test]
+    fn events_depend_only_on_their_coordinates() {
+        let (a, b) = (generator(4, 3), generator(4, 3));
+        let forward: Vec<_> = (0..4).flat_map(|p| (0..500).map(move |i| (p, i))).map(|(p, i)| a.event(p, i)).collect();
+        let mut backward: Vec<_> =
+            (0..4).rev().flat_map(|p| (0..500).rev().map(move |i| (p, i))).map(|(p, i)| b.event(p, i)).collect();
+        backward.reverse();
+        assert_eq!(forward, backward);
+        assert_ne!(generator(4, 4).event(0, 0), a.event(0, 0), "another seed, other events");
+    }
+
+    #[test]
+    fn a_third_each_of_views_clicks_and_purchases_over_every_ad() {
+        let g = generator(2, 1);
+        let n = 300_000;
+        let mut types = [0u64; 3];
+        let mut ads = vec![0u64; 1000];
+        for k in 0..n {
+            let e = g.event((k % 2) as u32, k / 2);
+            types[e.event_type as usize] += 1;
+            ads[e.ad_id as usize] += 1;
+        }
+        for t in types {
+            let share = t as f64 / n as f64;
+            assert!((share - 1.0 / 3.0).abs() < 0.01, "{types:?}");
+        }
+        assert!(ads.iter().all(|c| *c > 200), "every ad is drawn");
+    }
+
+    #[test]
+    fn every_campaign_has_its_ads() {
+        let table = campaign_table(&YsbSpec::default(), 9);
+        let mut per = vec![0; 100];
+        for c in &table {
+            per[*c as usize] += 1;
+        }
+        assert!(per.iter().all(|n| *n == 10), "{per:?}");
+        assert_ne!(table, campaign_table(&YsbSpec::default(), 10), "the seed shuffles the table");
+    }
+}

@@ -1,0 +1,96 @@
+//! `ysb`: the Yahoo Streaming Benchmark's ad-campaign job (2015), the job most published
+//! comparisons of Spark Streaming and Flink ran. Ad events (JSON on the wire) over 100 campaigns
+//! of 10 ads, a third each of views, clicks and purchases; keep the views, join each with the
+//! static `ad -> campaign` table, count per campaign per 10 s tumbling event-time window. Its
+//! outputs are keyed window counts (`WindowedCount`, the campaign as the key), with the window's
+//! end as their latency reference.
+
+pub mod cost;
+pub mod event;
+pub mod generator;
+pub mod oracle;
+pub mod spec;
+
+use crate::contract::spec::RunSpec;
+use crate::cost::coordinates;
+use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::generator::GeneratorError;
+use crate::job::{JobSpec, Workload};
+use crate::output::WindowedCount;
+use crate::verdict::{compare_keyed, Verdict};
+use crate::verify::Judge;
+
+pub use event::{AdEvent, AdType, EventType};
+pub use generator::AdGenerator;
+pub use spec::YsbSpec;
+
+/// The `ysb` workload.
+pub struct Ysb;
+
+/// The YSB spec of `spec`'s job (the registry only hands this workload its own).
+fn job(spec: &RunSpec) -> &YsbSpec {
+    match &spec.job {
+        JobSpec::Ysb(s) => s,
+        other => unreachable!("the registry handed a {} job to ysb", other.workload()),
+    }
+}
+
+/// The run's ad generator.
+pub fn generator(spec: &RunSpec) -> AdGenerator {
+    AdGenerator::new(job(spec), spec.schedule(), spec.seed)
+}
+
+impl WorkloadDef for Ysb {
+    fn workload(&self) -> Workload {
+        Workload::Ysb
+    }
+
+    fn sizes(&self) -> Sizes {
+        Sizes { cost: 20_000_000, quick_cost: 3_000_000, quick_max: 9_000_000 }
+    }
+
+    fn writer(&self, spec: &RunSpec, _wire: Wire) -> Result<EventWriter, GeneratorError> {
+        let g = generator(spec);
+        Ok(Box::new(move |p, i, out| write_json(&g.event(p, i), out)))
+    }
+
+    fn checksum(&self, spec: &RunSpec) -> Result<Checksum, GeneratorError> {
+        let g = generator(spec);
+        let partitions = spec.partitions() as u64;
+        Ok(Box::new(move |n| {
+            let mut sum = 0u64;
+            for k in 0..n {
+                let (p, i) = coordinates(k, partitions);
+                let e = g.event(p, i);
+                sum = sum.wrapping_add(e.event_time ^ e.user_id ^ e.page_id ^ e.ad_id as u64 ^ e.event_type as u64);
+            }
+            sum
+        }))
+    }
+
+    fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError> {
+        let (s, g) = (job(judge.spec), generator(judge.spec));
+        let table = g.table();
+        let outputs = &judge.report.outputs.windowed;
+        Ok(judge.windows(|arrival| {
+            let events = judge.coords().map(|(p, i)| {
+                let mut e = g.event(p, i);
+                if arrival {
+                    e.event_time = judge.window_time(p, i, e.event_time);
+                }
+                e
+            });
+            campaign_windows(outputs, &oracle::campaign_windows(events, &table, s.window_ns))
+        }))
+    }
+
+    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
+        Ok(cost::ysb(&generator(spec), job(spec), records))
+    }
+}
+
+/// Campaign windows: each `(window, campaign)` once with the oracle's count.
+pub fn campaign_windows(outputs: &[WindowedCount], expected: &[WindowedCount]) -> Verdict {
+    let key = |w: &WindowedCount| ((w.window_end, w.word.clone()), w.count);
+    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "campaign windows")
+}
