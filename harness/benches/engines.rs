@@ -64,9 +64,8 @@ fn workload(c: &mut Criterion, workload: Workload) {
     let expected_outputs = first.outputs.len();
     let mut group = c.benchmark_group(workload.name());
     group.throughput(Throughput::Elements(records));
-    group.bench_function(BenchmarkId::new("cost", 1), |b| {
-        b.iter(|| assert_eq!(registry::def(workload).cost(&base, records).expect("cost loop"), expected_outputs))
-    });
+    let cost = registry::def(workload).cost(&base).expect("cost loop");
+    group.bench_function(BenchmarkId::new("cost", 1), |b| b.iter(|| assert_eq!(cost(records), expected_outputs)));
     for workers in [1, 2] {
         let s = spec(workload, records, workers);
         group.bench_function(BenchmarkId::new("native", workers), |b| {

@@ -19,6 +19,10 @@ pub enum Wire {
 /// Writes event `i` of partition `p` (without the line's `\n`) to the buffer.
 pub type EventWriter = Box<dyn Fn(u32, u64, &mut Vec<u8>) + Send + Sync>;
 
+/// The COST loop over the first `n` events in global order; returns its outputs. Its generator
+/// is built beforehand, so a timing of the call is the loop's alone.
+pub type CostLoop = Box<dyn Fn(u64) -> u64 + Send + Sync>;
+
 /// Generates the first `n` events in global order (round robin over the partitions) and folds
 /// fields of each into a checksum: generation alone, with nothing optimised away.
 pub type Checksum = Box<dyn Fn(u64) -> u64 + Send + Sync>;
@@ -53,8 +57,8 @@ pub trait WorkloadDef: Sync {
     /// Judges the run's outputs against the oracle over exactly the input the run read.
     fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError>;
 
-    /// The COST loop over the first `records` events (in global order); returns the outputs.
-    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError>;
+    /// The COST loop of the run's job, ready to run (see [`CostLoop`]).
+    fn cost(&self, spec: &RunSpec) -> Result<CostLoop, GeneratorError>;
 
     /// Precision and recall against the generator's ground truth, for workloads that have one.
     fn precision_recall(&self, judge: &Judge<'_>) -> Result<Option<(f64, f64)>, GeneratorError> {

@@ -12,7 +12,7 @@ pub mod window;
 
 use crate::contract::spec::RunSpec;
 use crate::cost::coordinates;
-use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::definition::{write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::verdict::Verdict;
@@ -71,7 +71,8 @@ impl WorkloadDef for Hashtags {
         Ok(verify::run(judge, job(judge.spec), &generator(judge.spec)))
     }
 
-    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
-        Ok(cost::hashtags_job(&generator(spec), job(spec), records).len() as u64)
+    fn cost(&self, spec: &RunSpec) -> Result<CostLoop, GeneratorError> {
+        let (g, s) = (generator(spec), job(spec).clone());
+        Ok(Box::new(move |records| cost::hashtags_job(&g, &s, records).len() as u64))
     }
 }

@@ -11,7 +11,7 @@ pub mod spec;
 
 use crate::contract::spec::RunSpec;
 use crate::cost::coordinates;
-use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::definition::{write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::output::Alert;
@@ -73,8 +73,9 @@ impl WorkloadDef for Sensors {
         Ok(alerts(&judge.report.outputs.alerts, &expected))
     }
 
-    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
-        Ok(cost::sensors(&generator(spec), job(spec), records).len() as u64)
+    fn cost(&self, spec: &RunSpec) -> Result<CostLoop, GeneratorError> {
+        let (g, s) = (generator(spec), job(spec).clone());
+        Ok(Box::new(move |records| cost::sensors(&g, &s, records).len() as u64))
     }
 
     fn precision_recall(&self, judge: &Judge<'_>) -> Result<Option<(f64, f64)>, GeneratorError> {

@@ -12,7 +12,7 @@ pub mod verify;
 
 use crate::contract::spec::RunSpec;
 use crate::cost::coordinates;
-use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::definition::{write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::verdict::Verdict;
@@ -73,7 +73,8 @@ impl WorkloadDef for Wordcount {
         Ok(verify::run(judge, job(judge.spec), &generator(judge.spec)?))
     }
 
-    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
-        Ok(cost::wordcount(&generator(spec)?, records).updates)
+    fn cost(&self, spec: &RunSpec) -> Result<CostLoop, GeneratorError> {
+        let g = generator(spec)?;
+        Ok(Box::new(move |records| cost::wordcount(&g, records).updates))
     }
 }

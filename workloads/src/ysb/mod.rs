@@ -13,7 +13,7 @@ pub mod spec;
 
 use crate::contract::spec::RunSpec;
 use crate::cost::coordinates;
-use crate::definition::{write_json, Checksum, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::definition::{write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::output::WindowedCount;
@@ -84,8 +84,9 @@ impl WorkloadDef for Ysb {
         }))
     }
 
-    fn cost(&self, spec: &RunSpec, records: u64) -> Result<u64, GeneratorError> {
-        Ok(cost::ysb(&generator(spec), job(spec), records))
+    fn cost(&self, spec: &RunSpec) -> Result<CostLoop, GeneratorError> {
+        let (g, s) = (generator(spec), job(spec).clone());
+        Ok(Box::new(move |records| cost::ysb(&g, &s, records)))
     }
 }
 
