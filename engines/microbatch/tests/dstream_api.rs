@@ -343,3 +343,30 @@ fn checkpoint_interval_must_be_a_multiple_of_the_batch() {
     let err = a.count_by_window(250 * MS, 100 * MS).err().unwrap().to_string();
     assert!(err.contains("window length (250 ms)"), "{err}");
 }
+
+/// Spark's "combine live data with historical data": a table built once with `parallelize`,
+/// joined with every batch in `transform` by an RDD-level `join`, on 1 and 2 executors; the
+/// RDD operations inside `transform` (`filter`, `map`, `reduce_by_key`) as Spark's.
+#[test]
+fn a_parallelized_table_joins_every_batch_in_transform() {
+    for executors in [1, 2] {
+        let ssc = context(executors, 2);
+        let table = ssc.parallelize(vec![(1u32, "one".to_owned()), (2, "two".to_owned()), (3, "three".to_owned())], 2);
+        let n = ssc.default_parallelism();
+        let events = ssc.queue_stream(vec![vec![1u32, 2, 2, 9], vec![3, 3, 3, 1]]).unwrap();
+        let named = events
+            .transform(move |ids, batch, _t| {
+                let counts =
+                    batch.filter(ids, |x| *x != 9).map(ids, |x| (*x, 1u64)).reduce_by_key(ids, n, |a, b| a + b);
+                counts.join(ids, &table, n).map(ids, |(_, (count, name))| (name.clone(), *count))
+            })
+            .unwrap();
+        let out = collect(&named);
+        let mut ssc = ssc;
+        ssc.start().unwrap();
+        ssc.await_termination().unwrap();
+        let out = out.lock().unwrap();
+        assert_eq!(out[&100], pairs(&[("one", 1), ("two", 2)]), "{executors} executors");
+        assert_eq!(out[&200], pairs(&[("one", 1), ("three", 3)]), "{executors} executors");
+    }
+}
