@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use workloads::Recorder;
 
 use crate::rdd::{BlockRef, Partition, RddId, ShuffleId};
+use crate::scheduler::checkpoint::Ranges;
 
 /// A job's action on one computed partition of its final RDD, run on the executor (the outputs
 /// go to the executor's recorder). It returns the bytes to send back to the driver (empty for
@@ -125,7 +126,7 @@ pub enum Msg {
         time: u64,
         /// `(direct stream, batch time, offset ranges)` the batch computed (a window computes
         /// several batches' when it fires).
-        inputs: Vec<(usize, u64, Vec<(u64, u64)>)>,
+        inputs: Vec<(usize, u64, Ranges)>,
         /// `(receiver, batch time, blocks)` the batch allocated.
         blocks: Vec<(usize, u64, Vec<BlockRef>)>,
         /// The driver's first job id of the batch.
