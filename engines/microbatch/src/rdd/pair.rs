@@ -72,7 +72,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
     /// ```
     /// use microbatch::{Clock, StreamingConf, StreamingContext};
     /// let ssc = StreamingContext::new(StreamingConf { clock: Clock::Manual, ..StreamingConf::default() }, std::time::Duration::from_millis(100)).unwrap();
-    /// let ads = ssc.parallelize(vec![(7u32, "view"), (8, "click"), (7, "view")], 2);
+    /// let ads = ssc.parallelize(vec![(7u32, 1u64), (8, 2), (7, 3)], 2);
     /// let campaigns = ssc.parallelize(vec![(7u32, 70u32), (8, 80)], 1);
     /// let joined = ads.join(ssc.ids(), &campaigns, 2);
     /// assert_eq!(joined.node.partitions, 2);
