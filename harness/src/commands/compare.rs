@@ -19,7 +19,7 @@ use crate::summary::{CostEntry, Summary, SummaryRun};
 /// `streambench compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// Short runs (1 s, 100 ms batches; under 40 s in all): a smoke test and the CI job's
+    /// Short runs (1 s, 100 ms batches; about 70 s in all): a smoke test and the CI job's
     /// input.
     #[arg(long, env = "STREAMBENCH_QUICK")]
     pub quick: bool,

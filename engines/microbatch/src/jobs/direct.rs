@@ -26,6 +26,8 @@ struct Planner {
     /// `(batch time, partition, from, to)`. An output whose slide is several batches computes
     /// several batches' ranges at once (a window computes its batches when it fires).
     read: Vec<(Time, usize, u64, u64)>,
+    /// The latest batch time each partition's ranges were planned for.
+    planned: Vec<Time>,
 }
 
 /// How a direct stream's batch ends: `(partition, batch time, from, allowed) -> end`.
@@ -96,7 +98,8 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
     }
-    let planner = Arc::new(Mutex::new(Planner { ends: vec![0; partitions], read: Vec::new() }));
+    let planner =
+        Arc::new(Mutex::new(Planner { ends: vec![0; partitions], read: Vec::new(), planned: vec![0; partitions] }));
     let range = range(spec, &planner, &exhausted_at);
     ssc.add_listener(listener(spec, &planner, observer));
     job.direct(spec, &DirectSource { ssc: &ssc, partitions, range, interval })?;
@@ -157,6 +160,7 @@ fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU6
         let to = ends[p].map_or(to, |e| to.min(e)).max(from);
         pl.ends[p] = to;
         pl.read.push((t, p, from, to));
+        pl.planned[p] = pl.planned[p].max(t);
         if p + 1 == partitions && ends.iter().zip(&pl.ends).all(|(e, at)| e.is_some_and(|e| *at >= e)) {
             exhausted.fetch_min(t, Ordering::Relaxed);
         }
@@ -192,7 +196,10 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
                 record_due(&mut recorder, &schedule, p as u32, (from, to), output_ns);
             }
         }
-        if (!bounded && t >= duration.div_ceil(interval) * interval)
+        // Done once no read can come any more: every partition planned up to the end of the
+        // data (a window plans its batches only when it fires), or read to its end.
+        let data_end = duration.div_ceil(interval) * interval;
+        if (!bounded && pl.planned.iter().all(|s| *s >= data_end))
             || pl.ends.iter().zip(&ends).all(|(at, e)| e.is_some_and(|e| *at >= e))
         {
             recorder.complete();
