@@ -67,6 +67,20 @@ pub trait WorkloadDef: Sync {
     }
 }
 
+/// The checksum over the first `n` events of `partitions` partitions in global order, each
+/// event `(p, i)` folded into a number by `fold` (monomorphised: no call per event through a
+/// pointer).
+pub fn checksum(partitions: u64, fold: impl Fn(u32, u64) -> u64 + Send + Sync + 'static) -> Checksum {
+    Box::new(move |n| {
+        let mut sum = 0u64;
+        for k in 0..n {
+            let (p, i) = crate::cost::coordinates(k, partitions);
+            sum = sum.wrapping_add(fold(p, i));
+        }
+        sum
+    })
+}
+
 /// Serialises `event` as one JSON line into `out`.
 pub fn write_json(event: &impl serde::Serialize, out: &mut Vec<u8>) {
     serde_json::to_writer(out, event).expect("events serialise to JSON");

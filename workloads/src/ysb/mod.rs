@@ -12,8 +12,7 @@ pub mod oracle;
 pub mod spec;
 
 use crate::contract::spec::RunSpec;
-use crate::cost::coordinates;
-use crate::definition::{write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
+use crate::definition::{checksum, write_json, Checksum, CostLoop, EventWriter, Sizes, Wire, WorkloadDef};
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::output::WindowedCount;
@@ -56,15 +55,9 @@ impl WorkloadDef for Ysb {
 
     fn checksum(&self, spec: &RunSpec) -> Result<Checksum, GeneratorError> {
         let g = generator(spec);
-        let partitions = spec.partitions() as u64;
-        Ok(Box::new(move |n| {
-            let mut sum = 0u64;
-            for k in 0..n {
-                let (p, i) = coordinates(k, partitions);
-                let e = g.event(p, i);
-                sum = sum.wrapping_add(e.event_time ^ e.user_id ^ e.page_id ^ e.ad_id as u64 ^ e.event_type as u64);
-            }
-            sum
+        Ok(checksum(spec.partitions() as u64, move |p, i| {
+            let e = g.event(p, i);
+            e.event_time ^ e.user_id ^ e.page_id ^ e.ad_id as u64 ^ e.event_type as u64
         }))
     }
 
