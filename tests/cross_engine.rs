@@ -4,9 +4,14 @@
 //!
 //! - `cross_engine_fixed_rate`: 1, 2 and 4 workers at a fixed rate;
 //! - `cross_engine_max_rate`: 2 workers at `max` with a record cap;
-//! - `cross_engine_disorder`: 2 workers with event-time disorder.
+//! - `cross_engine_disorder`: 2 workers with event-time disorder;
+//! - `a_kill_takes_effect_at_its_time_in_both_engines`: the same fault, at the same time.
+//!
+//! Every run is also measured the same way: one input-latency sample per input (but those in
+//! flight at the end), so both engines have the same number at a fixed rate.
 
 use workloads::spec::SECOND_NS;
+use workloads::verdict::{Semantics, Verdict};
 use workloads::verify::Running;
 use workloads::{registry, Collect, JobOptions, Observer, Profile, RunReport, RunSpec, Workload};
 
@@ -41,18 +46,34 @@ fn microbatch(s: &RunSpec) -> RunReport {
     observer.report()
 }
 
-/// Runs `s` on both engines; each must equal the oracle and both must read the same input.
-fn both_equal_the_oracle(s: &RunSpec) {
+/// Runs `s` on both engines; each must equal the oracle and both must read the same input and
+/// record one input-latency sample per input. Returns both verdicts (native, micro-batch).
+fn both_equal_the_oracle(s: &RunSpec) -> [Verdict; 2] {
     let workload = s.job.workload();
     let (n, m) = (native(s), microbatch(s));
-    for (engine, report, running) in [("native", &n, Running::EveryUpdate), ("microbatch", &m, Running::Snapshots)] {
-        let verdict = registry::verify(s, report, running).unwrap();
-        assert!(verdict.correct, "{engine} {workload}: {}", verdict.message);
-        assert!(verdict.checked > 0, "{engine} {workload}: no output was checked");
-        assert_eq!(report.malformed, 0, "{engine} {workload}");
-    }
+    let verdicts = [("native", &n, Running::EveryUpdate), ("microbatch", &m, Running::Snapshots)].map(
+        |(engine, report, running)| {
+            let verdict = registry::verify(s, report, running).unwrap();
+            assert!(verdict.correct, "{engine} {workload}: {}", verdict.message);
+            assert!(verdict.checked > 0, "{engine} {workload}: no output was checked");
+            assert_eq!(report.malformed, 0, "{engine} {workload}");
+            assert_eq!(
+                report.input_latency_us.len() + report.inputs_in_flight,
+                report.inputs,
+                "{engine} {workload}: every input is one input-latency sample or in flight at the end"
+            );
+            assert!(!report.output_latency_us.is_empty(), "{engine} {workload}: no output latency");
+            verdict
+        },
+    );
     assert_eq!(n.partition_ends, m.partition_ends, "{workload}: the engines read different input");
     assert_eq!(n.inputs, m.inputs, "{workload}: the engines counted different inputs");
+    let (a, b) = (n.input_latency_us.len(), m.input_latency_us.len());
+    assert!(
+        a.abs_diff(b) <= n.inputs_in_flight + m.inputs_in_flight,
+        "{workload}: {a} native and {b} micro-batch input samples"
+    );
+    verdicts
 }
 
 #[test]
@@ -78,6 +99,32 @@ fn cross_engine_disorder() {
     for workload in Workload::ALL {
         let mut s = spec(workload, rate(workload), 2);
         s.disorder_ns = 200 * MS;
-        both_equal_the_oracle(&s);
+        let [native, microbatch] = both_equal_the_oracle(&s);
+        assert_eq!(native.semantics, Semantics::EventTime, "{workload}");
+        if s.job.slide_ns().is_some() {
+            // Native windows close on event time; micro-batch windows hold what arrived in their
+            // batches, which disorder makes differ from event time.
+            let (n, m) = (native.event_time_accuracy.unwrap(), microbatch.event_time_accuracy.unwrap());
+            assert_eq!(n.equal_share, 1.0, "{workload}: {n:?}");
+            assert_eq!(microbatch.semantics, Semantics::ArrivalTime, "{workload}");
+            assert!(m.equal_share < 1.0 && m.mean_relative_error > 0.0, "{workload}: {m:?}");
+        }
+    }
+}
+
+#[test]
+fn a_kill_takes_effect_at_its_time_in_both_engines() {
+    // Word count at a fixed rate on 2 workers, worker 1 killed at 430 ms (mid-batch for 100 ms
+    // batches): both engines apply it within 10 ms of its time and still equal the oracle.
+    let at_ns = 430 * MS;
+    let mut s = spec(Workload::Wordcount, rate(Workload::Wordcount), 2);
+    s.faults = vec![workloads::Fault::KillWorker { worker: 1, at_ns }];
+    for (engine, report, running) in
+        [("native", native(&s), Running::EveryUpdate), ("microbatch", microbatch(&s), Running::Snapshots)]
+    {
+        let verdict = registry::verify(&s, &report, running).unwrap();
+        assert!(verdict.correct, "{engine}: {}", verdict.message);
+        let effective = report.faults_applied.get(&0).copied().unwrap_or_else(|| panic!("{engine}: not applied"));
+        assert!((at_ns..at_ns + 10 * MS).contains(&effective), "{engine}: took effect at {} ms", effective / MS);
     }
 }

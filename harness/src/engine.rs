@@ -54,18 +54,23 @@ pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
     judge(engine, spec, &report, context)
 }
 
-/// Runs `spec` on `engine` without judging its outputs: the report and where it ran.
+/// Runs `spec` on `engine` without judging its outputs: the report (with what the run cost this
+/// process) and where it ran.
 pub fn measure(engine: Engine, spec: &RunSpec) -> Result<(RunReport, Context)> {
     let context = Context::now(spec);
     let observer = Observer::new(spec);
     let status = live_status(&observer);
+    let meter = crate::resources::Meter::start();
     let ran = engine.run(spec, &observer);
+    let resources = meter.stop();
     if let Some((stop, thread)) = status {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = thread.join();
     }
     ran?;
-    Ok((observer.report(), context))
+    let mut report = observer.report();
+    report.resources = resources;
+    Ok((report, context))
 }
 
 type StatusThread = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>);

@@ -4,7 +4,7 @@
 //! [`cli`] is the command enum; [`commands`] has a file per subcommand; [`run_args`] the options
 //! of one run (shared by `run`, `compare`, `sweep`, `sustainable`, `cluster`) and [`options`] the
 //! parsers every subcommand shares; [`engine`] the one measuring path (run, then judge against
-//! the oracle); [`result`], [`summary`], [`run_kind`], [`plot`] and [`report`] what comes out.
+//! the oracle; [`resources`] what it cost); [`result`], [`summary`], [`run_kind`], [`plot`] and [`report`] what comes out.
 
 pub mod cli;
 pub mod commands;
@@ -12,8 +12,11 @@ pub mod engine;
 pub mod options;
 pub mod output;
 pub mod plot;
+pub mod recovery;
 pub mod report;
+pub mod resources;
 pub mod result;
 pub mod run_args;
 pub mod run_kind;
 pub mod summary;
+pub mod timeline;

@@ -271,9 +271,10 @@ fn max_bars(summary: &Summary, engines: &[String], workload: &str) -> Vec<(Strin
         .collect()
 }
 
-/// The CDF points of a run's latency histogram: `(latency ms, fraction of outputs at or below)`.
+/// The CDF points of a run's input-latency histogram: `(latency ms, fraction of inputs at or
+/// below)`.
 pub fn cdf_points(r: &RunResult) -> Vec<(f64, f64)> {
-    let Ok(h) = workloads::histo::decode(&r.histogram) else { return Vec::new() };
+    let Ok(h) = workloads::histo::decode(&r.histograms.input) else { return Vec::new() };
     if h.is_empty() {
         return Vec::new();
     }
@@ -315,9 +316,9 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
             let f = rel(format!("latency-cdf-{workload}.svg"));
             line_chart(
                 &dir.join(&f),
-                &format!("{workload}: event-time latency CDF at a common rate"),
-                Axis { label: "latency (ms, log scale)", log: true },
-                Axis { label: "fraction of outputs at or below", log: false },
+                &format!("{workload}: input latency CDF at a common rate"),
+                Axis { label: "input latency (ms, log scale)", log: true },
+                Axis { label: "fraction of inputs at or below", log: false },
                 &cdf,
                 &[],
             )?;
@@ -325,23 +326,25 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
         }
         // p99 against offered rate.
         let mut per_engine: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-        for (_, r) in runs.iter().filter(|(_, r)| r.offered_rate.is_some() && r.correct && r.latency_ms.count > 0) {
-            per_engine.entry(&r.engine).or_default().push((r.offered_rate.unwrap_or(0.0), r.latency_ms.p99.max(0.001)));
+        for (_, r) in runs.iter().filter(|(_, r)| r.offered_rate.is_some() && r.correct) {
+            if let Some(p99) = r.latency.input.p99_ms {
+                per_engine.entry(&r.engine).or_default().push((r.offered_rate.unwrap_or(0.0), p99.max(0.001)));
+            }
         }
         if !per_engine.is_empty() {
             let series: Vec<Series> = per_engine
                 .into_iter()
                 .map(|(e, mut pts)| {
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    Series { name: format!("{e} p99"), color: engine_color(e), points: pts, dashed: false }
+                    Series { name: format!("{e} input p99"), color: engine_color(e), points: pts, dashed: false }
                 })
                 .collect();
             let f = rel(format!("latency-vs-rate-{workload}.svg"));
             line_chart(
                 &dir.join(&f),
-                &format!("{workload}: p99 latency against offered rate"),
+                &format!("{workload}: input-latency p99 against offered rate"),
                 Axis { label: "offered rate (records/s)", log: false },
-                Axis { label: "p99 latency (ms, log scale)", log: true },
+                Axis { label: "input-latency p99 (ms, log scale)", log: true },
                 &series,
                 &[],
             )?;
@@ -358,7 +361,8 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
     Ok(written)
 }
 
-/// A run's timeline: records/s (top) and p99 latency (bottom) per interval, faults marked.
+/// A run's timeline: records/s (top) and input-latency p99 (bottom) per interval, faults marked
+/// where they took effect.
 pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
     let markers: Vec<(f64, String)> = r
         .config
@@ -381,10 +385,10 @@ pub fn timeline_chart(path: &Path, r: &RunResult) -> Result<()> {
     let title = format!("{} {}: timeline", r.engine, r.workload);
     for (area, (label, values, caption)) in [top, bottom].iter().zip([
         ("input records/s", r.timeline.iter().map(|t| (t.t_s, t.records_per_sec)).collect::<Vec<_>>(), title.clone()),
-        // Intervals without outputs have no latency (not a latency of 0).
+        // Intervals without samples have no latency (not a latency of 0).
         (
-            "p99 latency (ms)",
-            r.timeline.iter().filter(|t| t.outputs > 0).map(|t| (t.t_s, t.p99_ms)).collect::<Vec<_>>(),
+            "input-latency p99 (ms)",
+            r.timeline.iter().filter_map(|t| Some((t.t_s, t.input_p99_ms?))).collect::<Vec<_>>(),
             String::new(),
         ),
     ]) {

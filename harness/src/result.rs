@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use workloads::{RunReport, RunSpec};
 
+use crate::recovery::{recoveries, restores, Recovery};
+use crate::timeline::TimelinePoint;
+
 /// Where and how a run happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Context {
@@ -99,19 +102,100 @@ impl Percentiles {
     }
 }
 
-/// One interval of the timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimelinePoint {
-    /// The interval's start, s from the start of the run.
-    pub t_s: f64,
-    /// Input records per second in the interval.
-    pub records_per_sec: f64,
-    /// Outputs in the interval.
-    pub outputs: u64,
-    /// Median latency of the interval's outputs, ms.
-    pub p50_ms: f64,
-    /// 99th percentile latency of the interval's outputs, ms.
-    pub p99_ms: f64,
+/// Fewer samples than this give no percentile: `null` in JSON, `n/a (n=K)` in tables.
+pub const MIN_SAMPLES: u64 = 100;
+
+/// One latency family's percentiles, ms, and how many samples they come from. A percentile over
+/// fewer than [`MIN_SAMPLES`] samples is not a number: `null`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: Option<f64>,
+    /// 90th percentile.
+    pub p90_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// 99.9th percentile.
+    pub p999_ms: Option<f64>,
+    /// Largest.
+    pub max_ms: Option<f64>,
+}
+
+impl Latency {
+    /// The percentiles of a histogram in µs.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        let p = Percentiles::of(h);
+        let ok = |v: f64| (h.len() >= MIN_SAMPLES).then_some(v);
+        Self {
+            count: h.len(),
+            p50_ms: ok(p.p50),
+            p90_ms: ok(p.p90),
+            p99_ms: ok(p.p99),
+            p999_ms: ok(p.p999),
+            max_ms: ok(p.max),
+        }
+    }
+
+    /// A percentile for a table: `12.34`, or `n/a (n=K)` below [`MIN_SAMPLES`].
+    pub fn show(&self, pick: fn(&Latency) -> Option<f64>) -> String {
+        match pick(self) {
+            Some(v) => format!("{v:.2}"),
+            None => format!("n/a (n={})", self.count),
+        }
+    }
+}
+
+/// Both latency families of a run (after the warm-up), computed by the shared observer from what
+/// the engine reported.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latencies {
+    /// One sample per input record: from its scheduled time (at `max`, when its source read it)
+    /// until the first output reflecting it was emitted (for a window job, the first window
+    /// containing it).
+    pub input: Latency,
+    /// One sample per output (update, window result, alert): its emission time minus its
+    /// reference (a window's end; the scheduled time of the input that caused an update or alert).
+    pub output: Latency,
+}
+
+/// The latency histograms (µs), hdrhistogram V2 serialisation in base64.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Input latency.
+    pub input: String,
+    /// Output latency.
+    pub output: String,
+}
+
+/// What the run cost: CPU and memory of its processes, and throughput per CPU-second.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceUse {
+    /// User plus system CPU seconds over the whole run (warm-up included).
+    pub cpu_seconds: f64,
+    /// User CPU seconds.
+    pub user_seconds: f64,
+    /// System CPU seconds.
+    pub system_seconds: f64,
+    /// Peak resident bytes (summed over the processes).
+    pub peak_rss_bytes: u64,
+    /// Input records per CPU-second (all inputs over all CPU time).
+    pub records_per_cpu_second: f64,
+}
+
+impl ResourceUse {
+    /// What `report`'s run cost.
+    pub fn of(report: &RunReport) -> Self {
+        let cpu = report.resources.cpu_seconds();
+        Self {
+            cpu_seconds: cpu,
+            user_seconds: report.resources.user_s,
+            system_seconds: report.resources.system_s,
+            peak_rss_bytes: report.resources.peak_rss_bytes,
+            records_per_cpu_second: if cpu > 0.0 { report.inputs as f64 / cpu } else { 0.0 },
+        }
+    }
 }
 
 /// Micro-batch delay statistics over the batches after the warm-up.
@@ -125,6 +209,30 @@ pub struct BatchStats {
     pub scheduling_delay_ms: Percentiles,
     /// Processing delay, ms.
     pub processing_delay_ms: Percentiles,
+}
+
+impl BatchStats {
+    /// The statistics of `report`'s batches after the warm-up; `None` without batches (the
+    /// native engine).
+    pub fn of(spec: &RunSpec, report: &RunReport) -> Option<Self> {
+        (!report.microbatch.batches.is_empty()).then(|| {
+            let measured: Vec<_> =
+                report.microbatch.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
+            let stats = |f: &dyn Fn(&workloads::contract::BatchInfo) -> f64| {
+                let mut h = workloads::histo::fine();
+                for b in &measured {
+                    h.saturating_record((f(b) * 1000.0).max(0.0) as u64);
+                }
+                Percentiles::of(&h)
+            };
+            BatchStats {
+                batches: measured.len() as u64,
+                total_delay_ms: stats(&|b| b.total_delay_ms),
+                scheduling_delay_ms: stats(&|b| b.scheduling_delay_ms),
+                processing_delay_ms: stats(&|b| b.processing_delay_ms),
+            }
+        })
+    }
 }
 
 /// Precision and recall of the sensor alerts against the injected anomalies.
@@ -155,14 +263,24 @@ pub struct RunResult {
     pub output_records: u64,
     /// Throughput over the measured window.
     pub throughput: Throughput,
-    /// Event-time latency percentiles (after the warm-up), ms.
-    pub latency_ms: Percentiles,
-    /// The latency histogram (µs), hdrhistogram V2 serialisation in base64.
-    pub histogram: String,
+    /// Both latency families (after the warm-up), ms, with their sample counts.
+    pub latency: Latencies,
+    /// Latency is measured from when the source read each record (`--rate max`: the generator
+    /// waits for the engine), not from a schedule.
+    pub closed_loop: bool,
+    /// The latency histograms.
+    pub histograms: Histograms,
+    /// What the run cost.
+    pub resources: ResourceUse,
     /// Per-second records/s and latency.
     pub timeline: Vec<TimelinePoint>,
-    /// Whether the outputs equal the oracle's.
+    /// Whether the outputs equal the oracle's (the one `semantics` names).
     pub correct: bool,
+    /// Which oracle judged `correct`: `event-time`, or `arrival-time` (micro-batch windows).
+    pub semantics: workloads::verdict::Semantics,
+    /// For window jobs: the share of window results equal to the event-time oracle's, and the
+    /// mean relative count error; `null` for jobs without windows.
+    pub event_time_accuracy: Option<workloads::verdict::Accuracy>,
     /// The verification's message.
     pub verification: String,
     /// Malformed input records (socket sources).
@@ -175,117 +293,6 @@ pub struct RunResult {
     pub quality: Option<Quality>,
     /// Recovery under each injected fault; `null` without one.
     pub recovery: Option<Vec<Recovery>>,
-}
-
-/// How a run came through one injected fault, read off its timeline. The fault's latency band
-/// is the highest per-interval p99 between the warm-up and the fault, plus a quarter (intervals
-/// differ that much without any fault).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// The fault, as given on the command line.
-    pub fault: String,
-    /// When it was injected, s from the start.
-    pub at_s: f64,
-    /// The band: 1.25 x the highest per-interval p99 before the fault, ms.
-    pub band_p99_ms: f64,
-    /// From the fault until the p99 of fresh outputs is within the band and stays there to the
-    /// end of the run, s (timeline resolution); `null` when it never does.
-    pub recovery_s: Option<f64>,
-    /// From the fault to the first interval with outputs, s; `null` if none followed.
-    pub first_output_after_s: Option<f64>,
-    /// The highest per-interval p99 from the fault on, ms.
-    pub peak_p99_ms: f64,
-    /// The outputs still equal the oracle: nothing was lost or duplicated.
-    pub exact: bool,
-    /// Native engine: how every worker restored (absent for the micro-batch engine, which
-    /// recomputes lost partitions from lineage instead).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restore: Option<RestoreSummary>,
-}
-
-/// What the native engine's workers did after one `kill-worker` fault.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RestoreSummary {
-    /// The epoch of the snapshot restored (event time, s); `null`: none was committed, the job
-    /// started again from the beginning of its input.
-    pub snapshot_epoch_s: Option<f64>,
-    /// Newer snapshots passed over, and why.
-    pub skipped: Vec<String>,
-    /// The slowest worker's restore: from dropping its dataflow to running the restored one, ms.
-    pub restore_ms: f64,
-    /// Input records read again (after the snapshot's offsets, read before the fault).
-    pub replayed_records: u64,
-    /// Outputs after the snapshot, written again by the replay (a store keyed by output
-    /// overwrites them, so none is duplicated).
-    pub rewritten_outputs: u64,
-}
-
-/// The native restores in `report`, one summary per `kill-worker` fault, in the order of
-/// `faults` (`None` for other faults, or when the engine reported no restore).
-fn restores(faults: &[workloads::Fault], report: &RunReport) -> Vec<Option<RestoreSummary>> {
-    // Restores number the kills in the order they come due.
-    let mut kills: Vec<(u64, usize)> = faults
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| match f {
-            workloads::Fault::KillWorker { at_ns, .. } => Some((*at_ns, i)),
-            _ => None,
-        })
-        .collect();
-    kills.sort_unstable();
-    let mut out = vec![None; faults.len()];
-    for (k, &(_, i)) in kills.iter().enumerate() {
-        let mine: Vec<_> = report.native.restores.iter().filter(|r| r.fault == k).collect();
-        let Some(first) = mine.first() else { continue };
-        out[i] = Some(RestoreSummary {
-            snapshot_epoch_s: first.epoch_ns.map(|e| e as f64 / 1e9),
-            skipped: first.skipped.clone(),
-            restore_ms: mine.iter().map(|r| r.took_ns).max().unwrap_or(0) as f64 / 1e6,
-            replayed_records: mine.iter().map(|r| r.replayed_inputs).sum(),
-            rewritten_outputs: mine.iter().map(|r| r.rewritten_outputs).sum(),
-        });
-    }
-    out
-}
-
-/// The effect of each of `faults` on `timeline` (intervals of `interval_s`).
-pub fn recoveries(
-    faults: &[workloads::Fault],
-    timeline: &[TimelinePoint],
-    interval_s: f64,
-    warmup_s: f64,
-    exact: bool,
-) -> Option<Vec<Recovery>> {
-    use workloads::Fault;
-    if faults.is_empty() {
-        return None;
-    }
-    let effect = |fault: &Fault| {
-        let (at_ns, text) = match *fault {
-            Fault::KillWorker { worker, at_ns } => (at_ns, format!("kill-worker:{worker}@{}ms", at_ns / 1_000_000)),
-            Fault::KillProcess { process, at_ns } => (at_ns, format!("kill-process:{process}@{}ms", at_ns / 1_000_000)),
-            Fault::SlowWorker { worker, at_ns, for_ns, factor } => {
-                (at_ns, format!("slow-worker:{worker}@{}ms+{}ms*{factor}", at_ns / 1_000_000, for_ns / 1_000_000))
-            }
-        };
-        let at = at_ns as f64 / 1e9;
-        let before = timeline.iter().filter(|p| p.t_s >= warmup_s && p.t_s + interval_s <= at && p.outputs > 0);
-        let band = 1.25 * before.map(|p| p.p99_ms).fold(0.0, f64::max);
-        // Intervals that end after the fault.
-        let after: Vec<&TimelinePoint> = timeline.iter().filter(|p| p.t_s + interval_s > at && p.outputs > 0).collect();
-        let settled = after.iter().rposition(|p| p.p99_ms > band).map_or(0, |i| i + 1);
-        Recovery {
-            fault: text,
-            at_s: at,
-            band_p99_ms: band,
-            recovery_s: after.get(settled).filter(|_| band > 0.0).map(|p| (p.t_s - at).max(0.0)),
-            first_output_after_s: after.first().map(|p| (p.t_s - at).max(0.0)),
-            peak_p99_ms: after.iter().map(|p| p.p99_ms).fold(0.0, f64::max),
-            exact,
-            restore: None,
-        }
-    };
-    Some(faults.iter().map(effect).collect())
 }
 
 /// Input records per second over the measured window, and that window's length, s: from the
@@ -308,40 +315,12 @@ pub fn summarize(
 ) -> RunResult {
     let (rps, measured) = throughput(spec, report);
     let tl = report.timeline_ns as f64 / 1e9;
-    let timeline: Vec<TimelinePoint> = report
-        .timeline
-        .iter()
-        .enumerate()
-        .map(|(i, b)| TimelinePoint {
-            t_s: i as f64 * tl,
-            // The last interval may be cut short by the end of the run.
-            records_per_sec: b.inputs as f64 / (report.finished_ns as f64 / 1e9 - i as f64 * tl).clamp(1e-3, tl),
-            outputs: b.outputs,
-            p50_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.5) as f64 / 1000.0 },
-            p99_ms: if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 },
-        })
-        .collect();
-    let mut recovery = recoveries(&spec.faults, &timeline, tl, spec.warmup_ns as f64 / 1e9, verdict.correct);
+    let timeline = crate::timeline::points(report);
+    let mut recovery = recoveries(&spec.faults, report, &timeline, tl, spec.warmup_ns as f64 / 1e9, verdict.correct);
     for (r, restore) in recovery.iter_mut().flatten().zip(restores(&spec.faults, report)) {
         r.restore = restore;
     }
-    let batches = (!report.microbatch.batches.is_empty()).then(|| {
-        let measured: Vec<_> =
-            report.microbatch.batches.iter().filter(|b| b.batch_time_ms * 1_000_000 >= spec.warmup_ns).collect();
-        let stats = |f: &dyn Fn(&workloads::contract::BatchInfo) -> f64| {
-            let mut h = workloads::histo::fine();
-            for b in &measured {
-                h.saturating_record((f(b) * 1000.0).max(0.0) as u64);
-            }
-            Percentiles::of(&h)
-        };
-        BatchStats {
-            batches: measured.len() as u64,
-            total_delay_ms: stats(&|b| b.total_delay_ms),
-            scheduling_delay_ms: stats(&|b| b.scheduling_delay_ms),
-            processing_delay_ms: stats(&|b| b.processing_delay_ms),
-        }
-    });
+    let batches = BatchStats::of(spec, report);
     RunResult {
         engine: engine.to_owned(),
         workload: spec.job.workload().name().to_owned(),
@@ -355,10 +334,20 @@ pub fn summarize(
             records_per_sec_per_node: rps / spec.cluster.processes as f64,
             measured_seconds: measured,
         },
-        latency_ms: Percentiles::of(&report.latency_us),
-        histogram: workloads::histo::encode(&report.latency_us),
+        latency: Latencies {
+            input: Latency::of(&report.input_latency_us),
+            output: Latency::of(&report.output_latency_us),
+        },
+        closed_loop: spec.profile.is_max() && matches!(spec.source, workloads::Source::Generator),
+        histograms: Histograms {
+            input: workloads::histo::encode(&report.input_latency_us),
+            output: workloads::histo::encode(&report.output_latency_us),
+        },
+        resources: ResourceUse::of(report),
         timeline,
         correct: verdict.correct,
+        semantics: verdict.semantics,
+        event_time_accuracy: verdict.event_time_accuracy,
         verification: verdict.message.clone(),
         malformed: report.malformed,
         malformed_examples: report.malformed_examples.clone(),

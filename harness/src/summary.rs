@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::result::{Context, Percentiles, RunResult};
+use crate::result::{Context, Latencies, RunResult};
 use crate::run_kind::RunKind;
 
 /// The COST loop of one workload, measured in the same comparison.
@@ -42,8 +42,26 @@ pub struct SummaryRun {
     pub records_per_sec_per_node: f64,
     /// Throughput as a ratio to the COST loop of the same comparison.
     pub cost_ratio: Option<f64>,
-    /// Latency percentiles, ms.
-    pub latency_ms: Percentiles,
+    /// Both latency families, ms, with their counts.
+    pub latency: Latencies,
+    /// Which oracle judged `correct`.
+    #[serde(default)]
+    pub semantics: workloads::verdict::Semantics,
+    /// The share of window results equal to the event-time oracle's (window jobs).
+    #[serde(default)]
+    pub event_time_accuracy: Option<f64>,
+    /// Latency measured from when the source read each record (`--rate max`).
+    #[serde(default)]
+    pub closed_loop: bool,
+    /// CPU seconds of the run.
+    #[serde(default)]
+    pub cpu_seconds: f64,
+    /// Input records per CPU-second.
+    #[serde(default)]
+    pub records_per_cpu_second: f64,
+    /// Peak resident bytes.
+    #[serde(default)]
+    pub peak_rss_bytes: u64,
     /// Micro-batch total delay p99, ms.
     pub batch_total_delay_p99_ms: Option<f64>,
 }
@@ -62,7 +80,13 @@ impl SummaryRun {
             records_per_sec: r.throughput.records_per_sec,
             records_per_sec_per_node: r.throughput.records_per_sec_per_node,
             cost_ratio: cost.map(|c| r.throughput.records_per_sec_per_node / c.records_per_sec),
-            latency_ms: r.latency_ms.clone(),
+            latency: r.latency.clone(),
+            closed_loop: r.closed_loop,
+            semantics: r.semantics,
+            event_time_accuracy: r.event_time_accuracy.map(|a| a.equal_share),
+            cpu_seconds: r.resources.cpu_seconds,
+            records_per_cpu_second: r.resources.records_per_cpu_second,
+            peak_rss_bytes: r.resources.peak_rss_bytes,
             batch_total_delay_p99_ms: r.batches.as_ref().map(|b| b.total_delay_ms.p99),
         }
     }
@@ -80,7 +104,13 @@ impl SummaryRun {
             records_per_sec: 0.0,
             records_per_sec_per_node: 0.0,
             cost_ratio: None,
-            latency_ms: Percentiles::default(),
+            latency: Latencies::default(),
+            closed_loop: false,
+            semantics: workloads::verdict::Semantics::EventTime,
+            event_time_accuracy: None,
+            cpu_seconds: 0.0,
+            records_per_cpu_second: 0.0,
+            peak_rss_bytes: 0,
             batch_total_delay_p99_ms: None,
         }
     }

@@ -44,17 +44,37 @@ fn compare_quick_check_and_plot() {
                 "input_records",
                 "output_records",
                 "throughput",
-                "latency_ms",
-                "histogram",
+                "latency",
+                "closed_loop",
+                "histograms",
+                "resources",
                 "timeline",
                 "correct",
                 "recovery",
             ] {
                 assert!(result.get(key).is_some(), "{w} {kind}: no `{key}`");
             }
-            for key in ["p50", "p90", "p99", "p999", "max"] {
-                assert!(result["latency_ms"][key].is_number());
+            for family in ["input", "output"] {
+                let l = &result["latency"][family];
+                assert!(l["count"].is_u64(), "{engine} {w} {kind}: {l}");
+                for key in ["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"] {
+                    // A number from 100 samples on, null below.
+                    assert_eq!(
+                        l[key].is_number(),
+                        l["count"].as_u64().unwrap() >= 100,
+                        "{engine} {w} {kind} {family}: {l}"
+                    );
+                }
             }
+            // Every input of a fixed-rate run is a sample (but those in flight at the end).
+            if kind == "common-rate" {
+                let (n, inputs) =
+                    (result["latency"]["input"]["count"].as_u64().unwrap(), result["input_records"].as_u64().unwrap());
+                assert!(n > 0 && n <= inputs, "{engine} {w}: {n} samples of {inputs} inputs");
+            }
+            assert_eq!(result["closed_loop"], kind == "max", "{engine} {w} {kind}");
+            assert!(result["resources"]["cpu_seconds"].as_f64().unwrap() > 0.0);
+            assert!(result["resources"]["peak_rss_bytes"].as_u64().unwrap() > 0);
             assert!(result["context"]["git_revision"].is_string() && result["context"]["cpus"].as_u64().unwrap() >= 1);
             assert!(result["recovery"].is_null());
             assert!(!result["timeline"].as_array().unwrap().is_empty());

@@ -125,6 +125,18 @@ impl JobSpec {
         }
     }
 
+    /// How far apart the job's windows end (a tumbling window's length, a sliding window's
+    /// slide); `None` for a job without windows. The first window containing an input ends at the
+    /// next multiple of it.
+    pub fn slide_ns(&self) -> Option<u64> {
+        match self {
+            JobSpec::Wordcount(s) => s.window_ns,
+            JobSpec::Hashtags(s) => Some(s.slide_ns),
+            JobSpec::Sensors(_) => None,
+            JobSpec::Ysb(s) => Some(s.window_ns),
+        }
+    }
+
     /// The event-time windows of the job, with the flag that sets each: a micro-batch
     /// interval must divide every one.
     pub fn windows(&self) -> Vec<(&'static str, u64)> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::Verdict;
+use crate::verdict::{accuracy, compare_keyed, Verdict};
 
 /// `wordcount` (running): a word and how often it has occurred so far.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -27,7 +27,22 @@ pub struct WindowedCount {
     pub count: u64,
 }
 
-/// `hashtags`: one sliding window's result.
+impl WindowedCount {
+    fn keyed(&self) -> ((u64, &str), u64) {
+        ((self.window_end, self.word.as_str()), self.count)
+    }
+
+    /// Compares window counts with the expected ones: each `(window, key)` once with the
+    /// expected count; the verdict carries the accuracy of the comparison.
+    pub fn compare(outputs: &[WindowedCount], expected: &[WindowedCount], what: &str) -> Verdict {
+        let accuracy = accuracy(outputs.iter().map(Self::keyed), expected.iter().map(Self::keyed), |c| *c as f64);
+        Verdict {
+            event_time_accuracy: Some(accuracy),
+            ..compare_keyed(outputs.iter().map(Self::keyed), expected.iter().map(Self::keyed), what)
+        }
+    }
+}
+
 /// `sensors`: a reading the detector flagged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Alert {

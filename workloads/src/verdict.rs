@@ -12,8 +12,32 @@ use serde::{Deserialize, Serialize};
 /// How many examples of each kind of mismatch a verdict quotes.
 pub const EXAMPLES: usize = 3;
 
+/// Which oracle judged a run's outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Semantics {
+    /// The event-time oracle: windows hold the events whose event times fall in them (and jobs
+    /// without windows have one oracle, whatever the order of arrival).
+    #[default]
+    EventTime,
+    /// The arrival-time oracle: windows hold what arrived in their batches (micro-batch windows).
+    ArrivalTime,
+}
+
+/// How window results compare with an oracle's, window result by window result.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// Window results compared: the union of the outputs' keys and the oracle's.
+    pub results: u64,
+    /// The share of them equal to the oracle's.
+    pub equal_share: f64,
+    /// The mean relative count error, `|got - expected| / max(expected, 1)` (a result missing
+    /// counts as 0, an extra one against 0).
+    pub mean_relative_error: f64,
+}
+
 /// The result of checking outputs against the oracle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Whether the outputs equal the oracle's.
     pub correct: bool,
@@ -21,17 +45,52 @@ pub struct Verdict {
     pub checked: u64,
     /// `"ok: ..."` or the mismatches in words.
     pub message: String,
+    /// Which oracle judged `correct`.
+    #[serde(default)]
+    pub semantics: Semantics,
+    /// For window jobs: how the window results compare with the event-time oracle (1 when they
+    /// equal it).
+    #[serde(default)]
+    pub event_time_accuracy: Option<Accuracy>,
 }
 
 impl Verdict {
     pub(crate) fn ok(checked: u64, what: &str) -> Self {
-        Self { correct: true, checked, message: format!("ok: {checked} {what} equal the oracle") }
+        Self::new(true, checked, format!("ok: {checked} {what} equal the oracle"))
     }
 
     /// A failed verdict with a message.
     pub fn failed(checked: u64, message: String) -> Self {
-        Self { correct: false, checked, message }
+        Self::new(false, checked, message)
     }
+
+    pub(crate) fn new(correct: bool, checked: u64, message: String) -> Self {
+        Self { correct, checked, message, semantics: Semantics::EventTime, event_time_accuracy: None }
+    }
+}
+
+/// How keyed window results compare with the expected ones; `magnitude` is a result's count.
+pub fn accuracy<K: Ord, V: PartialEq>(
+    actual: impl IntoIterator<Item = (K, V)>,
+    expected: impl IntoIterator<Item = (K, V)>,
+    magnitude: impl Fn(&V) -> f64,
+) -> Accuracy {
+    let mut both: BTreeMap<K, (Option<V>, Option<V>)> = BTreeMap::new();
+    for (k, v) in actual {
+        both.entry(k).or_insert((None, None)).0 = Some(v);
+    }
+    for (k, v) in expected {
+        both.entry(k).or_insert((None, None)).1 = Some(v);
+    }
+    let (mut equal, mut error) = (0u64, 0.0);
+    for (got, want) in both.values() {
+        equal += u64::from(got.is_some() && got == want);
+        let (g, w) = (got.as_ref().map_or(0.0, &magnitude), want.as_ref().map_or(0.0, &magnitude));
+        error += (g - w).abs() / w.max(1.0);
+    }
+    let n = both.len() as u64;
+    let share = |x: f64| if n == 0 { 1.0 } else { x / n as f64 };
+    Accuracy { results: n, equal_share: share(equal as f64), mean_relative_error: share(error) }
 }
 
 /// Mismatches of each kind, with the first few examples.
@@ -109,7 +168,12 @@ pub(crate) fn note_event_time(by_arrival: Verdict, by_event: &Verdict) -> Verdic
     } else {
         format!("; against the event-time oracle: {}", by_event.message)
     };
-    Verdict { message: format!("{} (windows by arrival time){note}", by_arrival.message), ..by_arrival }
+    Verdict {
+        message: format!("{} (windows by arrival time){note}", by_arrival.message),
+        semantics: Semantics::ArrivalTime,
+        event_time_accuracy: by_event.event_time_accuracy,
+        ..by_arrival
+    }
 }
 
 #[cfg(test)]

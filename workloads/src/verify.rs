@@ -83,8 +83,9 @@ impl<'a> Judge<'a> {
     }
 
     /// Judges window results: `check(true)` compares them with the oracle over
-    /// [`Judge::window_time`]s; when windows are by arrival, the verdict also says how they
-    /// compare with the event-time oracle, `check(false)`.
+    /// [`Judge::window_time`]s; when windows are by arrival, the verdict (whose semantics are then
+    /// arrival time) also says how they compare with the event-time oracle, `check(false)`, and
+    /// carries that comparison's accuracy.
     pub fn windows(&self, check: impl Fn(bool) -> Verdict) -> Verdict {
         let verdict = check(true);
         if self.by_arrival() {

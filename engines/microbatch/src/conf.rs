@@ -30,10 +30,13 @@ pub struct StreamingConf {
     /// Run the batch at a time for which this returns true without waiting for the clock (no
     /// input can arrive any more: the batches only close windows), if set.
     pub no_wait: Option<Arc<dyn Fn(Time) -> bool + Send + Sync>>,
-    /// Faults to inject (`kill-worker`, `slow-worker`), each at the first batch boundary at or
-    /// after its time (on a manual clock: before the first batch `t` with `t - interval` at or
+    /// Faults to inject (`kill-worker`, `slow-worker`), each at its time on the system clock,
+    /// mid-batch too (on a manual clock: before the first batch `t` with `t - interval` at or
     /// after it).
     pub faults: Vec<workloads::Fault>,
+    /// A lost executor is relaunched empty, as a cluster manager relaunches one (false: it stays
+    /// dead and the survivors take its partitions).
+    pub relaunch_lost_executors: bool,
     /// How often receivers cut their records into a block (`spark.streaming.blockInterval`).
     pub block_interval: Duration,
     /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
@@ -64,6 +67,7 @@ impl Default for StreamingConf {
             stop_before: None,
             no_wait: None,
             faults: Vec::new(),
+            relaunch_lost_executors: true,
             block_interval: Duration::from_millis(200),
             receiver_max_rate: None,
             backpressure: false,
@@ -84,6 +88,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("stop_before", &self.stop_before.as_ref().map(|_| "<condition>"))
             .field("no_wait", &self.no_wait.as_ref().map(|_| "<condition>"))
             .field("faults", &self.faults)
+            .field("relaunch_lost_executors", &self.relaunch_lost_executors)
             .field("block_interval", &self.block_interval)
             .field("receiver_max_rate", &self.receiver_max_rate)
             .field("backpressure", &self.backpressure)

@@ -154,3 +154,47 @@ fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
     // 4 partitions x 5 records x 6 batches, plus batch 3's 20 records read again.
     assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 120 + 20);
 }
+
+/// Which executor threads ran each batch's result tasks, with worker 1 killed before batch 3;
+/// `relaunch` as the run's setting.
+fn threads_per_batch(relaunch: bool) -> BTreeMap<u64, std::collections::BTreeSet<String>> {
+    let conf = microbatch::StreamingConf {
+        executors: 2,
+        partitions: 4,
+        clock: microbatch::Clock::Manual,
+        batches: Some(5),
+        faults: vec![workloads::Fault::KillWorker { worker: 1, at_ns: 150 * MS }],
+        relaunch_lost_executors: relaunch,
+        ..Default::default()
+    };
+    let mut ssc = StreamingContext::new(conf, BATCH).unwrap();
+    let records = ssc
+        .direct_stream(4, |_p, _t, from, _allowed| from + 5, |p, _i, out: &mut Vec<u32>| out.push(p as u32))
+        .unwrap();
+    let seen: Arc<Mutex<BTreeMap<u64, std::collections::BTreeSet<String>>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    records
+        .map(|p| (*p, 1u64))
+        .unwrap()
+        .reduce_by_key(|a, b| a + b)
+        .unwrap()
+        .foreach_partition(move |t, _p, _counts, _r| {
+            let name = format!("{:?}", std::thread::current().id());
+            sink.lock().unwrap().entry(t / MS).or_default().insert(name);
+        })
+        .unwrap();
+    run(&mut ssc);
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[test]
+fn a_lost_executor_is_relaunched_so_the_run_goes_on_with_every_executor() {
+    let relaunched = threads_per_batch(true);
+    let kept_dead = threads_per_batch(false);
+    for b in 1..=5u64 {
+        assert_eq!(relaunched[&(b * 100)].len(), 2, "batch {b} with relaunch: {relaunched:?}");
+        // Without relaunch, the survivor runs everything from the loss on.
+        assert_eq!(kept_dead[&(b * 100)].len(), if b >= 3 { 1 } else { 2 }, "batch {b} kept dead: {kept_dead:?}");
+    }
+}

@@ -14,6 +14,7 @@ use workloads::{Observer, Recorder, Restore, RunSpec};
 use crate::jobs::{Input, Job};
 use crate::operators::{socket, source};
 use crate::snapshot::Control;
+use crate::time::TICK_NS;
 
 /// What every worker of a process shares.
 pub(crate) struct Shared<'a> {
@@ -33,6 +34,16 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
     timely::synchronization::Barrier::new(worker).wait();
     shared.observer.start();
     let recorder = Rc::new(RefCell::new(shared.observer.recorder()));
+    // Event-time windows: an input is reflected by the first window containing it.
+    recorder.borrow_mut().key_by_windows(shared.spec.job.slide_ns());
+    // A straggler is slowed from its fault's time on, step by step.
+    for (i, f) in shared.spec.faults.iter().enumerate() {
+        if let workloads::Fault::SlowWorker { worker: w, at_ns, .. } = *f {
+            if w == index {
+                recorder.borrow_mut().fault_applied(i, at_ns);
+            }
+        }
+    }
     let receiver = shared.socket.filter(|_| index == 0);
     let no_input = matches!(shared.spec.source, workloads::Source::Socket(_)) && receiver.is_none();
     loop {
@@ -47,7 +58,7 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
         });
         control.seal();
         let fired = control.fired();
-        step(worker, &control, &recorder, fired);
+        step(worker, &control, &recorder, &probe, fired);
         if control.fired() == fired {
             break;
         }
@@ -62,9 +73,11 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
 }
 
 /// Steps the worker until every operator of every dataflow has finished (the sinks included),
-/// or a fault comes due. A straggler takes `factor` times as long over each step.
-fn step(worker: &mut Worker, control: &Control, recorder: &RefCell<Recorder>, fired: usize) {
+/// or a fault comes due. A straggler takes `factor` times as long over each step. After each
+/// step, the outputs' frontier (the probe's) tells the recorder which inputs are reflected.
+fn step(worker: &mut Worker, control: &Control, recorder: &RefCell<Recorder>, probe: &ProbeHandle<u64>, fired: usize) {
     let straggles = control.straggles();
+    let mut reflected = 0;
     loop {
         let now = if straggles { recorder.borrow().now_ns() } else { 0 };
         let more = worker.step_or_park(Some(Duration::from_millis(1)));
@@ -72,6 +85,13 @@ fn step(worker: &mut Worker, control: &Control, recorder: &RefCell<Recorder>, fi
         if factor > 1.0 {
             let took = recorder.borrow().now_ns().saturating_sub(now);
             std::thread::sleep(Duration::from_nanos(((factor - 1.0) * took as f64) as u64));
+        }
+        let frontier = probe.with_frontier(|f| f.first().map_or(u64::MAX, |t| t.saturating_mul(TICK_NS)));
+        if frontier > reflected {
+            reflected = frontier;
+            let mut r = recorder.borrow_mut();
+            let now = r.now_ns();
+            r.reflect(frontier, now);
         }
         if control.fired() > fired || !more {
             break;
@@ -86,6 +106,9 @@ fn restore(control: &Control, recorder: &mut Recorder, fault: usize, at_ns: u64)
     let offsets: Vec<(u32, u64)> = control.part("source").unwrap_or_default();
     let rewritten = recorder.rewind(&control.restored_outputs());
     let took_ns = recorder.now_ns() - at_ns;
+    if let Some(index) = control.kill_index(fault) {
+        recorder.fault_applied(index, at_ns);
+    }
     recorder.restore(Restore {
         fault,
         at_ns,

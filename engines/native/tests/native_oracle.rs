@@ -83,7 +83,10 @@ fn fixed_rate_runs_are_open_loop_and_measured_from_schedule() {
     s.cluster.workers = 2;
     let report = check(&s);
     assert_eq!(report.inputs, 10_000);
-    assert_eq!(report.latency_us.len(), 100_000);
+    // One output-latency sample per update (100,000 words), one input-latency sample per line.
+    assert_eq!(report.output_latency_us.len(), 100_000);
+    assert_eq!(report.input_latency_us.len(), 10_000);
+    assert_eq!(report.inputs_in_flight, 0);
     assert!(report.finished_ns >= SECOND_NS / 2 - SECOND_NS / 50, "a fixed-rate run lasts its duration");
 }
 

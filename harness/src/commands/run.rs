@@ -2,9 +2,9 @@
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use workloads::{Observer, RunReport, RunSpec};
+use workloads::{RunReport, RunSpec};
 
-use crate::engine::{execute, Engine};
+use crate::engine::{execute, measure, Engine};
 use crate::output::write_json;
 use crate::result::RunResult;
 use crate::run_args::RunArgs;
@@ -29,9 +29,8 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
         bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
     }
     if partial {
-        let observer = Observer::new(&spec);
-        args.engine.run(&spec, &observer)?;
-        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report: observer.report() })?;
+        let (report, _) = measure(args.engine, &spec)?;
+        write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report })?;
         return Ok(None);
     }
     let result = execute(args.engine, &spec)?;

@@ -24,14 +24,15 @@ pub struct SustainableArgs {
     pub run: Vec<String>,
 }
 
-/// Whether a run's latency stayed bounded: the median p99 of the last quarter of the measured
-/// timeline is at most twice that of the first quarter plus a slack of 20 ms and half a batch
-/// interval (micro-batch latency is a batch interval by construction), and the run was correct.
+/// Whether a run's latency stayed bounded: the median input-latency p99 of the last quarter of
+/// the measured timeline is at most twice that of the first quarter plus a slack of 20 ms and half
+/// a batch interval (micro-batch latency is a batch interval by construction), and the run was
+/// correct.
 pub fn bounded(r: &RunResult) -> bool {
     let warm = r.config.warmup_ns as f64 / 1e9;
     let end = r.config.duration_ns as f64 / 1e9;
     let pts: Vec<f64> =
-        r.timeline.iter().filter(|t| t.t_s >= warm && t.t_s < end && t.outputs > 0).map(|t| t.p99_ms).collect();
+        r.timeline.iter().filter(|t| t.t_s >= warm && t.t_s < end).filter_map(|t| t.input_p99_ms).collect();
     if !r.correct || pts.len() < 4 {
         return false;
     }
@@ -47,8 +48,8 @@ pub fn bounded(r: &RunResult) -> bool {
     last <= 2.0 * first + slack
 }
 
-/// One probe of the search: `(rate, bounded, p99 ms)`.
-pub type Probe = (f64, bool, f64);
+/// One probe of the search: `(rate, bounded, input-latency p99 ms)`.
+pub type Probe = (f64, bool, Option<f64>);
 
 /// Searches the highest sustainable rate; returns it and every probe.
 pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Result<(f64, Vec<Probe>)> {
@@ -68,11 +69,11 @@ pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Re
         let r = execute(a.engine, &a.to_spec()?)?;
         let ok = bounded(&r);
         progress(&format!(
-            "{rate:.0} records/s: p99 {:.1} ms, {}",
-            r.latency_ms.p99,
+            "{rate:.0} records/s: input p99 {} ms, {}",
+            r.latency.input.show(|l| l.p99_ms),
             if ok { "bounded" } else { "growing" }
         ));
-        probes.push((rate, ok, r.latency_ms.p99));
+        probes.push((rate, ok, r.latency.input.p99_ms));
         if ok {
             lo = rate;
         } else {

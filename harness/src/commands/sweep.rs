@@ -167,12 +167,15 @@ pub fn sweep_plots(dir: &std::path::Path, param: Param, results: &[RunResult]) -
     let mut engines: Vec<&str> = results.iter().map(|r| r.engine.as_str()).collect();
     engines.sort();
     engines.dedup();
-    let series = |f: &dyn Fn(&RunResult) -> f64, what: &str| -> Vec<Series> {
+    let series = |f: &dyn Fn(&RunResult) -> Option<f64>, what: &str| -> Vec<Series> {
         engines
             .iter()
             .map(|e| {
-                let mut points: Vec<(f64, f64)> =
-                    results.iter().filter(|r| r.engine == *e && r.correct).map(|r| (param.x(r), f(r))).collect();
+                let mut points: Vec<(f64, f64)> = results
+                    .iter()
+                    .filter(|r| r.engine == *e && r.correct)
+                    .filter_map(|r| Some((param.x(r), f(r)?)))
+                    .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 Series { name: format!("{e} {what}"), color: engine_color(e), points, dashed: false }
             })
@@ -185,15 +188,15 @@ pub fn sweep_plots(dir: &std::path::Path, param: Param, results: &[RunResult]) -
         &format!("{workload}: throughput per node against {}", param.axis()),
         Axis { label: param.axis(), log: false },
         Axis { label: "records/s per node", log: false },
-        &series(&|r| r.throughput.records_per_sec_per_node, "records/s per node"),
+        &series(&|r| Some(r.throughput.records_per_sec_per_node), "records/s per node"),
         &[],
     )?;
     line_chart(
         &dir.join("plots/latency.svg"),
-        &format!("{workload}: p99 latency against {}", param.axis()),
+        &format!("{workload}: input-latency p99 against {}", param.axis()),
         Axis { label: param.axis(), log: false },
-        Axis { label: "p99 latency (ms, log scale)", log: true },
-        &series(&|r| r.latency_ms.p99.max(0.001), "p99"),
+        Axis { label: "input-latency p99 (ms, log scale)", log: true },
+        &series(&|r| r.latency.input.p99_ms.map(|v| v.max(0.001)), "input p99"),
         &[],
     )?;
     Ok(())

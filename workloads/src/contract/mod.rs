@@ -10,10 +10,13 @@
 
 pub mod fault;
 pub mod observer;
+mod reflect;
 pub mod report;
 pub mod spec;
 
 pub use fault::{parse_duration_ns, BadFault, Fault};
 pub use observer::{LatencyRuns, Observer, Recorder};
-pub use report::{BatchInfo, MicrobatchReport, NativeReport, OutputMark, Outputs, Restore, RunReport, TimelineBucket};
+pub use report::{
+    BatchInfo, MicrobatchReport, NativeReport, OutputMark, Outputs, Resources, Restore, RunReport, TimelineBucket,
+};
 pub use spec::{CheckpointSpec, ClusterSpec, Collect, MicrobatchSettings, NativeSettings, RunSpec, Source, SpecError};

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::contract::reflect::Reflections;
 use crate::contract::report::{BatchInfo, OutputMark, Restore, RunReport, TimelineBucket};
-use crate::contract::spec::{Collect, RunSpec};
+use crate::contract::spec::{Collect, RunSpec, Source};
 use crate::hashtags::window::HashtagWindow;
 use crate::output::{Alert, WindowedCount, WordTotal};
 use crate::spec::SECOND_NS;
@@ -17,6 +18,7 @@ struct Shared {
     warmup_ns: u64,
     timeline_ns: u64,
     collect: Collect,
+    reflections: Reflections,
     reports: Mutex<Vec<RunReport>>,
 }
 
@@ -30,8 +32,17 @@ impl Observer {
     /// An observer for a run of `spec`: timeline intervals of a thirtieth of the run, between
     /// 100 ms and 1 s.
     pub fn new(spec: &RunSpec) -> Self {
-        let interval = (spec.duration_ns / 30).clamp(SECOND_NS / 10, SECOND_NS);
-        Self::with(spec.warmup_ns, interval - interval % (SECOND_NS / 10), spec.collect)
+        // With faults, 100 ms intervals: recovery is read off the timeline.
+        let interval = if spec.faults.is_empty() {
+            (spec.duration_ns / 30).clamp(SECOND_NS / 10, SECOND_NS)
+        } else {
+            SECOND_NS / 10
+        };
+        let mut observer = Self::with(spec.warmup_ns, interval - interval % (SECOND_NS / 10), spec.collect);
+        let schedule = matches!(spec.source, Source::Generator).then(|| spec.schedule());
+        Arc::get_mut(&mut observer.shared).expect("a new observer").reflections =
+            Reflections::new(schedule, !spec.profile.is_max());
+        observer
     }
 
     /// An observer with an explicit warm-up, timeline interval and collection mode.
@@ -43,6 +54,7 @@ impl Observer {
                 warmup_ns,
                 timeline_ns: timeline_ns.max(1),
                 collect,
+                reflections: Reflections::new(None, false),
                 reports: Mutex::new(Vec::new()),
             }),
         }
@@ -62,6 +74,7 @@ impl Observer {
             warmup_ns: s.warmup_ns,
             timeline_ns: s.timeline_ns,
             collect: s.collect,
+            reflections: s.reflections.clone(),
             report: RunReport::empty(s.timeline_ns),
             observer: self.clone(),
             finished: false,
@@ -74,7 +87,8 @@ impl Observer {
         let live = self.shared.live.lock().expect("observer lock");
         let (&i, b) = live.iter().next_back()?;
         let secs = self.shared.timeline_ns as f64 / 1e9;
-        let p99 = if b.latency_us.is_empty() { 0.0 } else { b.latency_us.value_at_quantile(0.99) as f64 / 1000.0 };
+        let h = &b.input_latency_us;
+        let p99 = if h.is_empty() { 0.0 } else { h.value_at_quantile(0.99) as f64 / 1000.0 };
         Some((i as f64 * secs, b.inputs as f64 / secs, p99))
     }
 
@@ -94,6 +108,7 @@ pub struct Recorder {
     warmup_ns: u64,
     timeline_ns: u64,
     collect: Collect,
+    reflections: Reflections,
     report: RunReport,
     observer: Observer,
     finished: bool,
@@ -131,7 +146,8 @@ impl Recorder {
             let entry = live.entry(last).or_insert_with(TimelineBucket::new);
             entry.inputs += b.inputs;
             entry.outputs += b.outputs;
-            let _ = entry.latency_us.add(&b.latency_us);
+            let _ = entry.output_latency_us.add(&b.output_latency_us);
+            let _ = entry.input_latency_us.add(&b.input_latency_us);
             while live.len() > 4 {
                 live.pop_first();
             }
@@ -151,26 +167,73 @@ impl Recorder {
     /// Records one output produced at `now_ns` whose reference time (the input's scheduled time,
     /// or the window's end) is `reference_ns`.
     #[inline]
-    pub fn latency(&mut self, reference_ns: u64, now_ns: u64) {
-        self.latencies(reference_ns, now_ns, 1);
+    pub fn output_latency(&mut self, reference_ns: u64, now_ns: u64) {
+        self.output_latencies(reference_ns, now_ns, 1);
     }
 
     /// Records `n` outputs produced at `now_ns` with the same reference time. An output before
     /// its reference time (a window closed early because the input ended) counts as an output
     /// but has no latency.
     #[inline]
-    pub fn latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
+    pub fn output_latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
         if now_ns < reference_ns {
             self.bucket(now_ns).outputs += n;
             return;
         }
-        let us = (now_ns - reference_ns) / 1000;
+        let us = ((now_ns - reference_ns) / 1000).min(crate::histo::MAX_US);
         if now_ns >= self.warmup_ns {
-            let _ = self.report.latency_us.record_n(us.min(crate::histo::MAX_US), n);
+            let _ = self.report.output_latency_us.record_n(us, n);
         }
         let b = self.bucket(now_ns);
         b.outputs += n;
-        let _ = b.latency_us.record_n(us.min(crate::histo::MAX_US), n);
+        let _ = b.output_latency_us.record_n(us, n);
+    }
+
+    /// One output at `now_ns` of an event-time window ending at `window_end_ns`: its reference is
+    /// the window's end on a schedule, and, in a closed loop (`max`), when the source read past
+    /// it (event time there is nominal, not the wall clock).
+    #[inline]
+    pub fn window_latency(&mut self, window_end_ns: u64, now_ns: u64) {
+        let reference = self.reflections.wall_reference(window_end_ns);
+        self.output_latencies(reference, now_ns, 1);
+    }
+
+    /// Inputs `[from, to)` of partition `p` were read at `now_ns`; the first output reflecting
+    /// them comes at `key_ns` (a timely timestamp in ns, a batch time), or, after
+    /// [`Recorder::key_by_windows`], with the first event-time window containing each.
+    #[inline]
+    pub fn read(&mut self, p: u32, from: u64, to: u64, now_ns: u64, key_ns: u64) {
+        self.reflections.read(p, from, to, now_ns, key_ns);
+    }
+
+    /// Inputs are keyed by the end of the first event-time window sliding by `slide_ns` that
+    /// contains them (`None`: by the key each read gives).
+    pub fn key_by_windows(&mut self, slide_ns: Option<u64>) {
+        self.reflections.key_by_windows(slide_ns);
+    }
+
+    /// Every output keyed below `frontier_ns` has been emitted by `now_ns` (`u64::MAX`: every
+    /// output): the inputs they reflect get their input-latency samples.
+    pub fn reflect(&mut self, frontier_ns: u64, now_ns: u64) {
+        let mut reflections = std::mem::take(&mut self.reflections);
+        reflections.reflect(frontier_ns, |reference_ns, n| self.input_latencies(reference_ns, now_ns, n));
+        self.reflections = reflections;
+    }
+
+    /// `n` inputs whose reference is `reference_ns` (a socket line's arrival) were first
+    /// reflected by an output at `now_ns`: for an engine that tracks its inputs itself rather than
+    /// by [`Recorder::read`] and [`Recorder::reflect`].
+    #[inline]
+    pub fn reflected(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
+        self.input_latencies(reference_ns, now_ns, n);
+    }
+
+    fn input_latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
+        let us = (now_ns.saturating_sub(reference_ns) / 1000).min(crate::histo::MAX_US);
+        if now_ns >= self.warmup_ns {
+            let _ = self.report.input_latency_us.record_n(us, n);
+        }
+        let _ = self.bucket(now_ns).input_latency_us.record_n(us, n);
     }
 
     /// A run-length encoder of latencies: outputs of one input (the words of a line) share a
@@ -255,6 +318,12 @@ impl Recorder {
         before - (o.digest.updates + (o.windowed.len() + o.hashtags.len() + o.alerts.len()) as u64)
     }
 
+    /// Notes that fault `index` (of the run's faults) took effect at `at_ns` on this worker.
+    pub fn fault_applied(&mut self, index: usize, at_ns: u64) {
+        let e = self.report.faults_applied.entry(index).or_insert(at_ns);
+        *e = (*e).min(at_ns);
+    }
+
     /// Notes a restore after a fault.
     pub fn restore(&mut self, restore: Restore) {
         self.report.native.restores.push(restore);
@@ -280,6 +349,7 @@ impl Recorder {
         if !self.finished {
             self.finished = true;
             self.report.finished_ns = self.now_ns();
+            self.report.inputs_in_flight = self.reflections.in_flight();
             if self.report.inputs > 0 {
                 self.report.inputs_done_ns = self.report.finished_ns;
             }
@@ -302,7 +372,7 @@ impl LatencyRuns<'_> {
     #[inline]
     pub fn add(&mut self, reference_ns: u64) {
         if reference_ns != self.reference_ns && self.n > 0 {
-            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
+            self.recorder.output_latencies(self.reference_ns, self.now_ns, self.n);
             self.n = 0;
         }
         self.reference_ns = reference_ns;
@@ -319,7 +389,7 @@ impl LatencyRuns<'_> {
 impl Drop for LatencyRuns<'_> {
     fn drop(&mut self) {
         if self.n > 0 {
-            self.recorder.latencies(self.reference_ns, self.now_ns, self.n);
+            self.recorder.output_latencies(self.reference_ns, self.now_ns, self.n);
         }
     }
 }
@@ -331,7 +401,6 @@ impl Drop for Recorder {
 }
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -342,18 +411,24 @@ mod tests {
         let mut a = obs.recorder();
         let mut b = obs.recorder();
         a.inputs(10, 0);
-        a.latency(0, 2_000_000);
+        a.output_latency(0, 2_000_000);
+        a.read(0, 0, 10, 1_000_000, 0);
+        a.reflect(1, 3_000_000);
         b.inputs(5, 1_500_000_000);
-        b.latency(1_000_000_000, 1_500_000_000);
+        b.output_latency(1_000_000_000, 1_500_000_000);
+        b.read(1, 0, 5, 1_500_000_000, 7);
         b.alert(Alert { sensor: 1, seq: 2, milli: 3 });
         a.finish();
         drop(b);
         let r = obs.report();
         assert_eq!(r.inputs, 15);
-        assert_eq!(r.latency_us.len(), 2);
+        assert_eq!(r.output_latency_us.len(), 2);
+        assert_eq!(r.input_latency_us.len(), 10);
+        assert_eq!(r.input_latency_us.max(), 2_000);
+        assert_eq!(r.inputs_in_flight, 5);
         assert_eq!(r.timeline.len(), 2);
         assert_eq!(r.timeline[1].inputs, 5);
         assert_eq!(r.outputs.alerts.len(), 1);
-        assert!(r.latency_us.value_at_quantile(1.0) >= 499_000);
+        assert!(r.output_latency_us.value_at_quantile(1.0) >= 499_000);
     }
 }

@@ -1,4 +1,4 @@
-//! What a run observed: latency, the timeline, the outputs kept, where each partition ended, and
+//! What a run observed: both latency families, the timeline, the outputs kept, where each partition ended, and
 //! each engine's own part (micro-batch batch infos and arrivals, native restores).
 
 use std::collections::BTreeMap;
@@ -31,14 +31,22 @@ pub struct TimelineBucket {
     pub inputs: u64,
     /// Outputs produced in the interval.
     pub outputs: u64,
-    /// Latency (µs) of the interval's outputs.
+    /// Output latency (µs) of the interval's outputs.
     #[serde(with = "crate::histo")]
-    pub latency_us: Histogram<u64>,
+    pub output_latency_us: Histogram<u64>,
+    /// Input latency (µs) of the inputs first reflected in the interval.
+    #[serde(with = "crate::histo")]
+    pub input_latency_us: Histogram<u64>,
 }
 
 impl TimelineBucket {
     pub(crate) fn new() -> Self {
-        Self { inputs: 0, outputs: 0, latency_us: crate::histo::coarse() }
+        Self {
+            inputs: 0,
+            outputs: 0,
+            output_latency_us: crate::histo::coarse(),
+            input_latency_us: crate::histo::coarse(),
+        }
     }
 }
 
@@ -80,9 +88,19 @@ impl Outputs {
 /// What one worker, one process or the whole cluster observed in a run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
-    /// Latency (µs) of outputs after the warm-up.
+    /// Output latency (µs): one sample per output after the warm-up, from its reference (a
+    /// window's end; the scheduled time of the input that caused an update or alert) to when it
+    /// was emitted.
     #[serde(with = "crate::histo")]
-    pub latency_us: Histogram<u64>,
+    pub output_latency_us: Histogram<u64>,
+    /// Input latency (µs): one sample per input first reflected after the warm-up, from its
+    /// reference (its scheduled time; at `max`, when its source read it) until the first output
+    /// reflecting it was emitted.
+    #[serde(with = "crate::histo")]
+    pub input_latency_us: Histogram<u64>,
+    /// Inputs read that no output had reflected when the run ended.
+    #[serde(default)]
+    pub inputs_in_flight: u64,
     /// The timeline, one bucket per `timeline_ns`.
     pub timeline: Vec<TimelineBucket>,
     /// The timeline's interval, ns.
@@ -111,6 +129,31 @@ pub struct RunReport {
     /// The native engine's part (empty for the micro-batch engine).
     #[serde(default)]
     pub native: NativeReport,
+    /// When each fault took effect (its index in the run's faults -> ns from the start; the
+    /// earliest worker's).
+    #[serde(default)]
+    pub faults_applied: BTreeMap<usize, u64>,
+    /// What the run cost its processes (filled in by whoever ran the engine).
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// What a run cost: CPU time and memory, summed over its processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// User CPU seconds.
+    pub user_s: f64,
+    /// System CPU seconds.
+    pub system_s: f64,
+    /// Peak resident bytes (summed over processes).
+    pub peak_rss_bytes: u64,
+}
+
+impl Resources {
+    /// User plus system CPU seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.user_s + self.system_s
+    }
 }
 
 /// What only the micro-batch engine reports.
@@ -178,9 +221,16 @@ pub struct OutputMark {
 }
 
 impl RunReport {
+    /// A report with nothing observed yet, on timeline intervals of `timeline_ns`.
+    pub fn new(timeline_ns: u64) -> Self {
+        Self::empty(timeline_ns)
+    }
+
     pub(crate) fn empty(timeline_ns: u64) -> Self {
         Self {
-            latency_us: crate::histo::fine(),
+            output_latency_us: crate::histo::fine(),
+            input_latency_us: crate::histo::fine(),
+            inputs_in_flight: 0,
             timeline: Vec::new(),
             timeline_ns,
             outputs: Outputs::default(),
@@ -193,12 +243,16 @@ impl RunReport {
             inputs_done_ns: 0,
             microbatch: MicrobatchReport::default(),
             native: NativeReport::default(),
+            faults_applied: BTreeMap::new(),
+            resources: Resources::default(),
         }
     }
 
     /// Folds another report (another worker's or process's) into this one.
     pub fn merge(&mut self, other: RunReport) {
-        self.latency_us.add(&other.latency_us).expect("histograms of one configuration");
+        self.output_latency_us.add(&other.output_latency_us).expect("histograms of one configuration");
+        self.input_latency_us.add(&other.input_latency_us).expect("histograms of one configuration");
+        self.inputs_in_flight += other.inputs_in_flight;
         for (i, b) in other.timeline.into_iter().enumerate() {
             if self.timeline.len() <= i {
                 self.timeline.push(TimelineBucket::new());
@@ -206,7 +260,8 @@ impl RunReport {
             let mine = &mut self.timeline[i];
             mine.inputs += b.inputs;
             mine.outputs += b.outputs;
-            mine.latency_us.add(&b.latency_us).expect("histograms of one configuration");
+            mine.output_latency_us.add(&b.output_latency_us).expect("histograms of one configuration");
+            mine.input_latency_us.add(&b.input_latency_us).expect("histograms of one configuration");
         }
         self.outputs.merge(other.outputs);
         self.inputs += other.inputs;
@@ -222,5 +277,12 @@ impl RunReport {
         self.inputs_done_ns = self.inputs_done_ns.max(other.inputs_done_ns);
         self.microbatch.merge(other.microbatch);
         self.native.restores.extend(other.native.restores);
+        for (f, at) in other.faults_applied {
+            let e = self.faults_applied.entry(f).or_insert(at);
+            *e = (*e).min(at);
+        }
+        self.resources.user_s += other.resources.user_s;
+        self.resources.system_s += other.resources.system_s;
+        self.resources.peak_rss_bytes += other.resources.peak_rss_bytes;
     }
 }

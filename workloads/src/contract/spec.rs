@@ -122,11 +122,20 @@ pub struct MicrobatchSettings {
     /// Backpressure (`spark.streaming.backpressure.enabled`); `None`: on at `--rate max` only.
     #[serde(default)]
     pub backpressure: Option<bool>,
+    /// A killed executor stays dead and the survivors take its partitions (the default relaunches
+    /// it empty, as a cluster manager does, so that the run goes on with N executors).
+    #[serde(default)]
+    pub keep_lost_executors_dead: bool,
 }
 
 impl Default for MicrobatchSettings {
     fn default() -> Self {
-        Self { batch_interval_ns: SECOND_NS, block_interval_ns: Self::default_block_interval_ns(), backpressure: None }
+        Self {
+            batch_interval_ns: SECOND_NS,
+            block_interval_ns: Self::default_block_interval_ns(),
+            backpressure: None,
+            keep_lost_executors_dead: false,
+        }
     }
 }
 

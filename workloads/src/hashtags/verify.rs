@@ -6,7 +6,7 @@ use crate::hashtags::oracle;
 use crate::hashtags::spec::HashtagSpec;
 use crate::hashtags::window::HashtagWindow;
 use crate::text::hashtags;
-use crate::verdict::{compare_keyed, Verdict};
+use crate::verdict::{accuracy, compare_keyed, Verdict};
 use crate::verify::Judge;
 
 /// Judges a hashtags run.
@@ -36,12 +36,11 @@ fn conservation(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Ve
     let expected = tags * (spec.window_ns / spec.slide_ns);
     let got: u64 = outputs.iter().map(|w| w.total).sum();
     if got == expected {
+        let message =
+            format!("ok: {got} tag counts over all windows, as {tags} tags read imply (windows by arrival time)");
         Verdict {
-            correct: true,
-            checked: outputs.len() as u64,
-            message: format!(
-                "ok: {got} tag counts over all windows, as {tags} tags read imply (windows by arrival time)"
-            ),
+            semantics: crate::verdict::Semantics::ArrivalTime,
+            ..Verdict::new(true, outputs.len() as u64, message)
         }
     } else {
         Verdict::failed(
@@ -54,5 +53,9 @@ fn conservation(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Ve
 /// Hashtag windows: each window once, with the oracle's total, distinct count and top-K.
 pub fn hashtag_windows(outputs: &[HashtagWindow], expected: &[HashtagWindow]) -> Verdict {
     let key = |w: &HashtagWindow| (w.window_end, (w.total, w.distinct, w.top.clone()));
-    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "hashtag windows")
+    let accuracy = accuracy(outputs.iter().map(key), expected.iter().map(key), |v| v.0 as f64);
+    Verdict {
+        event_time_accuracy: Some(accuracy),
+        ..compare_keyed(outputs.iter().map(key), expected.iter().map(key), "hashtag windows")
+    }
 }

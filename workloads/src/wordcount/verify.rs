@@ -75,8 +75,7 @@ pub fn running_snapshots(outputs: &[WordTotal], totals: &BTreeMap<String, u64>) 
 
 /// Windowed word counts: each `(window, word)` once with the oracle's count.
 pub fn windowed_counts(outputs: &[WindowedCount], expected: &[WindowedCount]) -> Verdict {
-    let key = |w: &WindowedCount| ((w.window_end, w.word.clone()), w.count);
-    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "windowed counts")
+    WindowedCount::compare(outputs, expected, "windowed counts")
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::definition::{checksum, write_json, Checksum, CostLoop, EventWriter, S
 use crate::generator::GeneratorError;
 use crate::job::{JobSpec, Workload};
 use crate::output::WindowedCount;
-use crate::verdict::{compare_keyed, Verdict};
+use crate::verdict::Verdict;
 use crate::verify::Judge;
 
 pub use event::{AdEvent, AdType, EventType};
@@ -85,6 +85,5 @@ impl WorkloadDef for Ysb {
 
 /// Campaign windows: each `(window, campaign)` once with the oracle's count.
 pub fn campaign_windows(outputs: &[WindowedCount], expected: &[WindowedCount]) -> Verdict {
-    let key = |w: &WindowedCount| ((w.window_end, w.word.clone()), w.count);
-    compare_keyed(outputs.iter().map(key), expected.iter().map(key), "campaign windows")
+    WindowedCount::compare(outputs, expected, "campaign windows")
 }

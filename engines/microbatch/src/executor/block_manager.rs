@@ -16,12 +16,19 @@ pub struct BlockManager {
     blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
     /// How many blocks arrived per `(shuffle, reduce partition)` and are not yet consumed.
     received: FxHashMap<(ShuffleId, usize), usize>,
+    /// The shuffle attempt blocks must come from: set by the latest executor loss; a block of an
+    /// older attempt comes from a task of an aborted stage.
+    attempt: u32,
     stored: FxHashMap<u64, Arc<Vec<u8>>>,
 }
 
 impl BlockManager {
-    /// Keeps a shuffle block for reduce partition `reduce`.
-    pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, data: Vec<u8>) {
+    /// Keeps a shuffle block for reduce partition `reduce` from the shuffle's `attempt` (a block
+    /// of an attempt before the latest loss is stale and dropped).
+    pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, attempt: u32, data: Vec<u8>) {
+        if attempt < self.attempt {
+            return;
+        }
         self.blocks.entry((shuffle, reduce)).or_default().push(data);
         *self.received.entry((shuffle, reduce)).or_insert(0) += 1;
     }
@@ -38,8 +45,9 @@ impl BlockManager {
         self.stored.retain(|id, _| !gone.contains(id));
     }
 
-    /// Drops every shuffle block (after an executor loss).
-    pub(crate) fn purge_shuffles(&mut self) {
+    /// Drops every shuffle block (after an executor loss); blocks must come from `attempt` on.
+    pub(crate) fn purge_shuffles(&mut self, attempt: u32) {
+        self.attempt = attempt;
         self.blocks.clear();
         self.received.clear();
     }

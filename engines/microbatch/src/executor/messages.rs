@@ -23,6 +23,9 @@ pub enum TaskKind {
         shuffle: ShuffleId,
         /// The executor of each reduce partition (where its blocks go).
         placement: Vec<usize>,
+        /// The shuffle's attempt: a shuffle run again after an executor loss has a newer one,
+        /// and a block of an older one (from a task of the aborted stage) is dropped.
+        attempt: u32,
     },
     /// Compute the partition and run the job's action on it.
     Result {
@@ -62,6 +65,8 @@ pub enum Msg {
         shuffle: ShuffleId,
         /// The reduce partition.
         reduce: usize,
+        /// The shuffle's attempt.
+        attempt: u32,
         /// Serialised records.
         data: Vec<u8>,
     },
@@ -98,17 +103,24 @@ pub enum Msg {
         /// Destination.
         to: usize,
     },
-    /// Driver to executor (fault injection): lose every cached partition and shuffle block,
-    /// and take no more tasks.
+    /// Driver to executor (fault injection): lose every cached partition, shuffle block,
+    /// received block and pending task; then take no more tasks, or, relaunched, start empty.
     Kill {
         /// Destination.
         to: usize,
+        /// The executor is relaunched (a fresh, empty one takes its place).
+        relaunch: bool,
+        /// The shuffle attempt from now on.
+        attempt: u32,
     },
-    /// Driver to a surviving executor after a loss: drop every shuffle block (between jobs
-    /// none is needed; blocks of a shuffle run again must not meet stale copies).
+    /// Driver to a surviving executor after a loss: drop every shuffle block and every task not
+    /// started (the stage in flight is planned again; blocks of a shuffle run again must not meet
+    /// stale copies).
     Purge {
         /// Destination.
         to: usize,
+        /// The shuffle attempt from now on.
+        attempt: u32,
     },
     /// Executor to driver: executor `executor` has done a `Kill` or a `Purge`.
     Ack {
@@ -150,8 +162,8 @@ impl Msg {
             | Msg::Forget { to, .. }
             | Msg::Store { to, .. }
             | Msg::Shutdown { to }
-            | Msg::Kill { to }
-            | Msg::Purge { to }
+            | Msg::Kill { to, .. }
+            | Msg::Purge { to, .. }
             | Msg::Ack { to, .. }
             | Msg::Slow { to, .. }
             | Msg::Generate { to, .. } => *to,

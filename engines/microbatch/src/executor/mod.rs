@@ -96,7 +96,7 @@ struct Executor {
     pending: VecDeque<Task>,
     /// Messages to put on the fabric.
     outbox: Vec<Msg>,
-    /// Killed (fault injection): takes no more tasks.
+    /// Killed and not relaunched (fault injection): takes no more tasks.
     dead: bool,
     /// Tasks take this many times as long (fault injection).
     slow: f64,
@@ -126,18 +126,22 @@ impl Executor {
             Msg::Task { .. } | Msg::Block { .. } | Msg::Store { .. } if self.dead => {}
             Msg::Task { task, .. } => self.pending.push_back(task),
             Msg::Store { id, data, .. } => self.bm.store(id, data),
-            Msg::Block { shuffle, reduce, data, .. } => self.bm.put_shuffle_block(shuffle, reduce, data),
+            Msg::Block { shuffle, reduce, attempt, data, .. } => {
+                self.bm.put_shuffle_block(shuffle, reduce, attempt, data)
+            }
             Msg::Done { task, result, error, .. } => self.to_driver(Completion::Task { task, result, error }),
             Msg::Forget { rdds, .. } => self.bm.forget(rdds),
             Msg::Shutdown { .. } => return true,
-            Msg::Kill { .. } => {
-                self.dead = true;
+            Msg::Kill { relaunch, attempt, .. } => {
+                self.dead = !relaunch;
                 self.bm = BlockManager::default();
+                self.bm.purge_shuffles(attempt);
                 self.pending.clear();
                 self.outbox.push(Msg::Ack { to: 0, executor: self.index });
             }
-            Msg::Purge { .. } => {
-                self.bm.purge_shuffles();
+            Msg::Purge { attempt, .. } => {
+                self.bm.purge_shuffles(attempt);
+                self.pending.clear();
                 self.outbox.push(Msg::Ack { to: 0, executor: self.index });
             }
             Msg::Ack { executor, .. } => self.to_driver(Completion::Acknowledged { executor }),

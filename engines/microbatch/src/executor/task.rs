@@ -26,11 +26,12 @@ pub(crate) fn run(
         let mut cx = Cx { bm };
         let computed = cx.partition(rdd, task.partition);
         match &task.kind {
-            TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
+            TaskKind::ShuffleMap { shuffle, placement, attempt } => match registry.shuffle(*shuffle) {
                 Some(s) => {
                     let blocks = (s.map_side)(&computed, task.partition, placement.len());
                     for (reduce, data) in blocks.into_iter().enumerate() {
-                        outbox.push(Msg::Block { to: placement[reduce], shuffle: *shuffle, reduce, data });
+                        let (to, shuffle, attempt) = (placement[reduce], *shuffle, *attempt);
+                        outbox.push(Msg::Block { to, shuffle, reduce, attempt, data });
                     }
                     Ok(Vec::new())
                 }

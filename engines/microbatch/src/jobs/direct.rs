@@ -1,7 +1,8 @@
 //! A generator run: the workload's events as a direct stream. The direct stream reads, for
 //! batch `t`, each partition's events due in `[t - interval, t)` (at `max`, as many as the rate
-//! estimator allows). A listener on the driver records, for each batch, every input's latency
-//! (the batch's end minus the input's scheduled time) and the offsets each batch read.
+//! estimator allows). A listener on the driver records, for each batch, the offsets it read (at
+//! the batch time, keyed by the first batch whose output contains them: the batch itself, or the
+//! next window to fire) and, once the batch's outputs are done, which inputs they reflect.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -168,10 +169,12 @@ fn range(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, exhausted: &Arc<AtomicU6
     })
 }
 
-/// Per batch, on the driver: the inputs each partition's batch read, their arrivals and the
-/// latency of every input.
+/// Per batch, on the driver: the inputs each partition's batch read, their arrivals, and which
+/// inputs the batch's outputs reflect.
 fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) -> Listener {
     let Layout { interval, duration, schedule, max, ends, bounded, .. } = Layout::of(spec);
+    // Windows fire every slide; other outputs every batch.
+    let slide = spec.job.slide_ns().unwrap_or(interval).max(interval);
     let mut recorder = observer.recorder();
     let plan = Arc::clone(planner);
     Box::new(move |info| {
@@ -184,6 +187,7 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
         for (s, p, from, to) in read.into_iter().filter(|r| r.3 > r.2) {
             recorder.arrival(p as u32, to, s);
             recorder.partition_end(p as u32, to);
+            recorder.read(p as u32, from, to, s, s.div_ceil(slide) * slide);
             if max {
                 // Read as fast as allowed: spread over the batch's interval.
                 let start = s.saturating_sub(interval);
@@ -191,11 +195,12 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
                 for k in 0..10 {
                     recorder.inputs(n * (k + 1) / 10 - n * k / 10, start + k * interval / 10);
                 }
-                recorder.latencies(start, output_ns, n);
             } else {
-                record_due(&mut recorder, &schedule, p as u32, (from, to), output_ns);
+                count_due(&mut recorder, &schedule, p as u32, (from, to));
             }
         }
+        // The batch's outputs are out: what they reflect is reflected now.
+        recorder.reflect(t + 1, output_ns);
         // Done once no read can come any more: every partition planned up to the end of the
         // data (a window plans its batches only when it fires), or read to its end.
         let data_end = duration.div_ceil(interval) * interval;
@@ -207,16 +212,15 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
     })
 }
 
-/// Records the inputs `[from, to)` of partition `p`, grouped by the millisecond they were due
-/// in, each output at `output_ns`.
-fn record_due(recorder: &mut workloads::Recorder, schedule: &Schedule, p: u32, (from, to): (u64, u64), output_ns: u64) {
+/// Counts the inputs `[from, to)` of partition `p` in the timeline, each in the interval it was
+/// due in (grouped by millisecond).
+fn count_due(recorder: &mut workloads::Recorder, schedule: &Schedule, p: u32, (from, to): (u64, u64)) {
     let mut i = from;
     while i < to {
         let due = schedule.due(p, i).unwrap_or(0);
         let slot_end = (due / 1_000_000 + 1) * 1_000_000;
         let next = schedule.events_before(p, slot_end).clamp(i + 1, to);
         recorder.inputs(next - i, due);
-        recorder.latencies(due, output_ns, next - i);
         i = next;
     }
 }

@@ -41,7 +41,7 @@ fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingEr
     top.foreach_partition(|_t, _p, windows, r| {
         let now = r.now_ns();
         for w in windows.iter().filter(|w| w.total > 0) {
-            r.latency(w.window_end, now);
+            r.output_latency(w.window_end, now);
             r.hashtag_window(w.clone());
         }
     })?;

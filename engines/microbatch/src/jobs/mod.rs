@@ -72,6 +72,7 @@ fn conf_of(spec: &RunSpec) -> StreamingConf {
         cluster: Some(spec.cluster.clone()),
         clock: Clock::System,
         faults: spec.faults.clone(),
+        relaunch_lost_executors: !settings.keep_lost_executors_dead,
         block_interval: Duration::from_nanos(settings.block_interval_ns),
         backpressure: settings.backpressure.unwrap_or(false),
         ..StreamingConf::default()

@@ -38,6 +38,14 @@ impl<E> Parsed<E> {
             _ => None,
         }
     }
+
+    /// The event with its line's arrival time (its latency reference), if the line was one.
+    pub(crate) fn timed(&self) -> Option<(&E, u64)> {
+        match self {
+            Parsed::Event(arrival, e) => Some((e, *arrival)),
+            _ => None,
+        }
+    }
 }
 
 /// The lines a socket receiver reads, for a workload's job to parse.
@@ -81,8 +89,8 @@ impl SocketSource<'_> {
             .persist()
     }
 
-    /// After the workload's outputs: every line's input, latency (running outputs, not
-    /// `windowed` ones: the batch's output time against the line's arrival) and malformed lines,
+    /// After the workload's outputs: every line's input, input latency (running outputs, not
+    /// `windowed` ones: the batch's outputs reflect the line, read at its arrival) and malformed lines,
     /// on the executors; and the lines read so far, on the driver (the verification's reference).
     pub(crate) fn account<E: ShuffleData>(
         &self,
@@ -94,7 +102,7 @@ impl SocketSource<'_> {
             r.inputs(lines.len() as u64, now);
             for p in lines {
                 match p {
-                    Parsed::Event(arrival, _) if !windowed => r.latency(*arrival, now),
+                    Parsed::Event(arrival, _) if !windowed => r.reflected(*arrival, now, 1),
                     Parsed::Malformed(why) => r.malformed(|| why.clone()),
                     _ => {}
                 }

@@ -1,5 +1,8 @@
 //! Word count as a Spark user writes it: words, pairs, `reduce_by_key` per batch, then per-batch
-//! counts, counts per window, or a running count with `update_state_by_key`.
+//! counts, counts per window, or a running count with `update_state_by_key`. A line carries its
+//! latency reference (its due time, a socket line's arrival; 0 at `max`, where the reference is
+//! the batch time, when the source read it), so that a running count's update can say which
+//! input caused it: the latest of the batch's inputs of its word.
 
 use compact_str::CompactString;
 use workloads::output::WindowedCount;
@@ -15,42 +18,56 @@ use crate::StreamingError;
 impl Job for WordCountSpec {
     fn direct(&self, spec: &RunSpec, source: &DirectSource<'_>) -> Result<(), StreamingError> {
         let g = workloads::wordcount::generator(spec).map_err(|e| StreamingError::Invalid(e.to_string()))?;
-        let lines = source.stream(move |p, i, out: &mut Vec<String>| out.push(g.event(p, i).text.into_owned()))?;
+        let schedule = spec.schedule();
+        let lines = source.stream(move |p, i, out: &mut Vec<(String, u64)>| {
+            out.push((g.event(p, i).text.into_owned(), schedule.due(p, i).unwrap_or(0)))
+        })?;
         wordcount(&lines, self, source.interval)
     }
 
     fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         // A line: plain text, or a JSON line event (whose text is used).
         let events = source.events(|line| line_text(line).map(|t| t.into_owned()))?;
-        wordcount(&events.flat_map(|p| p.event().cloned())?, self, source.interval)?;
+        wordcount(&events.flat_map(|p| p.timed().map(|(l, at)| (l.clone(), at)))?, self, source.interval)?;
         source.account(&events, self.window_ns.is_some())
     }
 }
 
-fn wordcount(lines: &DStream<String>, s: &WordCountSpec, interval: u64) -> Result<(), StreamingError> {
-    let pairs = lines
-        .flat_map(|l: &String| workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Vec<_>>())?;
+fn wordcount(lines: &DStream<(String, u64)>, s: &WordCountSpec, interval: u64) -> Result<(), StreamingError> {
+    let Some(w) = s.window_ns else { return running(lines) };
+    let pairs = lines.flat_map(|(l, _): &(String, u64)| {
+        workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Vec<_>>()
+    })?;
     let per_batch = pairs.reduce_by_key(|a, b| a + b)?;
-    match s.window_ns {
-        Some(w) if w == interval => per_batch.foreach_partition(|t, _p, counts, r| {
-            for (word, count) in counts {
-                r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
-            }
-        })?,
-        Some(w) => per_batch.reduce_by_key_and_window(|a, b| a + b, w, w)?.foreach_partition(|t, _p, counts, r| {
-            for (word, count) in counts {
-                r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
-            }
-        })?,
-        None => per_batch
-            .update_state_by_key(|new: &[u64], old: Option<&u64>| {
-                Some(new.iter().sum::<u64>() + old.copied().unwrap_or(0))
-            })?
-            .foreach_partition(|_t, _p, totals, r| {
-                for (word, total) in totals {
-                    r.word_snapshot(word, *total);
+    let counts = if w == interval { per_batch } else { per_batch.reduce_by_key_and_window(|a, b| a + b, w, w)? };
+    counts.foreach_partition(|t, _p, counts, r| {
+        let now = r.now_ns();
+        for (word, count) in counts {
+            r.output_latency(t, now);
+            r.windowed(WindowedCount { window_end: t, word: word.to_string(), count: *count });
+        }
+    })
+}
+
+/// The running count: every key's total each batch (a snapshot, which the verification reads),
+/// and an update for each key the batch changed, referenced to the latest input that changed it.
+fn running(lines: &DStream<(String, u64)>) -> Result<(), StreamingError> {
+    let pairs = lines.flat_map(|(l, due): &(String, u64)| {
+        workloads::text::words(l).map(|w| (CompactString::from(w), (1u64, *due))).collect::<Vec<_>>()
+    })?;
+    pairs
+        .reduce_by_key(|a, b| (a.0 + b.0, a.1.max(b.1)))?
+        .update_state_by_key(|new: &[(u64, u64)], old: Option<&(u64, Option<u64>)>| {
+            let total = new.iter().map(|n| n.0).sum::<u64>() + old.map_or(0, |o| o.0);
+            Some((total, new.iter().map(|n| n.1).max()))
+        })?
+        .foreach_partition(|t, _p, totals, r| {
+            let now = r.now_ns();
+            for (word, (total, updated)) in totals {
+                r.word_snapshot(word, *total);
+                if let Some(due) = updated {
+                    r.output_latency(if *due == 0 { t } else { *due }, now);
                 }
-            })?,
-    }
-    Ok(())
+            }
+        })
 }

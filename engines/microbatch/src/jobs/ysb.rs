@@ -52,7 +52,7 @@ fn ysb(
     per_campaign.reduce_by_key_and_window(|a, b| a + b, w, w)?.foreach_partition(|t, _p, counts, r| {
         let now = r.now_ns();
         for (campaign, count) in counts {
-            r.latency(t, now);
+            r.output_latency(t, now);
             r.windowed(WindowedCount { window_end: t, word: campaign_key(*campaign), count: *count });
         }
     })

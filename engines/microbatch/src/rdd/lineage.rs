@@ -58,6 +58,17 @@ pub struct BlockRef {
     pub records: u64,
     /// Executors that store it.
     pub hosts: Vec<usize>,
+    /// Each host's incarnation when the block was stored (a relaunched executor has lost it);
+    /// empty: the first.
+    #[serde(default)]
+    pub incarnations: Vec<u32>,
+}
+
+impl BlockRef {
+    /// Each host's incarnation when the block was stored.
+    pub fn incarnations(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.hosts.len()).map(|i| self.incarnations.get(i).copied().unwrap_or(0))
+    }
 }
 
 /// A node of the lineage graph.

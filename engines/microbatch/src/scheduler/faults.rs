@@ -1,8 +1,18 @@
-//! Fault injection on the driver: applies each `kill-worker` and `slow-worker` when it is due.
+//! Fault injection on the driver: the run's `kill-worker` and `slow-worker` faults, each applied
+//! when it comes due. On the system clock that is its time, wherever the driver is: waiting for a
+//! batch or in the middle of a stage (whose running tasks on a killed executor are then lost). On
+//! a manual clock it is the first batch boundary at or after it.
 
 use workloads::Fault;
 
-use crate::scheduler::dag::DagScheduler;
+/// What the DAG scheduler does for a fault that came due.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Action {
+    /// Executor `w` is lost (and, unless the run keeps it dead, relaunched empty).
+    Kill(usize),
+    /// Executor `w`'s tasks take `factor` times as long (1 ends it).
+    Slow(usize, f64),
+}
 
 /// The run's faults and how many of each one's actions were applied (a slow worker starts,
 /// then ends).
@@ -17,30 +27,45 @@ impl Injector {
         Self { faults, done }
     }
 
-    /// Applies the faults due by `elapsed` ns that have not been applied yet.
-    pub(crate) fn inject(&mut self, scheduler: &mut DagScheduler, elapsed: u64) -> Result<(), String> {
-        for (fault, done) in self.faults.iter().zip(self.done.iter_mut()) {
+    /// When the next action comes due, ns from the start (`None`: no more).
+    pub(crate) fn next_due(&self) -> Option<u64> {
+        self.faults
+            .iter()
+            .zip(&self.done)
+            .filter_map(|(f, done)| match *f {
+                Fault::KillWorker { at_ns, .. } | Fault::KillProcess { at_ns, .. } if *done == 0 => Some(at_ns),
+                Fault::SlowWorker { at_ns, .. } if *done == 0 => Some(at_ns),
+                Fault::SlowWorker { at_ns, for_ns, .. } if *done == 1 => Some(at_ns + for_ns),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// The actions due by `elapsed` ns not applied yet, each with its fault's index.
+    pub(crate) fn due(&mut self, elapsed: u64) -> Result<Vec<(usize, Action)>, String> {
+        let mut out = Vec::new();
+        for (i, (fault, done)) in self.faults.iter().zip(self.done.iter_mut()).enumerate() {
             match *fault {
                 Fault::KillWorker { worker, at_ns } if *done == 0 && at_ns <= elapsed => {
-                    scheduler.kill(worker)?;
+                    out.push((i, Action::Kill(worker)));
                     *done = 1;
                 }
                 Fault::SlowWorker { worker, at_ns, for_ns, factor } => {
                     if *done == 0 && at_ns <= elapsed {
-                        scheduler.slow(worker, factor)?;
+                        out.push((i, Action::Slow(worker, factor)));
                         *done = 1;
                     }
                     if *done == 1 && at_ns + for_ns <= elapsed {
-                        scheduler.slow(worker, 1.0)?;
+                        out.push((i, Action::Slow(worker, 1.0)));
                         *done = 2;
                     }
                 }
-                Fault::KillProcess { .. } if *done == 0 && elapsed > 0 => {
+                Fault::KillProcess { at_ns, .. } if *done == 0 && at_ns <= elapsed => {
                     return Err("kill-process needs several processes, which the micro-batch engine does not run".into())
                 }
                 _ => {}
             }
         }
-        Ok(())
+        Ok(out)
     }
 }

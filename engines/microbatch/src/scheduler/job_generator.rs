@@ -20,7 +20,6 @@ use crate::rdd::{BlockRef, RddNode};
 use crate::scheduler::checkpoint::{self, Metadata, Ranges};
 use crate::scheduler::cluster::{self, Executors};
 use crate::scheduler::dag::DagScheduler;
-use crate::scheduler::faults::Injector;
 use crate::scheduler::follower::follow;
 use crate::scheduler::job_scheduler::JobScheduler;
 use crate::scheduler::listener::Listener;
@@ -109,7 +108,6 @@ struct JobGenerator<'a> {
     jobs: JobScheduler<'a>,
     outputs: Vec<Output>,
     hooks: Vec<Checkpointed>,
-    faults: Injector,
     /// The checkpoint interval, ns.
     interval: u64,
     processes: usize,
@@ -136,7 +134,6 @@ impl<'a> JobGenerator<'a> {
         let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
         let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
         let interval = graph.checkpoint_interval();
-        let faults = Injector::new(conf.faults.clone());
         Self {
             graph,
             conf,
@@ -144,7 +141,6 @@ impl<'a> JobGenerator<'a> {
             jobs,
             outputs,
             hooks,
-            faults,
             interval,
             processes,
             workers,
@@ -195,6 +191,9 @@ impl<'a> JobGenerator<'a> {
 
     /// Runs batches until told to stop, the configured batches have run, or one fails.
     fn run(&mut self, stop: &AtomicBool, epoch: Instant, dir: Option<&Path>) {
+        // Faults come due on the wall clock (mid-stage too), or at batch boundaries on a manual one.
+        let clock = (self.conf.clock == Clock::System).then_some(epoch);
+        self.jobs.dag.set_faults(self.conf.faults.clone(), clock, self.conf.relaunch_lost_executors);
         for k in self.first.. {
             if self.failure.is_some() || stop.load(Ordering::Acquire) || self.conf.batches.is_some_and(|n| k > n) {
                 break;
@@ -218,14 +217,24 @@ impl<'a> JobGenerator<'a> {
         }
     }
 
-    /// Sleeps until batch `t` is due (on the system clock, outside a replay).
-    fn wait_for(&self, t: Time, epoch: Instant) {
+    /// Sleeps until batch `t` is due (on the system clock, outside a replay), waking for the
+    /// faults that come due meanwhile.
+    fn wait_for(&mut self, t: Time, epoch: Instant) {
         let no_wait = self.conf.no_wait.as_ref().is_some_and(|f| f(t));
         if self.conf.clock == Clock::System && t > self.replay_until && !no_wait {
-            let due = epoch + Duration::from_nanos(t);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+            loop {
+                let (now, fault) = (epoch.elapsed().as_nanos() as u64, self.jobs.dag.next_fault_ns());
+                let wake = fault.map_or(t, |f| f.min(t));
+                if wake > now {
+                    std::thread::sleep(Duration::from_nanos(wake - now));
+                }
+                if fault.is_none_or(|f| f > t) {
+                    return;
+                }
+                if let Err(e) = self.jobs.dag.apply_faults(epoch.elapsed().as_nanos() as u64) {
+                    self.failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
+                    return;
+                }
             }
         }
     }
@@ -238,7 +247,7 @@ impl<'a> JobGenerator<'a> {
             Clock::System => started.saturating_duration_since(epoch).as_nanos() as u64,
             Clock::Manual => t - self.graph.batch_ns,
         };
-        if let Err(e) = self.faults.inject(&mut self.jobs.dag, elapsed) {
+        if let Err(e) = self.jobs.dag.apply_faults(elapsed) {
             self.failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
             return;
         }

@@ -58,6 +58,9 @@ impl<'a> JobScheduler<'a> {
     /// the estimator, the listeners and the recorder.
     pub(crate) fn batch_completed(&mut self, t: Time, records: u64, started: Instant, epoch: Instant, batch_ns: u64) {
         let ended = Instant::now();
+        for (fault, at_ns) in self.dag.take_applied() {
+            self.recorder.fault_applied(fault, at_ns);
+        }
         let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
         let info = BatchInfo {
             batch_time_ms: t / 1_000_000,

@@ -22,8 +22,8 @@ use crate::time::Time;
 pub(crate) struct ReceiverEnv {
     /// Into the fabric (blocks go to executors through worker 0's relay).
     pub to_fabric: Sender<Msg>,
-    /// Which executors are alive.
-    pub alive: Arc<Mutex<Vec<bool>>>,
+    /// Which executors are alive, and their incarnations.
+    pub alive: crate::scheduler::dag::Liveness,
     /// Set when the context stops.
     pub stop: Arc<AtomicBool>,
     /// The block interval.
@@ -143,7 +143,7 @@ pub(crate) fn starter<T: ShuffleData>(
                     let ended = done.load(Ordering::Acquire);
                     let records = std::mem::take(&mut *buffer.lock().expect("receiver buffer"));
                     if !records.is_empty() {
-                        let hosts = replica_hosts(&alive, next);
+                        let (hosts, incarnations) = replica_hosts(&alive, next);
                         next += 1;
                         let id = ids.next();
                         let data = Arc::new(bincode::serialize(&records).expect("encode a received block"));
@@ -156,6 +156,7 @@ pub(crate) fn starter<T: ShuffleData>(
                             id,
                             records: records.len() as u64,
                             hosts,
+                            incarnations,
                         });
                     }
                     if ended || stop.load(Ordering::Acquire) {
@@ -168,14 +169,11 @@ pub(crate) fn starter<T: ShuffleData>(
     })
 }
 
-/// Where the `next`-th block goes: blocks go round the live executors, each with a replica on
-/// the next one.
-fn replica_hosts(alive: &Mutex<Vec<bool>>, next: usize) -> Vec<usize> {
-    let live: Vec<usize> =
-        alive.lock().expect("alive").iter().enumerate().filter(|(_, a)| **a).map(|(e, _)| e).collect();
-    if live.len() > 1 {
-        vec![live[next % live.len()], live[(next + 1) % live.len()]]
-    } else {
-        live
-    }
+/// Where the `next`-th block goes, and each host's incarnation: blocks go round the live
+/// executors, each with a replica on the next one.
+fn replica_hosts(alive: &Mutex<Vec<Option<u32>>>, next: usize) -> (Vec<usize>, Vec<u32>) {
+    let live: Vec<(usize, u32)> =
+        alive.lock().expect("alive").iter().enumerate().filter_map(|(e, a)| a.map(|i| (e, i))).collect();
+    let chosen = if live.len() > 1 { vec![live[next % live.len()], live[(next + 1) % live.len()]] } else { live };
+    chosen.into_iter().unzip()
 }

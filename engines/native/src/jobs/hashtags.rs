@@ -38,7 +38,7 @@ impl Job for Hashtags {
         let partials = sliding_count(tags, &self.spec, input.control);
         let top = top_k(partials, self.spec.top_k).probe_with(input.probe);
         sink(top, input.control, std::rc::Rc::clone(input.recorder), |r, now, w: HashtagWindow| {
-            r.latency(w.window_end, now);
+            r.window_latency(w.window_end, now);
             r.hashtag_window(w);
         });
     }

@@ -29,7 +29,7 @@ impl Job for Sensors {
         let readings = input.stream(scope, parse_reading, move |p, i, due, out| out.push((gen.event(p, i), due)));
         let alerts = detect(readings, &self.spec, input.control).probe_with(input.probe);
         sink(alerts, input.control, std::rc::Rc::clone(input.recorder), |r, now, (alert, due): (Alert, u64)| {
-            r.latency(due, now);
+            r.output_latency(due, now);
             r.alert(alert);
         });
     }

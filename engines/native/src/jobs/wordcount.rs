@@ -43,7 +43,7 @@ impl Job for Wordcount {
             Some(w) => {
                 let windows = tumbling_count(words, w, input.control).probe_with(input.probe);
                 sink(windows, input.control, recorder, |r, now, out: WindowedCount| {
-                    r.latency(out.window_end, now);
+                    r.window_latency(out.window_end, now);
                     r.windowed(out);
                 });
             }

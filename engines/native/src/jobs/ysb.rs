@@ -50,7 +50,7 @@ impl Job for Ysb {
         });
         let windows = tumbling_count(keyed, self.window_ns, input.control).probe_with(input.probe);
         sink(windows, input.control, std::rc::Rc::clone(input.recorder), |r, now, out: WindowedCount| {
-            r.latency(out.window_end, now);
+            r.window_latency(out.window_end, now);
             r.windowed(out);
         });
     }

@@ -125,10 +125,12 @@ where
                     }
                 }
             }
-            read += lines;
             if lines > 0 {
-                recorder.borrow_mut().inputs(lines, now);
+                let mut r = recorder.borrow_mut();
+                r.inputs(lines, now);
+                r.read(0, read, read + lines, now, *cap.time() * TICK_NS);
             }
+            read += lines;
             if !buffer.is_empty() {
                 output.session(&*cap).give_iterator(buffer.drain(..));
             }

@@ -186,6 +186,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
         let lead = self.plan.max_lead_ticks;
         let blocked = max && self.probe.with_frontier(|f| f.first().is_some_and(|t| at.saturating_sub(*t) > lead));
         let (mut fresh, mut more_now, mut next_due) = (0u64, false, u64::MAX);
+        let mut recorder = self.recorder.borrow_mut();
         for c in self.cursors.iter_mut().filter(|c| !c.done) {
             if max && now >= self.plan.duration_ns && c.end.is_none() {
                 c.end = Some(c.next);
@@ -210,6 +211,8 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
             }
             if c.next > start {
                 fresh += self.control.count(c.partition, start, c.next);
+                // Reflected once the frontier passes the time they travel at.
+                recorder.read(c.partition, start, c.next, now, at * TICK_NS);
             }
             if c.end.is_some_and(|e| c.next >= e) {
                 c.done = true;
@@ -221,7 +224,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
             emit(&mut self.buffer);
         }
         if fresh > 0 {
-            self.recorder.borrow_mut().inputs(fresh, now);
+            recorder.inputs(fresh, now);
         }
         Read { more_now, next_due, blocked }
     }

@@ -64,7 +64,8 @@ pub struct Control {
     workers: usize,
     generation: Cell<u32>,
     /// `kill-worker` times, ns from the start, in order.
-    kills: Vec<u64>,
+    /// The kills in the order they come due: `(at ns, index in the run's faults)`.
+    kills: Vec<(u64, usize)>,
     fired: Cell<usize>,
     /// The worker straggles: `(from ns, until ns, factor)`.
     slow: Vec<(u64, u64, f64)>,
@@ -96,9 +97,9 @@ impl Control {
             .map_or(u64::MAX, |_| (spec.checkpoint.interval_ns.unwrap_or(DEFAULT_INTERVAL_NS) / TICK_NS).max(1));
         let mut kills = Vec::new();
         let mut slow = Vec::new();
-        for f in &spec.faults {
+        for (i, f) in spec.faults.iter().enumerate() {
             match *f {
-                Fault::KillWorker { at_ns, .. } => kills.push(at_ns),
+                Fault::KillWorker { at_ns, .. } => kills.push((at_ns, i)),
                 Fault::SlowWorker { worker: w, at_ns, for_ns, factor } if w == worker => {
                     slow.push((at_ns, at_ns + for_ns, factor))
                 }
@@ -138,7 +139,12 @@ impl Control {
 
     /// When the next `kill-worker` fault is due, ns, if one is still to come.
     pub fn pending_kill(&self) -> Option<u64> {
-        self.kills.get(self.fired.get()).copied()
+        self.kills.get(self.fired.get()).map(|k| k.0)
+    }
+
+    /// The index in the run's faults of the `k`-th kill to come due.
+    pub fn kill_index(&self, k: usize) -> Option<usize> {
+        self.kills.get(k).map(|k| k.1)
     }
 
     /// Called by a source that saw the pending kill come due: the worker drops its dataflow after

@@ -1,0 +1,239 @@
+//! Recovery after each injected fault, read off the run's timeline of input latency (every input
+//! is a sample, so intervals without outputs still say how far behind the engine is).
+//!
+//! A fault's **band** is 1.25 x the highest per-interval input p99 between the warm-up and the
+//! fault: steady state stays inside it by construction. **Recovery** is measured from when the
+//! fault took effect (as the engine reported it) to the start of the first *sustained* stretch in
+//! band: [`SUSTAIN_S`] of consecutive intervals with samples, all in band (or every interval left,
+//! if fewer remain). A later single spike does not undo it, so reruns of one command agree.
+//! **Catch-up** is the same with the input p50 against 1.25 x its highest pre-fault value: the
+//! lag back to where it was before. **Delayed records** are the inputs after the fault whose
+//! latency exceeded the band.
+
+use serde::{Deserialize, Serialize};
+use workloads::{Fault, RunReport};
+
+use crate::timeline::TimelinePoint;
+
+/// How long a stretch in band must last to count as recovered, s.
+pub const SUSTAIN_S: f64 = 1.0;
+
+/// How a run came through one injected fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The fault, as given on the command line.
+    pub fault: String,
+    /// When it was due, s from the start.
+    pub at_s: f64,
+    /// When it took effect, s from the start (as the engine reported it; `at_s` if it did not).
+    pub effective_at_s: f64,
+    /// The band: 1.25 x the highest per-interval input p99 before the fault, ms.
+    pub band_p99_ms: f64,
+    /// From the fault's effect to the first sustained stretch in band, s; `null` when there is
+    /// none.
+    pub recovery_s: Option<f64>,
+    /// From the fault's effect until the input p50 is back to its pre-fault level (sustained),
+    /// s: the backlog the fault caused is drained; `null` when it never is.
+    pub catch_up_s: Option<f64>,
+    /// Inputs first reflected after the fault whose latency exceeded the band.
+    pub delayed_records: u64,
+    /// From the fault's effect to the first interval with outputs, s; `null` if none followed.
+    pub first_output_after_s: Option<f64>,
+    /// The highest per-interval input p99 from the fault on, ms.
+    pub peak_p99_ms: f64,
+    /// The outputs still equal the oracle: nothing was lost or duplicated.
+    pub exact: bool,
+    /// Native engine: how every worker restored (absent for the micro-batch engine, which
+    /// recomputes lost partitions from lineage instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreSummary>,
+}
+
+/// What the native engine's workers did after one `kill-worker` fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSummary {
+    /// The epoch of the snapshot restored (event time, s); `null`: none was committed, the job
+    /// started again from the beginning of its input.
+    pub snapshot_epoch_s: Option<f64>,
+    /// Newer snapshots passed over, and why.
+    pub skipped: Vec<String>,
+    /// The slowest worker's restore: from dropping its dataflow to running the restored one, ms.
+    pub restore_ms: f64,
+    /// Input records read again (after the snapshot's offsets, read before the fault).
+    pub replayed_records: u64,
+    /// Outputs after the snapshot, written again by the replay (a store keyed by output
+    /// overwrites them, so none is duplicated).
+    pub rewritten_outputs: u64,
+}
+
+/// The native restores in `report`, one summary per `kill-worker` fault, in the order of
+/// `faults` (`None` for other faults, or when the engine reported no restore).
+pub(crate) fn restores(faults: &[workloads::Fault], report: &RunReport) -> Vec<Option<RestoreSummary>> {
+    // Restores number the kills in the order they come due.
+    let mut kills: Vec<(u64, usize)> = faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f {
+            workloads::Fault::KillWorker { at_ns, .. } => Some((*at_ns, i)),
+            _ => None,
+        })
+        .collect();
+    kills.sort_unstable();
+    let mut out = vec![None; faults.len()];
+    for (k, &(_, i)) in kills.iter().enumerate() {
+        let mine: Vec<_> = report.native.restores.iter().filter(|r| r.fault == k).collect();
+        let Some(first) = mine.first() else { continue };
+        out[i] = Some(RestoreSummary {
+            snapshot_epoch_s: first.epoch_ns.map(|e| e as f64 / 1e9),
+            skipped: first.skipped.clone(),
+            restore_ms: mine.iter().map(|r| r.took_ns).max().unwrap_or(0) as f64 / 1e6,
+            replayed_records: mine.iter().map(|r| r.replayed_inputs).sum(),
+            rewritten_outputs: mine.iter().map(|r| r.rewritten_outputs).sum(),
+        });
+    }
+    out
+}
+
+/// The fault as given on the command line, and when it was due (ns).
+fn describe(fault: &Fault) -> (u64, String) {
+    match *fault {
+        Fault::KillWorker { worker, at_ns } => (at_ns, format!("kill-worker:{worker}@{}ms", at_ns / 1_000_000)),
+        Fault::KillProcess { process, at_ns } => (at_ns, format!("kill-process:{process}@{}ms", at_ns / 1_000_000)),
+        Fault::SlowWorker { worker, at_ns, for_ns, factor } => {
+            (at_ns, format!("slow-worker:{worker}@{}ms+{}ms*{factor}", at_ns / 1_000_000, for_ns / 1_000_000))
+        }
+    }
+}
+
+/// The first interval of `after` that starts a stretch of [`SUSTAIN_S`] (at least one interval)
+/// of intervals with samples all within `ok`.
+fn sustained(after: &[&TimelinePoint], interval_s: f64, ok: impl Fn(&TimelinePoint) -> bool) -> Option<usize> {
+    let need = ((SUSTAIN_S / interval_s).round() as usize).max(1);
+    (0..after.len()).find(|&i| {
+        let stretch = &after[i..(i + need).min(after.len())];
+        stretch.iter().all(|p| ok(p))
+    })
+}
+
+/// The effect of each of the run's `faults` on its `timeline` (intervals of `interval_s`, the
+/// report's buckets beside it for the delayed records).
+pub fn recoveries(
+    faults: &[Fault],
+    report: &RunReport,
+    timeline: &[TimelinePoint],
+    interval_s: f64,
+    warmup_s: f64,
+    exact: bool,
+) -> Option<Vec<Recovery>> {
+    if faults.is_empty() {
+        return None;
+    }
+    let effect = |(index, fault): (usize, &Fault)| {
+        let (at_ns, text) = describe(fault);
+        let effective_ns = report.faults_applied.get(&index).copied().unwrap_or(at_ns);
+        let eff = effective_ns as f64 / 1e9;
+        let before: Vec<&TimelinePoint> =
+            timeline.iter().filter(|p| p.t_s >= warmup_s && p.t_s + interval_s <= eff && p.reflected > 0).collect();
+        let highest = |f: fn(&TimelinePoint) -> Option<f64>| before.iter().filter_map(|p| f(p)).fold(0.0, f64::max);
+        let band = 1.25 * highest(|p| p.input_p99_ms);
+        let band_p50 = 1.25 * highest(|p| p.input_p50_ms);
+        // Intervals that end after the effect, with samples.
+        let after: Vec<&TimelinePoint> =
+            timeline.iter().filter(|p| p.t_s + interval_s > eff && p.reflected > 0).collect();
+        let from_effect = |i: usize| (after[i].t_s - eff).max(0.0);
+        let recovered = sustained(&after, interval_s, |p| p.input_p99_ms.is_some_and(|v| v <= band));
+        let caught_up = sustained(&after, interval_s, |p| p.input_p50_ms.is_some_and(|v| v <= band_p50));
+        let first = (effective_ns / report.timeline_ns.max(1)) as usize;
+        let band_us = (band * 1000.0) as u64;
+        let delayed = report.timeline.iter().skip(first).map(|b| {
+            let h = &b.input_latency_us;
+            if h.is_empty() || h.max() <= band_us {
+                0
+            } else {
+                h.count_between(h.highest_equivalent(band_us) + 1, h.max())
+            }
+        });
+        Recovery {
+            fault: text,
+            at_s: at_ns as f64 / 1e9,
+            effective_at_s: eff,
+            band_p99_ms: band,
+            recovery_s: recovered.filter(|_| band > 0.0).map(from_effect),
+            catch_up_s: caught_up.filter(|_| band_p50 > 0.0).map(from_effect),
+            delayed_records: if band > 0.0 { delayed.sum() } else { 0 },
+            first_output_after_s: timeline
+                .iter()
+                .find(|p| p.t_s + interval_s > eff && p.outputs > 0)
+                .map(|p| (p.t_s - eff).max(0.0)),
+            peak_p99_ms: after.iter().filter_map(|p| p.input_p99_ms).fold(0.0, f64::max),
+            exact,
+            restore: None,
+        }
+    };
+    Some(faults.iter().enumerate().map(effect).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(t_s: f64, p99: f64) -> TimelinePoint {
+        TimelinePoint {
+            t_s,
+            records_per_sec: 1000.0,
+            outputs: 10,
+            reflected: 100,
+            input_p50_ms: Some(p99 / 2.0),
+            input_p99_ms: Some(p99),
+            output_p99_ms: Some(p99),
+        }
+    }
+
+    fn report(effective_ns: Option<u64>) -> RunReport {
+        let mut r = RunReport::new(100_000_000);
+        if let Some(at) = effective_ns {
+            r.faults_applied.insert(0, at);
+        }
+        r
+    }
+
+    /// 100 ms intervals: steady at 10 ms, a fault at 5 s taking effect at 5.2 s, 2 s of high
+    /// latency, back in band; then one noise spike at 9 s.
+    fn timeline(spike: bool) -> Vec<TimelinePoint> {
+        (0..120)
+            .map(|i| {
+                let t = i as f64 / 10.0;
+                let p99 = match t {
+                    t if (5.2..7.2).contains(&t) => 400.0,
+                    t if spike && (9.0..9.05).contains(&t) => 30.0,
+                    _ => 10.0 + (i % 3) as f64,
+                };
+                point(t, p99)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recovery_is_measured_from_the_effect_and_ignores_a_later_spike() {
+        let fault = [Fault::KillWorker { worker: 1, at_ns: 5_000_000_000 }];
+        for spike in [false, true] {
+            let r = &recoveries(&fault, &report(Some(5_200_000_000)), &timeline(spike), 0.1, 1.0, true).unwrap()[0];
+            assert_eq!(r.effective_at_s, 5.2);
+            assert!((r.band_p99_ms - 15.0).abs() < 1e-9, "{r:?}");
+            let rec = r.recovery_s.expect("recovered");
+            assert!((rec - 2.0).abs() < 0.051, "spike {spike}: {r:?}");
+            assert!((r.catch_up_s.unwrap() - 2.0).abs() < 0.051, "{r:?}");
+            assert_eq!(r.peak_p99_ms, 400.0);
+        }
+    }
+
+    #[test]
+    fn no_recovery_when_latency_never_comes_back() {
+        let fault = [Fault::KillWorker { worker: 1, at_ns: 5_000_000_000 }];
+        let tl: Vec<_> =
+            (0..100).map(|i| point(i as f64 / 10.0, if i >= 50 { 100.0 + i as f64 } else { 10.0 })).collect();
+        let r = &recoveries(&fault, &report(None), &tl, 0.1, 1.0, true).unwrap()[0];
+        assert_eq!(r.effective_at_s, 5.0, "without a report, the fault's time");
+        assert_eq!(r.recovery_s, None);
+    }
+}
