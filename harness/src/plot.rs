@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 use crate::result::RunResult;
 use crate::run_kind::RunKind;
-use crate::summary::Summary;
+use crate::summary::{Summary, SummaryRun};
 
 /// The colour of an engine's series.
 pub fn engine_color(engine: &str) -> RGBColor {
@@ -181,9 +181,33 @@ pub fn line_chart(
     Ok(())
 }
 
-/// Throughput per node of each engine per workload (bars), with the COST loop as a dashed line
-/// over each workload's group. One panel per workload (their scales differ).
-pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
+/// What a throughput chart shows of a max-rate run: its title, the y axis, and the value.
+pub struct Metric {
+    /// The title.
+    pub title: &'static str,
+    /// The y axis' label.
+    pub y: &'static str,
+    /// The value of a run.
+    pub value: fn(&SummaryRun) -> f64,
+}
+
+/// Records/s per node: the headline throughput.
+pub const PER_NODE: Metric = Metric {
+    title: "Throughput per node at max rate (COST loop dashed)",
+    y: "records/s per node",
+    value: |r| r.records_per_sec_per_node,
+};
+
+/// Records per CPU-second (the COST loop runs on one CPU, so its line is the same).
+pub const PER_CPU: Metric = Metric {
+    title: "Records per CPU-second at max rate (COST loop dashed)",
+    y: "records per CPU-second",
+    value: |r| r.records_per_cpu_second,
+};
+
+/// Throughput of each engine per workload (bars), by `metric`, with the COST loop as a dashed
+/// line over each workload's group. One panel per workload (their scales differ).
+pub fn throughput_chart(path: &Path, summary: &Summary, metric: &Metric) -> Result<()> {
     let workloads: Vec<String> = summary.cost.keys().cloned().collect();
     let engines: Vec<String> = {
         let mut e: Vec<String> = summary.runs.iter().map(|r| r.engine.clone()).collect();
@@ -194,13 +218,11 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
     let root = SVGBackend::new(path, (320 * workloads.len().max(1) as u32 + 40, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (title_area, body) = root.split_vertically(50);
-    title_area
-        .titled("Throughput per node at max rate (COST loop dashed)", ("sans-serif", 22))
-        .map_err(|e| anyhow!("{e}"))?;
+    title_area.titled(metric.title, ("sans-serif", 22)).map_err(|e| anyhow!("{e}"))?;
     let panels = body.split_evenly((1, workloads.len().max(1)));
     for (panel, workload) in panels.iter().zip(&workloads) {
         let cost = summary.cost.get(workload).map(|c| c.records_per_sec).unwrap_or(0.0);
-        let bars = max_bars(summary, &engines, workload);
+        let bars = max_bars(summary, &engines, workload, metric.value);
         // Headroom above the tallest bar for the legend.
         let top = bars.iter().map(|b| b.1).fold(cost, f64::max).max(1.0) * 1.5;
         let n = bars.len().max(1) as f64;
@@ -220,7 +242,7 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
             .disable_x_mesh()
             .x_labels(2 * bars.len() + 1)
             .x_label_formatter(&xf)
-            .y_desc("records/s per node")
+            .y_desc(metric.y)
             .y_label_formatter(&|v| fmt_value(*v))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
@@ -255,8 +277,13 @@ pub fn throughput_chart(path: &Path, summary: &Summary) -> Result<()> {
     Ok(())
 }
 
-/// Each engine's correct max-rate records/s per node on `workload` (0 without one).
-fn max_bars(summary: &Summary, engines: &[String], workload: &str) -> Vec<(String, f64)> {
+/// Each engine's correct max-rate `value` on `workload` (0 without one).
+fn max_bars(
+    summary: &Summary,
+    engines: &[String],
+    workload: &str,
+    value: fn(&SummaryRun) -> f64,
+) -> Vec<(String, f64)> {
     engines
         .iter()
         .map(|e| {
@@ -264,7 +291,7 @@ fn max_bars(summary: &Summary, engines: &[String], workload: &str) -> Vec<(Strin
                 .runs
                 .iter()
                 .find(|r| &r.engine == e && r.workload == workload && r.kind == RunKind::Max && r.correct)
-                .map(|r| r.records_per_sec_per_node)
+                .map(value)
                 .unwrap_or(0.0);
             (e.clone(), v)
         })
@@ -290,9 +317,11 @@ pub fn compare_plots(dir: &Path, summary: &Summary, results: &[(String, RunResul
     std::fs::create_dir_all(&plots)?;
     let rel = |name: String| PathBuf::from("plots").join(name);
 
-    let f = rel("throughput.svg".into());
-    throughput_chart(&dir.join(&f), summary)?;
-    written.push(f);
+    for (name, metric) in [("throughput.svg", &PER_NODE), ("throughput-per-cpu.svg", &PER_CPU)] {
+        let f = rel(name.into());
+        throughput_chart(&dir.join(&f), summary, metric)?;
+        written.push(f);
+    }
 
     let kind_of = |file: &str| summary.runs.iter().find(|r| r.file.as_deref() == Some(file)).map(|r| r.kind);
     let mut by_workload: BTreeMap<String, Vec<(&String, &RunResult)>> = BTreeMap::new();

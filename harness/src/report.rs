@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::report_sections::embed;
 use crate::result::RunResult;
 use crate::run_kind::RunKind;
 use crate::summary::Summary;
@@ -35,8 +36,14 @@ pub fn write_report(
     let mut md = String::new();
     header(&mut md, summary, results);
     throughput(&mut md, summary);
+    embed(&mut md, plots, &["throughput"]);
     latency(&mut md, summary);
+    embed(&mut md, plots, &["latency-cdf", "latency-vs-rate"]);
+    crate::report_sections::batch_interval(&mut md, summary, plots);
+    crate::report_sections::disorder(&mut md, summary, plots);
     recovery(&mut md, results);
+    embed(&mut md, plots, &["timeline-microbatch-wordcount-fault", "timeline-native-wordcount-fault"]);
+    crate::report_sections::scaling(&mut md, summary, plots);
     failed(&mut md, summary);
     plot_list(&mut md, plots);
     std::fs::write(dir.join("report.md"), md)?;
@@ -73,17 +80,28 @@ fn header(md: &mut String, summary: &Summary, results: &[(String, RunResult)]) {
 /// Throughput at max rate, with the COST loop.
 fn throughput(md: &mut String, summary: &Summary) {
     let _ = writeln!(*md, "## Throughput at max rate\n");
-    let _ = writeln!(*md, "| workload | engine | records/s per node | × COST | correct |");
-    let _ = writeln!(*md, "|---|---|---|---|---|");
+    let _ = writeln!(*md, "Per node and per CPU-second (user and system time of the whole run, from getrusage); peak resident memory of the process. The COST loop runs on one thread, so its records/s is also its records per CPU-second.\n");
+    let _ = writeln!(
+        *md,
+        "| workload | engine | records/s per node | × COST | records per CPU-s | CPU s | peak RSS MiB | correct |"
+    );
+    let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|");
     for (workload, cost) in &summary.cost {
-        let _ = writeln!(*md, "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | |", cost.records_per_sec);
+        let _ = writeln!(
+            *md,
+            "| {workload} | COST loop (1 thread) | {:.0} | 1.00 | {:.0} | | | |",
+            cost.records_per_sec, cost.records_per_sec
+        );
         for r in summary.runs.iter().filter(|r| &r.workload == workload && r.kind == RunKind::Max) {
             let _ = writeln!(
                 *md,
-                "| {workload} | {} | {:.0} | {} | {} |",
+                "| {workload} | {} | {:.0} | {} | {:.0} | {:.1} | {:.0} | {} |",
                 r.engine,
                 r.records_per_sec_per_node,
                 r.cost_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
+                r.records_per_cpu_second,
+                r.cpu_seconds,
+                r.peak_rss_bytes as f64 / (1 << 20) as f64,
                 if r.correct { "yes".to_owned() } else { format!("**no**: {}", r.error.as_deref().unwrap_or("")) }
             );
         }
@@ -96,7 +114,7 @@ fn latency(md: &mut String, summary: &Summary) {
     let _ = writeln!(*md, "Input latency: one sample per input record, from its scheduled time until the first output reflecting it was emitted (for a window job, the first window containing it). Output latency: one sample per output, its emission time minus its reference (a window's end; for an update or alert, the scheduled time of the input that caused it). Both in ms, computed by the shared observer for both engines; a percentile over fewer than {} samples is shown as n/a.\n", crate::result::MIN_SAMPLES);
     let _ = writeln!(*md, "| workload | engine | run | offered records/s | input p50 | input p99 | input p99.9 | input n | output p50 | output p99 | output n | correct |");
     let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in summary.runs.iter().filter(|r| r.kind != RunKind::Max && r.kind != RunKind::Fault) {
+    for r in summary.runs.iter().filter(|r| matches!(r.kind, RunKind::CommonRate | RunKind::HalfMax)) {
         let (i, o) = (&r.latency.input, &r.latency.output);
         let _ = writeln!(
             *md,
@@ -127,14 +145,14 @@ fn recovery(md: &mut String, results: &[(String, RunResult)]) {
 "
         );
         let checkpoint_ms = faulted.first().and_then(|r| r.config.checkpoint.interval_ns).unwrap_or(0) / 1_000_000;
-        let _ = writeln!(*md, "Recovery: from the fault until the p99 of fresh outputs is back within 1.25 x its pre-fault per-interval p99 and stays there (timeline resolution). The micro-batch engine recomputes the lost executor's partitions from lineage on the survivors; the native engine drops every worker's dataflow, restores the last committed snapshot and replays from its offsets; the outputs after the snapshot are written again, so the replayed records' latency counts in the peak. Both engines checkpoint every {checkpoint_ms} ms in these runs.\n");
-        let _ = writeln!(*md, "| workload | engine | fault | recovery s | first output after s | peak p99 ms | band p99 ms | restored | outputs exact |");
-        let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(*md, "The same fault in both engines, taking effect at its time (`effective at`, as each engine reported it). Recovery: from then until the input-latency p99 per interval is back within the band (1.25 x its highest pre-fault value) for {:.0} s on end, at 100 ms resolution; catch-up: until the input p50 is back to its pre-fault level; delayed: the inputs whose latency exceeded the band. The micro-batch engine relaunches the lost executor empty and recomputes what it held from lineage; the native engine drops every worker's dataflow, restores the last committed snapshot and replays from its offsets. Both engines checkpoint every {checkpoint_ms} ms in these runs.\n", crate::recovery::SUSTAIN_S);
+        let _ = writeln!(*md, "| workload | engine | fault | effective at s | recovery s | catch-up s | delayed inputs | peak p99 ms | band p99 ms | restored | outputs exact |");
+        let _ = writeln!(*md, "|---|---|---|---|---|---|---|---|---|---|---|");
         for r in faulted {
             for f in r.recovery.iter().flatten() {
                 let s = |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "not within the run".into());
                 let restored = match &f.restore {
-                    None => "from lineage".to_owned(),
+                    None => "relaunched, from lineage".to_owned(),
                     Some(x) => format!(
                         "{} in {:.1} ms, {} records replayed",
                         x.snapshot_epoch_s.map_or("from the start".to_owned(), |e| format!("snapshot at {e:.1} s")),
@@ -144,12 +162,14 @@ fn recovery(md: &mut String, results: &[(String, RunResult)]) {
                 };
                 let _ = writeln!(
                     *md,
-                    "| {} | {} | `{}` | {} | {} | {:.1} | {:.1} | {} | {} |",
+                    "| {} | {} | `{}` | {:.3} | {} | {} | {} | {:.1} | {:.1} | {} | {} |",
                     r.workload,
                     r.engine,
                     f.fault,
+                    f.effective_at_s,
                     s(f.recovery_s),
-                    s(f.first_output_after_s),
+                    s(f.catch_up_s),
+                    f.delayed_records,
                     f.peak_p99_ms,
                     f.band_p99_ms,
                     restored,
@@ -171,11 +191,23 @@ fn failed(md: &mut String, summary: &Summary) {
     }
 }
 
-/// Every plot.
+/// The plots no section showed (the timelines of the common-rate runs).
 fn plot_list(md: &mut String, plots: &[PathBuf]) {
-    let _ = writeln!(*md, "\n## Plots\n");
-    for p in plots {
-        let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(*md, "![{name}]({})\n", p.display());
+    let shown = [
+        "throughput",
+        "latency-",
+        "accuracy-",
+        "scaling",
+        "timeline-microbatch-wordcount-fault",
+        "timeline-native-wordcount-fault",
+    ];
+    let rest: Vec<PathBuf> = plots
+        .iter()
+        .filter(|p| !shown.iter().any(|x| p.file_stem().is_some_and(|s| s.to_string_lossy().starts_with(x))))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        let _ = writeln!(*md, "\n## Timelines\n");
+        embed(md, &rest, &[""]);
     }
 }

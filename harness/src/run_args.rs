@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// Where checkpoints go.
     #[arg(long, env = "STREAMBENCH_CHECKPOINT_DIR")]
     pub checkpoint_dir: Option<PathBuf>,
+    /// Micro-batch: a killed executor stays dead and the survivors take its partitions (by
+    /// default it is relaunched empty, as a cluster manager relaunches one, and the run goes on
+    /// with every executor, as the native engine does with every worker).
+    #[arg(long, env = "STREAMBENCH_KEEP_LOST_EXECUTORS_DEAD")]
+    pub keep_lost_executors_dead: bool,
     /// A fault to inject: kill-worker:W@T, kill-process:P@T, slow-worker:W@T+D*F (repeatable).
     #[arg(long = "fault", env = "STREAMBENCH_FAULT")]
     pub faults: Vec<Fault>,
@@ -123,6 +128,7 @@ impl RunArgs {
             connect_timeout_ns: self.connect_timeout,
         };
         spec.microbatch.batch_interval_ns = self.batch_interval;
+        spec.microbatch.keep_lost_executors_dead = self.keep_lost_executors_dead;
         spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
         spec.faults = self.faults.clone();
         spec.source = self.source.clone();

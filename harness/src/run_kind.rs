@@ -17,6 +17,12 @@ pub enum RunKind {
     HalfMax,
     /// At the common rate with a worker killed half-way: recovery.
     Fault,
+    /// The micro-batch engine at the common rate with another batch interval.
+    BatchInterval,
+    /// At the common rate with event-time disorder: accuracy.
+    Disorder,
+    /// At max on another number of workers or processes.
+    Scaling,
 }
 
 impl RunKind {
@@ -27,6 +33,9 @@ impl RunKind {
             RunKind::CommonRate => "common-rate",
             RunKind::HalfMax => "half-max",
             RunKind::Fault => "fault",
+            RunKind::BatchInterval => "batch-interval",
+            RunKind::Disorder => "disorder",
+            RunKind::Scaling => "scaling",
         }
     }
 }

@@ -47,9 +47,9 @@ pub struct SummaryRun {
     /// Which oracle judged `correct`.
     #[serde(default)]
     pub semantics: workloads::verdict::Semantics,
-    /// The share of window results equal to the event-time oracle's (window jobs).
+    /// How the window results compare with the event-time oracle's (window jobs).
     #[serde(default)]
-    pub event_time_accuracy: Option<f64>,
+    pub event_time_accuracy: Option<workloads::verdict::Accuracy>,
     /// Latency measured from when the source read each record (`--rate max`).
     #[serde(default)]
     pub closed_loop: bool,
@@ -62,6 +62,18 @@ pub struct SummaryRun {
     /// Peak resident bytes.
     #[serde(default)]
     pub peak_rss_bytes: u64,
+    /// Processes and worker threads per process.
+    #[serde(default)]
+    pub processes: usize,
+    /// Worker threads per process.
+    #[serde(default)]
+    pub workers: usize,
+    /// The micro-batch engine's batch interval, ms.
+    #[serde(default)]
+    pub batch_interval_ms: f64,
+    /// The event-time disorder bound, ms.
+    #[serde(default)]
+    pub disorder_ms: f64,
     /// Micro-batch total delay p99, ms.
     pub batch_total_delay_p99_ms: Option<f64>,
 }
@@ -81,9 +93,13 @@ impl SummaryRun {
             records_per_sec_per_node: r.throughput.records_per_sec_per_node,
             cost_ratio: cost.map(|c| r.throughput.records_per_sec_per_node / c.records_per_sec),
             latency: r.latency.clone(),
+            processes: r.config.cluster.processes,
+            workers: r.config.cluster.workers,
+            batch_interval_ms: r.config.microbatch.batch_interval_ns as f64 / 1e6,
+            disorder_ms: r.config.disorder_ns as f64 / 1e6,
             closed_loop: r.closed_loop,
             semantics: r.semantics,
-            event_time_accuracy: r.event_time_accuracy.map(|a| a.equal_share),
+            event_time_accuracy: r.event_time_accuracy,
             cpu_seconds: r.resources.cpu_seconds,
             records_per_cpu_second: r.resources.records_per_cpu_second,
             peak_rss_bytes: r.resources.peak_rss_bytes,
@@ -105,6 +121,10 @@ impl SummaryRun {
             records_per_sec_per_node: 0.0,
             cost_ratio: None,
             latency: Latencies::default(),
+            processes: 0,
+            workers: 0,
+            batch_interval_ms: 0.0,
+            disorder_ms: 0.0,
             closed_loop: false,
             semantics: workloads::verdict::Semantics::EventTime,
             event_time_accuracy: None,

@@ -132,3 +132,44 @@ fn malformed_lines_are_counted(engine: &str) {
         assert!(examples.contains("not a JSON") && examples.contains("not UTF-8"), "{workload}: {examples}");
     }
 }
+
+/// Word count from a feed at 100k lines/s for 1.5 s into `engine`, its worker (executor) 0
+/// slowed `factor` times from 300 ms for 500 ms (none with factor 1): the input latency's max.
+fn socket_latency_max_ms(engine: &str, factor: u32) -> f64 {
+    let dir = scratch(&format!("stall-{engine}-{factor}"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut feeder = Command::new(env!("CARGO_BIN_EXE_streambench"))
+        .args(["feed", "--workload", "wordcount", "--rate", "100k", "--count", "150000", "--listen", &addr])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = dir.join("result.json");
+    let mut args: Vec<String> = ["run", "--engine", engine, "--workload", "wordcount", "--batch-interval", "100ms"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--source".into(), format!("socket://{addr}"), "--duration".into(), "30s".into()]);
+    args.extend(["--warmup".into(), "0".into(), "--out".into(), out.to_str().unwrap().to_owned()]);
+    if factor > 1 {
+        args.extend(["--fault".into(), format!("slow-worker:0@300ms+500ms*{factor}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = streambench(&args);
+    assert!(feeder.wait().unwrap().success());
+    assert!(o.status.success(), "{engine}: {}", stderr(&o));
+    let r = json(&out);
+    assert_eq!(r["correct"], true, "{engine}: {}", r["verification"]);
+    let max = r["latency"]["input"]["max_ms"].as_f64().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    max
+}
+
+#[test]
+fn a_stalled_socket_consumer_shows_as_input_latency() {
+    // Lines are stamped when the receiver reads them, before any queue: while the consumer is
+    // slowed, lines wait in the queue, and their latency says so.
+    for engine in ["native", "microbatch"] {
+        let (steady, stalled) = (socket_latency_max_ms(engine, 1), socket_latency_max_ms(engine, 200));
+        assert!(stalled > 150.0 && stalled > 2.0 * steady, "{engine}: max {stalled:.1} ms stalled, {steady:.1} ms not");
+    }
+}

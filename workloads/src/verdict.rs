@@ -24,6 +24,16 @@ pub enum Semantics {
     ArrivalTime,
 }
 
+impl Semantics {
+    /// The name results use: `event-time` or `arrival-time`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Semantics::EventTime => "event-time",
+            Semantics::ArrivalTime => "arrival-time",
+        }
+    }
+}
+
 /// How window results compare with an oracle's, window result by window result.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Accuracy {

@@ -65,15 +65,17 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
         ));
     }
     let from_socket = matches!(spec.source, Source::Socket(_));
-    if from_socket && !spec.faults.is_empty() {
+    if from_socket && spec.faults.iter().any(|f| !matches!(f, workloads::Fault::SlowWorker { .. })) {
         return Err(NativeError::Unsupported(
-            "faults with a socket source (a socket has no offsets to replay from): use the generator".into(),
+            "kill faults with a socket source (a socket has no offsets to replay from): use the generator".into(),
         ));
     }
     let job: std::sync::Arc<dyn jobs::Job> = jobs::job(spec)?.into();
     // One receiver per run, in process 0, drained by worker 0.
     let socket = match &spec.source {
-        Source::Socket(addr) if spec.cluster.process_id == 0 => Some(operators::socket::Receiver::connect(addr, spec)?),
+        Source::Socket(addr) if spec.cluster.process_id == 0 => {
+            Some(operators::socket::Receiver::connect(addr, observer)?)
+        }
         _ => None,
     };
     // Snapshots go to the run's checkpoint directory, else to a private one (shared by the

@@ -1,6 +1,8 @@
-//! `streambench compare`: the main job. Every workload on both engines (a max-rate run, then
-//! fixed-rate latency runs at one rate common to both engines and at half of each engine's own
-//! max), the COST loop of each workload, then `summary.json`, the plots and `report.md`.
+//! `streambench compare`: the main job. Every workload on both engines, each with the same run
+//! kinds, durations and warm-ups (a max-rate run, then fixed-rate latency runs at one rate common
+//! to both engines and at half of each engine's own max, and a fault run), the COST loop of each
+//! workload, the report's sections (`sections.rs`: latency against the batch interval, accuracy
+//! against disorder, scaling), then `summary.json`, the plots and `report.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,12 @@ pub struct CompareArgs {
     /// The generator seed.
     #[arg(long, default_value_t = 1, value_parser = parse_seed, env = "STREAMBENCH_SEED")]
     pub seed: u64,
+    /// Each run's duration (default 5 s, 1 s with --quick).
+    #[arg(long, value_parser = crate::options::parse_duration, env = "STREAMBENCH_COMPARE_DURATION")]
+    pub duration: Option<u64>,
+    /// Each run's warm-up (default a fifth of the duration, at most 5 s).
+    #[arg(long, value_parser = crate::options::parse_duration, env = "STREAMBENCH_COMPARE_WARMUP")]
+    pub warmup: Option<u64>,
 }
 
 /// Durations and sizes of a comparison.
@@ -60,7 +68,13 @@ pub struct Plan {
     /// Max-rate runs per engine and workload, each right after its own COST loop; the run
     /// with the median ratio to its COST loop is kept (what the CI gate compares).
     pub max_repeats: usize,
+    /// The micro-batch engine's batch intervals in the latency-against-batch-interval section, ns.
+    pub batch_intervals: &'static [u64],
+    /// The disorder bounds of the accuracy-against-disorder section, ns.
+    pub disorders: &'static [u64],
 }
+
+const MS: u64 = 1_000_000;
 
 impl Plan {
     /// The plan of a default or `--quick` comparison.
@@ -76,6 +90,8 @@ impl Plan {
                 fault_checkpoint_ns: SECOND_NS / 5,
                 fault_workload,
                 max_repeats: 3,
+                batch_intervals: &[10 * MS, 100 * MS],
+                disorders: &[0, 100 * MS, SECOND_NS],
             }
         } else {
             Plan {
@@ -87,8 +103,26 @@ impl Plan {
                 fault_checkpoint_ns: SECOND_NS,
                 fault_workload,
                 max_repeats: 1,
+                batch_intervals: &[10 * MS, 100 * MS, 500 * MS, SECOND_NS, 2 * SECOND_NS],
+                disorders: &[0, 100 * MS, SECOND_NS],
             }
         }
+    }
+
+    /// The plan with each run lasting `duration_ns` (warm-up: `warmup_ns`, or a fifth of the
+    /// duration, at most 5 s).
+    pub fn with_duration(mut self, duration_ns: Option<u64>, warmup_ns: Option<u64>) -> Result<Self> {
+        if let Some(d) = duration_ns {
+            self.duration_ns = d;
+            self.warmup_ns = (d / 5).min(5 * SECOND_NS);
+        }
+        if let Some(w) = warmup_ns {
+            self.warmup_ns = w;
+        }
+        if self.warmup_ns >= self.duration_ns {
+            anyhow::bail!("--warmup must be shorter than --duration");
+        }
+        Ok(self)
     }
 
     /// Events per COST loop of `workload`.
@@ -121,13 +155,15 @@ pub fn run_spec(workload: Workload, profile: Profile, plan: &Plan, workers: usiz
     spec
 }
 
-fn file_name(engine: Engine, workload: Workload, kind: RunKind) -> String {
-    format!("runs/{}-{}-{kind}.json", engine.name(), workload.name())
+/// Where a run's result goes; `variant` tells runs of one kind apart (`""` for the main ones).
+pub(crate) fn file_name(engine: Engine, workload: Workload, kind: RunKind, variant: &str) -> String {
+    let sep = if variant.is_empty() { "" } else { "-" };
+    format!("runs/{}-{}-{kind}{sep}{variant}.json", engine.name(), workload.name())
 }
 
 /// Runs the comparison, writing everything under `args.out`; `progress` hears one line per step.
 pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Summary> {
-    let plan = Plan::new(args.quick);
+    let plan = Plan::new(args.quick).with_duration(args.duration, args.warmup)?;
     let workers = args
         .workers
         .map(|w| w as usize)
@@ -144,28 +180,28 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
     let context = Context::now(&run_spec(Workload::ALL[0], Profile::Max { nominal: 1e6 }, &plan, workers, args.seed));
     let summary = Summary { context, quick: args.quick, cost: costs, runs };
     write_json(Some(&out.join("summary.json")), &summary)?;
-    let plots = crate::plot::compare_plots(out, &summary, &results)?;
+    let plots = crate::section_plots::all(out, &summary, &results)?;
     crate::report::write_report(out, &summary, &results, &plots)?;
     progress(&format!("wrote {}", out.join("report.md").display()));
     Ok(summary)
 }
 
 /// A comparison in progress.
-struct Comparison<'a> {
-    args: &'a CompareArgs,
-    plan: Plan,
-    workers: usize,
-    progress: &'a mut dyn FnMut(&str),
+pub(crate) struct Comparison<'a> {
+    pub(crate) args: &'a CompareArgs,
+    pub(crate) plan: Plan,
+    pub(crate) workers: usize,
+    pub(crate) progress: &'a mut dyn FnMut(&str),
     costs: BTreeMap<String, CostEntry>,
-    runs: Vec<SummaryRun>,
-    results: Vec<(String, RunResult)>,
+    pub(crate) runs: Vec<SummaryRun>,
+    pub(crate) results: Vec<(String, RunResult)>,
 }
 
 /// One workload's COST loop, and its spec.
-struct Cost {
+pub(crate) struct Cost {
     spec: RunSpec,
     records: u64,
-    entry: CostEntry,
+    pub(crate) entry: CostEntry,
 }
 
 impl Comparison<'_> {
@@ -181,21 +217,20 @@ impl Comparison<'_> {
         let mut max = BTreeMap::new();
         for engine in self.args.engines.clone() {
             let profile = Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE };
-            if let Some(r) = self.one(engine, workload, &cost, RunKind::Max, profile, Vec::new()) {
+            if let Some(r) = self.one(engine, workload, &cost, RunKind::Max, self.spec(workload, profile), "") {
                 if r.correct && r.throughput.records_per_sec > 0.0 {
                     max.insert(engine, r.throughput.records_per_sec);
                 }
             }
         }
         let Some(common) = max.values().cloned().reduce(f64::min).map(|m| (m / 2.0).round()) else { return Ok(()) };
+        let at = |rate: f64| Profile::Constant { rate };
         for &engine in max.keys() {
-            self.one(engine, workload, &cost, RunKind::CommonRate, Profile::Constant { rate: common }, Vec::new());
+            self.one(engine, workload, &cost, RunKind::CommonRate, self.spec(workload, at(common)), "");
         }
+        // Every engine at half its own max (for the slower one, the common rate again).
         for (&engine, &m) in &max {
-            let half = (m / 2.0).round();
-            if (half - common).abs() > 0.05 * common {
-                self.one(engine, workload, &cost, RunKind::HalfMax, Profile::Constant { rate: half }, Vec::new());
-            }
+            self.one(engine, workload, &cost, RunKind::HalfMax, self.spec(workload, at((m / 2.0).round())), "");
         }
         // Recovery: each engine at the common rate, one worker (executor) of two losing its
         // memory half-way: the micro-batch engine recomputes the lost partitions from lineage,
@@ -203,39 +238,55 @@ impl Comparison<'_> {
         if workload == self.plan.fault_workload && self.workers >= 2 {
             let fault = Fault::KillWorker { worker: 1, at_ns: self.plan.duration_ns / 2 };
             for &engine in max.keys() {
-                let profile = Profile::Constant { rate: common };
-                self.one(engine, workload, &cost, RunKind::Fault, profile, vec![fault.clone()]);
+                let mut spec = self.spec(workload, at(common));
+                // Both engines checkpoint at the same interval, so that the native engine has a
+                // snapshot to restore and the micro-batch engine a cut to recompute from.
+                spec.checkpoint.interval_ns = Some(self.plan.fault_checkpoint_ns);
+                spec.faults = vec![fault.clone()];
+                self.one(engine, workload, &cost, RunKind::Fault, spec, "");
             }
         }
+        let engines: Vec<Engine> = max.keys().copied().collect();
+        self.sections(workload, &engines, common, &cost);
         Ok(())
     }
 
-    /// One run of `engine` (the median of the plan's repeats at max, each after its own COST
-    /// loop, by ratio), judged, written and summarised; `None` if it failed.
-    fn one(
+    /// A run of `workload` at `profile` on every worker of the comparison.
+    pub(crate) fn spec(&self, workload: Workload, profile: Profile) -> RunSpec {
+        run_spec(workload, profile, &self.plan, self.workers, self.args.seed)
+    }
+
+    /// One run of `engine` on `spec` (the median of the plan's repeats at max, each after its
+    /// own COST loop, by ratio), judged, written and summarised; `None` if it failed.
+    pub(crate) fn one(
         &mut self,
         engine: Engine,
         workload: Workload,
         cost: &Cost,
         kind: RunKind,
-        profile: Profile,
-        faults: Vec<Fault>,
+        mut spec: RunSpec,
+        variant: &str,
     ) -> Option<RunResult> {
-        let mut spec = run_spec(workload, profile, &self.plan, self.workers, self.args.seed);
-        if !faults.is_empty() {
-            // Both engines checkpoint at the same interval, so that the native engine has a
-            // snapshot to restore and the micro-batch engine a cut to recompute from.
-            spec.checkpoint.interval_ns = Some(self.plan.fault_checkpoint_ns);
-        }
-        spec.faults = faults;
-        let repeats = if spec.profile.is_max() { self.plan.max_repeats } else { 1 };
+        let repeats = if spec.profile.is_max() && kind == RunKind::Max { self.plan.max_repeats } else { 1 };
         if spec.profile.is_max() {
             spec.records = self.plan.max_records(workload);
         }
-        let file = file_name(engine, workload, kind);
         let judged = self
             .measure_median(engine, &spec, cost, repeats)
             .and_then(|(report, context, paired)| judge(engine, &spec, &report, context).map(|r| (r, paired)));
+        self.record(engine, workload, kind, variant, judged.map(|(r, paired)| (r, Some(paired))))
+    }
+
+    /// Writes and summarises a judged run (or its failure); returns it.
+    pub(crate) fn record(
+        &mut self,
+        engine: Engine,
+        workload: Workload,
+        kind: RunKind,
+        variant: &str,
+        judged: Result<(RunResult, Option<CostEntry>)>,
+    ) -> Option<RunResult> {
+        let file = file_name(engine, workload, kind, variant);
         let (r, paired) = match judged {
             Ok(judged) => judged,
             Err(e) => {
@@ -244,12 +295,22 @@ impl Comparison<'_> {
                 return None;
             }
         };
-        let spread = if repeats > 1 { format!(" (median of {repeats})") } else { String::new() };
-        (self.progress)(&format!("{kind:>11}: {}{spread}", crate::report::one_line(&r)));
+        let spread = if kind == RunKind::Max && self.plan.max_repeats > 1 {
+            format!(" (median of {})", self.plan.max_repeats)
+        } else {
+            String::new()
+        };
+        let label = if variant.is_empty() { kind.to_string() } else { format!("{kind} {variant}") };
+        (self.progress)(&format!("{label:>14}: {}{spread}", crate::report::one_line(&r)));
         if let Err(e) = write_json(Some(&self.args.out.join(&file)), &r) {
             (self.progress)(&format!("cannot write {file}: {e:#}"));
         }
-        self.runs.push(SummaryRun::of(kind, Some(file.clone()), &r, Some(&paired)));
+        self.runs.push(SummaryRun::of(
+            kind,
+            Some(file.clone()),
+            &r,
+            paired.as_ref().or(self.costs.get(workload.name())),
+        ));
         self.results.push((file, r.clone()));
         Some(r)
     }

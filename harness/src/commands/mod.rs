@@ -1,5 +1,5 @@
 //! One file per subcommand, each with its clap `Args` and the function that runs it (returning
-//! what `main` prints).
+//! what `main` prints), and `sections`, the runs `compare` makes for the report's sections.
 
 pub mod baseline;
 pub mod check;
@@ -10,5 +10,6 @@ pub mod gen;
 pub mod merge;
 pub mod plot;
 pub mod run;
+mod sections;
 pub mod sustainable;
 pub mod sweep;

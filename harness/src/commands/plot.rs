@@ -19,7 +19,7 @@ pub struct PlotArgs {
 pub fn run(args: &PlotArgs) -> Result<usize> {
     let summary = Summary::read(&args.dir.join("summary.json"))?;
     let results = read_results(&args.dir, &summary)?;
-    let plots = crate::plot::compare_plots(&args.dir, &summary, &results)?;
+    let plots = crate::section_plots::all(&args.dir, &summary, &results)?;
     crate::report::write_report(&args.dir, &summary, &results, &plots)?;
     Ok(plots.len())
 }
