@@ -128,3 +128,17 @@ fn a_kill_takes_effect_at_its_time_in_both_engines() {
         assert!((at_ns..at_ns + 10 * MS).contains(&effective), "{engine}: took effect at {} ms", effective / MS);
     }
 }
+
+#[test]
+fn micro_batch_running_counts_are_checked_batch_by_batch() {
+    // A snapshot of a middle batch that is off by one is caught, though the final totals are right.
+    let s = spec(Workload::Wordcount, rate(Workload::Wordcount), 2);
+    let mut report = microbatch(&s);
+    assert!(registry::verify(&s, &report, Running::Snapshots).unwrap().correct);
+    let batches: Vec<u64> = report.outputs.snapshots.keys().copied().collect();
+    assert!(batches.len() > 3, "{batches:?}");
+    let middle = batches[batches.len() / 2];
+    report.outputs.snapshots.get_mut(&middle).unwrap()[0].count += 1;
+    let verdict = registry::verify(&s, &report, Running::Snapshots).unwrap();
+    assert!(!verdict.correct && verdict.message.contains(&format!("batch {} ms", middle / MS)), "{}", verdict.message);
+}

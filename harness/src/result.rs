@@ -272,6 +272,8 @@ pub struct RunResult {
     pub histograms: Histograms,
     /// What the run cost.
     pub resources: ResourceUse,
+    /// What its checkpoints cost: taken, bytes written, time spent writing them.
+    pub checkpoints: workloads::contract::CheckpointStats,
     /// Per-second records/s and latency.
     pub timeline: Vec<TimelinePoint>,
     /// Whether the outputs equal the oracle's (the one `semantics` names).
@@ -344,6 +346,7 @@ pub fn summarize(
             output: workloads::histo::encode(&report.output_latency_us),
         },
         resources: ResourceUse::of(report),
+        checkpoints: report.checkpoints,
         timeline,
         correct: verdict.correct,
         semantics: verdict.semantics,

@@ -58,6 +58,37 @@ impl<'a> Judge<'a> {
         self.ends.iter().enumerate().flat_map(|(p, &end)| (0..end).map(move |i| (p as u32, i)))
     }
 
+    /// `f(p, offsets)` over every range of offsets the run read, split into pieces run on every
+    /// core; the results in no particular order (for oracles whose parts merge in any order).
+    pub fn par_ranges<R: Send>(&self, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // A few pieces per thread, so that uneven partitions still keep every core busy.
+        let total: u64 = self.ends.iter().sum();
+        let piece = total.div_ceil(4 * threads as u64).max(1);
+        let pieces: Vec<(u32, std::ops::Range<u64>)> = self
+            .ends
+            .iter()
+            .enumerate()
+            .flat_map(|(p, &end)| (0..end).step_by(piece as usize).map(move |s| (p as u32, s..(s + piece).min(end))))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(pieces.len()).max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((p, r)) = pieces.get(k) else { return out };
+                            out.push(f(*p, r.clone()));
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().expect("a verification thread panicked")).collect()
+        })
+    }
+
     /// Whether the events came from a socket (in one stream, in global order).
     pub fn from_socket(&self) -> bool {
         matches!(self.spec.source, Source::Socket(_))

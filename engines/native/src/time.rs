@@ -8,8 +8,9 @@ pub const TICK_NS: u64 = 1_000_000;
 /// past every window, far from overflow when multiplied by [`TICK_NS`].
 pub const END_TICK: u64 = u64::MAX / TICK_NS / 4;
 
-/// The checkpoint interval when the run gives none: one second of event time.
-pub const DEFAULT_INTERVAL_NS: u64 = 1_000_000_000;
+/// The checkpoint interval when the run gives none: ten seconds of event time (the micro-batch
+/// engine's default for state, Spark's), which on a schedule is ten seconds of the run.
+pub const DEFAULT_INTERVAL_NS: u64 = 10_000_000_000;
 
 /// At most this many events per partition per source activation (keeps operators responsive).
 pub const SOURCE_BATCH: u64 = 8 * 1024;

@@ -68,6 +68,7 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
         timely::synchronization::Barrier::new(worker).wait();
         restore(&control, &mut recorder.borrow_mut(), fired, at_ns);
     }
+    recorder.borrow_mut().checkpoints(control.stats());
     control.remove_own_files();
     recorder.borrow_mut().complete();
 }

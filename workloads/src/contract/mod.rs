@@ -17,6 +17,7 @@ pub mod spec;
 pub use fault::{parse_duration_ns, BadFault, Fault};
 pub use observer::{LatencyRuns, Observer, Recorder};
 pub use report::{
-    BatchInfo, MicrobatchReport, NativeReport, OutputMark, Outputs, Resources, Restore, RunReport, TimelineBucket,
+    BatchInfo, CheckpointStats, MicrobatchReport, NativeReport, OutputMark, Outputs, Resources, Restore, RunReport,
+    TimelineBucket,
 };
 pub use spec::{CheckpointSpec, ClusterSpec, Collect, MicrobatchSettings, NativeSettings, RunSpec, Source, SpecError};

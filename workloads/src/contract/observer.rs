@@ -252,10 +252,10 @@ impl Recorder {
         }
     }
 
-    /// A running-count snapshot (`update_state_by_key` emits every key each batch): always
-    /// kept, as snapshots are bounded by the vocabulary per batch.
-    pub fn word_snapshot(&mut self, word: &str, count: u64) {
-        self.report.outputs.word_totals.push(WordTotal { word: word.to_owned(), count });
+    /// A running-count snapshot of the batch at `batch_ns` (`update_state_by_key` emits every
+    /// key each batch): always kept, as snapshots are bounded by the vocabulary per batch.
+    pub fn word_snapshot(&mut self, batch_ns: u64, word: &str, count: u64) {
+        self.report.outputs.snapshots.entry(batch_ns).or_default().push(WordTotal { word: word.to_owned(), count });
     }
 
     /// Notes that partition `p` was read up to `end` by the batch at `batch_ns`.
@@ -322,6 +322,15 @@ impl Recorder {
     pub fn fault_applied(&mut self, index: usize, at_ns: u64) {
         let e = self.report.faults_applied.entry(index).or_insert(at_ns);
         *e = (*e).min(at_ns);
+    }
+
+    /// Adds what this worker's checkpoints cost.
+    pub fn checkpoints(&mut self, stats: crate::contract::report::CheckpointStats) {
+        let c = &mut self.report.checkpoints;
+        c.taken += stats.taken;
+        c.metadata += stats.metadata;
+        c.bytes += stats.bytes;
+        c.pause_ns += stats.pause_ns;
     }
 
     /// Notes a restore after a fault.

@@ -55,6 +55,10 @@ impl TimelineBucket {
 pub struct Outputs {
     /// Running-count updates (only with `Collect::Full`).
     pub word_totals: Vec<WordTotal>,
+    /// Running-count snapshots (`update_state_by_key` emits every key each batch), by batch
+    /// time, ns: always kept, as they are bounded by the vocabulary per batch.
+    #[serde(default)]
+    pub snapshots: BTreeMap<u64, Vec<WordTotal>>,
     /// Digest of every running-count update.
     pub digest: UpdateDigest,
     /// Windowed word counts.
@@ -68,15 +72,19 @@ pub struct Outputs {
 impl Outputs {
     pub(crate) fn merge(&mut self, other: Outputs) {
         self.word_totals.extend(other.word_totals);
+        for (t, mut s) in other.snapshots {
+            self.snapshots.entry(t).or_default().append(&mut s);
+        }
         self.digest.merge(&other.digest);
         self.windowed.extend(other.windowed);
         self.hashtags.extend(other.hashtags);
         self.alerts.extend(other.alerts);
     }
 
-    /// The number of outputs (running-count updates by the digest).
+    /// The number of outputs (running-count updates by the digest, snapshots row by row).
     pub fn len(&self) -> u64 {
-        self.digest.updates + (self.windowed.len() + self.hashtags.len() + self.alerts.len()) as u64
+        let snapshots: usize = self.snapshots.values().map(Vec::len).sum();
+        self.digest.updates + (snapshots + self.windowed.len() + self.hashtags.len() + self.alerts.len()) as u64
     }
 
     /// Whether there is no output.
@@ -133,9 +141,37 @@ pub struct RunReport {
     /// earliest worker's).
     #[serde(default)]
     pub faults_applied: BTreeMap<usize, u64>,
+    /// What its checkpoints cost.
+    #[serde(default)]
+    pub checkpoints: CheckpointStats,
     /// What the run cost its processes (filled in by whoever ran the engine).
     #[serde(default)]
     pub resources: Resources,
+}
+
+/// What a run's checkpoints cost (micro-batch: state cuts and metadata files; native: snapshot
+/// files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointStats {
+    /// State checkpoints taken (micro-batch cuts; native snapshots, as the busiest worker wrote
+    /// them).
+    pub taken: u64,
+    /// Metadata checkpoints written (micro-batch: one per batch, as Spark's).
+    pub metadata: u64,
+    /// Bytes written, every file of every worker.
+    pub bytes: u64,
+    /// Time spent writing them, on the busiest worker (micro-batch: the driver, whose batches
+    /// wait for it), ns.
+    pub pause_ns: u64,
+}
+
+impl CheckpointStats {
+    fn merge(&mut self, other: CheckpointStats) {
+        self.taken = self.taken.max(other.taken);
+        self.metadata = self.metadata.max(other.metadata);
+        self.bytes += other.bytes;
+        self.pause_ns = self.pause_ns.max(other.pause_ns);
+    }
 }
 
 /// What a run cost: CPU time and memory, summed over its processes.
@@ -244,6 +280,7 @@ impl RunReport {
             microbatch: MicrobatchReport::default(),
             native: NativeReport::default(),
             faults_applied: BTreeMap::new(),
+            checkpoints: CheckpointStats::default(),
             resources: Resources::default(),
         }
     }
@@ -281,6 +318,7 @@ impl RunReport {
             let e = self.faults_applied.entry(f).or_insert(at);
             *e = (*e).min(at);
         }
+        self.checkpoints.merge(other.checkpoints);
         self.resources.user_s += other.resources.user_s;
         self.resources.system_s += other.resources.system_s;
         self.resources.peak_rss_bytes += other.resources.peak_rss_bytes;

@@ -9,20 +9,71 @@ use crate::hashtags::spec::HashtagSpec;
 use crate::hashtags::window::HashtagWindow;
 use crate::text::hashtags;
 
-/// Every sliding window's result, sorted by window end.
-pub fn hashtag_windows<'a>(tweets: impl IntoIterator<Item = Tweet<'a>>, spec: &HashtagSpec) -> Vec<HashtagWindow> {
-    let mut windows: BTreeMap<u64, FxHashMap<String, u64>> = BTreeMap::new();
+/// Tag counts per pane (a slide's worth of event time), by the pane's end: the part of the
+/// oracle that reads every tweet, so that the inputs can be counted in parts (in parallel) and
+/// merged with [`merge_panes`].
+pub type Panes = BTreeMap<u64, FxHashMap<String, u64>>;
+
+/// Counts `tweets`' tags per pane of `spec`'s slide.
+pub fn panes<'a>(tweets: impl IntoIterator<Item = Tweet<'a>>, spec: &HashtagSpec) -> Panes {
+    let mut panes = Panes::new();
     for tweet in tweets {
+        let counts = panes.entry((tweet.event_time / spec.slide_ns + 1) * spec.slide_ns).or_default();
         for tag in hashtags(&tweet.text) {
-            for end in spec.window_ends(tweet.event_time) {
-                *windows.entry(end).or_default().entry(tag.to_owned()).or_insert(0) += 1;
+            match counts.get_mut(tag) {
+                Some(c) => *c += 1,
+                None => {
+                    counts.insert(tag.to_owned(), 1);
+                }
             }
         }
     }
-    windows
-        .into_iter()
-        .map(|(end, counts)| HashtagWindow::from_counts(end, counts.iter().map(|(t, c)| (t.as_str(), *c)), spec.top_k))
-        .collect()
+    panes
+}
+
+/// Folds `other`'s pane counts into `into`.
+pub fn merge_panes(into: &mut Panes, other: Panes) {
+    for (end, counts) in other {
+        let mine = into.entry(end).or_default();
+        for (tag, c) in counts {
+            *mine.entry(tag).or_insert(0) += c;
+        }
+    }
+}
+
+/// Every sliding window's result from the pane counts, sorted by window end: a window is the
+/// sum of the `window / slide` panes ending at or before its end (kept as a running sum, a pane
+/// added as it enters and taken away as it leaves).
+pub fn windows_of(panes: &Panes, spec: &HashtagSpec) -> Vec<HashtagWindow> {
+    let (slide, span) = (spec.slide_ns, spec.window_ns / spec.slide_ns);
+    let (Some(&first), Some(&last)) = (panes.keys().next(), panes.keys().next_back()) else { return Vec::new() };
+    let mut running: FxHashMap<&str, u64> = FxHashMap::default();
+    let mut out = Vec::new();
+    let mut end = first;
+    while end <= last + (span - 1) * slide {
+        for (tag, c) in panes.get(&end).into_iter().flatten() {
+            *running.entry(tag.as_str()).or_insert(0) += c;
+        }
+        if let Some(leaving) = end.checked_sub(span * slide).and_then(|e| panes.get(&e)) {
+            for (tag, c) in leaving {
+                let left = running.get_mut(tag.as_str()).expect("a pane's tags are in its windows");
+                *left -= c;
+                if *left == 0 {
+                    running.remove(tag.as_str());
+                }
+            }
+        }
+        if !running.is_empty() {
+            out.push(HashtagWindow::from_counts(end, running.iter().map(|(t, c)| (*t, *c)), spec.top_k));
+        }
+        end += slide;
+    }
+    out
+}
+
+/// Every sliding window's result, sorted by window end.
+pub fn hashtag_windows<'a>(tweets: impl IntoIterator<Item = Tweet<'a>>, spec: &HashtagSpec) -> Vec<HashtagWindow> {
+    windows_of(&panes(tweets, spec), spec)
 }
 
 #[cfg(test)]

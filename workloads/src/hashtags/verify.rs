@@ -16,14 +16,22 @@ pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict
         return conservation(judge, spec, g);
     }
     judge.windows(|arrival| {
-        let tweets = judge.coords().map(|(p, i)| {
-            let mut e = g.event(p, i);
-            if arrival {
-                e.event_time = judge.window_time(p, i, e.event_time);
-            }
-            e
+        // Pane counts over every core, then the windows from them.
+        let parts = judge.par_ranges(|p, offsets| {
+            let tweets = offsets.map(|i| {
+                let mut e = g.event(p, i);
+                if arrival {
+                    e.event_time = judge.window_time(p, i, e.event_time);
+                }
+                e
+            });
+            oracle::panes(tweets, spec)
         });
-        hashtag_windows(outputs, &oracle::hashtag_windows(tweets, spec))
+        let mut panes = oracle::Panes::new();
+        for part in parts {
+            oracle::merge_panes(&mut panes, part);
+        }
+        hashtag_windows(outputs, &oracle::windows_of(&panes, spec))
     })
 }
 

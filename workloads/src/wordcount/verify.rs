@@ -25,10 +25,14 @@ pub fn run(judge: &Judge<'_>, spec: &WordCountSpec, g: &LineGenerator) -> Verdic
             });
             windowed_counts(&outputs.windowed, &oracle::windowed_counts(lines, w))
         }),
+        None if judge.running == Running::Snapshots && judge.by_arrival() => per_batch(judge, g, &outputs.snapshots),
         None => {
             let totals = oracle::word_totals(judge.coords().map(|(p, i)| g.event(p, i)));
             match judge.running {
-                Running::Snapshots => running_snapshots(&outputs.word_totals, &totals),
+                Running::Snapshots => {
+                    let all: Vec<WordTotal> = outputs.snapshots.values().flatten().cloned().collect();
+                    running_snapshots(&all, &totals)
+                }
                 Running::EveryUpdate if !outputs.word_totals.is_empty() || judge.spec.collect == Collect::Full => {
                     running_updates(&outputs.word_totals, &totals)
                 }
@@ -71,6 +75,46 @@ pub fn running_snapshots(outputs: &[WordTotal], totals: &BTreeMap<String, u64>) 
         }
     }
     m.into_verdict(outputs.len() as u64, "running-count snapshots")
+}
+
+/// Running-count snapshots batch by batch: the snapshot of batch `t` must be exactly the totals
+/// over every input the batches up to `t` read (the arrivals say which), and the last one must
+/// cover every input the run read.
+fn per_batch(judge: &Judge<'_>, g: &LineGenerator, snapshots: &BTreeMap<u64, Vec<WordTotal>>) -> Verdict {
+    let arrivals = &judge.report.microbatch.arrivals;
+    let mut read: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut running: BTreeMap<String, u64> = BTreeMap::new();
+    let mut checked = 0;
+    for (&t, snapshot) in snapshots {
+        for (&p, ends) in arrivals {
+            let end = ends.iter().filter(|(_, at)| *at <= t).map(|(end, _)| *end).max().unwrap_or(0);
+            let from = read.entry(p).or_insert(0);
+            for i in *from..end {
+                for w in crate::text::words(&g.event(p, i).text) {
+                    *running.entry(w.to_owned()).or_insert(0) += 1;
+                }
+            }
+            *from = (*from).max(end);
+        }
+        checked += snapshot.len() as u64;
+        let got = snapshot.iter().map(|o| (o.word.as_str(), o.count));
+        let verdict = compare_keyed(got, running.iter().map(|(w, c)| (w.as_str(), *c)), "running-count snapshots");
+        if !verdict.correct {
+            return Verdict::failed(
+                checked,
+                format!("the snapshot of batch {} ms: {}", t / 1_000_000, verdict.message),
+            );
+        }
+    }
+    let ends = &judge.report.partition_ends;
+    if let Some((p, end)) = ends.iter().find(|(p, end)| read.get(p).copied().unwrap_or(0) != **end) {
+        let at = read.get(p).copied().unwrap_or(0);
+        return Verdict::failed(
+            checked,
+            format!("the last snapshot counts partition {p} to offset {at}, but it was read to {end}"),
+        );
+    }
+    Verdict::ok(checked, "running-count snapshots (batch by batch)")
 }
 
 /// Windowed word counts: each `(window, word)` once with the oracle's count.

@@ -64,7 +64,7 @@ fn running(lines: &DStream<(String, u64)>) -> Result<(), StreamingError> {
         .foreach_partition(|t, _p, totals, r| {
             let now = r.now_ns();
             for (word, (total, updated)) in totals {
-                r.word_snapshot(word, *total);
+                r.word_snapshot(t, word, *total);
                 if let Some(due) = updated {
                     r.output_latency(if *due == 0 { t } else { *due }, now);
                 }

@@ -36,9 +36,21 @@ fn metadata_dir(dir: &Path) -> PathBuf {
     dir.join("metadata")
 }
 
+/// The bytes of state stream `sid`'s cut at `t` (its partition files).
+pub fn state_bytes(dir: &Path, sid: usize, t: Time) -> u64 {
+    std::fs::read_dir(rdd_dir(dir, sid, t))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Writes `meta`, then keeps only the files a recovery could still use: those since the cut
-/// before the last one (so a cut found corrupt falls back to the previous one).
-pub fn write(dir: &Path, meta: &Metadata, previous_cut: Time) -> Result<(), String> {
+/// before the last one (so a cut found corrupt falls back to the previous one). Returns the bytes
+/// written.
+pub fn write(dir: &Path, meta: &Metadata, previous_cut: Time) -> Result<u64, String> {
     let bytes = serde_json::to_vec(meta).map_err(|e| format!("cannot encode the metadata checkpoint: {e}"))?;
     write_checked(&metadata_dir(dir).join(format!("checkpoint-{}", meta.time / 1_000_000)), &bytes)?;
     for (path, time) in listed(dir) {
@@ -55,7 +67,7 @@ pub fn write(dir: &Path, meta: &Metadata, previous_cut: Time) -> Result<(), Stri
             }
         }
     }
-    Ok(())
+    Ok(bytes.len() as u64)
 }
 
 /// Metadata files in `dir`, newest first, with their batch times.

@@ -70,8 +70,8 @@ pub(crate) fn drive(
 
 /// Stops the executors and returns the batches' infos, or the run's failure.
 fn finish(generator: JobGenerator<'_>, workers: Executors) -> Result<Vec<BatchInfo>, String> {
-    let JobGenerator { jobs, failure, .. } = generator;
-    let infos = jobs.shutdown();
+    let JobGenerator { jobs, failure, stats, .. } = generator;
+    let infos = jobs.shutdown(stats);
     cluster::join_executors(workers, failure).map(|()| infos)
 }
 
@@ -108,6 +108,8 @@ struct JobGenerator<'a> {
     jobs: JobScheduler<'a>,
     outputs: Vec<Output>,
     hooks: Vec<Checkpointed>,
+    /// What the checkpoints cost.
+    stats: workloads::contract::CheckpointStats,
     /// The checkpoint interval, ns.
     interval: u64,
     processes: usize,
@@ -141,6 +143,7 @@ impl<'a> JobGenerator<'a> {
             jobs,
             outputs,
             hooks,
+            stats: Default::default(),
             interval,
             processes,
             workers,
@@ -297,6 +300,13 @@ impl<'a> JobGenerator<'a> {
     /// After batch `t`: every checkpoint interval, a cut (every checkpointed stream's RDD of `t`
     /// written by the executors); after every batch, the metadata checkpoint.
     fn checkpoint(&mut self, dir: &Path, t: Time) -> Result<(), String> {
+        let started = Instant::now();
+        let written = self.write_checkpoint(dir, t);
+        self.stats.pause_ns += started.elapsed().as_nanos() as u64;
+        written
+    }
+
+    fn write_checkpoint(&mut self, dir: &Path, t: Time) -> Result<(), String> {
         if t.is_multiple_of(self.interval) {
             let dag = &mut self.jobs.dag;
             let mut run = |rdd: Arc<RddNode>, action: Action| dag.run_job(&rdd, action);
@@ -304,6 +314,8 @@ impl<'a> JobGenerator<'a> {
                 (hook.write)(sid, t, dir, &mut run as &mut RunJob<'_>)?;
             }
             (self.previous_cut, self.cut) = (self.cut, t);
+            self.stats.taken += 1;
+            self.stats.bytes += (0..self.hooks.len()).map(|sid| checkpoint::state_bytes(dir, sid, t)).sum::<u64>();
         }
         let mut inputs = self.graph.inputs.lock().expect("graph");
         inputs.retain(|(_, at), _| *at >= self.cut);
@@ -315,6 +327,8 @@ impl<'a> JobGenerator<'a> {
             inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
         };
         drop(inputs);
-        checkpoint::write(dir, &meta, self.previous_cut)
+        self.stats.metadata += 1;
+        self.stats.bytes += checkpoint::write(dir, &meta, self.previous_cut)?;
+        Ok(())
     }
 }

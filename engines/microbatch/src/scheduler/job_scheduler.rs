@@ -80,9 +80,10 @@ impl<'a> JobScheduler<'a> {
         self.infos.push(info);
     }
 
-    /// Stops every executor; returns every batch's info.
-    pub(crate) fn shutdown(mut self) -> Vec<BatchInfo> {
+    /// Stops every executor, reporting what the checkpoints cost; returns every batch's info.
+    pub(crate) fn shutdown(mut self, checkpoints: workloads::contract::CheckpointStats) -> Vec<BatchInfo> {
         self.dag.shutdown();
+        self.recorder.checkpoints(checkpoints);
         self.recorder.complete();
         self.infos
     }

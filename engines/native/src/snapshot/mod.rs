@@ -85,6 +85,8 @@ struct Store {
     finals: Vec<(String, Vec<u8>)>,
     written: VecDeque<PathBuf>,
     warned: bool,
+    /// What writing this worker's files cost.
+    stats: workloads::contract::CheckpointStats,
 }
 
 impl Control {
@@ -273,9 +275,14 @@ impl Control {
             }
             let file = WorkerFile { epoch, generation: self.generation.get(), worker: self.worker, parts };
             let path = epoch_dir(dir, epoch, self.generation.get()).join(worker_file(self.worker));
-            let written = bincode::serialize(&file).map_err(|e| e.to_string()).and_then(|b| write_checked(&path, &b));
+            let started = std::time::Instant::now();
+            let bytes = bincode::serialize(&file).map_err(|e| e.to_string());
+            let written = bytes.and_then(|b| write_checked(&path, &b).map(|()| b.len() as u64));
+            store.stats.pause_ns += started.elapsed().as_nanos() as u64;
             match written {
-                Ok(()) => {
+                Ok(bytes) => {
+                    store.stats.taken += 1;
+                    store.stats.bytes += bytes;
                     store.written.push_back(path);
                     while store.written.len() > self.keep {
                         let old = store.written.pop_front().expect("non-empty");
@@ -347,6 +354,11 @@ impl Control {
     pub fn replayed(&self, offsets: &[(u32, u64)]) -> u64 {
         let counted = self.counted.borrow();
         counted.iter().map(|(p, c)| c.saturating_sub(offsets.iter().find(|o| o.0 == *p).map_or(0, |o| o.1))).sum()
+    }
+
+    /// What writing this worker's snapshot files cost.
+    pub fn stats(&self) -> workloads::contract::CheckpointStats {
+        self.store.borrow().stats
     }
 
     /// Removes this worker's files (at the start, and when the run is over).
