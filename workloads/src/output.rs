@@ -32,6 +32,15 @@ impl WindowedCount {
         ((self.window_end, self.word.as_str()), self.count)
     }
 
+    /// The window counts of parts of the input (counted apart), summed, sorted.
+    pub fn merge_parts(parts: Vec<Vec<WindowedCount>>) -> Vec<WindowedCount> {
+        let mut all: BTreeMap<(u64, String), u64> = BTreeMap::new();
+        for w in parts.into_iter().flatten() {
+            *all.entry((w.window_end, w.word)).or_insert(0) += w.count;
+        }
+        all.into_iter().map(|((window_end, word), count)| WindowedCount { window_end, word, count }).collect()
+    }
+
     /// Compares window counts with the expected ones: each `(window, key)` once with the
     /// expected count; the verdict carries the accuracy of the comparison.
     pub fn compare(outputs: &[WindowedCount], expected: &[WindowedCount], what: &str) -> Verdict {

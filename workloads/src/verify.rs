@@ -64,12 +64,26 @@ impl<'a> Judge<'a> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         // A few pieces per thread, so that uneven partitions still keep every core busy.
         let total: u64 = self.ends.iter().sum();
-        let piece = total.div_ceil(4 * threads as u64).max(1);
+        self.par_pieces(total.div_ceil(4 * threads as u64).max(1), f)
+    }
+
+    /// `f(p, 0..end)` for every partition, on every core (for oracles that read a partition in
+    /// order); the results in no particular order.
+    pub fn par_partitions<R: Send>(&self, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
+        self.par_pieces(u64::MAX, f)
+    }
+
+    fn par_pieces<R: Send>(&self, piece: u64, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pieces: Vec<(u32, std::ops::Range<u64>)> = self
             .ends
             .iter()
             .enumerate()
-            .flat_map(|(p, &end)| (0..end).step_by(piece as usize).map(move |s| (p as u32, s..(s + piece).min(end))))
+            .flat_map(|(p, &end)| {
+                (0..end.max(1))
+                    .step_by(piece.min(usize::MAX as u64) as usize)
+                    .map(move |s| (p as u32, s..s.saturating_add(piece).min(end)))
+            })
             .collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {

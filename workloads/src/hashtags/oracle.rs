@@ -18,17 +18,23 @@ pub type Panes = BTreeMap<u64, FxHashMap<String, u64>>;
 pub fn panes<'a>(tweets: impl IntoIterator<Item = Tweet<'a>>, spec: &HashtagSpec) -> Panes {
     let mut panes = Panes::new();
     for tweet in tweets {
-        let counts = panes.entry((tweet.event_time / spec.slide_ns + 1) * spec.slide_ns).or_default();
-        for tag in hashtags(&tweet.text) {
-            match counts.get_mut(tag) {
-                Some(c) => *c += 1,
-                None => {
-                    counts.insert(tag.to_owned(), 1);
-                }
+        add(&mut panes, tweet.event_time, &tweet.text, spec.slide_ns);
+    }
+    panes
+}
+
+/// Counts the tags of a tweet's `text` at time `t` in its pane of `slide_ns`.
+#[inline]
+pub fn add(panes: &mut Panes, t: u64, text: &str, slide_ns: u64) {
+    let counts = panes.entry((t / slide_ns + 1) * slide_ns).or_default();
+    for tag in hashtags(text) {
+        match counts.get_mut(tag) {
+            Some(c) => *c += 1,
+            None => {
+                counts.insert(tag.to_owned(), 1);
             }
         }
     }
-    panes
 }
 
 /// Folds `other`'s pane counts into `into`.

@@ -15,23 +15,28 @@ pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict
     if judge.from_socket() {
         return conservation(judge, spec, g);
     }
-    judge.windows(|arrival| {
-        // Pane counts over every core, then the windows from them.
-        let parts = judge.par_ranges(|p, offsets| {
-            let tweets = offsets.map(|i| {
-                let mut e = g.event(p, i);
-                if arrival {
-                    e.event_time = judge.window_time(p, i, e.event_time);
-                }
-                e
-            });
-            oracle::panes(tweets, spec)
-        });
-        let mut panes = oracle::Panes::new();
-        for part in parts {
-            oracle::merge_panes(&mut panes, part);
+    // Pane counts over every core, by event time and (for windows by arrival) by arrival time in
+    // the same pass over the tweets; then the windows from them.
+    let by_arrival = judge.by_arrival();
+    let parts = judge.par_ranges(|p, offsets| {
+        let (mut by_event, mut by_batch) = (oracle::Panes::new(), oracle::Panes::new());
+        for i in offsets {
+            let e = g.event(p, i);
+            if by_arrival {
+                oracle::add(&mut by_batch, judge.window_time(p, i, e.event_time), &e.text, spec.slide_ns);
+            }
+            oracle::add(&mut by_event, e.event_time, &e.text, spec.slide_ns);
         }
-        hashtag_windows(outputs, &oracle::windows_of(&panes, spec))
+        (by_event, by_batch)
+    });
+    let (mut by_event, mut by_batch) = (oracle::Panes::new(), oracle::Panes::new());
+    for (e, a) in parts {
+        oracle::merge_panes(&mut by_event, e);
+        oracle::merge_panes(&mut by_batch, a);
+    }
+    judge.windows(|arrival| {
+        let panes = if arrival && by_arrival { &by_batch } else { &by_event };
+        hashtag_windows(outputs, &oracle::windows_of(panes, spec))
     })
 }
 

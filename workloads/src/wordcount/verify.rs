@@ -16,18 +16,26 @@ pub fn run(judge: &Judge<'_>, spec: &WordCountSpec, g: &LineGenerator) -> Verdic
     let outputs = &judge.report.outputs;
     match spec.window_ns {
         Some(w) => judge.windows(|arrival| {
-            let lines = judge.coords().map(|(p, i)| {
-                let mut e = g.event(p, i);
-                if arrival {
-                    e.event_time = judge.window_time(p, i, e.event_time);
-                }
-                e
+            let parts = judge.par_ranges(|p, offsets| {
+                let lines = offsets.map(|i| {
+                    let mut e = g.event(p, i);
+                    if arrival {
+                        e.event_time = judge.window_time(p, i, e.event_time);
+                    }
+                    e
+                });
+                oracle::windowed_counts(lines, w)
             });
-            windowed_counts(&outputs.windowed, &oracle::windowed_counts(lines, w))
+            windowed_counts(&outputs.windowed, &WindowedCount::merge_parts(parts))
         }),
         None if judge.running == Running::Snapshots && judge.by_arrival() => per_batch(judge, g, &outputs.snapshots),
         None => {
-            let totals = oracle::word_totals(judge.coords().map(|(p, i)| g.event(p, i)));
+            let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+            for part in judge.par_ranges(|p, offsets| oracle::word_totals(offsets.map(|i| g.event(p, i)))) {
+                for (w, c) in part {
+                    *totals.entry(w).or_insert(0) += c;
+                }
+            }
             match judge.running {
                 Running::Snapshots => {
                     let all: Vec<WordTotal> = outputs.snapshots.values().flatten().cloned().collect();

@@ -66,14 +66,17 @@ impl WorkloadDef for Ysb {
         let table = g.table();
         let outputs = &judge.report.outputs.windowed;
         Ok(judge.windows(|arrival| {
-            let events = judge.coords().map(|(p, i)| {
-                let mut e = g.event(p, i);
-                if arrival {
-                    e.event_time = judge.window_time(p, i, e.event_time);
-                }
-                e
+            let parts = judge.par_ranges(|p, offsets| {
+                let events = offsets.map(|i| {
+                    let mut e = g.event(p, i);
+                    if arrival {
+                        e.event_time = judge.window_time(p, i, e.event_time);
+                    }
+                    e
+                });
+                oracle::campaign_windows(events, &table, s.window_ns)
             });
-            campaign_windows(outputs, &oracle::campaign_windows(events, &table, s.window_ns))
+            campaign_windows(outputs, &WindowedCount::merge_parts(parts))
         }))
     }
 
