@@ -359,3 +359,22 @@ pub fn summarize(
         recovery,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_percentile_needs_a_hundred_samples() {
+        let mut h = workloads::histo::fine();
+        h.record_n(5_000, 99).unwrap();
+        let few = Latency::of(&h);
+        assert_eq!((few.count, few.p99_ms, few.max_ms), (99, None, None));
+        assert_eq!(few.show(|l| l.p99_ms), "n/a (n=99)");
+        h.record(7_000).unwrap();
+        let enough = Latency::of(&h);
+        assert_eq!(enough.count, 100);
+        assert!(enough.p50_ms.is_some_and(|v| (v - 5.0).abs() < 0.01), "{enough:?}");
+        assert!(enough.max_ms.is_some_and(|v| (v - 7.0).abs() < 0.01), "{enough:?}");
+    }
+}
