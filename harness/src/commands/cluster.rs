@@ -104,8 +104,10 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let result = crate::commands::merge::merge(&parts)?;
+    let mut result = crate::commands::merge::merge(&parts)?;
     let _ = std::fs::remove_dir_all(&dir);
+    // The hostfile was a temporary one, gone now: the result keeps the addresses only.
+    result.config.cluster.hostfile = None;
     write_json(base.out.as_deref(), &result)?;
     Ok(result)
 }
