@@ -91,12 +91,14 @@ where
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             let now = state.recorder.borrow().now_ns();
-            // A fault came due: this worker stops here and restores.
-            if state.control.pending_kill().is_some_and(|at| now >= at) {
+            let mut emit = |buffer: &mut Vec<D>| output.session(&*cap).give_iterator(buffer.drain(..));
+            // A fault came due: the worker had read what was due by then (so a stalled worker
+            // still loses the same input), then stops here and restores.
+            if let Some(at) = state.control.pending_kill().filter(|&at| now >= at) {
+                state.read(at, *cap.time(), &mut emit);
                 state.control.fire();
                 return;
             }
-            let mut emit = |buffer: &mut Vec<D>| output.session(&*cap).give_iterator(buffer.drain(..));
             let read = state.read(now, *cap.time(), &mut emit);
             if !state.finish_or_advance(cap, now, read, &activator) {
                 capability = None;
