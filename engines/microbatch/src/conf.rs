@@ -55,6 +55,9 @@ pub struct StreamingConf {
     /// process 0, the others generate each batch's lineage as it tells them): `executors` is
     /// then the cluster's total. `None`: this process alone.
     pub cluster: Option<workloads::contract::ClusterSpec>,
+    /// How long a task waits for the shuffle blocks of the stage before it (which has finished
+    /// when it starts) before it fails its job, naming the blocks it lacks.
+    pub shuffle_wait: Duration,
 }
 
 impl Default for StreamingConf {
@@ -74,6 +77,7 @@ impl Default for StreamingConf {
             initial_rate: None,
             max_rate_per_partition: None,
             cluster: None,
+            shuffle_wait: Duration::from_secs(30),
         }
     }
 }
@@ -95,6 +99,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("initial_rate", &self.initial_rate)
             .field("max_rate_per_partition", &self.max_rate_per_partition)
             .field("cluster", &self.cluster)
+            .field("shuffle_wait", &self.shuffle_wait)
             .finish()
     }
 }

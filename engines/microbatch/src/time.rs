@@ -6,6 +6,11 @@ use crate::StreamingError;
 /// A batch time: ns since the start of the stream, a multiple of the batch interval.
 pub type Time = u64;
 
+/// A duration in ns (the unit batch times are in).
+pub(crate) fn ns(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Refuses a duration `d` (ns) that is not a positive multiple of `batch` (ns), naming the
 /// multiple below it (or above it, with `round_up`) as one that works.
 pub(crate) fn check_multiple(what: &str, d: u64, batch: u64, round_up: bool) -> Result<(), StreamingError> {

@@ -68,7 +68,7 @@ fn transform_with_and_slice() {
     let a2 = a.clone();
     let sliced = a.transform(move |ids, _r, t| Rdd::union(ids, &a2.slice(t.saturating_sub(100 * MS), t))).unwrap();
     let sliced_out = collect(&sliced);
-    let window_out = collect(&a.window(200 * MS, 100 * MS).unwrap());
+    let window_out = collect(&a.window(ms(200), ms(100)).unwrap());
     run(&mut ssc);
     assert_eq!(
         *with_out.lock().unwrap(),
@@ -186,13 +186,15 @@ fn window_operations_plain_and_inverse() {
         vec![(s("c"), 1), (s("a"), 1)],
     ];
     let pairs_stream = ssc.queue_stream(batches).unwrap();
-    let (len, slide) = (300 * MS, 200 * MS);
+    let (len, slide) = (ms(300), ms(200));
     let plain = collect(&pairs_stream.reduce_by_key_and_window(|a, b| a + b, len, slide).unwrap());
     let inverse_filtered = collect(
-        &pairs_stream.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, len, slide, |(_, c)| *c > 0).unwrap(),
+        &pairs_stream
+            .reduce_by_key_and_window_inv_filtered(|a, b| a + b, |a, b| a - b, len, slide, 3, |(_, c)| *c > 0)
+            .unwrap(),
     );
     let inverse_all =
-        collect(&pairs_stream.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, len, slide, |_| true).unwrap());
+        collect(&pairs_stream.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, len, slide).unwrap());
     let values = pairs_stream.map(|(_, v)| *v).unwrap();
     let by_window = collect(&values.reduce_by_window(|a, b| a + b, len, slide).unwrap());
     let by_window_inv = collect(&values.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, len, slide).unwrap());
@@ -340,7 +342,7 @@ fn checkpoint_interval_must_be_a_multiple_of_the_batch() {
     let a = ssc.queue_stream(vec![vec![1u64]]).unwrap();
     let err = a.checkpoint(Duration::from_millis(250)).err().unwrap().to_string();
     assert!(err.contains("must be a multiple of the batch interval (100 ms): e.g. 300 ms"), "{err}");
-    let err = a.count_by_window(250 * MS, 100 * MS).err().unwrap().to_string();
+    let err = a.count_by_window(ms(250), ms(100)).err().unwrap().to_string();
     assert!(err.contains("window length (250 ms)"), "{err}");
 }
 

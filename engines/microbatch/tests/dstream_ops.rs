@@ -71,12 +71,12 @@ fn windows_of_three_batches_sliding_every_two() {
     // batch 2: {1,2}; at 4: {2,3,4}; at 6: {4,5,6}.
     let mut ssc = context(2, 6);
     let s = ssc.queue_stream((1..=6).map(|i| vec![i as u64]).collect()).unwrap();
-    let w = s.window(300 * MS, 200 * MS).unwrap();
+    let w = s.window(ms(300), ms(200)).unwrap();
     let out = collect(&w);
     let sums = w.map(|x| ("sum".to_owned(), *x)).unwrap().reduce_by_key(|a, b| a + b).unwrap();
     let sums_out = collect(&sums);
     let by_window =
-        s.map(|x| ("sum".to_owned(), *x)).unwrap().reduce_by_key_and_window(|a, b| a + b, 300 * MS, 200 * MS).unwrap();
+        s.map(|x| ("sum".to_owned(), *x)).unwrap().reduce_by_key_and_window(|a, b| a + b, ms(300), ms(200)).unwrap();
     let by_window_out = collect(&by_window);
     ssc.start().unwrap();
     ssc.await_termination().unwrap();
@@ -158,9 +158,9 @@ fn lifecycle_errors() {
     // A window or slide that is not a multiple of the batch interval names one that is.
     let ssc = context(1, 1);
     let s = ssc.queue_stream(vec![vec![1u64]]).unwrap();
-    let err = s.window(250 * MS, 100 * MS).err().unwrap().to_string();
+    let err = s.window(ms(250), ms(100)).err().unwrap().to_string();
     assert!(err.contains("must be a multiple of the batch interval (100 ms): e.g. 200 ms"), "{err}");
-    let err = s.window(300 * MS, 150 * MS).err().unwrap().to_string();
+    let err = s.window(ms(300), ms(150)).err().unwrap().to_string();
     assert!(err.contains("slide (150 ms)"), "{err}");
 }
 

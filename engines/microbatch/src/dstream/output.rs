@@ -79,9 +79,17 @@ impl<T: Data> DStream<T> {
         })
     }
 
+    /// `print()`: [`DStream::print_n`] of Spark's default, the first 10 records of every batch.
+    pub fn print(&self) -> Result<(), StreamingError>
+    where
+        T: ShuffleData + SparkText,
+    {
+        self.print_n(10)
+    }
+
     /// `print(n)` to standard output: per batch, Spark's header (`Time: <ms> ms` between dashed
     /// lines), the first `n` records, `...` when there are more, and a blank line.
-    pub fn print(&self, n: usize) -> Result<(), StreamingError>
+    pub fn print_n(&self, n: usize) -> Result<(), StreamingError>
     where
         T: ShuffleData + SparkText,
     {

@@ -5,20 +5,22 @@
 
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
 use crate::dstream::state::recursive;
 use crate::dstream::DStream;
 use crate::rdd::{records, Data, Partition, Rdd, ShuffleData};
-use crate::time::check_multiple;
+use crate::time::{check_multiple, ns};
 use crate::StreamingError;
 
 impl<T: Data> DStream<T> {
     /// `window(length, slide)`: every `slide`, the union of the batches of the last `length`.
     /// Both must be multiples of the parent's slide.
-    pub fn window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<T>, StreamingError> {
+    pub fn window(&self, length: Duration, slide: Duration) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
+        let (length_ns, slide_ns) = (ns(length), ns(slide));
         self.check_window(length_ns, slide_ns)?;
         self.graph.remember(length_ns + slide_ns);
         // A batch is in several windows: keep it in memory once computed (as Spark persists a
@@ -47,12 +49,12 @@ impl<T: ShuffleData> DStream<T> {
     pub fn reduce_by_window(
         &self,
         f: impl Fn(&T, &T) -> T + Send + Sync + 'static,
-        length_ns: u64,
-        slide_ns: u64,
+        length: Duration,
+        slide: Duration,
     ) -> Result<DStream<T>, StreamingError> {
         let f = Arc::new(f);
         let g = Arc::clone(&f);
-        self.reduce(move |a, b| f(a, b))?.window(length_ns, slide_ns)?.reduce(move |a, b| g(a, b))
+        self.reduce(move |a, b| f(a, b))?.window(length, slide)?.reduce(move |a, b| g(a, b))
     }
 
     /// `reduceByWindow(f, inverse, length, slide)`: the same, computed incrementally: the
@@ -63,35 +65,40 @@ impl<T: ShuffleData> DStream<T> {
         &self,
         f: impl Fn(&T, &T) -> T + Send + Sync + 'static,
         inverse: impl Fn(&T, &T) -> T + Send + Sync + 'static,
-        length_ns: u64,
-        slide_ns: u64,
+        length: Duration,
+        slide: Duration,
     ) -> Result<DStream<T>, StreamingError> {
         let f = Arc::new(f);
         let g = Arc::clone(&f);
         self.reduce(move |a, b| f(a, b))?
             .map(|x| ((), x.clone()))?
-            .reduce_by_key_and_window_in(move |a, b| g(a, b), inverse, length_ns, slide_ns, 1, |_| true)?
+            .reduce_by_key_and_window_in(move |a, b| g(a, b), inverse, ns(length), ns(slide), 1, |_| true)?
             .map(|(_, x)| x.clone())
     }
 
     /// `countByWindow(length, slide)`: every slide, the number of records in the window
     /// (incrementally, as Spark does; needs a checkpoint directory).
-    pub fn count_by_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<u64>, StreamingError> {
-        self.map(|_| 1u64)?.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, length_ns, slide_ns)
+    pub fn count_by_window(&self, length: Duration, slide: Duration) -> Result<DStream<u64>, StreamingError> {
+        self.map(|_| 1u64)?.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, length, slide)
     }
 
     /// `countByValueAndWindow(length, slide)`: as Spark computes it, incrementally (counts of
     /// the previous window, plus the batches that entered, minus those that left), values whose
     /// count fell to 0 dropped. Needs a checkpoint directory.
-    pub fn count_by_value_and_window(&self, length_ns: u64, slide_ns: u64) -> Result<DStream<(T, u64)>, StreamingError>
+    pub fn count_by_value_and_window(
+        &self,
+        length: Duration,
+        slide: Duration,
+    ) -> Result<DStream<(T, u64)>, StreamingError>
     where
         T: Hash + Eq,
     {
-        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window_inv(
+        self.map(|x| (x.clone(), 1u64))?.reduce_by_key_and_window_inv_filtered(
             |a, b| a + b,
             |a, b| a - b,
-            length_ns,
-            slide_ns,
+            length,
+            slide,
+            self.graph.partitions,
             |(_, c)| *c != 0,
         )
     }
@@ -102,35 +109,74 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
     pub fn reduce_by_key_and_window(
         &self,
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
-        length_ns: u64,
-        slide_ns: u64,
+        length: Duration,
+        slide: Duration,
     ) -> Result<DStream<(K, V)>, StreamingError> {
-        self.window(length_ns, slide_ns)?.reduce_by_key(f)
+        self.window(length, slide)?.reduce_by_key(f)
     }
 
     /// `groupByKeyAndWindow(length, slide)`.
     pub fn group_by_key_and_window(
         &self,
-        length_ns: u64,
-        slide_ns: u64,
+        length: Duration,
+        slide: Duration,
     ) -> Result<DStream<(K, Vec<V>)>, StreamingError> {
-        self.window(length_ns, slide_ns)?.group_by_key()
+        self.window(length, slide)?.group_by_key()
     }
 
-    /// `reduceByKeyAndWindow(f, inverse, length, slide, filter)`: incrementally, from the
-    /// previous window: `f` adds the batches that entered, `inverse` takes out those that left,
-    /// and only the keys `filter` keeps stay (pass `|_| true` to keep every key, as Spark does
-    /// without a filter). Needs a checkpoint directory.
+    /// `reduceByKeyAndWindow(f, inverse, length, slide)`: incrementally, from the previous
+    /// window: `f` adds the batches that entered, `inverse` takes out those that left. Every key
+    /// stays, as in Spark without a filter (a key whose batches have all left keeps its
+    /// inverse-reduced value). Needs a checkpoint directory.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use microbatch::{Clock, StreamingConf, StreamingContext};
+    /// let conf = StreamingConf { clock: Clock::Manual, batches: Some(3), ..StreamingConf::default() };
+    /// let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+    /// ssc.checkpoint(std::env::temp_dir().join("doc-inv-window"));
+    /// let a = || ("a".to_string(), 1u64);
+    /// let pairs = ssc.queue_stream(vec![vec![a()], vec![a()], vec![]]).unwrap();
+    /// let counts = pairs
+    ///     .reduce_by_key_and_window_inv(|x, y| x + y, |x, y| x - y, Duration::from_secs(2), Duration::from_secs(1))
+    ///     .unwrap();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// counts.foreach_batch(move |_t, records| sink.lock().unwrap().push(records)).unwrap();
+    /// ssc.start().unwrap();
+    /// ssc.await_termination().unwrap();
+    /// // Two-second windows every second: a = 1, then 2, then 1 (the first batch has left).
+    /// let a = |n| vec![("a".to_string(), n)];
+    /// assert_eq!(*seen.lock().unwrap(), vec![a(1), a(2), a(1)]);
+    /// ```
     pub fn reduce_by_key_and_window_inv(
         &self,
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
         inverse: impl Fn(&V, &V) -> V + Send + Sync + 'static,
-        length_ns: u64,
-        slide_ns: u64,
-        filter: impl Fn(&(K, V)) -> bool + Send + Sync + 'static,
+        length: Duration,
+        slide: Duration,
     ) -> Result<DStream<(K, V)>, StreamingError> {
         let n = self.graph.partitions;
-        self.reduce_by_key_and_window_in(f, inverse, length_ns, slide_ns, n, filter)
+        self.reduce_by_key_and_window_in(f, inverse, ns(length), ns(slide), n, |_| true)
+    }
+
+    /// `reduceByKeyAndWindow(f, inverse, length, slide, partitions, filter)`: the same, into
+    /// `partitions` partitions, keeping only the keys `filter` keeps (Spark's `filterFunc`, e.g.
+    /// dropping counts that fell to 0).
+    pub fn reduce_by_key_and_window_inv_filtered(
+        &self,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        inverse: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        length: Duration,
+        slide: Duration,
+        partitions: usize,
+        filter: impl Fn(&(K, V)) -> bool + Send + Sync + 'static,
+    ) -> Result<DStream<(K, V)>, StreamingError> {
+        if partitions == 0 {
+            return Err(StreamingError::Invalid("a windowed reduce needs at least 1 partition".into()));
+        }
+        self.reduce_by_key_and_window_in(f, inverse, ns(length), ns(slide), partitions, filter)
     }
 
     fn reduce_by_key_and_window_in(

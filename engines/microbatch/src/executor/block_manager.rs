@@ -7,14 +7,16 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::rdd::lineage::{walk, Visitor};
-use crate::rdd::{Partition, RddId, RddNode, Shuffle, ShuffleId, TaskContext};
+use crate::rdd::{Partition, RddId, RddNode, ReduceFn, Shuffle, ShuffleId, TaskContext};
 
 /// An executor's block manager: cached partitions and received shuffle blocks.
 #[derive(Default)]
 pub struct BlockManager {
     cached: FxHashMap<(RddId, usize), Partition>,
     blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
-    /// How many blocks arrived per `(shuffle, reduce partition)` and are not yet consumed.
+    /// How many blocks arrived per `(shuffle, reduce partition)`. Blocks are kept, read by
+    /// every job of the batch that needs them (Spark keeps a shuffle's map outputs), until the
+    /// driver frees the batch's shuffles.
     received: FxHashMap<(ShuffleId, usize), usize>,
     /// The shuffle attempt blocks must come from: set by the latest executor loss; a block of an
     /// older attempt comes from a task of an aborted stage.
@@ -38,11 +40,15 @@ impl BlockManager {
         self.stored.insert(id, data);
     }
 
-    /// Drops cached partitions of these RDDs and received blocks of these ids.
-    pub(crate) fn forget(&mut self, ids: Vec<RddId>) {
+    /// Drops cached partitions of these RDDs, received blocks of these ids, and the blocks of
+    /// these shuffles.
+    pub(crate) fn forget(&mut self, ids: Vec<RddId>, shuffles: Vec<ShuffleId>) {
         let gone: FxHashSet<RddId> = ids.into_iter().collect();
         self.cached.retain(|(id, _), _| !gone.contains(id));
         self.stored.retain(|id, _| !gone.contains(id));
+        let gone: FxHashSet<ShuffleId> = shuffles.into_iter().collect();
+        self.blocks.retain(|(id, _), _| !gone.contains(id));
+        self.received.retain(|(id, _), _| !gone.contains(id));
     }
 
     /// Drops every shuffle block (after an executor loss); blocks must come from `attempt` on.
@@ -52,9 +58,10 @@ impl BlockManager {
         self.received.clear();
     }
 
-    /// Whether every shuffle block partition `p` of `rdd` needs has arrived; if so, they are
-    /// taken for the task (not looking behind partitions already cached).
-    pub(crate) fn take_inputs(&mut self, rdd: &Arc<RddNode>, p: usize) -> bool {
+    /// The shuffle inputs partition `p` of `rdd` still lacks (not looking behind partitions
+    /// already cached): `(shuffle, reduce partition, blocks arrived, blocks expected)`; empty
+    /// when the task can run.
+    pub(crate) fn missing_inputs(&self, rdd: &Arc<RddNode>, p: usize) -> Vec<(ShuffleId, usize, usize, usize)> {
         struct Needs<'a> {
             bm: &'a BlockManager,
             out: Vec<(ShuffleId, usize, usize)>,
@@ -70,14 +77,12 @@ impl BlockManager {
         }
         let mut needs = Needs { bm: self, out: Vec::new() };
         walk(rdd, Some(p), &mut needs);
-        let need = needs.out;
-        if need.iter().any(|(s, p, n)| self.received.get(&(*s, *p)).copied().unwrap_or(0) < *n) {
-            return false;
-        }
-        for (s, p, _) in &need {
-            self.received.remove(&(*s, *p));
-        }
-        true
+        needs
+            .out
+            .into_iter()
+            .map(|(s, p, n)| (s, p, self.received.get(&(s, p)).copied().unwrap_or(0), n))
+            .filter(|(_, _, got, n)| got < n)
+            .collect()
     }
 }
 
@@ -100,8 +105,8 @@ impl TaskContext for Cx<'_> {
         }
     }
 
-    fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>> {
-        self.bm.blocks.remove(&(shuffle, p)).unwrap_or_default()
+    fn reduce(&mut self, shuffle: ShuffleId, p: usize, reduce: &ReduceFn) -> Partition {
+        reduce(self.bm.blocks.get(&(shuffle, p)).map_or(&[][..], Vec::as_slice))
     }
 
     fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>> {

@@ -81,13 +81,15 @@ pub enum Msg {
         /// Why it failed, if it did.
         error: Option<String>,
     },
-    /// Driver to executor: drop cached partitions of these RDDs, and received blocks of
-    /// these ids.
+    /// Driver to executor: drop cached partitions of these RDDs, received blocks of these ids,
+    /// and the blocks of these shuffles.
     Forget {
         /// Destination.
         to: usize,
         /// RDDs whose cached partitions go, and blocks that go.
         rdds: Vec<RddId>,
+        /// Shuffles whose blocks go (no job can read them again).
+        shuffles: Vec<ShuffleId>,
     },
     /// Receiver to executor: keep this received block.
     Store {

@@ -27,6 +27,7 @@ use workloads::Recorder;
 use crate::executor::block_manager::BlockManager;
 use crate::executor::messages::{Completion, Msg, Task, TaskKind};
 use crate::executor::registry::Registry;
+use crate::rdd::ShuffleId;
 
 /// What connects an executor to its process's driver side: on worker 0 the driver thread
 /// (messages in, completions out); on the first worker of every other process the follower
@@ -44,8 +45,15 @@ pub struct Link {
 /// How long a task for an RDD or job not yet generated in this process waits for it.
 const UNKNOWN_WAIT: Duration = Duration::from_secs(60);
 
-/// The executor on worker `index`, running tasks until the driver shuts it down.
-pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, recorder: Recorder, link: Link) {
+/// The executor on worker `index`, running tasks until the driver shuts it down; a task still
+/// short of shuffle blocks `input_wait` after it arrived fails.
+pub fn run_executor(
+    worker: &mut Worker,
+    registry: Arc<Registry>,
+    recorder: Recorder,
+    link: Link,
+    input_wait: Duration,
+) {
     let index = worker.index();
     worker.dataflow::<u64, _, _>(|scope| {
         let (handle, messages) = scope.feedback::<Vec<Msg>>(1);
@@ -56,7 +64,7 @@ pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, recorder: Reco
                 move |cap, info| {
                     let activator = scope.activator_for(Rc::clone(&info.address));
                     let mut cap = Some(cap);
-                    let mut executor = Executor::new(index, registry, recorder, link);
+                    let mut executor = Executor::new(index, registry, recorder, link, input_wait);
                     move |input, output| {
                         let mut shutdown = false;
                         input.for_each(|_cap, data| {
@@ -85,6 +93,31 @@ pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, recorder: Reco
     while worker.step_or_park(Some(Duration::from_millis(1))) {}
 }
 
+/// Why `task` failed after waiting `waited` for its shuffle inputs `missing`.
+fn missing_blocks(
+    task: &Task,
+    executor: usize,
+    waited: Duration,
+    missing: &[(ShuffleId, usize, usize, usize)],
+) -> String {
+    let stage = match &task.kind {
+        TaskKind::ShuffleMap { shuffle, .. } => format!("the map stage of shuffle {shuffle}"),
+        TaskKind::Result { job } => format!("the result stage of job {job}"),
+    };
+    let lacks: Vec<String> = missing
+        .iter()
+        .map(|(s, p, got, n)| format!("shuffle {s} reduce partition {p} ({got} of {n} map outputs)"))
+        .collect();
+    format!(
+        "task {} of {stage} (RDD {}, partition {}) on executor {executor} waited {:.1} s for blocks that never came: {}",
+        task.id,
+        task.rdd,
+        task.partition,
+        waited.as_secs_f64(),
+        lacks.join(", ")
+    )
+}
+
 /// One executor's state between activations.
 struct Executor {
     index: usize,
@@ -100,12 +133,15 @@ struct Executor {
     dead: bool,
     /// Tasks take this many times as long (fault injection).
     slow: f64,
-    /// Since when a task has waited for an RDD or job this process has not generated yet.
+    /// Since when a task has waited for an RDD or job this process has not generated yet, or
+    /// for shuffle blocks.
     unknown_since: FxHashMap<u64, Instant>,
+    /// How long a task waits for shuffle blocks.
+    input_wait: Duration,
 }
 
 impl Executor {
-    fn new(index: usize, registry: Arc<Registry>, recorder: Recorder, link: Link) -> Self {
+    fn new(index: usize, registry: Arc<Registry>, recorder: Recorder, link: Link, input_wait: Duration) -> Self {
         Self {
             index,
             registry,
@@ -117,6 +153,7 @@ impl Executor {
             dead: false,
             slow: 1.0,
             unknown_since: FxHashMap::default(),
+            input_wait,
         }
     }
 
@@ -130,7 +167,7 @@ impl Executor {
                 self.bm.put_shuffle_block(shuffle, reduce, attempt, data)
             }
             Msg::Done { task, result, error, .. } => self.to_driver(Completion::Task { task, result, error }),
-            Msg::Forget { rdds, .. } => self.bm.forget(rdds),
+            Msg::Forget { rdds, shuffles, .. } => self.bm.forget(rdds, shuffles),
             Msg::Shutdown { .. } => return true,
             Msg::Kill { relaunch, attempt, .. } => {
                 self.dead = !relaunch;
@@ -197,11 +234,21 @@ impl Executor {
                 }
                 continue;
             };
-            self.unknown_since.remove(&task.id);
-            if !self.bm.take_inputs(&rdd, task.partition) {
-                waiting.push_back(task);
+            let missing = self.bm.missing_inputs(&rdd, task.partition);
+            if !missing.is_empty() {
+                // The stage before has finished, so its blocks are on their way: a task still
+                // short of them after a while fails its job, saying what it lacks.
+                let since = *self.unknown_since.entry(task.id).or_insert_with(Instant::now);
+                if since.elapsed() < self.input_wait {
+                    waiting.push_back(task);
+                } else {
+                    let error = missing_blocks(&task, self.index, since.elapsed(), &missing);
+                    self.unknown_since.remove(&task.id);
+                    self.outbox.push(Msg::Done { to: 0, task: task.id, result: Vec::new(), error: Some(error) });
+                }
                 continue;
             }
+            self.unknown_since.remove(&task.id);
             let began = Instant::now();
             let (result, error) =
                 task::run(&task, &rdd, &self.registry, &mut self.bm, &mut self.recorder, &mut self.outbox);

@@ -2,6 +2,7 @@
 //! by `transform`.
 
 use compact_str::CompactString;
+use std::time::Duration;
 use workloads::hashtags::event::tweet_text;
 use workloads::hashtags::HashtagWindow;
 use workloads::{HashtagSpec, RunSpec};
@@ -36,7 +37,7 @@ fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingEr
         tweets.flat_map(|t: &String| workloads::text::hashtags(t).map(CompactString::from).collect::<Vec<_>>())?;
     let k = s.top_k;
     let top = tags
-        .count_by_value_and_window(s.window_ns, s.slide_ns)?
+        .count_by_value_and_window(Duration::from_nanos(s.window_ns), Duration::from_nanos(s.slide_ns))?
         .transform(move |ids, counts, t| top_k(ids, counts, t, k))?;
     top.foreach_partition(|_t, _p, windows, r| {
         let now = r.now_ns();

@@ -5,6 +5,7 @@
 //! input caused it: the latest of the batch's inputs of its word.
 
 use compact_str::CompactString;
+use std::time::Duration;
 use workloads::output::WindowedCount;
 use workloads::wordcount::event::line_text;
 use workloads::{RunSpec, WordCountSpec};
@@ -39,7 +40,11 @@ fn wordcount(lines: &DStream<(String, u64)>, s: &WordCountSpec, interval: u64) -
         workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Vec<_>>()
     })?;
     let per_batch = pairs.reduce_by_key(|a, b| a + b)?;
-    let counts = if w == interval { per_batch } else { per_batch.reduce_by_key_and_window(|a, b| a + b, w, w)? };
+    let counts = if w == interval {
+        per_batch
+    } else {
+        per_batch.reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
+    };
     counts.foreach_partition(|t, _p, counts, r| {
         let now = r.now_ns();
         for (word, count) in counts {

@@ -2,6 +2,7 @@
 //! table as an RDD built once (`parallelize`), each batch's views joined with it in `transform`
 //! with an RDD-level `join`, then `reduce_by_key_and_window` per campaign.
 
+use std::time::Duration;
 use workloads::output::WindowedCount;
 use workloads::ysb::event::parse;
 use workloads::ysb::oracle::campaign_key;
@@ -49,11 +50,13 @@ fn ysb(
         batch.join(ids, &campaigns, partitions).map(ids, |(_ad, (_time, campaign))| (*campaign, 1u64))
     })?;
     let w = s.window_ns;
-    per_campaign.reduce_by_key_and_window(|a, b| a + b, w, w)?.foreach_partition(|t, _p, counts, r| {
-        let now = r.now_ns();
-        for (campaign, count) in counts {
-            r.output_latency(t, now);
-            r.windowed(WindowedCount { window_end: t, word: campaign_key(*campaign), count: *count });
-        }
-    })
+    per_campaign
+        .reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
+        .foreach_partition(|t, _p, counts, r| {
+            let now = r.now_ns();
+            for (campaign, count) in counts {
+                r.output_latency(t, now);
+                r.windowed(WindowedCount { window_end: t, word: campaign_key(*campaign), count: *count });
+            }
+        })
 }

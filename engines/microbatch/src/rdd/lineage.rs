@@ -13,8 +13,9 @@ use crate::rdd::data::{DecodeFn, MapSideFn, NarrowFn, Partition, RddId, ReduceFn
 pub trait TaskContext {
     /// The partition `p` of `rdd`, computed (or read from the block manager when cached).
     fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition;
-    /// Every serialised block the map side of `shuffle` wrote for reduce partition `p`.
-    fn shuffle_blocks(&mut self, shuffle: ShuffleId, p: usize) -> Vec<Vec<u8>>;
+    /// `reduce` over every serialised block the map side of `shuffle` wrote for reduce
+    /// partition `p` (the blocks stay: another job of the batch may read them again).
+    fn reduce(&mut self, shuffle: ShuffleId, p: usize, reduce: &ReduceFn) -> Partition;
     /// A received block stored on this executor (the scheduler runs a block's task where a
     /// copy is).
     fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>>;
@@ -100,7 +101,7 @@ impl RddNode {
                 let inputs: Vec<Partition> = parents.iter().map(|parent| cx.partition(parent, p)).collect();
                 f(&inputs)
             }
-            Kind::Shuffled(shuffle, reduce) => reduce(cx.shuffle_blocks(shuffle.id, p)),
+            Kind::Shuffled(shuffle, reduce) => cx.reduce(shuffle.id, p, reduce),
             Kind::Blocks(blocks, decode) => match cx.stored_block(blocks[p].id) {
                 Some(bytes) => decode(&bytes),
                 // The scheduler places the task with a copy; none here means both copies are

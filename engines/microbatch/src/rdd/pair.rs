@@ -28,7 +28,7 @@ impl<T: ShuffleData> Rdd<T> {
         let reduce: ReduceFn = Arc::new(move |blocks| {
             let mut out = Vec::new();
             for block in blocks {
-                let mut part: Vec<T> = bincode::deserialize(&block).expect("a shuffle block this run wrote");
+                let mut part: Vec<T> = bincode::deserialize(block).expect("a shuffle block this run wrote");
                 out.append(&mut part);
             }
             partition(out)
@@ -138,7 +138,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
         let reduce: ReduceFn = Arc::new(move |blocks| {
             let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
             for block in blocks {
-                let pairs: Vec<(K, C)> = bincode::deserialize(&block).expect("a shuffle block this run wrote");
+                let pairs: Vec<(K, C)> = bincode::deserialize(block).expect("a shuffle block this run wrote");
                 for (k, c) in pairs {
                     match out.get_mut(&k) {
                         Some(existing) => merge_combiners(existing, c),

@@ -54,6 +54,7 @@ pub(crate) fn start_executors(
     registry: &Arc<Registry>,
     observer: &Observer,
     link: Link,
+    shuffle_wait: Duration,
 ) -> Result<Option<Executors>, String> {
     let first_local = cluster.process_id * cluster.workers;
     let link = Mutex::new(Some(link));
@@ -69,7 +70,7 @@ pub(crate) fn start_executors(
                 up.store(true, Ordering::Release);
                 obs.start();
                 let link = if worker.index() == first_local { link.lock().expect("link").take() } else { None };
-                run_executor(worker, Arc::clone(&reg), obs.recorder(), link.unwrap_or_default());
+                run_executor(worker, Arc::clone(&reg), obs.recorder(), link.unwrap_or_default(), shuffle_wait);
             })
             .map(|g| g.join())
         })

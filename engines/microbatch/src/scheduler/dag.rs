@@ -312,10 +312,11 @@ impl DagScheduler {
         Ok(())
     }
 
-    /// Tells every executor to drop cached partitions of `rdds`, and forgets them.
+    /// Tells every executor to drop cached partitions of `rdds` and the blocks of `shuffles`,
+    /// and forgets them.
     pub fn forget(&mut self, rdds: Vec<RddId>, shuffles: Vec<ShuffleId>) {
         for to in 0..self.executors {
-            let _ = self.to_fabric.send(Msg::Forget { to, rdds: rdds.clone() });
+            let _ = self.to_fabric.send(Msg::Forget { to, rdds: rdds.clone(), shuffles: shuffles.clone() });
         }
         for id in &rdds {
             self.materialized.remove(id);
@@ -324,6 +325,16 @@ impl DagScheduler {
             self.done_shuffles.remove(id);
         }
         self.registry.forget(&rdds, &shuffles, &[]);
+    }
+
+    /// After the last job of a batch: every shuffle the batch ran is freed on the executors (a
+    /// later batch reading the same lineage reads its cached partitions, or runs the map stage
+    /// again), as are `rdds`.
+    pub fn end_batch(&mut self, rdds: Vec<RddId>) {
+        let shuffles: Vec<ShuffleId> = self.done_shuffles.iter().copied().collect();
+        if !rdds.is_empty() || !shuffles.is_empty() {
+            self.forget(rdds, shuffles);
+        }
     }
 
     /// The executor of partition `p`: `p % executors` while it is alive, else a survivor.

@@ -45,7 +45,7 @@ pub(crate) fn drive(
     let (to_driver, completions) = mpsc::channel();
     let (to_follower, batches) = mpsc::channel();
     let link = cluster::link(&cluster, from_driver, to_driver, to_follower);
-    let Some(workers) = cluster::start_executors(&cluster, &registry, &observer, link)? else {
+    let Some(workers) = cluster::start_executors(&cluster, &registry, &observer, link, conf.shuffle_wait)? else {
         return Ok(Vec::new());
     };
     if cluster.process_id > 0 {
@@ -211,9 +211,7 @@ impl<'a> JobGenerator<'a> {
                 break;
             }
             let forget = self.graph.expire(t, !self.hooks.is_empty(), self.interval);
-            if !forget.is_empty() {
-                self.jobs.dag.forget(forget, Vec::new());
-            }
+            self.jobs.dag.end_batch(forget);
             // Every job of the batch has run: the lineage registered for it goes (the next batch
             // registers what it needs again), so the registry does not grow with the run.
             self.registry.clear_lineage();

@@ -65,3 +65,8 @@ pub fn kv<V: Clone + Ord>(v: &[(&str, V)]) -> Vec<(String, V)> {
 pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
