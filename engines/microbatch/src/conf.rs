@@ -39,6 +39,9 @@ pub struct StreamingConf {
     pub relaunch_lost_executors: bool,
     /// How often receivers cut their records into a block (`spark.streaming.blockInterval`).
     pub block_interval: Duration,
+    /// How long a receiver that asked for a restart waits before it is started again
+    /// (`spark.streaming.receiverRestartDelay`).
+    pub receiver_restart_delay: Duration,
     /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
     /// unbounded if unset.
     pub receiver_max_rate: Option<f64>,
@@ -72,6 +75,7 @@ impl Default for StreamingConf {
             faults: Vec::new(),
             relaunch_lost_executors: true,
             block_interval: Duration::from_millis(200),
+            receiver_restart_delay: Duration::from_secs(2),
             receiver_max_rate: None,
             backpressure: false,
             initial_rate: None,
@@ -94,6 +98,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("faults", &self.faults)
             .field("relaunch_lost_executors", &self.relaunch_lost_executors)
             .field("block_interval", &self.block_interval)
+            .field("receiver_restart_delay", &self.receiver_restart_delay)
             .field("receiver_max_rate", &self.receiver_max_rate)
             .field("backpressure", &self.backpressure)
             .field("initial_rate", &self.initial_rate)

@@ -36,6 +36,7 @@ pub use conf::{Clock, StreamingConf};
 pub use context::{State, StreamingContext};
 pub use dstream::state::{MapWithStateDStream, StateSpec};
 pub use dstream::DStream;
+pub use input::receiver::Receive;
 pub use text::SparkText;
 
 use workloads::{Observer, RunSpec};

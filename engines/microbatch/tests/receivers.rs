@@ -1,13 +1,15 @@
 //! Receiver-based and file sources: a socket text stream (blocks every block interval, each
-//! stored on two executors) counted exactly, also when an executor holding blocks is lost; new
-//! files in a directory; a failing receiver and a panicking task stop the program with why.
+//! stored on two executors) counted exactly, also when an executor holding blocks is lost, and
+//! restarted, as Spark's, when its connection is refused, reset or closed; a line over the bound
+//! skipped and reported; new files in a directory; a failing receiver and a panicking task stop
+//! the program with why.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use microbatch::{Clock, StreamingConf, StreamingContext};
+use microbatch::{Clock, Receive, StreamingConf, StreamingContext};
 
 mod support;
 use support::*;
@@ -102,7 +104,8 @@ fn a_failing_receiver_or_a_panicking_task_stops_the_program_with_why() {
     // On the system clock: the receiver fails at once, well before the first batch.
     let conf = StreamingConf { executors: 2, batches: Some(5), ..StreamingConf::default() };
     let mut ssc = StreamingContext::new(conf, Duration::from_millis(50)).unwrap();
-    let s = ssc.receiver_stream(|_store: &mut dyn FnMut(u64) -> bool| Err("the feed went away".to_owned())).unwrap();
+    let s =
+        ssc.receiver_stream(|_store: &mut dyn FnMut(u64) -> bool| Receive::Fail("the feed went away".into())).unwrap();
     s.foreach_batch(|_, _| {}).unwrap();
     ssc.start().unwrap();
     let err = ssc.await_termination().unwrap_err().to_string();
@@ -143,4 +146,86 @@ fn backpressure_and_the_maximum_rate_bound_a_direct_stream() {
     let bp =
         StreamingConf { backpressure: true, initial_rate: Some(300.0), max_rate_per_partition: Some(4000.0), ..manual };
     assert_eq!(run_with(bp), vec![30, 800, 800]);
+}
+
+/// A system-clock context of `batches` 50 ms batches whose receivers restart after 50 ms.
+fn restarting(batches: u64) -> StreamingContext {
+    let conf = StreamingConf {
+        executors: 2,
+        batches: Some(batches),
+        block_interval: Duration::from_millis(10),
+        receiver_restart_delay: Duration::from_millis(50),
+        ..StreamingConf::default()
+    };
+    StreamingContext::new(conf, Duration::from_millis(50)).unwrap()
+}
+
+#[test]
+fn a_socket_receiver_restarts_after_a_reset_and_after_the_sender_closes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        // The first connection sends two lines and is reset (RST, not FIN).
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"a1\nb1\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+        // The second sends a line and closes; the third sends one and stays open.
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"a2\n").unwrap();
+        drop(s);
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"a3\n").unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let mut ssc = restarting(30);
+    let lines = collect(&ssc.socket_text_stream(&addr).unwrap());
+    run(&mut ssc);
+    let mut all: Vec<String> = lines.lock().unwrap().values().flatten().cloned().collect();
+    all.sort();
+    assert_eq!(all, strings(&["a1", "a2", "a3", "b1"]));
+    let events = ssc.receiver_events();
+    assert!(events.iter().any(|e| e.contains("error receiving data") && e.contains("reset")), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("no more data")), "{events:?}");
+    server.join().unwrap();
+}
+
+#[test]
+fn a_socket_receiver_without_a_listener_keeps_retrying_and_batches_go_on() {
+    // A port nobody listens on: connections are refused, the receiver retries, batches run empty.
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut ssc = restarting(6);
+    let lines = collect(&ssc.socket_text_stream(&addr).unwrap());
+    run(&mut ssc);
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 6);
+    assert!(lines.values().all(Vec::is_empty));
+    let events = ssc.receiver_events();
+    assert!(events.len() >= 2, "{events:?}");
+    // The message names the address and what happened, nothing of the harness.
+    assert!(events[0].contains(&format!("error connecting to {addr}")), "{events:?}");
+    assert!(!events.iter().any(|e| e.contains("streambench")), "{events:?}");
+}
+
+#[test]
+fn a_line_over_the_bound_is_skipped_and_reported() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let long = workloads::socket::MAX_LINE_BYTES + 1000;
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"before\n").unwrap();
+        s.write_all(&vec![b'x'; long]).unwrap();
+        s.write_all(b"\nafter\n").unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let mut ssc = restarting(10);
+    let lines = collect(&ssc.socket_text_stream(&addr).unwrap());
+    run(&mut ssc);
+    let mut all: Vec<String> = lines.lock().unwrap().values().flatten().cloned().collect();
+    all.sort();
+    assert_eq!(all, strings(&["after", "before"]));
+    let events = ssc.receiver_events();
+    assert!(events.iter().any(|e| e.contains(&format!("skipped a line of {long} bytes"))), "{events:?}");
 }

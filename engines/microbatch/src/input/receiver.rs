@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::context::StreamingContext;
 use crate::dstream::DStream;
 use crate::rdd::{partition, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
+pub use crate::scheduler::receiver_tracker::Receive;
 use crate::scheduler::receiver_tracker::{self, Tracker};
 use crate::StreamingError;
 
@@ -17,11 +18,45 @@ impl StreamingContext {
     /// `receiverStream`: records stored by `receive`, which runs on its own thread from
     /// `start()`, calling `store(record)` for each (false once the context stops: return then).
     /// Records are cut into blocks every block interval, each stored on two executors; each
-    /// batch holds the blocks stored by its time, one partition per block. An error returned by
-    /// `receive` stops the program with it after the batch in progress.
+    /// batch holds the blocks stored by its time, one partition per block. What `receive`
+    /// returns says what happens next, as a Spark receiver's `stop` and `restart` do:
+    /// [`Receive::Done`] stops the receiver, [`Receive::Restart`] calls `receive` again after
+    /// [`StreamingConf::receiver_restart_delay`](crate::StreamingConf) (the message is kept in
+    /// [`StreamingContext::receiver_events`]), [`Receive::Fail`] stops the program with the
+    /// error after the batch in progress.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use microbatch::{Receive, StreamingConf, StreamingContext};
+    /// let conf = StreamingConf { batches: Some(2), ..StreamingConf::default() };
+    /// let mut ssc = StreamingContext::new(conf, Duration::from_millis(100)).unwrap();
+    /// // A receiver storing 1, 2, 3, then stopping.
+    /// let numbers = ssc
+    ///     .receiver_stream(|store: &mut dyn FnMut(u64) -> bool| {
+    ///         for x in 1..=3 {
+    ///             if !store(x) {
+    ///                 break;
+    ///             }
+    ///         }
+    ///         Receive::Done
+    ///     })
+    ///     .unwrap();
+    /// numbers.count().unwrap().print().unwrap();
+    /// ssc.start().unwrap();
+    /// ssc.await_termination().unwrap();
+    /// ```
     pub fn receiver_stream<T: ShuffleData>(
         &self,
-        receive: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<(), String> + Send + 'static,
+        mut receive: impl FnMut(&mut dyn FnMut(T) -> bool) -> Receive + Send + 'static,
+    ) -> Result<DStream<T>, StreamingError> {
+        self.reporting_receiver_stream(move |store, _report| receive(store))
+    }
+
+    /// [`StreamingContext::receiver_stream`] with `report(what)`: a record the receiver
+    /// dropped, kept in [`StreamingContext::receiver_events`].
+    pub(crate) fn reporting_receiver_stream<T: ShuffleData>(
+        &self,
+        receive: impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive + Send + 'static,
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
         let tracker = Arc::new(Tracker::default());
@@ -30,6 +65,7 @@ impl StreamingContext {
         self.graph.receivers.lock().expect("graph").push(receiver_tracker::starter(
             block_ids,
             Arc::clone(&tracker),
+            self.conf.receiver_restart_delay,
             receive,
         ));
         let expire = Arc::clone(&tracker);
@@ -46,6 +82,12 @@ impl StreamingContext {
             Some(Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind, cached: false })))
         });
         Ok(stream)
+    }
+
+    /// Every receiver's restarts and dropped records so far, with why, in order per receiver
+    /// (Spark's `StreamingListener.onReceiverError`).
+    pub fn receiver_events(&self) -> Vec<String> {
+        self.graph.trackers.lock().expect("graph").iter().flat_map(|t| t.events()).collect()
     }
 
     /// Whether every receiver's input has ended and every block it stored is in a batch.

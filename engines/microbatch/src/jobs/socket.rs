@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, RunSpec};
 
 use crate::conf::StreamingConf;
 use crate::context::StreamingContext;
 use crate::dstream::DStream;
+use crate::input::receiver::Receive;
 use crate::jobs::{conf_of, Job};
 use crate::rdd::ShuffleData;
 use crate::StreamingError;
@@ -144,18 +146,38 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
     }
     let epoch = observer.start();
     let addr = addr.to_owned();
-    // (arrival ns, the line's bytes): UTF-8 is checked when the line is parsed.
-    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Vec<u8>)) -> bool| {
-        let stream = workloads::socket::connect(&addr)?;
-        workloads::socket::for_each_line(stream, |bytes| store((epoch.elapsed().as_nanos() as u64, bytes)))
-            .map_err(|e| format!("reading {addr}: {e}"))
+    // (arrival ns, the line's bytes or its length when over the bound): UTF-8 is checked when
+    // the line is parsed. The feed's end is the input's end (no reconnecting, unlike
+    // `socket_text_stream`).
+    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Result<Vec<u8>, usize>)) -> bool| {
+        let stream = match workloads::socket::connect(&addr) {
+            Ok(s) => s,
+            Err(e) => return Receive::Fail(e),
+        };
+        let read = workloads::socket::for_each_line(stream, MAX_LINE_BYTES, |line| {
+            let at = epoch.elapsed().as_nanos() as u64;
+            store((
+                at,
+                match line {
+                    Line::Bytes(bytes) => Ok(bytes),
+                    Line::TooLong(len) => Err(len),
+                },
+            ))
+        });
+        match read {
+            Ok(()) => Receive::Done,
+            Err(e) => Receive::Fail(format!("reading {addr}: {e}")),
+        }
     })?;
     let _ = drained.set(ssc.receivers_drained());
     let lines = raw
-        .map(|(arrival, bytes)| match std::str::from_utf8(bytes) {
-            Ok(line) if line.trim().is_empty() => Parsed::Blank,
-            Ok(line) => Parsed::Line(*arrival, line.to_owned()),
-            Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
+        .map(|(arrival, line)| match line {
+            Ok(bytes) => match std::str::from_utf8(bytes) {
+                Ok(line) if line.trim().is_empty() => Parsed::Blank,
+                Ok(line) => Parsed::Line(*arrival, line.to_owned()),
+                Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
+            },
+            Err(len) => Parsed::Malformed(Line::too_long(*len, MAX_LINE_BYTES)),
         })?
         .persist()?;
     job.socket(spec, &SocketSource { ssc: &ssc, lines, observer, interval })?;

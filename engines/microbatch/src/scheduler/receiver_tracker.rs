@@ -46,6 +46,8 @@ pub(crate) struct Tracker {
     fresh: Mutex<Vec<Time>>,
     presets: Mutex<BTreeMap<Time, Vec<BlockRef>>>,
     error: Mutex<Option<String>>,
+    /// Every restart and dropped record, with why (Spark's `onReceiverError`).
+    events: Mutex<Vec<String>>,
     finished: AtomicBool,
 }
 
@@ -84,6 +86,19 @@ impl Tracker {
         self.error.lock().expect("tracker").clone()
     }
 
+    /// Notes a restart or a dropped record.
+    pub fn event(&self, what: String) {
+        let mut events = self.events.lock().expect("tracker");
+        if events.len() < MAX_EVENTS {
+            events.push(what);
+        }
+    }
+
+    /// The restarts and dropped records so far.
+    pub fn events(&self) -> Vec<String> {
+        self.events.lock().expect("tracker").clone()
+    }
+
     /// Blocks of batches before `keep_from`, forgotten.
     pub fn expire(&self, keep_from: Time) -> Vec<u64> {
         let mut allocated = self.allocated.lock().expect("tracker");
@@ -92,19 +107,38 @@ impl Tracker {
     }
 }
 
+/// Events kept per receiver (a receiver restarting forever does not grow the driver).
+const MAX_EVENTS: usize = 1000;
+
+/// How a receiver's `receive` ended (Spark's `Receiver.stop` and `restart`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Receive {
+    /// Its input has ended: the receiver stops (what it stored is still processed).
+    Done,
+    /// Spark's `restart(message)`: `receive` is called again after the restart delay (the
+    /// message is kept, see `StreamingContext::receiver_events`).
+    Restart(String),
+    /// The receiver cannot go on: the program stops with this error after the batch in
+    /// progress.
+    Fail(String),
+}
+
 /// Makes the starter of a receiver: `receive(store)` runs on its own thread, calling
-/// `store(record)` for every record (false once the context stops: return then); its error, if
-/// any, fails the next batch.
+/// `store(record)` for every record (false once the context stops: return then) and
+/// `report(what)` for a record it dropped; it is called again `restart_delay` after it asks for
+/// a restart.
 pub(crate) fn starter<T: ShuffleData>(
     ids: Ids,
     tracker: Arc<Tracker>,
-    receive: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<(), String> + Send + 'static,
+    restart_delay: Duration,
+    mut receive: impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive + Send + 'static,
 ) -> Starter {
     Box::new(move |env: &ReceiverEnv| {
         let buffer: Arc<Mutex<Vec<T>>> = Arc::default();
         let done = Arc::new(AtomicBool::new(false));
         let (stop, max_rate, ingest) = (Arc::clone(&env.stop), env.max_rate, env.ingest.clone());
         let (into, finished, failed) = (Arc::clone(&buffer), Arc::clone(&done), Arc::clone(&tracker));
+        let stopped = Arc::clone(&env.stop);
         std::thread::Builder::new()
             .name("receiver".into())
             .spawn(move || {
@@ -126,8 +160,25 @@ pub(crate) fn starter<T: ShuffleData>(
                     into.lock().expect("receiver buffer").push(x);
                     !stop.load(Ordering::Acquire)
                 };
-                if let Err(e) = receive(&mut store) {
-                    *failed.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));
+                let report = |what: String| failed.event(what);
+                loop {
+                    match receive(&mut store, &report) {
+                        Receive::Done => break,
+                        Receive::Fail(e) => {
+                            *failed.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));
+                            break;
+                        }
+                        Receive::Restart(why) => {
+                            let delay = restart_delay.as_secs_f64();
+                            failed.event(format!("the receiver restarts in {delay:.1} s: {why}"));
+                            if sleep_unless_stopped(restart_delay, &stopped) {
+                                break;
+                            }
+                        }
+                    }
+                    if stopped.load(Ordering::Acquire) {
+                        break;
+                    }
                 }
                 finished.store(true, Ordering::Release);
             })
@@ -167,6 +218,18 @@ pub(crate) fn starter<T: ShuffleData>(
             })
             .map_err(|e| format!("cannot start a block generator: {e}"))
     })
+}
+
+/// Sleeps `d`, waking early when `stop` is set; returns whether it was.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.load(Ordering::Acquire) {
+            return true;
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)));
+    }
+    stop.load(Ordering::Acquire)
 }
 
 /// Where the `next`-th block goes, and each host's incarnation: blocks go round the live

@@ -11,7 +11,7 @@
 //! fatal. The stream ends when the sender closes the connection.
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
+use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, Recorder};
 
 use crate::time::{CHUNK, TICK_NS};
@@ -27,9 +28,9 @@ use crate::NativeError;
 
 pub use workloads::socket::CONNECT_TIMEOUT;
 
-/// A line as read, with when it was read (ns from the run's start): text, or bytes that are not
-/// UTF-8.
-type RawLine = (u64, Result<String, Vec<u8>>);
+/// A line as read, with when it was read (ns from the run's start): text, or why it is
+/// malformed (not UTF-8, too long).
+type RawLine = (u64, Result<String, String>);
 
 /// Lines read from the socket, shared with the worker that emits them.
 #[derive(Clone)]
@@ -59,16 +60,18 @@ impl Receiver {
                     if chunk.is_empty() {
                         mark.store(now(), Ordering::Release);
                     }
-                    let mut bytes = Vec::new();
-                    match reader.read_until(b'\n', &mut bytes) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {
+                    match workloads::socket::read_line(&mut reader, MAX_LINE_BYTES) {
+                        Ok(None) | Err(_) => break,
+                        Ok(Some(line)) => {
                             let at = now();
-                            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                                bytes.pop();
-                            }
-                            // Invalid UTF-8 is passed on as such, to be counted as malformed.
-                            chunk.push((at, String::from_utf8(bytes).map_err(|e| e.into_bytes())));
+                            // Invalid UTF-8 and lines over the bound are passed on as such, to be
+                            // counted as malformed.
+                            let text = match line {
+                                Line::Bytes(bytes) => String::from_utf8(bytes)
+                                    .map_err(|e| format!("not UTF-8 ({} bytes)", e.as_bytes().len())),
+                                Line::TooLong(len) => Err(Line::too_long(len, MAX_LINE_BYTES)),
+                            };
+                            chunk.push((at, text));
                             // Hand over a full chunk, or whatever is there when the socket idles.
                             if (chunk.len() >= CHUNK || reader.buffer().is_empty())
                                 && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err()
@@ -162,8 +165,8 @@ where
                     d.last = Some(stamp);
                     let line = match line {
                         Ok(line) => line,
-                        Err(bytes) => {
-                            r.malformed(|| format!("not UTF-8 ({} bytes)", bytes.len()));
+                        Err(why) => {
+                            r.malformed(|| why);
                             continue;
                         }
                     };
