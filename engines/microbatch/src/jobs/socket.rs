@@ -19,6 +19,10 @@ use crate::jobs::{conf_of, Job};
 use crate::rdd::ShuffleData;
 use crate::StreamingError;
 
+/// A line as the receiver stores it: its arrival (ns from the start), and its bytes, or its
+/// length when it was over the bound.
+type RawLine = (u64, Result<Vec<u8>, usize>);
+
 /// A socket line on its way to becoming a workload's event `E`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Parsed<E> {
@@ -149,7 +153,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
     // (arrival ns, the line's bytes or its length when over the bound): UTF-8 is checked when
     // the line is parsed. The feed's end is the input's end (no reconnecting, unlike
     // `socket_text_stream`).
-    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut((u64, Result<Vec<u8>, usize>)) -> bool| {
+    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut(RawLine) -> bool| {
         let stream = match workloads::socket::connect(&addr) {
             Ok(s) => s,
             Err(e) => return Receive::Fail(e),

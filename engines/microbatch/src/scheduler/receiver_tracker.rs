@@ -160,26 +160,7 @@ pub(crate) fn starter<T: ShuffleData>(
                     into.lock().expect("receiver buffer").push(x);
                     !stop.load(Ordering::Acquire)
                 };
-                let report = |what: String| failed.event(what);
-                loop {
-                    match receive(&mut store, &report) {
-                        Receive::Done => break,
-                        Receive::Fail(e) => {
-                            *failed.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));
-                            break;
-                        }
-                        Receive::Restart(why) => {
-                            let delay = restart_delay.as_secs_f64();
-                            failed.event(format!("the receiver restarts in {delay:.1} s: {why}"));
-                            if sleep_unless_stopped(restart_delay, &stopped) {
-                                break;
-                            }
-                        }
-                    }
-                    if stopped.load(Ordering::Acquire) {
-                        break;
-                    }
-                }
+                supervise(&mut receive, &mut store, &failed, restart_delay, &stopped);
                 finished.store(true, Ordering::Release);
             })
             .map_err(|e| format!("cannot start a receiver: {e}"))?;
@@ -218,6 +199,37 @@ pub(crate) fn starter<T: ShuffleData>(
             })
             .map_err(|e| format!("cannot start a block generator: {e}"))
     })
+}
+
+/// Calls `receive` until it is done or fails, or the context stops; again `restart_delay` after
+/// each restart it asks for (Spark's `ReceiverSupervisor`).
+fn supervise<T>(
+    receive: &mut impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive,
+    store: &mut dyn FnMut(T) -> bool,
+    tracker: &Tracker,
+    restart_delay: Duration,
+    stopped: &AtomicBool,
+) {
+    let report = |what: String| tracker.event(what);
+    loop {
+        match receive(store, &report) {
+            Receive::Done => return,
+            Receive::Fail(e) => {
+                *tracker.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));
+                return;
+            }
+            Receive::Restart(why) => {
+                let delay = restart_delay.as_secs_f64();
+                tracker.event(format!("the receiver restarts in {delay:.1} s: {why}"));
+                if sleep_unless_stopped(restart_delay, stopped) {
+                    return;
+                }
+            }
+        }
+        if stopped.load(Ordering::Acquire) {
+            return;
+        }
+    }
 }
 
 /// Sleeps `d`, waking early when `stop` is set; returns whether it was.
