@@ -299,11 +299,17 @@ pub struct RunResult {
 
 /// Input records per second over the measured window, and that window's length, s: from the
 /// warm-up until the last input was processed (not the empty batches that only close windows).
+/// A fixed input read to its end within the warm-up has no window after it: then the whole
+/// input is measured, from the start.
 pub fn throughput(spec: &RunSpec, report: &RunReport) -> (f64, f64) {
     let end = if report.inputs_done_ns > 0 { report.inputs_done_ns } else { report.finished_ns };
-    let warmup = spec.warmup_ns.min(end);
-    let measured = (end - warmup) as f64 / 1e9;
-    (if measured > 0.0 { report.inputs_measured as f64 / measured } else { 0.0 }, measured)
+    let (inputs, from) = if spec.warmup_ns < end && report.inputs_measured > 0 {
+        (report.inputs_measured, spec.warmup_ns)
+    } else {
+        (report.inputs, 0)
+    };
+    let measured = (end - from) as f64 / 1e9;
+    (if measured > 0.0 { inputs as f64 / measured } else { 0.0 }, measured)
 }
 
 /// Builds the result of a finished run from its (merged) report and verdict.
@@ -376,5 +382,19 @@ mod tests {
         assert_eq!(enough.count, 100);
         assert!(enough.p50_ms.is_some_and(|v| (v - 5.0).abs() < 0.01), "{enough:?}");
         assert!(enough.max_ms.is_some_and(|v| (v - 7.0).abs() < 0.01), "{enough:?}");
+    }
+
+    #[test]
+    fn throughput_is_measured_after_the_warm_up_or_over_an_input_that_ended_within_it() {
+        use workloads::{JobSpec, Profile, WordCountSpec};
+        let mut spec =
+            RunSpec::new(JobSpec::Wordcount(WordCountSpec::default()), Profile::Max { nominal: 1e6 }, 1_000_000_000);
+        spec.warmup_ns = 250_000_000;
+        let mut report = RunReport::new(100_000_000);
+        (report.inputs, report.inputs_measured, report.inputs_done_ns) = (1_000, 600, 750_000_000);
+        assert_eq!(throughput(&spec, &report), (1_200.0, 0.5));
+        // Every input read by 200 ms, before the warm-up ended: all of it, from the start.
+        (report.inputs_measured, report.inputs_done_ns) = (0, 200_000_000);
+        assert_eq!(throughput(&spec, &report), (5_000.0, 0.2));
     }
 }

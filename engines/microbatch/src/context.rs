@@ -5,20 +5,22 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use workloads::contract::BatchInfo;
 use workloads::Observer;
 
-use crate::conf::StreamingConf;
+use crate::conf::{Clock, StreamingConf};
 use crate::dstream::graph::Graph;
 use crate::dstream::{DStream, Time};
-use crate::rdd::{Data, Ids, Rdd};
+use crate::rdd::{Data, Rdd, RddContext};
 use crate::scheduler::checkpoint::{self, Metadata};
 use crate::scheduler::job_generator::drive;
 pub use crate::scheduler::listener::Listener;
+use crate::scheduler::stop::{Stop, StopSignal};
+use crate::time::ns;
 use crate::StreamingError;
 
 /// The lifecycle states (Spark's `StreamingContextState`).
@@ -32,15 +34,20 @@ pub enum State {
     Stopped,
 }
 
+/// Whether a context of this process is active (started and not yet terminated).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// The entry point of a streaming program: define DStreams on it, then `start`.
 pub struct StreamingContext {
     pub(crate) graph: Arc<Graph>,
     pub(crate) conf: StreamingConf,
     state: State,
     checkpoint_dir: Option<PathBuf>,
-    listeners: Vec<Listener>,
-    stop: Arc<AtomicBool>,
+    listeners: Arc<Mutex<Vec<Listener>>>,
+    stop: Arc<StopSignal>,
     driver: Option<JoinHandle<Result<Vec<BatchInfo>, String>>>,
+    /// Every batch's info, once the context has terminated.
+    infos: Vec<BatchInfo>,
     observer: Observer,
     restore: Option<Metadata>,
     passed_over: Vec<String>,
@@ -63,9 +70,10 @@ impl StreamingContext {
             conf,
             state: State::Initialized,
             checkpoint_dir: None,
-            listeners: Vec::new(),
-            stop: Arc::new(AtomicBool::new(false)),
+            listeners: Arc::default(),
+            stop: Arc::default(),
             driver: None,
+            infos: Vec::new(),
             observer: Observer::with(0, 1_000_000_000, workloads::Collect::Full),
             restore: None,
             passed_over: Vec::new(),
@@ -86,7 +94,7 @@ impl StreamingContext {
         let dir = dir.into();
         let (found, passed_over) = checkpoint::latest(&dir);
         let mut ssc = create()?;
-        ssc.checkpoint(dir);
+        ssc.checkpoint(dir)?;
         ssc.restore = found;
         ssc.passed_over = passed_over;
         Ok(ssc)
@@ -113,44 +121,52 @@ impl StreamingContext {
         self.graph.batch_ns
     }
 
-    /// Sets the checkpoint directory (required by stateful operations).
-    pub fn checkpoint(&mut self, dir: impl Into<PathBuf>) {
+    /// The epoch milliseconds of batch time 0: a batch at [`Time`] `t` (ns) is at
+    /// `time_zero_ms() + t / 1_000_000` ms, the time `print` shows and `save_as_text_files`
+    /// names its folders by (Spark's batch times). On the system clock it is the start rounded
+    /// down to a multiple of the batch interval, so batch times are multiples of it, as in
+    /// Spark; a program resumed by [`StreamingContext::get_or_create`] keeps its checkpoint's;
+    /// on a manual clock it is 0 (Spark's `ManualClock`). 0 before `start()`.
+    pub fn time_zero_ms(&self) -> u64 {
+        self.graph.zero_ms.load(Ordering::Acquire)
+    }
+
+    /// Sets the checkpoint directory (required by stateful operations), before `start()`.
+    pub fn checkpoint(&mut self, dir: impl Into<PathBuf>) -> Result<(), StreamingError> {
+        self.graph.check_not_started_for("the checkpoint directory")?;
         self.checkpoint_dir = Some(dir.into());
+        Ok(())
     }
 
     /// How often checkpointed streams are written (a multiple of the batch interval; default:
-    /// the smallest multiple of at least 10 s).
+    /// the smallest multiple of at least 10 s), before `start()`.
     pub fn checkpoint_interval(&self, interval: Duration) -> Result<(), StreamingError> {
-        self.graph.check_not_started()?;
-        self.graph.set_checkpoint_interval(interval.as_nanos() as u64)
+        self.graph.check_not_started_for("the checkpoint interval")?;
+        self.graph.set_checkpoint_interval(ns(interval))
     }
 
-    /// Keeps generated RDDs for at least `duration` (Spark's `remember`).
-    pub fn remember(&self, duration: Duration) {
-        self.graph.remember(duration.as_nanos() as u64);
+    /// Keeps generated RDDs for at least `duration` (Spark's `remember`), before `start()`.
+    pub fn remember(&self, duration: Duration) -> Result<(), StreamingError> {
+        self.graph.check_not_started_for("the remember duration")?;
+        self.graph.remember(ns(duration));
+        Ok(())
     }
 
-    /// Adds a listener that hears every finished batch.
-    pub fn add_listener(&mut self, listener: Listener) {
-        self.listeners.push(listener);
+    /// Adds a listener that hears every batch that finishes from now on (also after
+    /// `start()`, as Spark's `addStreamingListener`).
+    pub fn add_listener(&self, listener: Listener) {
+        self.listeners.lock().expect("listeners").push(listener);
     }
 
-    /// `sc.parallelize(data, partitions)`: an RDD of `data` cut into `partitions` slices, with its
-    /// id from this context, so it can be built once and joined with every batch (in
-    /// `transform`). Its partitions are computed where its tasks run.
+    /// The context every RDD of this streaming context is built in (Spark's
+    /// `ssc.sparkContext`): `parallelize` a dataset once, use it in every batch's `transform`.
+    pub fn rdd_context(&self) -> &RddContext {
+        &self.graph.sc
+    }
+
+    /// `sc.parallelize(data, partitions)`: [`RddContext::parallelize`] of this context's.
     pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
-        let data = Arc::new(data);
-        let n = partitions.max(1);
-        Rdd::source(&self.graph.ids, n, move |p| {
-            let (len, per) = (data.len(), data.len().div_ceil(n));
-            data[(p * per).min(len)..((p + 1) * per).min(len)].to_vec()
-        })
-    }
-
-    /// The ids RDDs built outside `transform` take (as `parallelize` does), so they never collide
-    /// with the graph's.
-    pub fn ids(&self) -> &Ids {
-        &self.graph.ids
+        self.graph.sc.parallelize(data, partitions)
     }
 
     /// Partitions of shuffles and state (Spark's `spark.default.parallelism`).
@@ -165,8 +181,9 @@ impl StreamingContext {
         rest.iter().try_fold(first.clone(), |acc, s| acc.union(s))
     }
 
-    /// Starts the executors and the driver. Errors: a second start, a start after stop, a
-    /// stateful operation without a checkpoint directory, no output operation.
+    /// Starts the executors and the driver. Errors: a second start, a start after stop,
+    /// another context active in this process (Spark allows one per JVM), a stateful operation
+    /// without a checkpoint directory, no output operation.
     pub fn start(&mut self) -> Result<(), StreamingError> {
         match self.state {
             State::Active => {
@@ -179,24 +196,54 @@ impl StreamingContext {
             }
             State::Initialized => {}
         }
+        self.check_startable()?;
+        if ACTIVE.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(StreamingError::Lifecycle(
+                "another StreamingContext is active in this process: stop() it (or await its termination) before starting this one".into(),
+            ));
+        }
+        let checkpointing = self.checkpoint_dir.clone().map(|dir| (dir, self.restore.take()));
+        let zero = match (&checkpointing, self.conf.clock) {
+            (Some((_, Some(meta))), _) if meta.zero_ms > 0 => meta.zero_ms,
+            (_, Clock::Manual) => 0,
+            (_, Clock::System) => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let batch_ms = (self.graph.batch_ns / 1_000_000).max(1);
+                now.as_millis() as u64 / batch_ms * batch_ms
+            }
+        };
+        self.graph.zero_ms.store(zero, Ordering::Release);
+        self.graph.run_start_hooks();
+        let (graph, conf, stop) = (Arc::clone(&self.graph), self.conf.clone(), Arc::clone(&self.stop));
+        let (listeners, observer) = (Arc::clone(&self.listeners), self.observer.clone());
+        self.graph.started.store(true, Ordering::Release);
+        self.state = State::Active;
+        let driver = std::thread::Builder::new()
+            .name("driver".into())
+            .spawn(move || drive(graph, conf, stop, listeners, observer, checkpointing))
+            .map_err(|e| {
+                ACTIVE.store(false, Ordering::Release);
+                StreamingError::Invalid(format!("cannot start the driver: {e}"))
+            })?;
+        self.driver = Some(driver);
+        Ok(())
+    }
+
+    /// Refuses to start a graph that cannot run: state without a checkpoint directory, no
+    /// output, a checkpoint written by another program.
+    fn check_startable(&self) -> Result<(), StreamingError> {
         if self.graph.stateful.load(Ordering::Relaxed) && self.checkpoint_dir.is_none() {
             return Err(StreamingError::Lifecycle(
-                "a stateful operation (update_state_by_key, map_with_state) needs a checkpoint directory: call checkpoint(dir) before start()".into(),
+                "a stateful or incremental window operation (update_state_by_key, map_with_state, count_by_window, count_by_value_and_window, reduce_by_window_inv, reduce_by_key_and_window_inv) needs a checkpoint directory: call checkpoint(dir) before start()".into(),
             ));
         }
         if self.graph.outputs.lock().expect("graph").is_empty() {
             return Err(StreamingError::Lifecycle(
-                "no output operation is registered: add foreach_batch, foreach_partition or print before start()"
+                "no output operation is registered: add print, foreach_batch, foreach_rdd, foreach_partition or save_as_text_files before start()"
                     .into(),
             ));
         }
-        let graph = Arc::clone(&self.graph);
-        let conf = self.conf.clone();
-        let stop = Arc::clone(&self.stop);
-        let mut listeners = std::mem::take(&mut self.listeners);
-        let observer = self.observer.clone();
-        let checkpointing = self.checkpoint_dir.clone().map(|dir| (dir, self.restore.take()));
-        if let Some((dir, Some(meta))) = &checkpointing {
+        if let (Some(dir), Some(meta)) = (&self.checkpoint_dir, &self.restore) {
             let streams = self.graph.checkpointed.lock().expect("graph").len();
             if meta.batch_ns != self.graph.batch_ns || meta.streams != streams {
                 return Err(StreamingError::Invalid(format!(
@@ -208,25 +255,23 @@ impl StreamingContext {
                 )));
             }
         }
-        self.graph.started.store(true, Ordering::Release);
-        self.state = State::Active;
-        self.driver = Some(
-            std::thread::Builder::new()
-                .name("driver".into())
-                .spawn(move || drive(graph, conf, stop, &mut listeners, observer, checkpointing))
-                .map_err(|e| StreamingError::Invalid(format!("cannot start the driver: {e}")))?,
-        );
         Ok(())
     }
 
-    /// Waits until the context stops (by `stop`, or when its configured batches have run).
+    /// Waits until the context stops (by `stop`, or when its configured batches have run);
+    /// returns every batch's info (at once, when it has already stopped).
     pub fn await_termination(&mut self) -> Result<Vec<BatchInfo>, StreamingError> {
         let Some(driver) = self.driver.take() else {
-            return Err(StreamingError::Lifecycle("the context was not started: call start() first".into()));
+            return match self.state {
+                State::Stopped => Ok(self.infos.clone()),
+                _ => Err(StreamingError::Lifecycle("the context was not started: call start() first".into())),
+            };
         };
-        let result = driver.join().map_err(|_| StreamingError::Failed("the driver panicked".into()))?;
+        let result = driver.join().map_err(|_| StreamingError::Failed("the driver panicked".into()));
         self.state = State::Stopped;
-        result.map_err(StreamingError::Failed)
+        ACTIVE.store(false, Ordering::Release);
+        self.infos = result?.map_err(StreamingError::Failed)?;
+        Ok(self.infos.clone())
     }
 
     /// Waits up to `timeout`; `Ok(true)` when the context stopped within it.
@@ -242,12 +287,27 @@ impl StreamingContext {
         Ok(false)
     }
 
-    /// Stops the context. Graceful: the batch being processed finishes first (it always does:
-    /// batches are not interrupted); either way no further batch starts.
-    pub fn stop(&mut self, _graceful: bool) -> Result<Vec<BatchInfo>, StreamingError> {
-        self.stop.store(true, Ordering::Release);
-        let infos = if self.driver.is_some() { self.await_termination()? } else { Vec::new() };
+    /// `stop(stopGracefully)`: stops the context and returns every batch's info. Not graceful:
+    /// now: the batch in progress finishes (its jobs are not interrupted), no other starts, and
+    /// what the receivers stored since is dropped. Graceful: the receivers stop, and the next
+    /// batch, at its time, processes everything they stored; then the context stops. A context
+    /// never started is just marked stopped.
+    pub fn stop(&mut self, graceful: bool) -> Result<Vec<BatchInfo>, StreamingError> {
+        self.stop.request(if graceful { Stop::Graceful } else { Stop::Now });
+        if self.driver.is_some() {
+            return self.await_termination();
+        }
         self.state = State::Stopped;
-        Ok(infos)
+        Ok(self.infos.clone())
+    }
+}
+
+impl Drop for StreamingContext {
+    /// A context dropped while running stops now (its threads do not outlive it).
+    fn drop(&mut self) {
+        if self.driver.is_some() {
+            self.stop.request(Stop::Now);
+            let _ = self.await_termination();
+        }
     }
 }

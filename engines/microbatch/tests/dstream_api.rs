@@ -58,15 +58,15 @@ fn transform_with_and_slice() {
     // Each batch of a, plus the largest record of each partition of b's batch (the queue puts
     // record i in partition i % 2).
     let with = a
-        .transform_with(&b, |ids, x: Rdd<u64>, y: Rdd<u64>, _t| {
-            let maxes = y.map_partitions(ids, |ys| ys.iter().max().into_iter().copied().collect());
-            Rdd::union(ids, &[x, maxes])
+        .transform_with(&b, |x: Rdd<u64>, y: Rdd<u64>, _t| {
+            let maxes = y.map_partitions(|ys| ys.iter().max().into_iter().copied().collect());
+            x.union(&maxes)
         })
         .unwrap();
     let with_out = collect(&with);
     // slice: the last two batches of a, unioned, equals a window of two batches.
     let a2 = a.clone();
-    let sliced = a.transform(move |ids, _r, t| Rdd::union(ids, &a2.slice(t.saturating_sub(100 * MS), t))).unwrap();
+    let sliced = a.transform(move |r, t| r.context().union(&a2.slice(t.saturating_sub(100 * MS), t))).unwrap();
     let sliced_out = collect(&sliced);
     let window_out = collect(&a.window(ms(200), ms(100)).unwrap());
     run(&mut ssc);
@@ -176,7 +176,7 @@ fn window_operations_plain_and_inverse() {
     // Batches 1..=6: the numbers below; windows of 3 batches every 2 batches end at batches 2,
     // 4 and 6 and hold batches {1,2}, {2,3,4}, {4,5,6}.
     let mut ssc = context(2, 6);
-    ssc.checkpoint(fresh_dir("windows"));
+    ssc.checkpoint(fresh_dir("windows")).unwrap();
     let batches: Vec<Vec<(String, u64)>> = vec![
         vec![(s("a"), 1), (s("b"), 1)],
         vec![(s("a"), 1)],
@@ -232,7 +232,7 @@ fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
     // A running sum per key starting from the initial state; a key idle for 200 ms times out
     // (called once more with no value), and its final sum is the mapped record then.
     let mut ssc = context(2, 5);
-    ssc.checkpoint(fresh_dir("mws"));
+    ssc.checkpoint(fresh_dir("mws")).unwrap();
     let input = ssc
         .queue_stream(vec![vec![(s("a"), 1u64), (s("b"), 2)], vec![(s("a"), 3)], vec![(s("a"), 1)], vec![], vec![]])
         .unwrap();
@@ -354,13 +354,11 @@ fn a_parallelized_table_joins_every_batch_in_transform() {
     for executors in [1, 2] {
         let ssc = context(executors, 2);
         let table = ssc.parallelize(vec![(1u32, "one".to_owned()), (2, "two".to_owned()), (3, "three".to_owned())], 2);
-        let n = ssc.default_parallelism();
         let events = ssc.queue_stream(vec![vec![1u32, 2, 2, 9], vec![3, 3, 3, 1]]).unwrap();
         let named = events
-            .transform(move |ids, batch, _t| {
-                let counts =
-                    batch.filter(ids, |x| *x != 9).map(ids, |x| (*x, 1u64)).reduce_by_key(ids, n, |a, b| a + b);
-                counts.join(ids, &table, n).map(ids, |(_, (count, name))| (name.clone(), *count))
+            .transform(move |batch, _t| {
+                let counts = batch.filter(|x| *x != 9).map(|x| (*x, 1u64)).reduce_by_key(|a, b| a + b);
+                counts.join(&table).map(|(_, (count, name))| (name.clone(), *count))
             })
             .unwrap();
         let out = collect(&named);

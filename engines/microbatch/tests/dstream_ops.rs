@@ -14,7 +14,7 @@ use support::*;
 fn running_count_of_the_programming_guide() {
     for executors in [1, 2] {
         let mut ssc = context(executors, 3);
-        ssc.checkpoint(std::env::temp_dir().join("sb-guide"));
+        ssc.checkpoint(std::env::temp_dir().join("sb-guide")).unwrap();
         let lines = ssc
             .queue_stream(vec![
                 vec!["this is spark tutorial".to_owned()],
@@ -46,7 +46,7 @@ fn running_count_of_the_programming_guide() {
 #[test]
 fn update_state_by_key_none_removes_the_key() {
     let mut ssc = context(2, 3);
-    ssc.checkpoint(std::env::temp_dir().join("sb-remove"));
+    ssc.checkpoint(std::env::temp_dir().join("sb-remove")).unwrap();
     let s = ssc
         .queue_stream(vec![vec![("a".to_owned(), 1u64), ("b".to_owned(), 1)], vec![("a".to_owned(), 5)], vec![]])
         .unwrap();

@@ -16,7 +16,7 @@ const LINES: [&[&str]; 3] = [&["a b a", "c"], &["b b"], &["a c", "c"]];
 fn lines_context(executors: usize, dir: &str) -> StreamingContext {
     let conf = StreamingConf { executors, partitions: 3, clock: Clock::Manual, batches: Some(3), ..Default::default() };
     let mut ssc = StreamingContext::new(conf, BATCH).unwrap();
-    ssc.checkpoint(fresh_dir(dir));
+    ssc.checkpoint(fresh_dir(dir)).unwrap();
     ssc
 }
 
@@ -94,18 +94,5 @@ fn several_outputs_on_uncached_windowed_and_stateful_streams_see_every_batch() {
         assert_eq!(*r1.lock().unwrap(), totals, "{executors} executors");
         assert_eq!(*r2.lock().unwrap(), totals, "{executors} executors");
         assert_eq!(*r3.lock().unwrap(), BTreeMap::from([(100, vec![3]), (200, vec![3]), (300, vec![3])]));
-    }
-}
-
-/// A writer that many batches append to, readable by the test.
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

@@ -40,7 +40,7 @@ fn socket_word_counts(faults: Vec<workloads::Fault>, name: &str) -> Vec<(String,
         ..StreamingConf::default()
     };
     let mut ssc = StreamingContext::new(conf, Duration::from_millis(100)).unwrap();
-    ssc.checkpoint(fresh_dir(name));
+    ssc.checkpoint(fresh_dir(name)).unwrap();
     let lines = ssc.socket_text_stream(&serve(2000)).unwrap();
     let totals = lines
         .map(|w| (w.clone(), 1u64))

@@ -127,7 +127,7 @@ fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
     let reads = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = Arc::clone(&reads);
     let mut ssc = StreamingContext::new(conf, BATCH).unwrap();
-    ssc.checkpoint(&dir);
+    ssc.checkpoint(&dir).unwrap();
     let records = ssc
         .direct_stream(
             4,

@@ -11,7 +11,7 @@ use workloads::durable::{read_checked, write_checked};
 use crate::dstream::graph::{Graph, RunJob};
 use crate::dstream::DStream;
 use crate::executor::messages::Action;
-use crate::rdd::{partition, records, Kind, Partition, Rdd, RddNode, ShuffleData};
+use crate::rdd::{partition, records, Kind, Partition, Rdd, RddContext, RddNode, ShuffleData};
 use crate::scheduler::checkpoint::{complete_parts, rdd_dir};
 
 impl<T: ShuffleData> DStream<T> {
@@ -34,7 +34,7 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
         return;
     }
     let (writer, restorer) = (stream.clone(), stream.clone());
-    let ids = graph.ids.clone();
+    let sc = graph.sc.clone();
     let on = Arc::downgrade(graph);
     graph.add_checkpointed(
         Box::new(move |sid, t, dir: &Path, run: &mut RunJob<'_>| {
@@ -54,19 +54,19 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
             }
             // Cut the lineage: the same RDD (same id, so cached partitions still hit), now read
             // from the files when a partition is missing.
-            writer.replace(t, file_rdd::<T>(rdd.node.id, rdd.node.partitions, at));
+            writer.replace(t, file_rdd::<T>(rdd.context(), rdd.node.id, rdd.node.partitions, at));
             Ok(())
         }),
         Box::new(move |sid, t, dir: &Path| {
             let at = rdd_dir(dir, sid, t);
             let partitions = complete_parts(&at)?;
-            restorer.replace(t, file_rdd::<T>(ids.next(), partitions, at));
+            restorer.replace(t, file_rdd::<T>(&sc, sc.ids.next(), partitions, at));
             Ok(())
         }),
     );
 }
 
-fn file_rdd<T: ShuffleData>(id: u64, partitions: usize, at: PathBuf) -> Rdd<T> {
+fn file_rdd<T: ShuffleData>(sc: &RddContext, id: u64, partitions: usize, at: PathBuf) -> Rdd<T> {
     let read = move |p: usize| -> Partition {
         let path = at.join(format!("part-{p:05}"));
         // A checkpoint was verified before it was used; failing now is an I/O fault the task
@@ -76,5 +76,5 @@ fn file_rdd<T: ShuffleData>(id: u64, partitions: usize, at: PathBuf) -> Rdd<T> {
             .unwrap_or_else(|e| panic!("checkpoint file lost after verification: {e}"));
         partition(records)
     };
-    Rdd::from_node(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true }))
+    sc.wrap(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true }))
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::executor::messages::Action;
-use crate::rdd::{Ids, RddNode};
+use crate::rdd::{Ids, RddContext};
 use crate::scheduler::checkpoint::Ranges;
 use crate::scheduler::rate::RateLimit;
 use crate::scheduler::receiver_tracker::{Starter, Tracker};
@@ -18,8 +17,7 @@ use crate::StreamingError;
 
 /// The generation of one batch's jobs of one output operation: calls `run` per job.
 pub type OutputOp = Box<dyn Fn(Time, &mut RunJob<'_>) -> Result<(), String> + Send + Sync>;
-/// Runs one job on the executors; returns what each partition's action sent back.
-pub type RunJob<'a> = dyn FnMut(Arc<RddNode>, Action) -> Result<Vec<Vec<u8>>, String> + 'a;
+pub use crate::rdd::RunJob;
 pub(crate) type BatchDone = Box<dyn Fn(Time, u64) -> Vec<u64> + Send + Sync>;
 /// Generates an output's RDD of a batch (its lineage), before any job runs.
 pub type Generate = Box<dyn Fn(Time) + Send + Sync>;
@@ -33,7 +31,7 @@ pub(crate) struct Output {
 
 /// The DStream graph, shared by its streams.
 pub struct Graph {
-    pub(crate) ids: Ids,
+    pub(crate) sc: RddContext,
     pub(crate) batch_ns: u64,
     pub(crate) partitions: usize,
     pub(crate) started: AtomicBool,
@@ -55,6 +53,10 @@ pub struct Graph {
     /// before its first estimate).
     pub(crate) ingest: RateLimit,
     pub(crate) max_rate_per_partition: Option<f64>,
+    /// The epoch ms of batch time 0 (set at start).
+    pub(crate) zero_ms: AtomicU64,
+    /// What runs when the context starts, before the first batch.
+    pub(crate) on_start: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 /// Writes a checkpointed stream's RDD of a batch: `(stream, time, dir, run)`.
@@ -77,7 +79,7 @@ impl Graph {
         max_rate_per_partition: Option<f64>,
     ) -> Self {
         Self {
-            ids: Ids::default(),
+            sc: RddContext::new(Ids::default(), partitions),
             batch_ns,
             partitions,
             started: AtomicBool::new(false),
@@ -99,15 +101,40 @@ impl Graph {
                 limit
             },
             max_rate_per_partition,
+            zero_ms: AtomicU64::new(0),
+            on_start: Mutex::new(Vec::new()),
         }
     }
 
     pub(crate) fn check_not_started(&self) -> Result<(), StreamingError> {
+        self.check_not_started_for("a transformation or output operation")
+    }
+
+    /// Refuses to set `what` once the context has started.
+    pub(crate) fn check_not_started_for(&self, what: &str) -> Result<(), StreamingError> {
         if self.started.load(Ordering::Acquire) {
-            Err(StreamingError::Lifecycle("cannot add a transformation or output operation after the context has started: define the whole graph before start()".into()))
+            Err(StreamingError::Lifecycle(format!(
+                "cannot set {what} after the context has started: define the whole program before start()"
+            )))
         } else {
             Ok(())
         }
+    }
+
+    /// Runs `f` when the context starts.
+    pub(crate) fn at_start(&self, f: Box<dyn FnOnce() + Send>) {
+        self.on_start.lock().expect("graph").push(f);
+    }
+
+    pub(crate) fn run_start_hooks(&self) {
+        for f in std::mem::take(&mut *self.on_start.lock().expect("graph")) {
+            f();
+        }
+    }
+
+    /// The epoch ms of batch time `t` (Spark's batch time).
+    pub(crate) fn epoch_ms(&self, t: Time) -> u64 {
+        self.zero_ms.load(Ordering::Acquire) + t / 1_000_000
     }
 
     pub(crate) fn add_output(&self, slide_ns: u64, generate: Generate, op: OutputOp) {

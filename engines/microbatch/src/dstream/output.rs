@@ -115,7 +115,7 @@ impl<T: Data> DStream<T> {
                     bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
                 first.extend(part.into_iter().take(n + 1 - first.len()));
             }
-            let mut text = format!("{DASHES}\nTime: {} ms\n{DASHES}\n", t / 1_000_000);
+            let mut text = format!("{DASHES}\nTime: {} ms\n{DASHES}\n", graph.epoch_ms(t));
             for x in first.iter().take(n) {
                 x.write_text(&mut text);
                 text.push('\n');
@@ -143,7 +143,7 @@ impl<T: Data> DStream<T> {
         let (prefix, suffix) = (prefix.to_owned(), suffix.to_owned());
         let graph = Arc::clone(&self.graph);
         self.foreach_rdd(move |t, rdd, run| {
-            let ms = t / 1_000_000;
+            let ms = graph.epoch_ms(t);
             let dir = std::path::PathBuf::from(if suffix.is_empty() {
                 format!("{prefix}-{ms}")
             } else {

@@ -18,21 +18,17 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
     ) -> Result<DStream<(K, V)>, StreamingError> {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         let n = self.graph.partitions;
         self.derive(move |r| {
             let (f1, f2) = (Arc::clone(&f), Arc::clone(&f));
-            r.combine_by_key(&ids, n, |v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d))
+            r.combine_by_key(|v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d), n)
         })
     }
 
     /// `groupByKey`.
     pub fn group_by_key(&self) -> Result<DStream<(K, Vec<V>)>, StreamingError> {
-        let ids = self.graph.ids.clone();
         let n = self.graph.partitions;
-        self.derive(move |r| {
-            r.combine_by_key(&ids, n, |v: &V| vec![v.clone()], |c, v| c.push(v.clone()), |c, d| c.extend(d))
-        })
+        self.derive(move |r| r.group_by_key_n(n))
     }
 
     /// `mapValues`.
@@ -64,10 +60,9 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         }
         let (create, merge_value, merge_combiners) =
             (Arc::new(create), Arc::new(merge_value), Arc::new(merge_combiners));
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let (c, mv, mc) = (Arc::clone(&create), Arc::clone(&merge_value), Arc::clone(&merge_combiners));
-            r.combine_by_key(&ids, partitions, move |v| c(v), move |a, v| mv(a, v), move |a, b| mc(a, b))
+            r.combine_by_key(move |v| c(v), move |a, v| mv(a, v), move |a, b| mc(a, b), partitions)
         })
     }
 
@@ -77,16 +72,13 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         other: &DStream<(K, W)>,
     ) -> Result<DStream<(K, (Vec<V>, Vec<W>))>, StreamingError> {
         let n = self.graph.partitions;
-        self.transform_with(other, move |ids, a, b, _| a.cogroup(ids, &b, n))
+        self.transform_with(other, move |a, b, _| a.cogroup_n(&b, n))
     }
 
     /// `join`: per batch, `(k, (v, w))` for every pair of values of a key in both streams.
     pub fn join<W: ShuffleData>(&self, other: &DStream<(K, W)>) -> Result<DStream<(K, (V, W))>, StreamingError> {
-        self.cogroup_flat(other, |vs, ws, out| {
-            for v in vs {
-                out.extend(ws.iter().map(|w| (v.clone(), w.clone())));
-            }
-        })
+        let n = self.graph.partitions;
+        self.transform_with(other, move |a, b, _| a.join_n(&b, n))
     }
 
     /// `leftOuterJoin`: every value of this stream, with each matching value or `None`.
@@ -94,14 +86,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         &self,
         other: &DStream<(K, W)>,
     ) -> Result<DStream<(K, (V, Option<W>))>, StreamingError> {
-        self.cogroup_flat(other, |vs, ws, out| {
-            for v in vs {
-                if ws.is_empty() {
-                    out.push((v.clone(), None));
-                }
-                out.extend(ws.iter().map(|w| (v.clone(), Some(w.clone()))));
-            }
-        })
+        self.transform_with(other, |a, b, _| a.left_outer_join(&b))
     }
 
     /// `rightOuterJoin`: every value of the other stream, with each matching value or `None`.
@@ -109,14 +94,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         &self,
         other: &DStream<(K, W)>,
     ) -> Result<DStream<(K, (Option<V>, W))>, StreamingError> {
-        self.cogroup_flat(other, |vs, ws, out| {
-            for w in ws {
-                if vs.is_empty() {
-                    out.push((None, w.clone()));
-                }
-                out.extend(vs.iter().map(|v| (Some(v.clone()), w.clone())));
-            }
-        })
+        self.transform_with(other, |a, b, _| a.right_outer_join(&b))
     }
 
     /// `fullOuterJoin`: every value of either stream, with each matching value or `None`.
@@ -124,36 +102,6 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         &self,
         other: &DStream<(K, W)>,
     ) -> Result<DStream<(K, (Option<V>, Option<W>))>, StreamingError> {
-        self.cogroup_flat(other, |vs, ws, out| match (vs.is_empty(), ws.is_empty()) {
-            (_, true) => out.extend(vs.iter().map(|v| (Some(v.clone()), None))),
-            (true, false) => out.extend(ws.iter().map(|w| (None, Some(w.clone())))),
-            (false, false) => {
-                for v in vs {
-                    out.extend(ws.iter().map(|w| (Some(v.clone()), Some(w.clone()))));
-                }
-            }
-        })
-    }
-
-    /// A cogroup whose value lists `emit` turns into joined values.
-    fn cogroup_flat<W: ShuffleData, J: Data>(
-        &self,
-        other: &DStream<(K, W)>,
-        emit: impl Fn(&[V], &[W], &mut Vec<J>) + Send + Sync + 'static,
-    ) -> Result<DStream<(K, J)>, StreamingError> {
-        let emit = Arc::new(emit);
-        let ids = self.graph.ids.clone();
-        self.cogroup(other)?.transform(move |_, r, _| {
-            let emit = Arc::clone(&emit);
-            r.map_partitions(&ids, move |groups| {
-                let mut out = Vec::new();
-                let mut joined = Vec::new();
-                for (k, (vs, ws)) in groups {
-                    emit(vs, ws, &mut joined);
-                    out.extend(joined.drain(..).map(|j| (k.clone(), j)));
-                }
-                out
-            })
-        })
+        self.transform_with(other, |a, b, _| a.full_outer_join(&b))
     }
 }

@@ -30,13 +30,12 @@ pub(crate) fn recursive<T: ShuffleData>(
     graph.remember(2 * slide_ns);
     let cell: Cell<T> = Arc::default();
     let this = Arc::clone(&cell);
-    let ids = graph.ids.clone();
     let stream = DStream::new(Arc::clone(graph), slide_ns, move |t| {
         let prev = t
             .checked_sub(slide_ns)
             .filter(|p| *p > 0)
             .and_then(|p| this.lock().expect("state").as_ref().and_then(|s| s.get(p)));
-        f(t, prev).map(|r| r.cache(&ids))
+        f(t, prev).map(|r| r.cache())
     });
     *cell.lock().expect("state") = Some(stream.clone());
     register_checkpoint(graph, &stream);
@@ -52,14 +51,14 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
     ) -> Result<DStream<(K, S)>, StreamingError> {
         self.graph.check_not_started()?;
         let grouped = self.group_by_key()?;
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let n = self.graph.partitions;
         let f = Arc::new(f);
         recursive(&self.graph, self.graph.batch_ns, move |t, prev: Option<Rdd<(K, S)>>| {
-            let prev = prev.unwrap_or_else(|| Rdd::empty(&ids, n));
-            let new: Rdd<(K, Vec<V>)> = grouped.get(t).unwrap_or_else(|| Rdd::empty(&ids, n));
+            let prev = prev.unwrap_or_else(|| sc.empty(n));
+            let new: Rdd<(K, Vec<V>)> = grouped.get(t).unwrap_or_else(|| sc.empty(n));
             let f = Arc::clone(&f);
-            Some(prev.zip_with(&ids, &new, move |old, fresh| {
+            Some(prev.zip_partitions(&new, move |old, fresh| {
                 let mut fresh_map: FxHashMap<&K, &Vec<V>> = fresh.iter().map(|(k, v)| (k, v)).collect();
                 let mut out = Vec::with_capacity(old.len() + fresh.len());
                 for (k, s) in old {
@@ -92,7 +91,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         if n == 0 {
             return Err(StreamingError::Invalid("a state spec needs at least 1 partition".into()));
         }
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let parent = self.clone();
         let (func, timeout) = (Arc::clone(&spec.func), spec.timeout_ns);
         let initial: Vec<(K, S)> = spec.initial.unwrap_or_default();
@@ -100,15 +99,13 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         let states: DStream<StateRecord<K, S>> = recursive(&self.graph, interval, move |t, prev| {
             let prev = prev.unwrap_or_else(|| {
                 let initial = initial.clone();
-                Rdd::<(K, S)>::source(&ids, 1, move |_| initial.clone())
-                    .partition_by_key(&ids, n)
-                    .map_partitions(&ids, move |kv| {
-                        kv.iter().map(|(k, s)| StateRecord::State(k.clone(), s.clone(), t)).collect()
-                    })
+                sc.source::<(K, S)>(1, move |_| initial.clone()).partition_by_key(n).map_partitions(move |kv| {
+                    kv.iter().map(|(k, s)| StateRecord::State(k.clone(), s.clone(), t)).collect()
+                })
             });
-            let new = parent.get(t).unwrap_or_else(|| Rdd::empty(&ids, n)).partition_by_key(&ids, n);
+            let new = parent.get(t).unwrap_or_else(|| sc.empty(n)).partition_by_key(n);
             let func = Arc::clone(&func);
-            Some(Rdd::zip_all(&ids, vec![prev.node, new.node], move |parts: &[Partition]| {
+            Some(sc.zip_all(vec![prev.node, new.node], move |parts: &[Partition]| {
                 // A key's state is taken out for its function and put back: no copy per record.
                 let mut map: FxHashMap<K, (Option<S>, Time)> = FxHashMap::default();
                 for r in records::<StateRecord<K, S>>(&parts[0]) {

@@ -6,17 +6,16 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::dstream::{DStream, Time};
-use crate::rdd::{Data, Ids, Rdd, ShuffleData};
+use crate::rdd::{Data, Rdd, ShuffleData};
 use crate::StreamingError;
 
 impl<T: Data> DStream<T> {
     /// `map`.
     pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Result<DStream<U>, StreamingError> {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(&ids, move |xs| xs.iter().map(|x| f(x)).collect())
+            r.map_partitions(move |xs| xs.iter().map(|x| f(x)).collect())
         })
     }
 
@@ -26,20 +25,18 @@ impl<T: Data> DStream<T> {
         f: impl Fn(&T) -> I + Send + Sync + 'static,
     ) -> Result<DStream<U>, StreamingError> {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(&ids, move |xs| xs.iter().flat_map(|x| f(x)).collect())
+            r.map_partitions(move |xs| xs.iter().flat_map(|x| f(x)).collect())
         })
     }
 
     /// `filter`.
     pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Result<DStream<T>, StreamingError> {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(&ids, move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
+            r.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
         })
     }
 
@@ -49,22 +46,44 @@ impl<T: Data> DStream<T> {
         f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
     ) -> Result<DStream<U>, StreamingError> {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(&ids, move |xs| f(xs))
+            r.map_partitions(move |xs| f(xs))
         })
     }
 
-    /// `transform`: an arbitrary RDD-to-RDD function applied to every batch.
+    /// `transform((rdd, time) => ...)`: an RDD-to-RDD function applied to every batch's RDD,
+    /// run on the driver when the batch is generated. The RDD API is Spark's (`map`, `filter`,
+    /// `reduce_by_key`, `join`, ...); [`Rdd::context`] builds other RDDs, and an RDD built once
+    /// outside (`StreamingContext::rdd_context().parallelize`) can be used in every batch.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use microbatch::{Clock, StreamingConf, StreamingContext};
+    /// let conf = StreamingConf { clock: Clock::Manual, batches: Some(2), ..StreamingConf::default() };
+    /// let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+    /// // The seed's `wordCounts.transform(rdd => rdd.join(dataset))`: a static dataset, joined
+    /// // with every batch.
+    /// let spam = ssc.rdd_context().parallelize(vec![("spam".to_string(), true)], 1);
+    /// let words = ssc.queue_stream(vec![vec!["spam".to_string(), "ham".into()], vec!["spam".into()]]).unwrap();
+    /// let counts = words.map(|w| (w.clone(), 1u64)).unwrap().reduce_by_key(|a, b| a + b).unwrap();
+    /// let flagged = counts.transform(move |rdd, _t| rdd.join(&spam).map(|(w, (n, _))| (w.clone(), *n))).unwrap();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// flagged.foreach_batch(move |_t, batch| sink.lock().unwrap().push(batch)).unwrap();
+    /// ssc.start().unwrap();
+    /// ssc.await_termination().unwrap();
+    /// let spam = |n| vec![("spam".to_string(), n)];
+    /// assert_eq!(*seen.lock().unwrap(), vec![spam(1), spam(1)]);
+    /// ```
     pub fn transform<U: Data>(
         &self,
-        f: impl Fn(&crate::rdd::Ids, Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
+        f: impl Fn(Rdd<T>, Time) -> Rdd<U> + Send + Sync + 'static,
     ) -> Result<DStream<U>, StreamingError> {
         self.graph.check_not_started()?;
         let parent = self.clone();
-        let ids = self.graph.ids.clone();
-        Ok(DStream::new(Arc::clone(&self.graph), self.slide_ns, move |t| parent.get(t).map(|r| f(&ids, r, t))))
+        Ok(DStream::new(Arc::clone(&self.graph), self.slide_ns, move |t| parent.get(t).map(|r| f(r, t))))
     }
 
     /// `union` with another stream of the same slide.
@@ -74,18 +93,17 @@ impl<T: Data> DStream<T> {
             return Err(StreamingError::Invalid("union needs streams with the same slide duration".into()));
         }
         let (a, b) = (self.clone(), other.clone());
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         Ok(DStream::new(Arc::clone(&self.graph), self.slide_ns, move |t| {
             let rdds: Vec<Rdd<T>> = [a.get(t), b.get(t)].into_iter().flatten().collect();
-            (!rdds.is_empty()).then(|| Rdd::union(&ids, &rdds))
+            (!rdds.is_empty()).then(|| sc.union(&rdds))
         }))
     }
 
     /// `persist`/`cache`: every batch's RDD is kept in the executors' block managers once
     /// computed, until it leaves the remember window.
     pub fn persist(&self) -> Result<DStream<T>, StreamingError> {
-        let ids = self.graph.ids.clone();
-        self.derive(move |r| r.cache(&ids))
+        self.derive(move |r| r.cache())
     }
 
     /// `countByValue`.
@@ -110,19 +128,17 @@ impl<T: Data> DStream<T> {
         if partitions == 0 {
             return Err(StreamingError::Invalid("repartition needs at least 1 partition".into()));
         }
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
-            r.shuffle_by(&ids, partitions, |p, i, _, n| (workloads::hash::mix64(p as u64) as usize).wrapping_add(i) % n)
+            r.shuffle_by(partitions, |p, i, _, n| (workloads::hash::mix64(p as u64) as usize).wrapping_add(i) % n)
         })
     }
 
     /// `count`: one record per batch, the number of records in it (0 for an empty batch).
     pub fn count(&self) -> Result<DStream<u64>, StreamingError> {
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
-            r.map_partitions(&ids, |xs| vec![((), xs.len() as u64)])
-                .combine_by_key(&ids, 1, |c: &u64| *c, |a, c| *a += c, |a, c| *a += c)
-                .map_partitions(&ids, |xs| xs.iter().map(|(_, c)| *c).collect())
+            r.map_partitions(|xs| vec![((), xs.len() as u64)])
+                .combine_by_key(|c: &u64| *c, |a, c| *a += c, |a, c| *a += c, 1)
+                .map_partitions(|xs| xs.iter().map(|(_, c)| *c).collect())
         })
     }
 
@@ -133,43 +149,43 @@ impl<T: Data> DStream<T> {
         T: ShuffleData,
     {
         let f = Arc::new(f);
-        let ids = self.graph.ids.clone();
         self.derive(move |r| {
             let (f1, f2, f3) = (Arc::clone(&f), Arc::clone(&f), Arc::clone(&f));
-            r.map_partitions(&ids, move |xs| {
+            r.map_partitions(move |xs| {
                 let mut it = xs.iter();
                 let Some(first) = it.next() else { return Vec::new() };
                 vec![((), it.fold(first.clone(), |acc, x| f1(&acc, x)))]
             })
-            .combine_by_key(&ids, 1, |x: &T| x.clone(), move |a, x| *a = f2(a, x), move |a, x| *a = f3(a, &x))
-            .map_partitions(&ids, |xs| xs.iter().map(|(_, x)| x.clone()).collect())
+            .combine_by_key(|x: &T| x.clone(), move |a, x| *a = f2(a, x), move |a, x| *a = f3(a, &x), 1)
+            .map_partitions(|xs| xs.iter().map(|(_, x)| x.clone()).collect())
         })
     }
 
-    /// `transformWith`: `f(ids, this batch's RDD, other's RDD, time)` for every batch; a
-    /// stream with nothing at a time contributes an empty RDD. Both need the same slide.
+    /// `transformWith`: `f(this batch's RDD, other's RDD, time)` for every batch; a stream with
+    /// nothing at a time contributes an empty RDD. Both need the same slide (a join of a window
+    /// with a stream, say, needs the stream windowed to the window's slide).
     pub fn transform_with<U: Data, W: Data>(
         &self,
         other: &DStream<U>,
-        f: impl Fn(&Ids, Rdd<T>, Rdd<U>, Time) -> Rdd<W> + Send + Sync + 'static,
+        f: impl Fn(Rdd<T>, Rdd<U>, Time) -> Rdd<W> + Send + Sync + 'static,
     ) -> Result<DStream<W>, StreamingError> {
         self.graph.check_not_started()?;
         if other.slide_ns != self.slide_ns {
             return Err(StreamingError::Invalid(format!(
-                "transform_with needs streams with the same slide: {} ms and {} ms",
+                "streams combined per batch (join, cogroup, union, transform_with) must have the same slide, not {} ms and {} ms: window the faster one to the other's slide",
                 self.slide_ns / 1_000_000,
                 other.slide_ns / 1_000_000
             )));
         }
         let (a, b) = (self.clone(), other.clone());
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let n = self.graph.partitions;
         Ok(DStream::new(Arc::clone(&self.graph), self.slide_ns, move |t| {
             let (x, y) = (a.get(t), b.get(t));
             if x.is_none() && y.is_none() {
                 return None;
             }
-            Some(f(&ids, x.unwrap_or_else(|| Rdd::empty(&ids, n)), y.unwrap_or_else(|| Rdd::empty(&ids, n)), t))
+            Some(f(x.unwrap_or_else(|| sc.empty(n)), y.unwrap_or_else(|| sc.empty(n)), t))
         }))
     }
 

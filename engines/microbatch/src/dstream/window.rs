@@ -26,12 +26,12 @@ impl<T: Data> DStream<T> {
         // A batch is in several windows: keep it in memory once computed (as Spark persists a
         // windowed stream's parent).
         let parent = self.persist()?;
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let step = self.slide_ns;
         Ok(DStream::new(Arc::clone(&self.graph), slide_ns, move |t| {
             let from = t.saturating_sub(length_ns) + step;
             let rdds: Vec<Rdd<T>> = (from..=t).step_by(step as usize).filter_map(|s| parent.get(s)).collect();
-            (!rdds.is_empty()).then(|| Rdd::union(&ids, &rdds))
+            (!rdds.is_empty()).then(|| sc.union(&rdds))
         }))
     }
 
@@ -135,7 +135,7 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
     /// # use microbatch::{Clock, StreamingConf, StreamingContext};
     /// let conf = StreamingConf { clock: Clock::Manual, batches: Some(3), ..StreamingConf::default() };
     /// let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
-    /// ssc.checkpoint(std::env::temp_dir().join("doc-inv-window"));
+    /// ssc.checkpoint(std::env::temp_dir().join("doc-inv-window")).unwrap();
     /// let a = || ("a".to_string(), 1u64);
     /// let pairs = ssc.queue_stream(vec![vec![a()], vec![a()], vec![]]).unwrap();
     /// let counts = pairs
@@ -208,14 +208,14 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         self.graph.remember(length_ns + 2 * slide_ns);
         let (inverse, filter) = (Arc::new(inverse), Arc::new(filter));
         let step = self.slide_ns;
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         recursive(&self.graph, slide_ns, move |t, previous: Option<Rdd<(K, V)>>| {
             let batches = |from: u64, to: u64| -> Vec<Arc<crate::rdd::RddNode>> {
                 // Batches in (from, to].
                 (from.saturating_add(step)..=to)
                     .step_by(step as usize)
                     .filter(|s| *s > 0)
-                    .map(|s| reduced.get(s).unwrap_or_else(|| Rdd::empty(&ids, partitions)).node)
+                    .map(|s| reduced.get(s).unwrap_or_else(|| sc.empty(partitions)).node)
                     .collect()
             };
             let (prev, old, new) = match previous {
@@ -224,13 +224,13 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
                     let old = batches(t.saturating_sub(slide_ns + length_ns), t.saturating_sub(length_ns));
                     (prev.node, old, batches(t - slide_ns, t))
                 }
-                _ => (Rdd::<(K, V)>::empty(&ids, partitions).node, Vec::new(), batches(t.saturating_sub(length_ns), t)),
+                _ => (sc.empty::<(K, V)>(partitions).node, Vec::new(), batches(t.saturating_sub(length_ns), t)),
             };
             let (n_old, f, inverse, filter) = (old.len(), Arc::clone(&f), Arc::clone(&inverse), Arc::clone(&filter));
             let mut parents = vec![prev];
             parents.extend(old);
             parents.extend(new);
-            let window = Rdd::zip_all(&ids, parents, move |parts: &[Partition]| {
+            let window = sc.zip_all(parents, move |parts: &[Partition]| {
                 let mut acc: FxHashMap<K, V> = records::<(K, V)>(&parts[0]).iter().cloned().collect();
                 for part in &parts[1..=n_old] {
                     for (k, v) in records::<(K, V)>(part) {

@@ -4,15 +4,11 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use workloads::Recorder;
 
-use crate::rdd::{BlockRef, Partition, RddId, ShuffleId};
+use crate::rdd::{BlockRef, RddId, ShuffleId};
 use crate::scheduler::checkpoint::Ranges;
 
-/// A job's action on one computed partition of its final RDD, run on the executor (the outputs
-/// go to the executor's recorder). It returns the bytes to send back to the driver (empty for
-/// none: `collect` sends records, `foreach_partition` nothing), or why it failed.
-pub type Action = Arc<dyn Fn(usize, &Partition, &mut Recorder) -> Result<Vec<u8>, String> + Send + Sync>;
+pub use crate::rdd::Action;
 
 /// What a task does with its partition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::context::StreamingContext;
 use crate::dstream::{DStream, Time};
-use crate::rdd::{Data, Rdd};
+use crate::rdd::Data;
 use crate::scheduler::rate::min_limit;
 use crate::StreamingError;
 
@@ -26,7 +26,7 @@ impl StreamingContext {
         read: impl Fn(usize, u64, &mut Vec<T>) + Send + Sync + 'static,
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let (end, read) = (Arc::new(end), Arc::new(read));
         let stream = self.graph.direct_streams.fetch_add(1, Ordering::Relaxed);
         let graph = Arc::downgrade(&self.graph);
@@ -63,7 +63,7 @@ impl StreamingContext {
             };
             *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
-            Some(Rdd::source(&ids, partitions, move |p| {
+            Some(sc.source(partitions, move |p| {
                 let mut out = Vec::new();
                 for i in ranges[p].0..ranges[p].1 {
                     read(p, i, &mut out);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::context::StreamingContext;
 use crate::dstream::DStream;
-use crate::rdd::{Data, Rdd};
+use crate::rdd::Data;
 use crate::StreamingError;
 
 impl StreamingContext {
@@ -13,13 +13,13 @@ impl StreamingContext {
     pub fn queue_stream<T: Data>(&self, batches: Vec<Vec<T>>) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
         let batches = Arc::new(batches);
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let interval = self.graph.batch_ns;
         let parts = self.conf.executors;
         Ok(DStream::new(Arc::clone(&self.graph), interval, move |t| {
             let k = (t / interval).checked_sub(1)? as usize;
             let batch = batches.get(k).cloned().unwrap_or_default();
-            Some(Rdd::source(&ids, parts, move |p| batch.iter().skip(p).step_by(parts).cloned().collect()))
+            Some(sc.source(parts, move |p| batch.iter().skip(p).step_by(parts).cloned().collect()))
         }))
     }
 }

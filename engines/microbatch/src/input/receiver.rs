@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::context::StreamingContext;
 use crate::dstream::DStream;
-use crate::rdd::{partition, DecodeFn, Ids, Kind, Rdd, RddNode, ShuffleData};
+use crate::rdd::{partition, DecodeFn, Ids, Kind, RddNode, ShuffleData};
 pub use crate::scheduler::receiver_tracker::Receive;
 use crate::scheduler::receiver_tracker::{self, Tracker};
 use crate::StreamingError;
@@ -16,7 +16,8 @@ const BLOCK_IDS: u64 = 1 << 62;
 
 impl StreamingContext {
     /// `receiverStream`: records stored by `receive`, which runs on its own thread from
-    /// `start()`, calling `store(record)` for each (false once the context stops: return then).
+    /// `start()`, calling `store(record)` for each (false, and not stored, once the context stops: return
+    /// then).
     /// Records are cut into blocks every block interval, each stored on two executors; each
     /// batch holds the blocks stored by its time, one partition per block. What `receive`
     /// returns says what happens next, as a Spark receiver's `stop` and `restart` do:
@@ -60,7 +61,7 @@ impl StreamingContext {
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
         let tracker = Arc::new(Tracker::default());
-        let ids = self.graph.ids.clone();
+        let sc = self.graph.sc.clone();
         let block_ids = Ids::starting_at(BLOCK_IDS + ((self.graph.trackers.lock().expect("graph").len() as u64) << 40));
         self.graph.receivers.lock().expect("graph").push(receiver_tracker::starter(
             block_ids,
@@ -79,7 +80,7 @@ impl StreamingContext {
             let blocks = tracker.allocate(t);
             let partitions = blocks.len();
             let kind = Kind::Blocks(blocks, Arc::clone(&decode));
-            Some(Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind, cached: false })))
+            Some(sc.wrap(Arc::new(RddNode { id: sc.ids.next(), partitions, kind, cached: false })))
         });
         Ok(stream)
     }

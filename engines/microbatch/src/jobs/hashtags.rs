@@ -11,7 +11,7 @@ use crate::dstream::DStream;
 use crate::jobs::direct::DirectSource;
 use crate::jobs::socket::SocketSource;
 use crate::jobs::Job;
-use crate::rdd::{Ids, Rdd};
+use crate::rdd::Rdd;
 use crate::StreamingError;
 
 impl Job for HashtagSpec {
@@ -38,7 +38,7 @@ fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingEr
     let k = s.top_k;
     let top = tags
         .count_by_value_and_window(Duration::from_nanos(s.window_ns), Duration::from_nanos(s.slide_ns))?
-        .transform(move |ids, counts, t| top_k(ids, counts, t, k))?;
+        .transform(move |counts, t| top_k(counts, t, k))?;
     top.foreach_partition(|_t, _p, windows, r| {
         let now = r.now_ns();
         for w in windows.iter().filter(|w| w.total > 0) {
@@ -51,17 +51,16 @@ fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingEr
 
 /// The top `k` of a window's `(tag, count)` pairs: each partition's partial result (total,
 /// distinct, local top k) is combined into one, as the tags are partitioned by key.
-fn top_k(ids: &Ids, counts: Rdd<(CompactString, u64)>, t: u64, k: usize) -> Rdd<HashtagWindow> {
-    let partials = counts.map_partitions(ids, move |pairs| {
+fn top_k(counts: Rdd<(CompactString, u64)>, t: u64, k: usize) -> Rdd<HashtagWindow> {
+    let partials = counts.map_partitions(move |pairs| {
         vec![((), HashtagWindow::from_counts(t, pairs.iter().map(|(tag, c)| (tag.as_str(), *c)), k))]
     });
     partials
         .combine_by_key(
-            ids,
-            1,
             |w: &HashtagWindow| w.clone(),
             move |acc, w| acc.merge(w.clone(), k),
             move |acc, w| acc.merge(w, k),
+            1,
         )
-        .map_partitions(ids, |merged| merged.iter().map(|(_, w)| w.clone()).collect())
+        .map_partitions(|merged| merged.iter().map(|(_, w)| w.clone()).collect())
 }

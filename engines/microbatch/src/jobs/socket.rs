@@ -144,7 +144,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
     let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
     ssc.set_observer(observer.clone());
     let scratch = workloads::durable::scratch_dir("microbatch");
-    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()));
+    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()))?;
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
     }

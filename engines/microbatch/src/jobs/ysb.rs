@@ -44,11 +44,9 @@ fn ysb(
 ) -> Result<(), StreamingError> {
     // The static table, built once: `sc.parallelize(campaigns)`.
     let campaigns = ssc.parallelize(table, 1);
-    let partitions = ssc.default_parallelism();
     let views = events.filter(|e| e.event_type == EventType::View)?.map(|e| (e.ad_id, e.event_time))?;
-    let per_campaign = views.transform(move |ids, batch, _t| {
-        batch.join(ids, &campaigns, partitions).map(ids, |(_ad, (_time, campaign))| (*campaign, 1u64))
-    })?;
+    let per_campaign =
+        views.transform(move |batch, _t| batch.join(&campaigns).map(|(_ad, (_time, campaign))| (*campaign, 1u64)))?;
     let w = s.window_ns;
     per_campaign
         .reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?

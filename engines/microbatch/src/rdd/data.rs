@@ -10,6 +10,8 @@ use serde::Serialize;
 
 /// A key's values from each side of a `cogroup`.
 pub type Grouped<V, W> = (Vec<V>, Vec<W>);
+/// A value of a `full_outer_join`: from either side, or both.
+pub type Either<V, W> = (Option<V>, Option<W>);
 
 /// Identifies an RDD within a run.
 pub type RddId = u64;
@@ -41,6 +43,15 @@ pub type DecodeFn = Arc<dyn Fn(&[u8]) -> Partition + Send + Sync>;
 /// Combines the partitions of several parents (same partitioning) into one.
 pub type ZipFn = Arc<dyn Fn(&[Partition]) -> Partition + Send + Sync>;
 
+/// A job's action on one computed partition of its final RDD, run on the executor (the outputs
+/// go to the executor's recorder). It returns the bytes to send back to the driver (empty for
+/// none: `collect` sends records, `foreach_partition` nothing), or why it failed.
+pub type Action = Arc<dyn Fn(usize, &Partition, &mut workloads::Recorder) -> Result<Vec<u8>, String> + Send + Sync>;
+
+/// Runs one job on the executors: every partition of the RDD computed and the action applied;
+/// returns what each partition's action sent back.
+pub type RunJob<'a> = dyn FnMut(Arc<crate::rdd::RddNode>, Action) -> Result<Vec<Vec<u8>>, String> + 'a;
+
 /// Downcasts a partition to its records.
 pub fn records<T: Data>(p: &Partition) -> &Vec<T> {
     p.downcast_ref::<Vec<T>>().expect("partition of the RDD's element type")
@@ -53,17 +64,17 @@ pub fn partition<T: Data>(v: Vec<T>) -> Partition {
 
 /// Allocates RDD and shuffle ids.
 #[derive(Default, Clone)]
-pub struct Ids(Arc<std::sync::atomic::AtomicU64>);
+pub(crate) struct Ids(Arc<std::sync::atomic::AtomicU64>);
 
 impl Ids {
     /// Ids from `first` on (received blocks use their own range: they are made by the driver's
     /// process alone, while RDD ids must match in every process).
-    pub fn starting_at(first: u64) -> Self {
+    pub(crate) fn starting_at(first: u64) -> Self {
         Self(Arc::new(std::sync::atomic::AtomicU64::new(first)))
     }
 
     /// A fresh id.
-    pub fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 }

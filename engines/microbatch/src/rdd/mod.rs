@@ -15,129 +15,198 @@ pub mod pair;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+pub(crate) use data::Ids;
 pub use data::{
-    partition, partition_of, records, Data, DecodeFn, Grouped, Ids, MapSideFn, NarrowFn, Partition, RddId, ReduceFn,
-    ShuffleData, ShuffleId, SourceFn, ZipFn,
+    partition, partition_of, records, Action, Data, DecodeFn, Either, Grouped, MapSideFn, NarrowFn, Partition, RddId,
+    ReduceFn, RunJob, ShuffleData, ShuffleId, SourceFn, ZipFn,
 };
 pub use lineage::{BlockRef, Kind, RddNode, Shuffle, TaskContext};
 
-/// A typed handle on a lineage node.
+/// What RDDs are built in (Spark's `SparkContext`, as far as RDDs need one): the ids of
+/// lineage nodes, which must not collide within a run, and the default parallelism. Every RDD of
+/// a [`StreamingContext`](crate::StreamingContext) shares its context
+/// ([`StreamingContext::rdd_context`](crate::StreamingContext::rdd_context), or
+/// [`Rdd::context`] inside `transform`), so ids are never the user's concern.
+#[derive(Clone)]
+pub struct RddContext {
+    pub(crate) ids: Ids,
+    parallelism: usize,
+}
+
+impl RddContext {
+    pub(crate) fn new(ids: Ids, parallelism: usize) -> Self {
+        Self { ids, parallelism: parallelism.max(1) }
+    }
+
+    /// Partitions of shuffles when none are given (Spark's `spark.default.parallelism`).
+    pub fn default_parallelism(&self) -> usize {
+        self.parallelism
+    }
+
+    /// `parallelize(data, partitions)`: an RDD of `data` cut into `partitions` slices, in
+    /// order. Built once, it can be used in every batch (a static dataset to join with); its
+    /// partitions are computed where its tasks run.
+    pub fn parallelize<T: Data>(&self, data: Vec<T>, partitions: usize) -> Rdd<T> {
+        let data = Arc::new(data);
+        let n = partitions.max(1);
+        self.source(n, move |p| {
+            let (len, per) = (data.len(), data.len().div_ceil(n));
+            data[(p * per).min(len)..((p + 1) * per).min(len)].to_vec()
+        })
+    }
+
+    /// `emptyRDD`: an RDD of `partitions` empty partitions.
+    pub fn empty<T: Data>(&self, partitions: usize) -> Rdd<T> {
+        self.source(partitions, |_| Vec::new())
+    }
+
+    /// `union(rdds)`: their partitions, one RDD after another (empty for no RDDs).
+    pub fn union<T: Data>(&self, rdds: &[Rdd<T>]) -> Rdd<T> {
+        let parents: Vec<Arc<RddNode>> = rdds.iter().map(|r| Arc::clone(&r.node)).collect();
+        let partitions = parents.iter().map(|p| p.partitions).sum();
+        self.node(partitions, Kind::Union(parents), false)
+    }
+
+    /// A source RDD of `partitions` partitions computed by `f`.
+    pub(crate) fn source<T: Data>(
+        &self,
+        partitions: usize,
+        f: impl Fn(usize) -> Vec<T> + Send + Sync + 'static,
+    ) -> Rdd<T> {
+        let f: SourceFn = Arc::new(move |p| partition(f(p)));
+        self.node(partitions, Kind::Source(f), false)
+    }
+
+    /// Co-partitioned parents (the same partition count and partitioner) combined partition
+    /// by partition by `f`, which downcasts each parent's partition itself.
+    pub(crate) fn zip_all<T: Data>(
+        &self,
+        parents: Vec<Arc<RddNode>>,
+        f: impl Fn(&[Partition]) -> Vec<T> + Send + Sync + 'static,
+    ) -> Rdd<T> {
+        let partitions = parents.first().map_or(0, |p| p.partitions);
+        assert!(parents.iter().all(|p| p.partitions == partitions), "zipped RDDs are co-partitioned");
+        let f: ZipFn = Arc::new(move |ps| partition(f(ps)));
+        self.node(partitions, Kind::Zip(parents, f), false)
+    }
+
+    /// A new node of this context.
+    pub(crate) fn node<T: Data>(&self, partitions: usize, kind: Kind, cached: bool) -> Rdd<T> {
+        self.wrap(Arc::new(RddNode { id: self.ids.next(), partitions, kind, cached }))
+    }
+
+    /// An RDD of this context over `node`.
+    pub(crate) fn wrap<T: Data>(&self, node: Arc<RddNode>) -> Rdd<T> {
+        Rdd { node, sc: self.clone(), _t: PhantomData }
+    }
+}
+
+/// A typed handle on a lineage node, in its [`RddContext`].
 pub struct Rdd<T> {
     /// The node.
     pub node: Arc<RddNode>,
+    sc: RddContext,
     _t: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for Rdd<T> {
     fn clone(&self) -> Self {
-        Self { node: Arc::clone(&self.node), _t: PhantomData }
+        Self { node: Arc::clone(&self.node), sc: self.sc.clone(), _t: PhantomData }
     }
 }
 
 impl<T: Data> Rdd<T> {
-    /// An RDD from a node.
-    pub fn from_node(node: Arc<RddNode>) -> Self {
-        Self { node, _t: PhantomData }
+    /// The context this RDD was built in (Spark's `rdd.sparkContext`): to `parallelize` a
+    /// dataset inside `transform`.
+    pub fn context(&self) -> &RddContext {
+        &self.sc
     }
 
-    /// A source RDD of `partitions` partitions computed by `f`.
-    pub fn source(ids: &Ids, partitions: usize, f: impl Fn(usize) -> Vec<T> + Send + Sync + 'static) -> Self {
-        let f: SourceFn = Arc::new(move |p| partition(f(p)));
-        Self::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Source(f), cached: false }))
+    /// How many partitions it has.
+    pub fn partitions(&self) -> usize {
+        self.node.partitions
     }
 
-    /// Applies `f` to each partition.
-    pub fn map_partitions<U: Data>(&self, ids: &Ids, f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static) -> Rdd<U> {
+    /// `mapPartitions`: `f` of each partition's records.
+    pub fn map_partitions<U: Data>(&self, f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static) -> Rdd<U> {
         let f: NarrowFn = Arc::new(move |p| partition(f(records::<T>(p))));
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions: self.node.partitions,
-            kind: Kind::Narrow(Arc::clone(&self.node), f),
-            cached: false,
-        }))
+        self.sc.node(self.node.partitions, Kind::Narrow(Arc::clone(&self.node), f), false)
     }
 
     /// `map`: `f` of every record.
-    pub fn map<U: Data>(&self, ids: &Ids, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Rdd<U> {
-        self.map_partitions(ids, move |xs| xs.iter().map(&f).collect())
+    pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Rdd<U> {
+        self.map_partitions(move |xs| xs.iter().map(&f).collect())
     }
 
     /// `flatMap`: every record of `f` of every record.
-    pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(
-        &self,
-        ids: &Ids,
-        f: impl Fn(&T) -> I + Send + Sync + 'static,
-    ) -> Rdd<U> {
-        self.map_partitions(ids, move |xs| xs.iter().flat_map(&f).collect())
+    pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(&self, f: impl Fn(&T) -> I + Send + Sync + 'static) -> Rdd<U> {
+        self.map_partitions(move |xs| xs.iter().flat_map(&f).collect())
     }
 
     /// `filter`: the records for which `f` holds.
-    pub fn filter(&self, ids: &Ids, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
-        self.map_partitions(ids, move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
+    pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
+        self.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
     }
 
-    /// The union of several RDDs of the same type.
-    pub fn union(ids: &Ids, rdds: &[Rdd<T>]) -> Rdd<T> {
-        let parents: Vec<Arc<RddNode>> = rdds.iter().map(|r| Arc::clone(&r.node)).collect();
-        let partitions = parents.iter().map(|p| p.partitions).sum();
-        Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Union(parents), cached: false }))
+    /// `union(other)`: this RDD's partitions, then the other's.
+    pub fn union(&self, other: &Rdd<T>) -> Rdd<T> {
+        self.sc.union(&[self.clone(), other.clone()])
     }
 
-    /// Zips this RDD with others of the same partitioning, partition by partition.
-    pub fn zip_with<U: Data, W: Data>(
+    /// `zipPartitions`: this RDD with another of as many partitions, partition by partition.
+    ///
+    /// # Panics
+    /// When the partition counts differ.
+    pub fn zip_partitions<U: Data, W: Data>(
         &self,
-        ids: &Ids,
         other: &Rdd<U>,
         f: impl Fn(&[T], &[U]) -> Vec<W> + Send + Sync + 'static,
     ) -> Rdd<W> {
         assert_eq!(self.node.partitions, other.node.partitions, "zipped RDDs are co-partitioned");
         let f: ZipFn = Arc::new(move |ps| partition(f(records::<T>(&ps[0]), records::<U>(&ps[1]))));
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions: self.node.partitions,
-            kind: Kind::Zip(vec![Arc::clone(&self.node), Arc::clone(&other.node)], f),
-            cached: false,
-        }))
-    }
-
-    /// An RDD of `partitions` empty partitions.
-    pub fn empty(ids: &Ids, partitions: usize) -> Self {
-        Self::source(ids, partitions, |_| Vec::new())
-    }
-
-    /// Co-partitioned parents (the same partition count and partitioner) combined partition
-    /// by partition by `f`, which downcasts each parent's partition itself.
-    pub fn zip_all(
-        ids: &Ids,
-        parents: Vec<Arc<RddNode>>,
-        f: impl Fn(&[Partition]) -> Vec<T> + Send + Sync + 'static,
-    ) -> Self {
-        let partitions = parents.first().map_or(0, |p| p.partitions);
-        assert!(parents.iter().all(|p| p.partitions == partitions), "zipped RDDs are co-partitioned");
-        let f: ZipFn = Arc::new(move |ps| partition(f(ps)));
-        Rdd::from_node(Arc::new(RddNode { id: ids.next(), partitions, kind: Kind::Zip(parents, f), cached: false }))
+        let parents = vec![Arc::clone(&self.node), Arc::clone(&other.node)];
+        self.sc.node(self.node.partitions, Kind::Zip(parents, f), false)
     }
 
     /// The reduce side of a shuffle of this RDD into `partitions` partitions.
-    fn shuffled<U: Data>(&self, ids: &Ids, partitions: usize, map_side: MapSideFn, reduce: ReduceFn) -> Rdd<U> {
-        let shuffle =
-            Arc::new(Shuffle { id: ids.next(), parent: Arc::clone(&self.node), map_side, reducers: partitions });
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions,
-            kind: Kind::Shuffled(shuffle, reduce),
-            cached: false,
-        }))
+    fn shuffled<U: Data>(&self, partitions: usize, map_side: MapSideFn, reduce: ReduceFn) -> Rdd<U> {
+        let shuffle = Arc::new(Shuffle {
+            id: self.sc.ids.next(),
+            parent: Arc::clone(&self.node),
+            map_side,
+            reducers: partitions,
+        });
+        self.sc.node(partitions, Kind::Shuffled(shuffle, reduce), false)
     }
 
-    /// The same RDD, kept in the block manager once computed.
-    pub fn cache(&self, ids: &Ids) -> Rdd<T> {
+    /// `cache`: the same RDD, kept in the block manager once computed.
+    pub fn cache(&self) -> Rdd<T> {
         let f: NarrowFn = Arc::new(|p| Arc::clone(p));
-        Rdd::from_node(Arc::new(RddNode {
-            id: ids.next(),
-            partitions: self.node.partitions,
-            kind: Kind::Narrow(Arc::clone(&self.node), f),
-            cached: true,
-        }))
+        self.sc.node(self.node.partitions, Kind::Narrow(Arc::clone(&self.node), f), true)
+    }
+}
+
+impl<T: ShuffleData> Rdd<T> {
+    /// `collect`: every record, partitions in order, brought to the driver by a job that `run`
+    /// runs (the `run_job` of `foreach_rdd`).
+    pub fn collect(&self, run: &mut RunJob<'_>) -> Result<Vec<T>, String> {
+        let action: Action = Arc::new(|_p, part: &Partition, _r| {
+            bincode::serialize(records::<T>(part)).map_err(|e| format!("cannot send records to the driver: {e}"))
+        });
+        let mut all = Vec::new();
+        for bytes in run(Arc::clone(&self.node), action)? {
+            let mut part: Vec<T> =
+                bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
+            all.append(&mut part);
+        }
+        Ok(all)
+    }
+
+    /// `count`: how many records, counted on the executors by a job that `run` runs.
+    pub fn count(&self, run: &mut RunJob<'_>) -> Result<u64, String> {
+        let action: Action =
+            Arc::new(|_p, part: &Partition, _r| Ok((records::<T>(part).len() as u64).to_le_bytes().to_vec()));
+        let counts = run(Arc::clone(&self.node), action)?;
+        Ok(counts.iter().map(|b| b.as_slice().try_into().map_or(0, u64::from_le_bytes)).sum())
     }
 }

@@ -1,10 +1,12 @@
-//! Shuffles and keyed operations on RDDs: `shuffle_by`, `partition_by_key`, `cogroup`, `join`,
-//! `group_by_key`, `reduce_by_key`, `combine_by_key` (with map-side combine, as Spark's).
+//! Shuffles and keyed operations on RDDs, as Spark's `PairRDDFunctions`: `partition_by_key`,
+//! `reduce_by_key`, `group_by_key`, `combine_by_key` (with map-side combine), `map_values`,
+//! `cogroup`, `join` and the outer joins. Without a partition count they shuffle into the
+//! context's default parallelism; the `_n` forms take one (Spark's `numPartitions`).
 
 use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::rdd::data::{partition, partition_of, records, Grouped, Ids, MapSideFn, ReduceFn, ShuffleData};
+use crate::rdd::data::{partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData};
 use crate::rdd::Rdd;
 
 impl<T: ShuffleData> Rdd<T> {
@@ -14,7 +16,6 @@ impl<T: ShuffleData> Rdd<T> {
     /// Blocks are read in map-partition order, so records of one map partition keep their order.
     pub fn shuffle_by(
         &self,
-        ids: &Ids,
         partitions: usize,
         route: impl Fn(usize, usize, &T, usize) -> usize + Send + Sync + 'static,
     ) -> Rdd<T> {
@@ -33,28 +34,55 @@ impl<T: ShuffleData> Rdd<T> {
             }
             partition(out)
         });
-        self.shuffled(ids, partitions, map_side, reduce)
+        self.shuffled(partitions, map_side, reduce)
     }
 }
 
 impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
     /// Partitions the pairs by key into `partitions` partitions (no combining), co-partitioned
     /// with every other keyed shuffle into as many partitions.
-    pub fn partition_by_key(&self, ids: &Ids, partitions: usize) -> Rdd<(K, V)> {
-        self.shuffle_by(ids, partitions, |_, _, (k, _), n| partition_of(k, n))
+    pub fn partition_by_key(&self, partitions: usize) -> Rdd<(K, V)> {
+        self.shuffle_by(partitions, |_, _, (k, _), n| partition_of(k, n))
     }
 
-    /// Every key of either RDD with all its values from each (`cogroup`): both sides are
-    /// grouped by key into `partitions` partitions, then zipped partition by partition.
-    pub fn cogroup<W: ShuffleData>(
-        &self,
-        ids: &Ids,
-        other: &Rdd<(K, W)>,
-        partitions: usize,
-    ) -> Rdd<(K, Grouped<V, W>)> {
-        let left = self.group_by_key(ids, partitions);
-        let right = other.group_by_key(ids, partitions);
-        left.zip_with(ids, &right, |ls, rs| {
+    /// `mapValues`: `f` of every value, keys kept.
+    pub fn map_values<U: Data>(&self, f: impl Fn(&V) -> U + Send + Sync + 'static) -> Rdd<(K, U)> {
+        self.map(move |(k, v)| (k.clone(), f(v)))
+    }
+
+    /// `reduceByKey`: the values of each key combined by `f`, on both sides of the shuffle.
+    pub fn reduce_by_key(&self, f: impl Fn(&V, &V) -> V + Send + Sync + 'static) -> Rdd<(K, V)> {
+        self.reduce_by_key_n(f, self.context().default_parallelism())
+    }
+
+    /// `reduceByKey(f, numPartitions)`.
+    pub fn reduce_by_key_n(&self, f: impl Fn(&V, &V) -> V + Send + Sync + 'static, partitions: usize) -> Rdd<(K, V)> {
+        let f = Arc::new(f);
+        let (f1, f2) = (Arc::clone(&f), f);
+        self.combine_by_key(|v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d), partitions)
+    }
+
+    /// `groupByKey`: the values of each key, grouped (map-side grouping).
+    pub fn group_by_key(&self) -> Rdd<(K, Vec<V>)> {
+        self.group_by_key_n(self.context().default_parallelism())
+    }
+
+    /// `groupByKey(numPartitions)`.
+    pub fn group_by_key_n(&self, partitions: usize) -> Rdd<(K, Vec<V>)> {
+        self.combine_by_key(|v: &V| vec![v.clone()], |c, v| c.push(v.clone()), |c, d| c.extend(d), partitions)
+    }
+
+    /// `cogroup`: every key of either RDD with all its values from each.
+    pub fn cogroup<W: ShuffleData>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, Grouped<V, W>)> {
+        self.cogroup_n(other, self.context().default_parallelism())
+    }
+
+    /// `cogroup(other, numPartitions)`: both sides are grouped by key into `partitions`
+    /// partitions, then zipped partition by partition.
+    pub fn cogroup_n<W: ShuffleData>(&self, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<(K, Grouped<V, W>)> {
+        let left = self.group_by_key_n(partitions);
+        let right = other.group_by_key_n(partitions);
+        left.zip_partitions(&right, |ls, rs| {
             let mut out: rustc_hash::FxHashMap<K, (Vec<V>, Vec<W>)> = Default::default();
             for (k, vs) in ls {
                 out.entry(k.clone()).or_default().0.extend(vs.iter().cloned());
@@ -66,56 +94,97 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
         })
     }
 
-    /// `join`: `(k, (v, w))` for every pair of values of a key in both RDDs, in `partitions`
-    /// partitions (Spark's `join(other, numPartitions)`).
+    /// `join`: `(k, (v, w))` for every pair of values of a key in both RDDs.
     ///
     /// ```
     /// use microbatch::{Clock, StreamingConf, StreamingContext};
-    /// let ssc = StreamingContext::new(StreamingConf { clock: Clock::Manual, ..StreamingConf::default() }, std::time::Duration::from_millis(100)).unwrap();
-    /// let ads = ssc.parallelize(vec![(7u32, 1u64), (8, 2), (7, 3)], 2);
-    /// let campaigns = ssc.parallelize(vec![(7u32, 70u32), (8, 80)], 1);
-    /// let joined = ads.join(ssc.ids(), &campaigns, 2);
-    /// assert_eq!(joined.node.partitions, 2);
+    /// let conf = StreamingConf { clock: Clock::Manual, ..StreamingConf::default() };
+    /// let ssc = StreamingContext::new(conf, std::time::Duration::from_millis(100)).unwrap();
+    /// let sc = ssc.rdd_context();
+    /// let ads = sc.parallelize(vec![(7u32, 1u64), (8, 2), (7, 3)], 2);
+    /// let campaigns = sc.parallelize(vec![(7u32, 70u32), (8, 80)], 1);
+    /// // Into the context's default parallelism (2 here); `join_n` takes a partition count.
+    /// assert_eq!(ads.join(&campaigns).partitions(), 2);
+    /// assert_eq!(ads.join_n(&campaigns, 4).partitions(), 4);
     /// ```
-    pub fn join<W: ShuffleData>(&self, ids: &Ids, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<(K, (V, W))> {
-        self.cogroup(ids, other, partitions).map_partitions(ids, |groups| {
-            let mut out = Vec::new();
-            for (k, (vs, ws)) in groups {
-                for v in vs {
-                    out.extend(ws.iter().map(|w| (k.clone(), (v.clone(), w.clone()))));
+    pub fn join<W: ShuffleData>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, W))> {
+        self.join_n(other, self.context().default_parallelism())
+    }
+
+    /// `join(other, numPartitions)`.
+    pub fn join_n<W: ShuffleData>(&self, other: &Rdd<(K, W)>, partitions: usize) -> Rdd<(K, (V, W))> {
+        self.cogroup_flat(other, partitions, |vs, ws, out| {
+            for v in vs {
+                out.extend(ws.iter().map(|w| (v.clone(), w.clone())));
+            }
+        })
+    }
+
+    /// `leftOuterJoin`: every value of this RDD, with each matching value or `None`.
+    pub fn left_outer_join<W: ShuffleData>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, Option<W>))> {
+        self.cogroup_flat(other, self.context().default_parallelism(), |vs, ws, out| {
+            for v in vs {
+                if ws.is_empty() {
+                    out.push((v.clone(), None));
                 }
+                out.extend(ws.iter().map(|w| (v.clone(), Some(w.clone()))));
+            }
+        })
+    }
+
+    /// `rightOuterJoin`: every value of the other RDD, with each matching value or `None`.
+    pub fn right_outer_join<W: ShuffleData>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Option<V>, W))> {
+        self.cogroup_flat(other, self.context().default_parallelism(), |vs, ws, out| {
+            for w in ws {
+                if vs.is_empty() {
+                    out.push((None, w.clone()));
+                }
+                out.extend(vs.iter().map(|v| (Some(v.clone()), w.clone())));
+            }
+        })
+    }
+
+    /// `fullOuterJoin`: every value of either RDD, with each matching value or `None`.
+    pub fn full_outer_join<W: ShuffleData>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, Either<V, W>)> {
+        self.cogroup_flat(other, self.context().default_parallelism(), |vs, ws, out| {
+            match (vs.is_empty(), ws.is_empty()) {
+                (_, true) => out.extend(vs.iter().map(|v| (Some(v.clone()), None))),
+                (true, false) => out.extend(ws.iter().map(|w| (None, Some(w.clone())))),
+                (false, false) => {
+                    for v in vs {
+                        out.extend(ws.iter().map(|w| (Some(v.clone()), Some(w.clone()))));
+                    }
+                }
+            }
+        })
+    }
+
+    /// A cogroup into `partitions` whose value lists `emit` turns into joined values.
+    fn cogroup_flat<W: ShuffleData, J: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: usize,
+        emit: impl Fn(&[V], &[W], &mut Vec<J>) + Send + Sync + 'static,
+    ) -> Rdd<(K, J)> {
+        self.cogroup_n(other, partitions).map_partitions(move |groups| {
+            let (mut out, mut joined) = (Vec::new(), Vec::new());
+            for (k, (vs, ws)) in groups {
+                emit(vs, ws, &mut joined);
+                out.extend(joined.drain(..).map(|j| (k.clone(), j)));
             }
             out
         })
     }
 
-    /// `reduceByKey`: the values of each key combined by `f`, on both sides of the shuffle, into
-    /// `partitions` partitions.
-    pub fn reduce_by_key(
-        &self,
-        ids: &Ids,
-        partitions: usize,
-        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
-    ) -> Rdd<(K, V)> {
-        let f = Arc::new(f);
-        let (f1, f2) = (Arc::clone(&f), f);
-        self.combine_by_key(ids, partitions, |v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d))
-    }
-
-    /// Groups the values of each key into `partitions` partitions (map-side grouping).
-    pub fn group_by_key(&self, ids: &Ids, partitions: usize) -> Rdd<(K, Vec<V>)> {
-        self.combine_by_key(ids, partitions, |v: &V| vec![v.clone()], |c, v| c.push(v.clone()), |c, d| c.extend(d))
-    }
-
-    /// Shuffles into `partitions` partitions by key, combining values of a key with `merge` on
-    /// both sides of the shuffle (map-side combine, as Spark's `combineByKey`).
+    /// `combineByKey(create, mergeValue, mergeCombiners, numPartitions)`: shuffles into
+    /// `partitions` partitions by key, combining values of a key on both sides of the shuffle
+    /// (map-side combine).
     pub fn combine_by_key<C: ShuffleData>(
         &self,
-        ids: &Ids,
-        partitions: usize,
         create: impl Fn(&V) -> C + Send + Sync + 'static,
         merge_value: impl Fn(&mut C, &V) + Send + Sync + 'static,
         merge_combiners: impl Fn(&mut C, C) + Send + Sync + 'static,
+        partitions: usize,
     ) -> Rdd<(K, C)> {
         let map_side: MapSideFn = Arc::new(move |p, _, n| {
             let mut buckets: Vec<rustc_hash::FxHashMap<K, C>> = (0..n).map(|_| Default::default()).collect();
@@ -150,6 +219,6 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
             }
             partition(out.into_iter().collect::<Vec<(K, C)>>())
         });
-        self.shuffled(ids, partitions, map_side, reduce)
+        self.shuffled(partitions, map_side, reduce)
     }
 }

@@ -30,6 +30,9 @@ pub struct Metadata {
     /// `(direct stream, batch time, [from, to) per partition)` for every batch from the cut
     /// to `time`.
     pub inputs: Vec<(usize, Time, Ranges)>,
+    /// The epoch ms of batch time 0 (0: a manual clock, or a checkpoint from before it was kept).
+    #[serde(default)]
+    pub zero_ms: u64,
 }
 
 fn metadata_dir(dir: &Path) -> PathBuf {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use workloads::contract::BatchInfo;
@@ -24,6 +24,7 @@ use crate::scheduler::follower::follow;
 use crate::scheduler::job_scheduler::JobScheduler;
 use crate::scheduler::listener::Listener;
 use crate::scheduler::receiver_tracker::ReceiverEnv;
+use crate::scheduler::stop::{Stop, StopSignal};
 use crate::time::Time;
 
 /// Where checkpoints go, and the checkpoint a restarted program resumes from.
@@ -34,8 +35,8 @@ pub(crate) type Checkpointing = Option<(PathBuf, Option<Metadata>)>;
 pub(crate) fn drive(
     graph: Arc<Graph>,
     conf: StreamingConf,
-    stop: Arc<AtomicBool>,
-    listeners: &mut [Listener],
+    stop: Arc<StopSignal>,
+    listeners: Arc<Mutex<Vec<Listener>>>,
     observer: Observer,
     checkpointing: Checkpointing,
 ) -> Result<Vec<BatchInfo>, String> {
@@ -57,19 +58,16 @@ pub(crate) fn drive(
     let dag = DagScheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
     let jobs = JobScheduler::new(dag, &conf, graph.ingest.clone(), listeners, observer.recorder());
     let mut generator = JobGenerator::new(graph, conf, registry, jobs, cluster.processes, cluster.workers);
-    let receivers_stop = Arc::new(AtomicBool::new(false));
-    let receivers = generator.start_receivers(&receivers_stop);
+    generator.start_receivers();
     let epoch = generator.restore(&checkpointing, observer.start());
+    stop.register_driver();
     generator.run(&stop, epoch, checkpointing.as_ref().map(|(dir, _)| dir.as_path()));
-    receivers_stop.store(true, Ordering::Release);
-    for receiver in receivers {
-        let _ = receiver.join();
-    }
+    generator.stop_receivers();
     finish(generator, workers)
 }
 
 /// Stops the executors and returns the batches' infos, or the run's failure.
-fn finish(generator: JobGenerator<'_>, workers: Executors) -> Result<Vec<BatchInfo>, String> {
+fn finish(generator: JobGenerator, workers: Executors) -> Result<Vec<BatchInfo>, String> {
     let JobGenerator { jobs, failure, stats, .. } = generator;
     let infos = jobs.shutdown(stats);
     cluster::join_executors(workers, failure).map(|()| infos)
@@ -101,11 +99,11 @@ impl Fresh {
 }
 
 /// The driver's batch loop and everything it keeps between batches.
-struct JobGenerator<'a> {
+struct JobGenerator {
     graph: Arc<Graph>,
     conf: StreamingConf,
     registry: Arc<Registry>,
-    jobs: JobScheduler<'a>,
+    jobs: JobScheduler,
     outputs: Vec<Output>,
     hooks: Vec<Checkpointed>,
     /// What the checkpoints cost.
@@ -122,14 +120,18 @@ struct JobGenerator<'a> {
     cut: Time,
     previous_cut: Time,
     failure: Option<String>,
+    /// Set when the receivers are to stop.
+    receivers_stop: Arc<AtomicBool>,
+    /// The receivers' block generators, running.
+    receivers: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl<'a> JobGenerator<'a> {
+impl JobGenerator {
     fn new(
         graph: Arc<Graph>,
         conf: StreamingConf,
         registry: Arc<Registry>,
-        jobs: JobScheduler<'a>,
+        jobs: JobScheduler,
         processes: usize,
         workers: usize,
     ) -> Self {
@@ -152,27 +154,49 @@ impl<'a> JobGenerator<'a> {
             cut: 0,
             previous_cut: 0,
             failure: None,
+            receivers_stop: Arc::default(),
+            receivers: Vec::new(),
         }
     }
 
-    /// Starts every receiver; returns their block generators' handles.
-    fn start_receivers(&mut self, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
+    /// Starts every receiver.
+    fn start_receivers(&mut self) {
         let env = ReceiverEnv {
             to_fabric: self.jobs.dag.sender(),
             alive: self.jobs.dag.alive(),
-            stop: Arc::clone(stop),
+            stop: Arc::clone(&self.receivers_stop),
             block_interval: self.conf.block_interval,
             max_rate: self.conf.receiver_max_rate,
             ingest: self.graph.ingest.clone(),
         };
-        let mut handles = Vec::new();
         for start in std::mem::take(&mut *self.graph.receivers.lock().expect("graph")) {
             match start(&env) {
-                Ok(handle) => handles.push(handle),
+                Ok(handle) => self.receivers.push(handle),
                 Err(e) => self.failure = Some(e),
             }
         }
-        handles
+    }
+
+    /// Stops every receiver and waits until each has stored its last block.
+    fn stop_receivers(&mut self) {
+        self.receivers_stop.store(true, Ordering::Release);
+        for receiver in self.receivers.drain(..) {
+            let _ = receiver.join();
+        }
+    }
+
+    /// What a stop request means before batch `k`: `true` to stop now. A graceful request stops
+    /// the receivers and lets batch `k` (the one their last blocks go to) be the last.
+    fn stopping(&mut self, stop: &StopSignal, k: u64, last: &mut Option<u64>) -> bool {
+        match stop.requested() {
+            Stop::Now => return true,
+            Stop::Graceful if last.is_none() => {
+                self.stop_receivers();
+                *last = Some(k);
+            }
+            _ => {}
+        }
+        last.is_some_and(|l| k > l)
     }
 
     /// Resumes from the checkpoint, if there is one: the state of its cut, its recorded offsets,
@@ -193,19 +217,29 @@ impl<'a> JobGenerator<'a> {
     }
 
     /// Runs batches until told to stop, the configured batches have run, or one fails.
-    fn run(&mut self, stop: &AtomicBool, epoch: Instant, dir: Option<&Path>) {
+    fn run(&mut self, stop: &StopSignal, epoch: Instant, dir: Option<&Path>) {
         // Faults come due on the wall clock (mid-stage too), or at batch boundaries on a manual one.
         let clock = (self.conf.clock == Clock::System).then_some(epoch);
         self.jobs.dag.set_faults(self.conf.faults.clone(), clock, self.conf.relaunch_lost_executors);
+        let mut last = None;
         for k in self.first.. {
-            if self.failure.is_some() || stop.load(Ordering::Acquire) || self.conf.batches.is_some_and(|n| k > n) {
+            if self.failure.is_some() || self.conf.batches.is_some_and(|n| k > n) || self.stopping(stop, k, &mut last) {
                 break;
             }
             let t: Time = k * self.graph.batch_ns;
             if self.conf.stop_before.as_ref().is_some_and(|f| f(t)) {
                 break;
             }
-            self.wait_for(t, epoch);
+            // A request that comes while waiting: now ends the wait; graceful stops the
+            // receivers and the wait goes on, for this batch, the last.
+            while !self.wait_for(t, epoch, stop, if last.is_some() { Stop::Graceful } else { Stop::Running }) {
+                if self.stopping(stop, k, &mut last) {
+                    return;
+                }
+            }
+            if self.failure.is_some() {
+                break;
+            }
             self.batch(t, epoch, dir);
             if self.failure.is_some() {
                 break;
@@ -219,25 +253,27 @@ impl<'a> JobGenerator<'a> {
     }
 
     /// Sleeps until batch `t` is due (on the system clock, outside a replay), waking for the
-    /// faults that come due meanwhile.
-    fn wait_for(&mut self, t: Time, epoch: Instant) {
+    /// faults that come due meanwhile; returns false, early, when a stop request other than
+    /// `handled` comes.
+    fn wait_for(&mut self, t: Time, epoch: Instant, stop: &StopSignal, handled: Stop) -> bool {
         let no_wait = self.conf.no_wait.as_ref().is_some_and(|f| f(t));
         if self.conf.clock == Clock::System && t > self.replay_until && !no_wait {
             loop {
                 let (now, fault) = (epoch.elapsed().as_nanos() as u64, self.jobs.dag.next_fault_ns());
                 let wake = fault.map_or(t, |f| f.min(t));
-                if wake > now {
-                    std::thread::sleep(Duration::from_nanos(wake - now));
+                if wake > now && !stop.sleep_until(epoch + Duration::from_nanos(wake), handled) {
+                    return false;
                 }
                 if fault.is_none_or(|f| f > t) {
-                    return;
+                    return true;
                 }
                 if let Err(e) = self.jobs.dag.apply_faults(epoch.elapsed().as_nanos() as u64) {
                     self.failure = Some(format!("fault injection before batch {} ms: {e}", t / 1_000_000));
-                    return;
+                    return true;
                 }
             }
         }
+        true
     }
 
     /// One batch: faults due, job generation, the jobs, the checkpoint, the batch's info.
@@ -323,6 +359,7 @@ impl<'a> JobGenerator<'a> {
             cut: self.cut,
             streams: self.hooks.len(),
             inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
+            zero_ms: self.graph.zero_ms.load(Ordering::Acquire),
         };
         drop(inputs);
         self.stats.metadata += 1;

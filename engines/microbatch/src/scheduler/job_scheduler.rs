@@ -3,7 +3,7 @@
 //! the batch's `BatchInfo` to the listeners and the recorder, and feeds the PID rate estimator
 //! that bounds what the sources ingest next.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use workloads::contract::BatchInfo;
@@ -19,10 +19,11 @@ use crate::scheduler::rate::{PidRateEstimator, RateLimit};
 use crate::time::Time;
 
 /// Runs jobs and reports batches.
-pub(crate) struct JobScheduler<'a> {
+pub(crate) struct JobScheduler {
     /// Where the jobs run.
     pub(crate) dag: DagScheduler,
-    listeners: &'a mut [Listener],
+    /// Shared with the context, which may add one while batches run.
+    listeners: Arc<Mutex<Vec<Listener>>>,
     /// Backpressure: the estimator starts at the initial rate (or at the first batch's rate).
     estimator: Option<PidRateEstimator>,
     ingest: RateLimit,
@@ -30,12 +31,12 @@ pub(crate) struct JobScheduler<'a> {
     infos: Vec<BatchInfo>,
 }
 
-impl<'a> JobScheduler<'a> {
+impl JobScheduler {
     pub(crate) fn new(
         dag: DagScheduler,
         conf: &StreamingConf,
         ingest: RateLimit,
-        listeners: &'a mut [Listener],
+        listeners: Arc<Mutex<Vec<Listener>>>,
         recorder: Recorder,
     ) -> Self {
         let estimator = conf
@@ -73,7 +74,7 @@ impl<'a> JobScheduler<'a> {
             estimator.update(info.records, info.processing_delay_ms, info.scheduling_delay_ms, batch_ns as f64 / 1e6);
             self.ingest.set(Some(estimator.rate()).filter(|r| *r < f64::MAX));
         }
-        for l in self.listeners.iter_mut() {
+        for l in self.listeners.lock().expect("listeners").iter_mut() {
             l(&info);
         }
         self.recorder.batch(info.clone());

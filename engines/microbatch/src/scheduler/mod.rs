@@ -2,7 +2,7 @@
 //! checkpoints), the [`job_scheduler`] (runs a batch's jobs, reports `BatchInfo`, feeds the
 //! [`rate`] estimator), the [`dag`] scheduler (cuts a job into stages at shuffle boundaries and
 //! places tasks), the [`receiver_tracker`] (received blocks and their batches), the metadata
-//! [`checkpoint`], [`faults`] injection, the executors' [`cluster`], and the [`follower`] that
+//! [`checkpoint`], [`faults`] injection, the [`stop`] signal, the executors' [`cluster`], and the [`follower`] that
 //! runs in every other process.
 
 pub mod checkpoint;
@@ -15,3 +15,4 @@ pub(crate) mod job_scheduler;
 pub mod listener;
 pub mod rate;
 pub(crate) mod receiver_tracker;
+pub(crate) mod stop;

@@ -124,7 +124,7 @@ pub enum Receive {
 }
 
 /// Makes the starter of a receiver: `receive(store)` runs on its own thread, calling
-/// `store(record)` for every record (false once the context stops: return then) and
+/// `store(record)` for every record (false, not stored, once the context stops: return then) and
 /// `report(what)` for a record it dropped; it is called again `restart_delay` after it asks for
 /// a restart.
 pub(crate) fn starter<T: ShuffleData>(
@@ -156,9 +156,15 @@ pub(crate) fn starter<T: ShuffleData>(
                             (window_start, in_window) = (Instant::now(), 0);
                         }
                     }
+                    // Checked under the buffer's lock: once the block generator has taken its
+                    // last block, a record is refused (false), never stored and lost.
+                    let mut buffer = into.lock().expect("receiver buffer");
+                    if stop.load(Ordering::Acquire) {
+                        return false;
+                    }
                     in_window += 1;
-                    into.lock().expect("receiver buffer").push(x);
-                    !stop.load(Ordering::Acquire)
+                    buffer.push(x);
+                    true
                 };
                 supervise(&mut receive, &mut store, &failed, restart_delay, &stopped);
                 finished.store(true, Ordering::Release);
@@ -172,26 +178,17 @@ pub(crate) fn starter<T: ShuffleData>(
                 let mut next = 0usize;
                 loop {
                     std::thread::sleep(interval);
+                    // Read before the last take: a record stored after it finds the flag set.
+                    let stopping = stop.load(Ordering::Acquire);
                     let ended = done.load(Ordering::Acquire);
                     let records = std::mem::take(&mut *buffer.lock().expect("receiver buffer"));
                     if !records.is_empty() {
-                        let (hosts, incarnations) = replica_hosts(&alive, next);
-                        next += 1;
-                        let id = ids.next();
-                        let data = Arc::new(bincode::serialize(&records).expect("encode a received block"));
-                        for &to in &hosts {
-                            if to_fabric.send(Msg::Store { to, id, data: Arc::clone(&data) }).is_err() {
-                                return;
-                            }
+                        if !store_block(&tracker, &to_fabric, &alive, (ids.next(), next), &records) {
+                            return;
                         }
-                        tracker.pending.lock().expect("tracker").push(BlockRef {
-                            id,
-                            records: records.len() as u64,
-                            hosts,
-                            incarnations,
-                        });
+                        next += 1;
                     }
-                    if ended || stop.load(Ordering::Acquire) {
+                    if ended || stopping {
                         tracker.finished.store(true, Ordering::Release);
                         return;
                     }
@@ -199,6 +196,26 @@ pub(crate) fn starter<T: ShuffleData>(
             })
             .map_err(|e| format!("cannot start a block generator: {e}"))
     })
+}
+
+/// Stores `records` as block `id`, the receiver's `next`-th, on two live executors, and gives it
+/// to the tracker; false when the fabric is gone.
+fn store_block<T: ShuffleData>(
+    tracker: &Tracker,
+    to_fabric: &Sender<Msg>,
+    alive: &Mutex<Vec<Option<u32>>>,
+    (id, next): (u64, usize),
+    records: &[T],
+) -> bool {
+    let (hosts, incarnations) = replica_hosts(alive, next);
+    let data = Arc::new(bincode::serialize(records).expect("encode a received block"));
+    for &to in &hosts {
+        if to_fabric.send(Msg::Store { to, id, data: Arc::clone(&data) }).is_err() {
+            return false;
+        }
+    }
+    tracker.pending.lock().expect("tracker").push(BlockRef { id, records: records.len() as u64, hosts, incarnations });
+    true
 }
 
 /// Calls `receive` until it is done or fails, or the context stops; again `restart_delay` after

@@ -70,3 +70,16 @@ pub fn strings(v: &[&str]) -> Vec<String> {
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
+
+/// A writer that many batches append to, readable by the test.
+pub struct SharedWriter(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
