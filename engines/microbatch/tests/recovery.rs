@@ -178,7 +178,7 @@ fn threads_per_batch(relaunch: bool) -> BTreeMap<u64, std::collections::BTreeSet
         .unwrap()
         .reduce_by_key(|a, b| a + b)
         .unwrap()
-        .foreach_partition(move |t, _p, _counts, _r| {
+        .foreach_partition(move |t, _p, _counts| {
             let name = format!("{:?}", std::thread::current().id());
             sink.lock().unwrap().entry(t / MS).or_default().insert(name);
         })

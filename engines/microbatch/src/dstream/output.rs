@@ -59,9 +59,19 @@ impl<T: Data> DStream<T> {
         Ok(())
     }
 
-    /// `foreachRDD` with the action run on the executors, partition by partition, reporting
-    /// to each executor's recorder.
+    /// `foreachRDD(rdd => rdd.foreachPartition(...))`: `f(batch_time, partition, records)` runs
+    /// on the executors, for every partition of every batch (where the partition was computed:
+    /// records do not travel to the driver).
     pub fn foreach_partition(
+        &self,
+        f: impl Fn(Time, usize, &[T]) + Send + Sync + 'static,
+    ) -> Result<(), StreamingError> {
+        self.foreach_partition_recorded(move |t, p, records, _r| f(t, p, records))
+    }
+
+    /// [`DStream::foreach_partition`], reporting to each executor's recorder (the harness's
+    /// jobs).
+    pub(crate) fn foreach_partition_recorded(
         &self,
         f: impl Fn(Time, usize, &[T], &mut workloads::Recorder) + Send + Sync + 'static,
     ) -> Result<(), StreamingError> {

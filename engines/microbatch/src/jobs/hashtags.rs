@@ -39,7 +39,7 @@ fn hashtags(tweets: &DStream<String>, s: &HashtagSpec) -> Result<(), StreamingEr
     let top = tags
         .count_by_value_and_window(Duration::from_nanos(s.window_ns), Duration::from_nanos(s.slide_ns))?
         .transform(move |counts, t| top_k(counts, t, k))?;
-    top.foreach_partition(|_t, _p, windows, r| {
+    top.foreach_partition_recorded(|_t, _p, windows, r| {
         let now = r.now_ns();
         for w in windows.iter().filter(|w| w.total > 0) {
             r.output_latency(w.window_end, now);

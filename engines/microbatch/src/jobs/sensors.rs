@@ -48,7 +48,7 @@ fn sensors(readings: &DStream<Keyed>, s: &SensorSpec) -> Result<(), StreamingErr
             alert.then_some((Alert { sensor: *sensor, seq, milli }, reference))
         },
     ))?;
-    alerts.foreach_partition(|t, _p, alerts, r| {
+    alerts.foreach_partition_recorded(|t, _p, alerts, r| {
         let now = r.now_ns();
         for (a, reference) in alerts {
             r.output_latency(if *reference == 0 { t } else { *reference }, now);

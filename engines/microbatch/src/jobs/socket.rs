@@ -103,7 +103,7 @@ impl SocketSource<'_> {
         events: &DStream<Parsed<E>>,
         windowed: bool,
     ) -> Result<(), StreamingError> {
-        events.foreach_partition(move |_t, _p, lines, r| {
+        events.foreach_partition_recorded(move |_t, _p, lines, r| {
             let now = r.now_ns();
             r.inputs(lines.len() as u64, now);
             for p in lines {

@@ -45,7 +45,7 @@ fn wordcount(lines: &DStream<(String, u64)>, s: &WordCountSpec, interval: u64) -
     } else {
         per_batch.reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
     };
-    counts.foreach_partition(|t, _p, counts, r| {
+    counts.foreach_partition_recorded(|t, _p, counts, r| {
         let now = r.now_ns();
         for (word, count) in counts {
             r.output_latency(t, now);
@@ -66,7 +66,7 @@ fn running(lines: &DStream<(String, u64)>) -> Result<(), StreamingError> {
             let total = new.iter().map(|n| n.0).sum::<u64>() + old.map_or(0, |o| o.0);
             Some((total, new.iter().map(|n| n.1).max()))
         })?
-        .foreach_partition(|t, _p, totals, r| {
+        .foreach_partition_recorded(|t, _p, totals, r| {
             let now = r.now_ns();
             for (word, (total, updated)) in totals {
                 r.word_snapshot(t, word, *total);

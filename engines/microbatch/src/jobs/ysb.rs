@@ -50,7 +50,7 @@ fn ysb(
     let w = s.window_ns;
     per_campaign
         .reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
-        .foreach_partition(|t, _p, counts, r| {
+        .foreach_partition_recorded(|t, _p, counts, r| {
             let now = r.now_ns();
             for (campaign, count) in counts {
                 r.output_latency(t, now);
