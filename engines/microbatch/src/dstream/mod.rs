@@ -27,7 +27,11 @@ use crate::StreamingError;
 
 type Compute<T> = Arc<dyn Fn(Time) -> Option<Rdd<T>> + Send + Sync>;
 
-/// A discretized stream of `T`.
+/// A discretized stream of `T`: a sequence of RDDs, one per slide.
+///
+/// Every operation has a runnable example in its family's module: [`transformations`],
+/// [`pair`], [`window`], [`state`], [`output`], and the input streams in
+/// [`crate::input`].
 pub struct DStream<T> {
     pub(crate) graph: Arc<Graph>,
     pub(crate) slide_ns: u64,

@@ -1,5 +1,54 @@
 //! Output operations: `foreach_batch`, `foreach_rdd`, `foreach_partition`, `print` and
 //! `save_as_text_files`. Each registers one job per batch with the graph.
+//!
+//! Every output operation on two 1 s batches (a stream may have several: each is a job of the
+//! batch):
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//! use microbatch::{Clock, StreamingConf, StreamingContext};
+//!
+//! let conf = StreamingConf { executors: 2, clock: Clock::Manual, batches: Some(2), ..StreamingConf::default() };
+//! let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+//! let numbers = ssc.queue_stream(vec![vec![1u64, 2, 3], vec![4]]).unwrap();
+//! numbers.print().unwrap(); // the first 10 records of every batch, under Spark's header
+//! numbers.print_n(2).unwrap(); // the first 2, then "..."
+//! let out = std::env::temp_dir().join(format!("microbatch-doc-output-{}", std::process::id()));
+//! numbers.save_as_text_files(out.join("numbers").to_str().unwrap(), "txt").unwrap();
+//! // On the driver, every batch's records.
+//! let batches = Arc::new(Mutex::new(Vec::new()));
+//! let sink = Arc::clone(&batches);
+//! numbers.foreach_batch(move |_t, records| sink.lock().unwrap().push(records.len())).unwrap();
+//! // On the executors, every partition (records stay where they were computed).
+//! let partitions = Arc::new(Mutex::new(0));
+//! let seen = Arc::clone(&partitions);
+//! numbers.foreach_partition(move |_t, _p, records| *seen.lock().unwrap() += records.len()).unwrap();
+//! // The batch's RDD on the driver, with the RDD API and jobs of its own.
+//! let sums = Arc::new(Mutex::new(Vec::new()));
+//! let sink = Arc::clone(&sums);
+//! numbers
+//!     .foreach_rdd(move |_t, rdd, run| {
+//!         let total: u64 = rdd.collect(run)?.iter().sum();
+//!         sink.lock().unwrap().push((rdd.count(run)?, total));
+//!         Ok(())
+//!     })
+//!     .unwrap();
+//! ssc.start().unwrap();
+//! ssc.await_termination().unwrap();
+//! assert_eq!(*batches.lock().unwrap(), [3, 1]);
+//! assert_eq!(*partitions.lock().unwrap(), 4);
+//! assert_eq!(*sums.lock().unwrap(), [(3, 6), (1, 4)]);
+//! // Manual clock: batch times from 0 (on the system clock, epoch ms).
+//! assert!(out.join("numbers-1000.txt/_SUCCESS").exists());
+//! let mut lines: Vec<String> = ["part-00000", "part-00001"]
+//!     .iter()
+//!     .flat_map(|p| std::fs::read_to_string(out.join("numbers-1000.txt").join(p)).unwrap().lines().map(str::to_owned).collect::<Vec<_>>())
+//!     .collect();
+//! lines.sort();
+//! assert_eq!(lines, ["1", "2", "3"]);
+//! # std::fs::remove_dir_all(&out).unwrap();
+//! ```
 
 use std::sync::{Arc, Mutex};
 

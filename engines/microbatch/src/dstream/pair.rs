@@ -1,5 +1,47 @@
 //! Transformations on pair streams (Spark's `PairDStreamFunctions`): `reduce_by_key`,
 //! `group_by_key`, `map_values`, `flat_map_values`, `combine_by_key`, `cogroup` and the joins.
+//!
+//! Every operation of the family on two 1 s batches, with what each batch gives:
+//!
+//! ```
+//! # use std::collections::BTreeMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! # use microbatch::{Clock, DStream, StreamingConf, StreamingContext};
+//! # use microbatch::rdd::ShuffleData;
+//! # /// Every batch's records (sorted), by batch time in ms.
+//! # fn collect<T: ShuffleData + Ord>(d: &DStream<T>) -> Arc<Mutex<BTreeMap<u64, Vec<T>>>> {
+//! #     let out = Arc::new(Mutex::new(BTreeMap::new()));
+//! #     let sink = Arc::clone(&out);
+//! #     d.foreach_batch(move |t, mut records| { records.sort(); sink.lock().unwrap().insert(t / 1_000_000, records); }).unwrap();
+//! #     out
+//! # }
+//! # fn s(x: &str) -> String { x.to_owned() }
+//! let conf = StreamingConf { executors: 2, clock: Clock::Manual, batches: Some(2), ..StreamingConf::default() };
+//! let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+//! let left = ssc.queue_stream(vec![vec![(s("a"), 1u64), (s("a"), 2), (s("b"), 3)], vec![(s("c"), 4)]]).unwrap();
+//! let right = ssc.queue_stream(vec![vec![(s("a"), s("x"))], vec![]]).unwrap();
+//! let reduced = collect(&left.reduce_by_key(|x, y| x + y).unwrap());
+//! let grouped = collect(&left.group_by_key().unwrap().map_values(|vs| vs.iter().sum::<u64>()).unwrap());
+//! let flat = collect(&left.flat_map_values(|v| vec![*v; 2]).unwrap());
+//! let means = collect(&left.combine_by_key(|v| (*v, 1u64), |c, v| *c = (c.0 + v, c.1 + 1), |c, d| *c = (c.0 + d.0, c.1 + d.1), 2).unwrap());
+//! let cogroup = collect(&left.cogroup(&right).unwrap().map_values(|(vs, ws)| (vs.len(), ws.len())).unwrap());
+//! let join = collect(&left.join(&right).unwrap());
+//! let left_outer = collect(&left.left_outer_join(&right).unwrap());
+//! let right_outer = collect(&left.right_outer_join(&right).unwrap());
+//! let full_outer = collect(&left.full_outer_join(&right).unwrap());
+//! ssc.start().unwrap();
+//! ssc.await_termination().unwrap();
+//! assert_eq!(reduced.lock().unwrap()[&1000], [(s("a"), 3), (s("b"), 3)]);
+//! assert_eq!(grouped.lock().unwrap()[&2000], [(s("c"), 4)]);
+//! assert_eq!(flat.lock().unwrap()[&2000], [(s("c"), 4), (s("c"), 4)]);
+//! assert_eq!(means.lock().unwrap()[&1000], [(s("a"), (3, 2)), (s("b"), (3, 1))]);
+//! assert_eq!(cogroup.lock().unwrap()[&1000], [(s("a"), (2, 1)), (s("b"), (1, 0))]);
+//! assert_eq!(join.lock().unwrap()[&1000], [(s("a"), (1, s("x"))), (s("a"), (2, s("x")))]);
+//! assert_eq!(left_outer.lock().unwrap()[&1000], [(s("a"), (1, Some(s("x")))), (s("a"), (2, Some(s("x")))), (s("b"), (3, None))]);
+//! assert_eq!(right_outer.lock().unwrap()[&2000], []);
+//! assert_eq!(full_outer.lock().unwrap()[&2000], [(s("c"), (Some(4), None))]);
+//! ```
 
 // The joins' types are Spark's nested pairs.
 #![allow(clippy::type_complexity)]

@@ -2,6 +2,54 @@
 //! (`update_state_by_key`, `map_with_state`, incremental windows; Spark's `StateDStream` and
 //! `MapWithStateDStream`). A state RDD is kept in the block managers and checkpointed every
 //! checkpoint interval (see `checkpoint_data`).
+//!
+//! `update_state_by_key` and `map_with_state` (with its `StateSpec` options and
+//! `state_snapshots`), on three 1 s batches:
+//!
+//! ```
+//! # use std::collections::BTreeMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! # use microbatch::{Clock, DStream, StreamingConf, StreamingContext};
+//! # use microbatch::rdd::ShuffleData;
+//! # /// Every batch's records (sorted), by batch time in s.
+//! # fn collect<T: ShuffleData + Ord>(d: &DStream<T>) -> Arc<Mutex<BTreeMap<u64, Vec<T>>>> {
+//! #     let out = Arc::new(Mutex::new(BTreeMap::new()));
+//! #     let sink = Arc::clone(&out);
+//! #     d.foreach_batch(move |t, mut records| { records.sort(); sink.lock().unwrap().insert(t / 1_000_000_000, records); }).unwrap();
+//! #     out
+//! # }
+//! # fn s(x: &str) -> String { x.to_owned() }
+//! let conf = StreamingConf { executors: 2, clock: Clock::Manual, batches: Some(3), ..StreamingConf::default() };
+//! let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+//! use microbatch::StateSpec;
+//! ssc.checkpoint(std::env::temp_dir().join("microbatch-doc-state")).unwrap();
+//! let pairs = ssc.queue_stream(vec![vec![(s("a"), 1u64), (s("b"), 1)], vec![(s("a"), 5)], vec![]]).unwrap();
+//! // The running sum; a key is dropped (`None`) once a batch brings it nothing.
+//! let totals = collect(&pairs.update_state_by_key(|new: &[u64], old: Option<&u64>| {
+//!     (!new.is_empty()).then(|| new.iter().sum::<u64>() + old.unwrap_or(&0))
+//! }).unwrap());
+//! // Each record with its key's running sum; keys idle for 2 s time out.
+//! let spec = StateSpec::function(|_t, _k: &String, v: Option<&u64>, state: &mut microbatch::dstream::state::State<u64>| {
+//!     let sum = state.get().copied().unwrap_or(0) + v.copied().unwrap_or(0);
+//!     if !state.is_timing_out() {
+//!         state.update(sum);
+//!     }
+//!     Some(sum)
+//! })
+//! .initial_state(vec![(s("a"), 100)])
+//! .num_partitions(2)
+//! .timeout(Duration::from_secs(2));
+//! let mapped = pairs.map_with_state(spec).unwrap();
+//! let sums = collect(&mapped);
+//! let snapshots = collect(&mapped.state_snapshots());
+//! ssc.start().unwrap();
+//! ssc.await_termination().unwrap();
+//! assert_eq!(totals.lock().unwrap().values().cloned().collect::<Vec<_>>(), [vec![(s("a"), 1), (s("b"), 1)], vec![(s("a"), 6)], vec![]]);
+//! assert_eq!(sums.lock().unwrap()[&1], [1, 101]);
+//! assert_eq!(sums.lock().unwrap()[&2], [106]);
+//! assert_eq!(snapshots.lock().unwrap()[&2], [(s("a"), 106), (s("b"), 1)]);
+//! ```
 
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};

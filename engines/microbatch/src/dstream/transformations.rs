@@ -1,6 +1,58 @@
 //! Per-batch transformations on any stream: `map`, `flat_map`, `filter`, `map_partitions`,
 //! `transform`, `union`, `persist`, `count_by_value`, and the rest of the programming guide's
 //! (`glom`, `repartition`, `count`, `reduce`, `transform_with`, `slice`, `cache`).
+//!
+//! Every operation of the family on two 1 s batches, with what each batch gives:
+//!
+//! ```
+//! # use std::collections::BTreeMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! # use microbatch::{Clock, DStream, StreamingConf, StreamingContext};
+//! # use microbatch::rdd::ShuffleData;
+//! # /// Every batch's records (sorted), by batch time in ms.
+//! # fn collect<T: ShuffleData + Ord>(d: &DStream<T>) -> Arc<Mutex<BTreeMap<u64, Vec<T>>>> {
+//! #     let out = Arc::new(Mutex::new(BTreeMap::new()));
+//! #     let sink = Arc::clone(&out);
+//! #     d.foreach_batch(move |t, mut records| { records.sort(); sink.lock().unwrap().insert(t / 1_000_000, records); }).unwrap();
+//! #     out
+//! # }
+//! # fn s(x: &str) -> String { x.to_owned() }
+//! let conf = StreamingConf { executors: 2, clock: Clock::Manual, batches: Some(2), ..StreamingConf::default() };
+//! let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+//! let a = ssc.queue_stream(vec![vec![1u64, 2, 3], vec![4]]).unwrap();
+//! let b = ssc.queue_stream(vec![vec![10u64], vec![]]).unwrap();
+//! let map = collect(&a.map(|x| x * 10).unwrap());
+//! let flat_map = collect(&a.flat_map(|x| vec![*x; 2]).unwrap());
+//! let filter = collect(&a.filter(|x| x % 2 == 1).unwrap());
+//! let sums = collect(&a.map_partitions(|xs| vec![xs.iter().sum::<u64>()]).unwrap().reduce(|x, y| x + y).unwrap());
+//! let union = collect(&a.union(&b).unwrap());
+//! let counts = collect(&a.map(|x| x % 2).unwrap().count_by_value().unwrap());
+//! let count = collect(&a.count().unwrap());
+//! let glom = collect(&a.glom().unwrap().map(|p| p.len() as u64).unwrap());
+//! let repartitioned = collect(&a.repartition(3).unwrap().glom().unwrap().count().unwrap());
+//! let transformed = collect(&a.transform(|rdd, _t| rdd.map(|x| x + 1)).unwrap());
+//! let with = collect(&a.transform_with(&b, |x, y, _t| x.union(&y)).unwrap());
+//! let cached = collect(&a.cache().unwrap().persist().unwrap());
+//! let a2 = a.clone();
+//! let sliced = collect(&a.transform(move |r, t| r.context().union(&a2.slice(0, t))).unwrap());
+//! ssc.start().unwrap();
+//! ssc.await_termination().unwrap();
+//! let at = |c: &Arc<Mutex<BTreeMap<u64, Vec<u64>>>>| c.lock().unwrap().values().cloned().collect::<Vec<_>>();
+//! assert_eq!(at(&map), [vec![10, 20, 30], vec![40]]);
+//! assert_eq!(at(&flat_map), [vec![1, 1, 2, 2, 3, 3], vec![4, 4]]);
+//! assert_eq!(at(&filter), [vec![1, 3], vec![]]);
+//! assert_eq!(at(&sums), [vec![6], vec![4]]);
+//! assert_eq!(at(&union), [vec![1, 2, 3, 10], vec![4]]);
+//! assert_eq!(counts.lock().unwrap()[&1000], [(0, 1), (1, 2)]);
+//! assert_eq!(at(&count), [vec![3], vec![1]]);
+//! assert_eq!(at(&glom), [vec![1, 2], vec![0, 1]]); // the queue deals records over 2 partitions
+//! assert_eq!(at(&repartitioned), [vec![3], vec![3]]); // 3 partitions
+//! assert_eq!(at(&transformed), [vec![2, 3, 4], vec![5]]);
+//! assert_eq!(at(&with), [vec![1, 2, 3, 10], vec![4]]);
+//! assert_eq!(at(&cached), at(&union).iter().map(|b| b.iter().copied().filter(|x| *x < 10).collect()).collect::<Vec<Vec<u64>>>());
+//! assert_eq!(at(&sliced), [vec![1, 2, 3], vec![1, 2, 3, 4]]);
+//! ```
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -136,7 +188,10 @@ impl<T: Data> DStream<T> {
     /// `count`: one record per batch, the number of records in it (0 for an empty batch).
     pub fn count(&self) -> Result<DStream<u64>, StreamingError> {
         self.derive(move |r| {
+            // A zero in, as Spark unions one: a batch of no partitions counts 0 too.
+            let zero = r.context().parallelize(vec![((), 0u64)], 1);
             r.map_partitions(|xs| vec![((), xs.len() as u64)])
+                .union(&zero)
                 .combine_by_key(|c: &u64| *c, |a, c| *a += c, |a, c| *a += c, 1)
                 .map_partitions(|xs| xs.iter().map(|(_, c)| *c).collect())
         })

@@ -2,6 +2,54 @@
 //! `reduce_by_window`, `count_by_window`, `count_by_value_and_window`, `group_by_key_and_window`,
 //! and `reduce_by_key_and_window` with and without an inverse function (the incremental form:
 //! the previous window's result, plus the batches that entered, minus those that left).
+//!
+//! Every operation of the family, on four 1 s batches, with windows of 2 s sliding every 1 s
+//! (the incremental forms need a checkpoint directory):
+//!
+//! ```
+//! # use std::collections::BTreeMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! # use microbatch::{Clock, DStream, StreamingConf, StreamingContext};
+//! # use microbatch::rdd::ShuffleData;
+//! # /// Every batch's records (sorted), by batch time in s.
+//! # fn collect<T: ShuffleData + Ord>(d: &DStream<T>) -> Arc<Mutex<BTreeMap<u64, Vec<T>>>> {
+//! #     let out = Arc::new(Mutex::new(BTreeMap::new()));
+//! #     let sink = Arc::clone(&out);
+//! #     d.foreach_batch(move |t, mut records| { records.sort(); sink.lock().unwrap().insert(t / 1_000_000_000, records); }).unwrap();
+//! #     out
+//! # }
+//! # fn s(x: &str) -> String { x.to_owned() }
+//! let conf = StreamingConf { executors: 2, clock: Clock::Manual, batches: Some(4), ..StreamingConf::default() };
+//! let mut ssc = StreamingContext::new(conf, Duration::from_secs(1)).unwrap();
+//! ssc.checkpoint(std::env::temp_dir().join("microbatch-doc-windows")).unwrap();
+//! let (len, slide) = (Duration::from_secs(2), Duration::from_secs(1));
+//! let words = ssc.queue_stream(vec![vec![s("a"), s("b")], vec![s("a")], vec![], vec![s("b")]]).unwrap();
+//! let pairs = words.map(|w| (w.clone(), 1u64)).unwrap();
+//! let window = collect(&words.window(len, slide).unwrap());
+//! let ones = words.map(|_| 1u64).unwrap();
+//! let by_window = collect(&ones.reduce_by_window(|a, b| a + b, len, slide).unwrap());
+//! let by_window_inv = collect(&ones.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, len, slide).unwrap());
+//! let count = collect(&words.count_by_window(len, slide).unwrap());
+//! let by_value = collect(&words.count_by_value_and_window(len, slide).unwrap());
+//! let by_key = collect(&pairs.reduce_by_key_and_window(|a, b| a + b, len, slide).unwrap());
+//! let grouped = collect(&pairs.group_by_key_and_window(len, slide).unwrap().map_values(|vs| vs.len() as u64).unwrap());
+//! let inv = collect(&pairs.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, len, slide).unwrap());
+//! let filtered =
+//!     collect(&pairs.reduce_by_key_and_window_inv_filtered(|a, b| a + b, |a, b| a - b, len, slide, 2, |(_, c)| *c > 0).unwrap());
+//! ssc.start().unwrap();
+//! ssc.await_termination().unwrap();
+//! assert_eq!(window.lock().unwrap()[&2], [s("a"), s("a"), s("b")]);
+//! assert_eq!(by_window.lock().unwrap()[&3], [1]);
+//! assert_eq!(by_window_inv.lock().unwrap()[&3], [1]);
+//! assert_eq!(count.lock().unwrap().values().cloned().collect::<Vec<_>>(), [vec![2], vec![3], vec![1], vec![1]]);
+//! assert_eq!(by_value.lock().unwrap()[&3], [(s("a"), 1)]); // b fell to 0 and was dropped
+//! assert_eq!(by_key.lock().unwrap()[&2], [(s("a"), 2), (s("b"), 1)]);
+//! assert_eq!(grouped.lock().unwrap()[&4], [(s("b"), 1)]);
+//! // Without a filter a key stays at 0 once its batches have left, as in Spark.
+//! assert_eq!(inv.lock().unwrap()[&3], [(s("a"), 1), (s("b"), 0)]);
+//! assert_eq!(filtered.lock().unwrap()[&3], [(s("a"), 1)]);
+//! ```
 
 use std::hash::Hash;
 use std::sync::Arc;
