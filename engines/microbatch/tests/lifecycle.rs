@@ -175,3 +175,26 @@ fn text_file_stream_reads_only_files_that_appear_after_the_start() {
     let all: Vec<String> = all.lock().unwrap().values().flatten().cloned().collect();
     assert_eq!(all, strings(&["old", "new"]));
 }
+
+#[test]
+fn errors_name_what_the_user_called_in_the_units_given() {
+    let ssc = context(1, 2);
+    let a = ssc.queue_stream(vec![vec![(1u64, 1u64)]]).unwrap();
+    let b = ssc.queue_stream(vec![vec![(1u64, 2u64)]]).unwrap();
+    // A join of a window with a stream of another slide.
+    let windowed = a.window(ms(200), ms(200)).unwrap();
+    let err = windowed.join(&b).err().unwrap().to_string();
+    assert!(err.contains("must have the same slide, not 200 ms and 100 ms"), "{err}");
+    assert!(!err.contains("transform_with needs"), "{err}");
+    let err = windowed.union(&b).err().unwrap().to_string();
+    assert!(err.contains("must have the same slide"), "{err}");
+    // Durations keep their unit: 250 ms is 250 ms, not a count of nanoseconds.
+    let err = a.window(ms(250), ms(100)).err().unwrap().to_string();
+    assert!(err.contains("the window length (250 ms) must be a multiple of the batch interval (100 ms)"), "{err}");
+    // The checkpoint directory an incremental window needs, named by the operation used.
+    let mut ssc = context(1, 2);
+    let words = ssc.queue_stream(vec![vec![1u64]]).unwrap();
+    words.count_by_value_and_window(ms(200), ms(100)).unwrap().print().unwrap();
+    let err = ssc.start().unwrap_err().to_string();
+    assert!(err.contains("count_by_value_and_window") && err.contains("checkpoint(dir)"), "{err}");
+}

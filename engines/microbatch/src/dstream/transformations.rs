@@ -141,9 +141,7 @@ impl<T: Data> DStream<T> {
     /// `union` with another stream of the same slide.
     pub fn union(&self, other: &DStream<T>) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
-        if other.slide_ns != self.slide_ns {
-            return Err(StreamingError::Invalid("union needs streams with the same slide duration".into()));
-        }
+        self.check_same_slide(other)?;
         let (a, b) = (self.clone(), other.clone());
         let sc = self.graph.sc.clone();
         Ok(DStream::new(Arc::clone(&self.graph), self.slide_ns, move |t| {
@@ -225,13 +223,7 @@ impl<T: Data> DStream<T> {
         f: impl Fn(Rdd<T>, Rdd<U>, Time) -> Rdd<W> + Send + Sync + 'static,
     ) -> Result<DStream<W>, StreamingError> {
         self.graph.check_not_started()?;
-        if other.slide_ns != self.slide_ns {
-            return Err(StreamingError::Invalid(format!(
-                "streams combined per batch (join, cogroup, union, transform_with) must have the same slide, not {} ms and {} ms: window the faster one to the other's slide",
-                self.slide_ns / 1_000_000,
-                other.slide_ns / 1_000_000
-            )));
-        }
+        self.check_same_slide(other)?;
         let (a, b) = (self.clone(), other.clone());
         let sc = self.graph.sc.clone();
         let n = self.graph.partitions;
@@ -242,6 +234,18 @@ impl<T: Data> DStream<T> {
             }
             Some(f(x.unwrap_or_else(|| sc.empty(n)), y.unwrap_or_else(|| sc.empty(n)), t))
         }))
+    }
+
+    /// Refuses to combine, batch by batch, streams of different slides.
+    fn check_same_slide<U>(&self, other: &DStream<U>) -> Result<(), StreamingError> {
+        if other.slide_ns == self.slide_ns {
+            return Ok(());
+        }
+        Err(StreamingError::Invalid(format!(
+            "streams combined per batch (join, cogroup, union, transform_with) must have the same slide, not {} ms and {} ms: window the faster one to the other's slide",
+            self.slide_ns / 1_000_000,
+            other.slide_ns / 1_000_000
+        )))
     }
 
     /// `slice(from, to)`: the RDDs of every batch time in `[from, to]` (aligned to the slide),
