@@ -142,10 +142,13 @@ fn backpressure_and_the_maximum_rate_bound_a_direct_stream() {
     // 50 records/s per partition: 5 per partition per 100 ms batch.
     assert_eq!(run_with(StreamingConf { max_rate_per_partition: Some(50.0), ..manual.clone() }), vec![10, 10, 10]);
     // Backpressure starting at 300 records/s: the first batch reads 30; after it, the
-    // estimator follows the processing rate (far above), bounded by the maximum rate.
+    // estimator follows the processing rate (far above, though how far depends on how busy the
+    // machine is), bounded by the maximum rate: 800 a batch.
     let bp =
         StreamingConf { backpressure: true, initial_rate: Some(300.0), max_rate_per_partition: Some(4000.0), ..manual };
-    assert_eq!(run_with(bp), vec![30, 800, 800]);
+    let counts = run_with(bp);
+    assert_eq!(counts[0], 30, "{counts:?}");
+    assert!(counts[1..].iter().all(|c| (31..=800).contains(c)), "{counts:?}");
 }
 
 /// A system-clock context of `batches` 50 ms batches whose receivers restart after 50 ms.

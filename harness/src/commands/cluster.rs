@@ -78,6 +78,9 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
             }
         }
     }
+    // Each child's standard error is read as it comes (a child that writes more than a pipe
+    // holds would otherwise block until the deadline); the last of it explains a failure.
+    let mut errors: Vec<_> = children.iter_mut().map(|c| c.stderr.take().map(drain)).collect();
     let deadline = Instant::now() + Duration::from_nanos(args.timeout);
     let mut done = vec![false; n];
     while done.iter().any(|d| !d) {
@@ -88,12 +91,9 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
             if let Some(status) = children[i].try_wait()? {
                 done[i] = true;
                 if !status.success() {
-                    let mut err = String::new();
-                    if let Some(mut e) = children[i].stderr.take() {
-                        use std::io::Read;
-                        let _ = e.read_to_string(&mut err);
-                    }
                     kill_all(&mut children);
+                    // The child has exited: its pipe ends, and the thread with it.
+                    let err = errors[i].take().and_then(|e| e.join().ok()).unwrap_or_default();
                     bail!("process {i} of {n} failed ({status}): {}", err.trim());
                 }
             }
@@ -110,6 +110,28 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     result.config.cluster.hostfile = None;
     write_json(base.out.as_deref(), &result)?;
     Ok(result)
+}
+
+/// The most of a child's standard error kept (its end).
+const STDERR_KEPT: usize = 16 * 1024;
+
+/// Reads `stderr` on a thread until it closes; the thread returns its last [`STDERR_KEPT`]
+/// bytes.
+fn drain(stderr: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut kept = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            kept.push_str(&line);
+            kept.push('\n');
+            if kept.len() > 2 * STDERR_KEPT {
+                let cut = kept.len() - STDERR_KEPT;
+                let cut = (cut..kept.len()).find(|&i| kept.is_char_boundary(i)).unwrap_or(kept.len());
+                kept.drain(..cut);
+            }
+        }
+        kept
+    })
 }
 
 /// The run options without `--out` (children write their parts; the parent writes the result).

@@ -113,3 +113,36 @@ impl TaskContext for Cx<'_> {
         self.bm.stored.get(&id).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdd::{Ids, Kind, RddContext};
+
+    #[test]
+    fn shuffle_blocks_stay_for_every_reader_until_the_shuffle_is_forgotten() {
+        let sc = RddContext::new(Ids::default(), 2);
+        let reduced = sc.parallelize(vec![(1u64, 1u64), (2, 2), (3, 3)], 2).reduce_by_key_n(|a, b| a + b, 2);
+        let Kind::Shuffled(shuffle, _) = &reduced.node.kind else { panic!("a shuffled RDD") };
+        let mut bm = BlockManager::default();
+        // Reduce partition 0 waits for both map partitions' blocks, and says so.
+        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
+        bm.put_shuffle_block(shuffle.id, 0, 0, bincode::serialize(&vec![(2u64, 2u64)]).unwrap());
+        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 1, 2)]);
+        bm.put_shuffle_block(shuffle.id, 0, 0, bincode::serialize(&Vec::<(u64, u64)>::new()).unwrap());
+        assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
+        // Two jobs read the partition: both find every block.
+        for _ in 0..2 {
+            let part = Cx { bm: &mut bm }.partition(&reduced.node, 0);
+            assert_eq!(crate::rdd::records::<(u64, u64)>(&part), &vec![(2, 2)]);
+            assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
+        }
+        // Freed after the batch: a later reader waits again (for the map stage to rerun).
+        bm.forget(Vec::new(), vec![shuffle.id]);
+        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
+        // A block of an attempt before the latest loss is dropped.
+        bm.purge_shuffles(1);
+        bm.put_shuffle_block(shuffle.id, 0, 0, Vec::new());
+        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
+    }
+}

@@ -261,3 +261,18 @@ impl Executor {
         self.pending = waiting;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_short_of_blocks_names_its_stage_and_what_it_lacks() {
+        let task = Task { id: 4, rdd: 7, partition: 0, kind: TaskKind::Result { job: 1 } };
+        let why = missing_blocks(&task, 0, Duration::from_secs(30), &[(5, 0, 1, 2)]);
+        assert_eq!(
+            why,
+            "task 4 of the result stage of job 1 (RDD 7, partition 0) on executor 0 waited 30.0 s for blocks that never came: shuffle 5 reduce partition 0 (1 of 2 map outputs)"
+        );
+    }
+}

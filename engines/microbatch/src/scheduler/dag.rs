@@ -185,6 +185,9 @@ impl DagScheduler {
             let kind = TaskKind::ShuffleMap { shuffle: shuffle.id, placement, attempt: self.shuffle_attempt };
             self.run_stage(&shuffle.parent, kind, &mut vec![None; shuffle.parent.partitions])?;
             self.done_shuffles.insert(shuffle.id);
+            // The stage's cached RDDs (a window's state, a persisted batch) are in the block
+            // managers now: later jobs read them rather than plan the stages below again.
+            self.mark_materialized(&shuffle.parent);
         }
         self.run_stage(rdd, TaskKind::Result { job }, results)
     }
