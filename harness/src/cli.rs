@@ -33,6 +33,9 @@ pub enum Command {
     Sweep(commands::sweep::SweepArgs),
     /// The CI gate: compare a summary's throughput (as a ratio to COST) with a baseline.
     Check(commands::check::CheckArgs),
+    /// The tight CI gate: instructions per record of counted runs under cachegrind, against a
+    /// baseline counts file.
+    Counts(commands::counts::CountsArgs),
     /// Redraw every plot (and the report) of a comparison directory from its JSON.
     Plot(commands::plot::PlotArgs),
     /// Merge the shares written by the processes of a cluster run, verify and write the result.

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod counts;
 pub mod engine;
 pub mod options;
 pub mod output;

@@ -39,6 +39,19 @@ fn main() {
                 std::process::exit(1);
             }
         }),
+        Command::Counts(args) => commands::counts::counts(args, &mut |l| eprintln!("{l}")).map(|outcome| {
+            if let Some(c) = outcome.comparison {
+                for line in &c.lines {
+                    println!("{line}");
+                }
+                if !c.pass() {
+                    eprintln!(
+                        "the counted gate failed: a figure is slower than the baseline allows, or cannot be compared"
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }),
         Command::Plot(args) => commands::plot::run(args)
             .map(|plots| eprintln!("redrew {plots} plots and report.md in {}", args.dir.display())),
         Command::Sweep(args) => commands::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {

@@ -60,6 +60,15 @@ pub struct RunArgs {
     /// with every executor, as the native engine does with every worker).
     #[arg(long, env = "STREAMBENCH_KEEP_LOST_EXECUTORS_DEAD")]
     pub keep_lost_executors_dead: bool,
+    /// Micro-batch: batches back to back, not at their time on the wall clock (Spark's
+    /// `ManualClock`; at a fixed rate each batch still reads what is due by its time). For
+    /// counted runs, whose work must not depend on timing.
+    #[arg(long, env = "STREAMBENCH_MANUAL_CLOCK")]
+    pub manual_clock: bool,
+    /// Write this process's raw share of the run (as a process of a cluster run does, for
+    /// `streambench merge` to verify) instead of verifying it here.
+    #[arg(long, hide = true)]
+    pub unjudged: bool,
     /// A fault to inject: kill-worker:W@T, kill-process:P@T, slow-worker:W@T+D*F (repeatable).
     #[arg(long = "fault", env = "STREAMBENCH_FAULT")]
     pub faults: Vec<Fault>,
@@ -129,6 +138,7 @@ impl RunArgs {
         };
         spec.microbatch.batch_interval_ns = self.batch_interval;
         spec.microbatch.keep_lost_executors_dead = self.keep_lost_executors_dead;
+        spec.microbatch.manual_clock = self.manual_clock;
         spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
         spec.faults = self.faults.clone();
         spec.source = self.source.clone();

@@ -61,6 +61,9 @@ pub struct StreamingConf {
     /// How long a task waits for the shuffle blocks of the stage before it (which has finished
     /// when it starts) before it fails its job, naming the blocks it lacks.
     pub shuffle_wait: Duration,
+    /// How often the worker that relays the driver's messages looks for them when nothing else
+    /// wakes it (a shorter period costs idle instructions, a longer one delays every stage).
+    pub relay_poll: Duration,
 }
 
 impl Default for StreamingConf {
@@ -82,6 +85,7 @@ impl Default for StreamingConf {
             max_rate_per_partition: None,
             cluster: None,
             shuffle_wait: Duration::from_secs(30),
+            relay_poll: Duration::from_micros(200),
         }
     }
 }
@@ -105,6 +109,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("max_rate_per_partition", &self.max_rate_per_partition)
             .field("cluster", &self.cluster)
             .field("shuffle_wait", &self.shuffle_wait)
+            .field("relay_poll", &self.relay_poll)
             .finish()
     }
 }

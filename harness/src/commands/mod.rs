@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod check;
 pub mod cluster;
 pub mod compare;
+pub mod counts;
 pub mod feed;
 pub mod gen;
 pub mod merge;

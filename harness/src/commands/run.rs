@@ -24,7 +24,7 @@ pub struct Partial {
 /// process's share of a cluster run (writing it to `--out` for `merge`, returning `None`).
 pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
     let spec = args.to_spec()?;
-    let partial = spec.cluster.processes > 1;
+    let partial = spec.cluster.processes > 1 || args.unjudged;
     if partial && args.out.is_none() {
         bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
     }

@@ -126,6 +126,11 @@ pub struct MicrobatchSettings {
     /// it empty, as a cluster manager does, so that the run goes on with N executors).
     #[serde(default)]
     pub keep_lost_executors_dead: bool,
+    /// Batches back to back instead of at their time on the wall clock (Spark's `ManualClock`):
+    /// at a fixed rate each batch still reads the events due by its time, and nothing waits, so
+    /// a run's work does not depend on timing (counted runs).
+    #[serde(default)]
+    pub manual_clock: bool,
 }
 
 impl Default for MicrobatchSettings {
@@ -135,6 +140,7 @@ impl Default for MicrobatchSettings {
             block_interval_ns: Self::default_block_interval_ns(),
             backpressure: None,
             keep_lost_executors_dead: false,
+            manual_clock: false,
         }
     }
 }
@@ -342,6 +348,11 @@ impl RunSpec {
             return Err(SpecError("--batch-interval must be longer than 0".into()));
         }
         self.native.validate()?;
+        if self.microbatch.manual_clock && !matches!(self.source, crate::Source::Generator) {
+            return Err(SpecError(
+                "--manual-clock runs batches back to back, which only a generator source can feed: drop it for a socket source".into(),
+            ));
+        }
         if let Some(ns) = self.checkpoint.interval_ns.filter(|ns| *ns < 1_000_000) {
             return Err(SpecError(format!(
                 "--checkpoint-interval ({} us) is below the engines' 1 ms time granularity: give 1ms or more",

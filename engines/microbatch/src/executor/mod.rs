@@ -45,15 +45,18 @@ pub struct Link {
 /// How long a task for an RDD or job not yet generated in this process waits for it.
 const UNKNOWN_WAIT: Duration = Duration::from_secs(60);
 
-/// The executor on worker `index`, running tasks until the driver shuts it down; a task still
-/// short of shuffle blocks `input_wait` after it arrived fails.
-pub fn run_executor(
-    worker: &mut Worker,
-    registry: Arc<Registry>,
-    recorder: Recorder,
-    link: Link,
-    input_wait: Duration,
-) {
+/// How an executor waits: for shuffle blocks (a task still short of them after `input_wait`
+/// fails), and, on the relay worker, between looks for the driver's messages (`relay_poll`).
+#[derive(Clone, Copy, Debug)]
+pub struct Waits {
+    /// How long a task waits for its shuffle blocks.
+    pub input_wait: Duration,
+    /// How often the relay looks for the driver's messages.
+    pub relay_poll: Duration,
+}
+
+/// The executor on worker `index`, running tasks until the driver shuts it down.
+pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, recorder: Recorder, link: Link, waits: Waits) {
     let index = worker.index();
     worker.dataflow::<u64, _, _>(|scope| {
         let (handle, messages) = scope.feedback::<Vec<Msg>>(1);
@@ -64,7 +67,7 @@ pub fn run_executor(
                 move |cap, info| {
                     let activator = scope.activator_for(Rc::clone(&info.address));
                     let mut cap = Some(cap);
-                    let mut executor = Executor::new(index, registry, recorder, link, input_wait);
+                    let mut executor = Executor::new(index, registry, recorder, link, waits.input_wait);
                     move |input, output| {
                         let mut shutdown = false;
                         input.for_each(|_cap, data| {
@@ -82,8 +85,10 @@ pub fn run_executor(
                         if shutdown {
                             cap = None;
                             executor.recorder.complete();
-                        } else if executor.link.from_driver.is_some() || !executor.pending.is_empty() {
+                        } else if !executor.pending.is_empty() {
                             activator.activate_after(Duration::from_micros(200));
+                        } else if executor.link.from_driver.is_some() {
+                            activator.activate_after(waits.relay_poll);
                         }
                     }
                 },

@@ -14,7 +14,7 @@ use workloads::Observer;
 use crate::conf::StreamingConf;
 use crate::executor::messages::{Completion, Msg};
 use crate::executor::registry::Registry;
-use crate::executor::{run_executor, Link};
+use crate::executor::{run_executor, Link, Waits};
 
 /// This process's executors, running.
 pub(crate) type Executors = JoinHandle<Result<Vec<Result<(), String>>, String>>;
@@ -54,7 +54,7 @@ pub(crate) fn start_executors(
     registry: &Arc<Registry>,
     observer: &Observer,
     link: Link,
-    shuffle_wait: Duration,
+    waits: Waits,
 ) -> Result<Option<Executors>, String> {
     let first_local = cluster.process_id * cluster.workers;
     let link = Mutex::new(Some(link));
@@ -70,7 +70,7 @@ pub(crate) fn start_executors(
                 up.store(true, Ordering::Release);
                 obs.start();
                 let link = if worker.index() == first_local { link.lock().expect("link").take() } else { None };
-                run_executor(worker, Arc::clone(&reg), obs.recorder(), link.unwrap_or_default(), shuffle_wait);
+                run_executor(worker, Arc::clone(&reg), obs.recorder(), link.unwrap_or_default(), waits);
             })
             .map(|g| g.join())
         })

@@ -16,6 +16,7 @@ use crate::conf::{Clock, StreamingConf};
 use crate::dstream::graph::{Checkpointed, Graph, Output, RunJob};
 use crate::executor::messages::{Action, Msg};
 use crate::executor::registry::Registry;
+use crate::executor::Waits;
 use crate::rdd::{BlockRef, RddNode};
 use crate::scheduler::checkpoint::{self, Metadata, Ranges};
 use crate::scheduler::cluster::{self, Executors};
@@ -46,7 +47,14 @@ pub(crate) fn drive(
     let (to_driver, completions) = mpsc::channel();
     let (to_follower, batches) = mpsc::channel();
     let link = cluster::link(&cluster, from_driver, to_driver, to_follower);
-    let Some(workers) = cluster::start_executors(&cluster, &registry, &observer, link, conf.shuffle_wait)? else {
+    let Some(workers) = cluster::start_executors(
+        &cluster,
+        &registry,
+        &observer,
+        link,
+        Waits { input_wait: conf.shuffle_wait, relay_poll: conf.relay_poll },
+    )?
+    else {
         return Ok(Vec::new());
     };
     if cluster.process_id > 0 {
