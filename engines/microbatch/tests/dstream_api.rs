@@ -2,7 +2,7 @@
 //! batch's records, sorted. Two executors, three shuffle partitions, batches back to back.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use microbatch::rdd::Rdd;
@@ -282,22 +282,11 @@ fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
 
 #[test]
 fn print_writes_sparks_format() {
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let mut ssc = context(1, 2);
     let counts =
         ssc.queue_stream(vec![vec![(s("spark"), 3u64), (s("is"), 2), (s("fast"), 1)], vec![(s("x"), 1)]]).unwrap();
-    let out = Shared::default();
-    counts.print_to(2, out.clone()).unwrap();
+    let out = SharedWriter(Arc::default());
+    counts.print_to(2, SharedWriter(Arc::clone(&out.0))).unwrap();
     run(&mut ssc);
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let dashes = "-------------------------------------------";

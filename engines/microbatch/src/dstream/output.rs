@@ -71,15 +71,7 @@ impl<T: Data> DStream<T> {
     {
         let parent_graph = Arc::clone(&self.graph);
         self.foreach_rdd(move |t, rdd, run| {
-            let action: Action = Arc::new(|_p, part: &Partition, _r| {
-                bincode::serialize(records::<T>(part)).map_err(|e| format!("cannot send records to the driver: {e}"))
-            });
-            let mut all = Vec::new();
-            for bytes in run(Arc::clone(&rdd.node), action)? {
-                let mut part: Vec<T> =
-                    bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
-                all.append(&mut part);
-            }
+            let all = rdd.collect(run)?;
             if parent_graph.is_driver() {
                 f(t, all);
             }
