@@ -62,8 +62,8 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         let f = Arc::new(f);
         let n = self.graph.partitions;
         self.derive(move |r| {
-            let (f1, f2) = (Arc::clone(&f), Arc::clone(&f));
-            r.combine_by_key(|v: &V| v.clone(), move |c, v| *c = f1(c, v), move |c, d| *c = f2(c, &d), n)
+            let f = Arc::clone(&f);
+            r.reduce_by_key_n(move |a, b| f(a, b), n)
         })
     }
 
