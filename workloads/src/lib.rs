@@ -36,6 +36,7 @@
 pub mod contract;
 pub mod cost;
 pub mod definition;
+pub mod drawn;
 pub mod durable;
 pub mod generator;
 pub mod hash;

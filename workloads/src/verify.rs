@@ -74,7 +74,6 @@ impl<'a> Judge<'a> {
     }
 
     fn par_pieces<R: Send>(&self, piece: u64, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pieces: Vec<(u32, std::ops::Range<u64>)> = self
             .ends
             .iter()
@@ -85,22 +84,12 @@ impl<'a> Judge<'a> {
                     .map(move |s| (p as u32, s..s.saturating_add(piece).min(end)))
             })
             .collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(pieces.len()).max(1))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((p, r)) = pieces.get(k) else { return out };
-                            out.push(f(*p, r.clone()));
-                        }
-                    })
-                })
-                .collect();
-            workers.into_iter().flat_map(|w| w.join().expect("a verification thread panicked")).collect()
-        })
+        par_map(&pieces, |(p, r)| f(*p, r.clone()))
+    }
+
+    /// The offset each partition was read to.
+    pub fn ends(&self) -> &[u64] {
+        &self.ends
     }
 
     /// Whether the events came from a socket (in one stream, in global order).
@@ -139,4 +128,26 @@ impl<'a> Judge<'a> {
             verdict
         }
     }
+}
+
+/// `f` over every item, on every core (each thread takes the next item as it finishes one); the
+/// results in no particular order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(items.len()).max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(k) else { return out };
+                        out.push(f(item));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a verification thread panicked")).collect()
+    })
 }

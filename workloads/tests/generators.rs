@@ -6,13 +6,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use workloads::drawn::{merge_all, Drawn};
 use workloads::hashtags::{self, TweetGenerator};
-use workloads::output::UpdateDigest;
+use workloads::output::{Alert, UpdateDigest};
 use workloads::sensors::{self, SensorGenerator};
 use workloads::spec::SECOND_NS;
 use workloads::text::{vocabulary, words, Zipf};
 use workloads::wordcount::{self, LineGenerator};
-use workloads::{HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload};
+use workloads::{ysb, HashtagSpec, JobSpec, Profile, RunSpec, Schedule, SensorSpec, WordCountSpec, Workload, YsbSpec};
 
 fn schedule(partitions: u32, seed: u64) -> Schedule {
     Schedule::new(Profile::Constant { rate: 100_000.0 }, partitions, 0, seed).unwrap()
@@ -124,6 +125,82 @@ fn sensors_have_labelled_anomalies_that_the_detector_finds() {
     assert!(!alerts.is_empty());
     assert!(precision > 0.5, "precision {precision}");
     assert!(recall > 0.05 && recall < 1.0, "recall {recall}");
+}
+
+#[test]
+fn the_sensor_major_oracle_agrees_with_the_reading_by_reading_one() {
+    let spec = SensorSpec { sensors: 7, window: 20, ..SensorSpec::default() };
+    let gen = SensorGenerator::new(&spec, schedule(3, 4), 9);
+    // Uneven ends, one of them not a multiple of the sensors per partition.
+    let ends = [30_001, 12_345, 0];
+    let events: Vec<_> =
+        (0..3).flat_map(|p| (0..ends[p as usize]).map(move |i| (p, i))).map(|(p, i)| gen.event(p, i)).collect();
+    for p in 0..3u32 {
+        for local in 0..gen.per_partition() {
+            let (sensor, n) = gen.sensor_read(p, local, ends[p as usize]);
+            let mine: Vec<_> =
+                events.iter().filter(|r| r.sensor == sensor).map(|r| (r.seq, r.milli, r.anomaly)).collect();
+            assert_eq!(gen.readings(sensor, 0..n).collect::<Vec<_>>(), mine, "sensor {sensor}");
+            assert_eq!(gen.labelled(sensor, n), mine.iter().filter(|r| r.2.is_some()).count() as u64);
+        }
+    }
+    let expected = sensors::oracle::sensor_alerts(events.iter().copied(), &spec);
+    let mut got: Vec<_> = (0..3u32)
+        .flat_map(|p| sensors::oracle::partition_alerts(&gen, &spec, p, 0..gen.per_partition(), ends[p as usize]))
+        .collect();
+    got.sort_by_key(|a| (a.sensor, a.seq));
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    // Precision and recall of a detector that is half right: every other alert, plus a reading
+    // that is not labelled and one past what was read.
+    let mut half: Vec<_> = expected.iter().step_by(2).copied().collect();
+    let plain = events.iter().find(|r| r.anomaly.is_none()).unwrap();
+    half.push(Alert { sensor: plain.sensor, seq: plain.seq, milli: plain.milli });
+    half.push(Alert { sensor: 0, seq: 1_000_000, milli: 0 });
+    let by_readings = sensors::oracle::precision_recall(&half, events.iter().copied());
+    assert_eq!(sensors::oracle::precision_recall_read(&half, &gen, &ends), by_readings);
+}
+
+#[test]
+fn oracles_counting_draws_equal_the_event_by_event_ones() {
+    // Two partitions with disorder, so windows and panes interleave within a range.
+    let mut rs =
+        RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 40_000.0 }, SECOND_NS);
+    rs.partitions = Some(2);
+    rs.disorder_ns = 200_000_000;
+    let (ends, window) = ([23_000u64, 17_000], SECOND_NS / 4);
+    let coords = || (0..2u32).flat_map(move |p| (0..ends[p as usize]).map(move |i| (p, i)));
+    let by_draws = |f: &dyn Fn(u32, std::ops::Range<u64>) -> BTreeMap<u64, Drawn>| {
+        merge_all((0..2u32).flat_map(|p| [f(p, 0..ends[p as usize] / 2), f(p, ends[p as usize] / 2..ends[p as usize])]))
+    };
+
+    let lines = wordcount::generator(&rs).unwrap();
+    let mut drawn = Drawn::new(1, lines.pool().len());
+    for p in 0..2 {
+        drawn.merge(wordcount::oracle::draws(&lines, p, 0..ends[p as usize]));
+    }
+    let totals: BTreeMap<String, u64> =
+        wordcount::oracle::drawn_words(&lines, &drawn).into_iter().map(|(w, c)| (w.to_owned(), c)).collect();
+    assert_eq!(totals, wordcount::oracle::word_totals(coords().map(|(p, i)| lines.event(p, i))));
+    let windows = by_draws(&|p, r| wordcount::oracle::windowed_draws(&lines, p, r, window, |_, t| t));
+    let expected = wordcount::oracle::windowed_counts(coords().map(|(p, i)| lines.event(p, i)), window);
+    assert!(expected.iter().map(|w| w.window_end).collect::<HashSet<_>>().len() > 3);
+    assert_eq!(wordcount::oracle::drawn_windows(&lines, &windows), expected);
+
+    let hs = HashtagSpec { window_ns: SECOND_NS / 2, slide_ns: window, ..HashtagSpec::default() };
+    rs.job = JobSpec::Hashtags(hs.clone());
+    let tweets = hashtags::generator(&rs);
+    let panes = by_draws(&|p, r| hashtags::oracle::pane_draws(&tweets, p, r, hs.slide_ns, |_, t| t));
+    let expected = hashtags::oracle::panes(coords().map(|(p, i)| tweets.event(p, i)), &hs);
+    assert_eq!(hashtags::oracle::drawn_panes(&tweets, &panes), expected);
+
+    let ys = YsbSpec { window_ns: window, ..YsbSpec::default() };
+    rs.job = JobSpec::Ysb(ys.clone());
+    let ads = ysb::generator(&rs);
+    let views = by_draws(&|p, r| ysb::oracle::campaign_draws(&ads, p, r, ys.window_ns, |_, t| t));
+    let expected = ysb::oracle::campaign_windows(coords().map(|(p, i)| ads.event(p, i)), &ads.table(), ys.window_ns);
+    assert!(!expected.is_empty());
+    assert_eq!(ysb::oracle::drawn_windows(&views), expected);
 }
 
 #[test]

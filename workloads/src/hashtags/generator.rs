@@ -44,14 +44,25 @@ impl TweetGenerator {
     #[inline]
     pub fn event(&self, p: u32, i: u64) -> Tweet<'_> {
         let k = self.schedule.global_index(p, i);
-        let phase = ((self.schedule.nominal_time(p, i) / self.phase_ns) % PHASES as u64) as usize;
-        let pool = &self.phases[phase];
-        let index = below(mix3(self.seed, TWEET_PICK, k), pool.len() as u64) as usize;
+        let (phase, index) = self.draw(p, i);
         Tweet {
             event_time: self.schedule.event_time(p, i),
             user: below(mix3(self.seed, USER_PICK, k), self.users as u64) as u32,
-            text: Cow::Borrowed(&pool[index]),
+            text: Cow::Borrowed(self.text(phase, index)),
         }
+    }
+
+    /// Which tweet event `i` of partition `p` is: its phase and its index in the phase's pool.
+    #[inline]
+    pub fn draw(&self, p: u32, i: u64) -> (usize, usize) {
+        let k = self.schedule.global_index(p, i);
+        let phase = ((self.schedule.nominal_time(p, i) / self.phase_ns) % PHASES as u64) as usize;
+        (phase, below(mix3(self.seed, TWEET_PICK, k), self.phases[phase].len() as u64) as usize)
+    }
+
+    /// The text of tweet `index` of `phase`'s pool.
+    pub fn text(&self, phase: usize, index: usize) -> &str {
+        &self.phases[phase][index]
     }
 
     /// The schedule.

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+use crate::drawn::Drawn;
 use crate::hashtags::event::Tweet;
+use crate::hashtags::generator::{TweetGenerator, PHASES, TWEET_POOL};
 use crate::hashtags::spec::HashtagSpec;
 use crate::hashtags::window::HashtagWindow;
 use crate::text::hashtags;
@@ -35,6 +37,39 @@ pub fn add(panes: &mut Panes, t: u64, text: &str, slide_ns: u64) {
             }
         }
     }
+}
+
+/// The tweets drawn per pane of `slide_ns`, by the pane's end, each tweet filed at
+/// `time(i, event_time)`: the pass over every tweet, whose parts merge with
+/// [`crate::drawn::merge_into`] and become pane counts with [`drawn_panes`].
+pub fn pane_draws(
+    g: &TweetGenerator,
+    p: u32,
+    offsets: std::ops::Range<u64>,
+    slide_ns: u64,
+    time: impl Fn(u64, u64) -> u64,
+) -> BTreeMap<u64, Drawn> {
+    let at = |i| time(i, g.schedule().event_time(p, i));
+    crate::drawn::by_window(offsets, (PHASES, TWEET_POOL), slide_ns, at, |i| Some(g.draw(p, i)))
+}
+
+/// The pane counts of per-pane draws: each distinct tweet's tags read once.
+pub fn drawn_panes(g: &TweetGenerator, draws: &BTreeMap<u64, Drawn>) -> Panes {
+    let mut panes = Panes::new();
+    for (&end, drawn) in draws {
+        let counts = panes.entry(end).or_default();
+        for (phase, index, times) in drawn.each() {
+            for tag in hashtags(g.text(phase, index)) {
+                match counts.get_mut(tag) {
+                    Some(c) => *c += times,
+                    None => {
+                        counts.insert(tag.to_owned(), times);
+                    }
+                }
+            }
+        }
+    }
+    panes
 }
 
 /// Folds `other`'s pane counts into `into`.

@@ -1,6 +1,7 @@
 //! `hashtags` verification: every window's result against the oracle (by arrival time for
 //! micro-batch windows); for socket runs, conservation of the tags read.
 
+use crate::drawn::merge_all;
 use crate::hashtags::generator::TweetGenerator;
 use crate::hashtags::oracle;
 use crate::hashtags::spec::HashtagSpec;
@@ -15,25 +16,18 @@ pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict
     if judge.from_socket() {
         return conservation(judge, spec, g);
     }
-    // Pane counts over every core, by event time and (for windows by arrival) by arrival time in
-    // the same pass over the tweets; then the windows from them.
+    // The tweets each pane drew, over every core, by event time and (for windows by arrival) by
+    // arrival time in the same pass; then each distinct tweet's tags once, and the windows.
     let by_arrival = judge.by_arrival();
     let parts = judge.par_ranges(|p, offsets| {
-        let (mut by_event, mut by_batch) = (oracle::Panes::new(), oracle::Panes::new());
-        for i in offsets {
-            let e = g.event(p, i);
-            if by_arrival {
-                oracle::add(&mut by_batch, judge.window_time(p, i, e.event_time), &e.text, spec.slide_ns);
-            }
-            oracle::add(&mut by_event, e.event_time, &e.text, spec.slide_ns);
-        }
-        (by_event, by_batch)
+        let by_event = oracle::pane_draws(g, p, offsets.clone(), spec.slide_ns, |_, t| t);
+        let by_batch =
+            by_arrival.then(|| oracle::pane_draws(g, p, offsets, spec.slide_ns, |i, t| judge.window_time(p, i, t)));
+        (by_event, by_batch.unwrap_or_default())
     });
-    let (mut by_event, mut by_batch) = (oracle::Panes::new(), oracle::Panes::new());
-    for (e, a) in parts {
-        oracle::merge_panes(&mut by_event, e);
-        oracle::merge_panes(&mut by_batch, a);
-    }
+    let (event_draws, batch_draws): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    let (event_draws, batch_draws) = (merge_all(event_draws), merge_all(batch_draws));
+    let (by_event, by_batch) = (oracle::drawn_panes(g, &event_draws), oracle::drawn_panes(g, &batch_draws));
     judge.windows(|arrival| {
         let panes = if arrival && by_arrival { &by_batch } else { &by_event };
         hashtag_windows(outputs, &oracle::windows_of(panes, spec))

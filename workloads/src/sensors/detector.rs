@@ -52,7 +52,8 @@ impl SensorWindow {
             self.len += 1;
         }
         self.ring[self.next] = x;
-        self.next = (self.next + 1) % size;
+        // A compare, not a `%`: the index is carried from reading to reading.
+        self.next = if self.next + 1 == size { 0 } else { self.next + 1 };
         self.sum += x as i128;
         self.sum_sq += x as i128 * x as i128;
         alert

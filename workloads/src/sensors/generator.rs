@@ -27,6 +27,22 @@ pub struct SensorGenerator {
     seed: u64,
 }
 
+/// A sensor's baseline: its level, the daily cycle's amplitude and phase.
+struct Baseline {
+    level: i64,
+    amplitude: i64,
+    offset: u64,
+}
+
+/// An injected anomaly: its kind, its readings `start..start + len`, its signed magnitude.
+#[derive(Clone, Copy)]
+struct Episode {
+    kind: Anomaly,
+    start: u64,
+    len: u64,
+    magnitude: i64,
+}
+
 /// Readings of one sensor per simulated day.
 pub const READINGS_PER_DAY: u64 = 86_400;
 /// Readings in an anomaly block: each block holds at most one injected episode.
@@ -60,28 +76,78 @@ impl SensorGenerator {
         SensorReading { event_time: self.schedule.event_time(p, i), sensor, seq, milli, anomaly }
     }
 
-    fn normal(&self, sensor: u32, seq: u64) -> i64 {
+    /// Readings of each sensor a partition carries (its sensors are `p + k * partitions` for
+    /// `k` below this).
+    pub fn per_partition(&self) -> u64 {
+        self.per_partition
+    }
+
+    /// The sensor partition `p` carries at local index `local`, and how many of its readings
+    /// the partition's first `end` events hold.
+    pub fn sensor_read(&self, p: u32, local: u64, end: u64) -> (u32, u64) {
+        let sensor = (local * self.schedule.partitions() as u64 + p as u64) as u32;
+        (sensor, if end > local { (end - local).div_ceil(self.per_partition) } else { 0 })
+    }
+
+    /// `sensor`'s readings `seqs`, in order: the values [`SensorGenerator::event`] gives them,
+    /// with the sensor's baseline and each block's episode drawn once rather than per reading.
+    pub fn readings(
+        &self,
+        sensor: u32,
+        seqs: std::ops::Range<u64>,
+    ) -> impl Iterator<Item = (u64, i64, Option<Anomaly>)> + '_ {
+        let base = self.baseline(sensor);
+        let mut episode = (u64::MAX, None);
+        seqs.map(move |seq| {
+            let block = seq / ANOMALY_BLOCK;
+            if episode.0 != block {
+                episode = (block, self.episode(sensor, block));
+            }
+            let (milli, anomaly) = self.value_with(&base, sensor, seq, episode.1);
+            (seq, milli, anomaly)
+        })
+    }
+
+    /// How many of `sensor`'s first `readings` readings are labelled anomalies (a block's
+    /// episode at a time, no reading drawn).
+    pub fn labelled(&self, sensor: u32, readings: u64) -> u64 {
+        (0..readings.div_ceil(ANOMALY_BLOCK))
+            .filter_map(|block| self.episode(sensor, block))
+            .map(|e| e.start.min(readings).abs_diff((e.start + e.len).min(readings)))
+            .sum()
+    }
+
+    /// The label of `sensor`'s reading `seq`.
+    pub fn anomaly(&self, sensor: u32, seq: u64) -> Option<Anomaly> {
+        self.episode(sensor, seq / ANOMALY_BLOCK).filter(|e| (e.start..e.start + e.len).contains(&seq)).map(|e| e.kind)
+    }
+
+    fn baseline(&self, sensor: u32) -> Baseline {
         let b = mix3(self.seed, BASELINE, sensor as u64);
-        let baseline = 15_000 + (b & 0x3fff) as i64; // 15 to ~31 units
-        let amplitude = 2 + ((b >> 16) & 3) as i64; // 2 to 5 units
-        let offset = (b >> 24) % READINGS_PER_DAY;
-        let angle = ((seq + offset) % READINGS_PER_DAY) * SINE_TABLE as u64 / READINGS_PER_DAY;
-        let cycle = amplitude * self.sine[angle as usize];
+        Baseline {
+            level: 15_000 + (b & 0x3fff) as i64,   // 15 to ~31 units
+            amplitude: 2 + ((b >> 16) & 3) as i64, // 2 to 5 units
+            offset: (b >> 24) % READINGS_PER_DAY,
+        }
+    }
+
+    fn normal(&self, base: &Baseline, sensor: u32, seq: u64) -> i64 {
+        let angle = ((seq + base.offset) % READINGS_PER_DAY) * SINE_TABLE as u64 / READINGS_PER_DAY;
+        let cycle = base.amplitude * self.sine[angle as usize];
         // Irwin-Hall of four 16-bit uniforms: mean 2^17 - 2, sd 2^16 / sqrt(3).
         let n = mix3(self.seed, NOISE ^ ((sensor as u64) << 8), seq);
         let sum = (n & 0xffff) + ((n >> 16) & 0xffff) + ((n >> 32) & 0xffff) + (n >> 48);
         let centred = sum as i64 - 2 * 0xffff;
         // Scale so that the standard deviation is NOISE_SD_MILLI (65535/sqrt(3) ~ 37837).
         let noise = centred * NOISE_SD_MILLI / 37_837;
-        baseline + cycle + noise
+        base.level + cycle + noise
     }
 
-    fn value(&self, sensor: u32, seq: u64) -> (i64, Option<Anomaly>) {
-        let normal = self.normal(sensor, seq);
-        let block = seq / ANOMALY_BLOCK;
+    /// The injected episode of `sensor`'s block `block`, if it has one.
+    fn episode(&self, sensor: u32, block: u64) -> Option<Episode> {
         let e = mix3(self.seed, EPISODE ^ ((sensor as u64) << 8), block);
         if crate::hash::unit(e) >= self.spec.anomaly_rate {
-            return (normal, None);
+            return None;
         }
         let kind = match (e >> 8) % 3 {
             0 => Anomaly::Spike,
@@ -94,17 +160,26 @@ impl SensorGenerator {
             Anomaly::Drift => 50,
         };
         let start = block * ANOMALY_BLOCK + (e >> 16) % (ANOMALY_BLOCK - len);
-        if seq < start || seq >= start + len {
-            return (normal, None);
-        }
         let sign = if (e >> 40) & 1 == 0 { 1 } else { -1 };
-        let magnitude = 4_000 + ((e >> 41) % 4_000) as i64;
-        let milli = match kind {
-            Anomaly::Spike => normal + sign * magnitude,
-            Anomaly::Stuck => self.normal(sensor, start),
-            Anomaly::Drift => normal + sign * magnitude * (seq - start + 1) as i64 / len as i64,
+        Some(Episode { kind, start, len, magnitude: sign * (4_000 + ((e >> 41) % 4_000) as i64) })
+    }
+
+    fn value(&self, sensor: u32, seq: u64) -> (i64, Option<Anomaly>) {
+        self.value_with(&self.baseline(sensor), sensor, seq, self.episode(sensor, seq / ANOMALY_BLOCK))
+    }
+
+    #[inline]
+    fn value_with(&self, base: &Baseline, sensor: u32, seq: u64, episode: Option<Episode>) -> (i64, Option<Anomaly>) {
+        let normal = self.normal(base, sensor, seq);
+        let Some(e) = episode.filter(|e| seq >= e.start && seq < e.start + e.len) else {
+            return (normal, None);
         };
-        (milli, Some(kind))
+        let milli = match e.kind {
+            Anomaly::Spike => normal + e.magnitude,
+            Anomaly::Stuck => self.normal(base, sensor, e.start),
+            Anomaly::Drift => normal + e.magnitude * (seq - e.start + 1) as i64 / e.len as i64,
+        };
+        (milli, Some(e.kind))
     }
 
     /// The schedule.

@@ -62,9 +62,15 @@ impl WorkloadDef for Sensors {
 
     fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError> {
         let g = generator(judge.spec);
-        // A sensor's readings all come from one partition: partitions are judged apart.
-        let parts =
-            judge.par_partitions(|p, offsets| oracle::sensor_alerts(offsets.map(|i| g.event(p, i)), job(judge.spec)));
+        // A sensor's readings all come from one partition, in order: each sensor is judged
+        // apart, a slice of a partition's sensors per piece of work.
+        let slice = g.per_partition().div_ceil(16).max(1);
+        let pieces: Vec<(u32, u64, u64)> = (0..judge.ends().len() as u32)
+            .flat_map(|p| (0..g.per_partition()).step_by(slice as usize).map(move |s| (p, s, judge.ends()[p as usize])))
+            .collect();
+        let parts = crate::verify::par_map(&pieces, |&(p, s, end)| {
+            oracle::partition_alerts(&g, job(judge.spec), p, s..(s + slice).min(g.per_partition()), end)
+        });
         let expected: Vec<Alert> = parts.into_iter().flatten().collect();
         Ok(alerts(&judge.report.outputs.alerts, &expected))
     }
@@ -76,8 +82,7 @@ impl WorkloadDef for Sensors {
 
     fn precision_recall(&self, judge: &Judge<'_>) -> Result<Option<(f64, f64)>, GeneratorError> {
         let g = generator(judge.spec);
-        let readings = judge.coords().map(|(p, i)| g.event(p, i));
-        Ok(Some(oracle::precision_recall(&judge.report.outputs.alerts, readings)))
+        Ok(Some(oracle::precision_recall_read(&judge.report.outputs.alerts, &g, judge.ends())))
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::output::Alert;
 use crate::sensors::detector::{SensorWindow, Threshold};
 use crate::sensors::event::SensorReading;
+use crate::sensors::generator::SensorGenerator;
 use crate::sensors::spec::SensorSpec;
 
 /// Every alert, sorted by sensor and sequence number.
@@ -25,6 +26,49 @@ pub fn sensor_alerts(readings: impl IntoIterator<Item = SensorReading>, spec: &S
         }
     }
     alerts
+}
+
+/// The alerts of the sensors partition `p` carries at local indices `locals`, over the
+/// partition's first `end` events: each sensor's readings in order through one detector.
+pub fn partition_alerts(
+    g: &SensorGenerator,
+    spec: &SensorSpec,
+    p: u32,
+    locals: std::ops::Range<u64>,
+    end: u64,
+) -> Vec<Alert> {
+    let k = Threshold::new(spec);
+    let mut alerts = Vec::new();
+    for local in locals {
+        let (sensor, read) = g.sensor_read(p, local, end);
+        let mut window = SensorWindow::new(spec.window);
+        for (seq, milli, _) in g.readings(sensor, 0..read) {
+            if window.push(milli, k) {
+                alerts.push(Alert { sensor, seq, milli });
+            }
+        }
+    }
+    alerts
+}
+
+/// Precision and recall of `alerts` against the labelled anomalies among the first `ends[p]`
+/// events of each partition `p`, counted a block's episode at a time.
+pub fn precision_recall_read(alerts: &[Alert], g: &SensorGenerator, ends: &[u64]) -> (f64, f64) {
+    let mut labelled = 0;
+    let mut read = rustc_hash::FxHashMap::default();
+    for (p, &end) in ends.iter().enumerate() {
+        for local in 0..g.per_partition() {
+            let (sensor, n) = g.sensor_read(p as u32, local, end);
+            labelled += g.labelled(sensor, n);
+            read.insert(sensor, n);
+        }
+    }
+    let is_labelled =
+        |a: &&Alert| read.get(&a.sensor).is_some_and(|&n| a.seq < n) && g.anomaly(a.sensor, a.seq).is_some();
+    let hits = alerts.iter().filter(is_labelled).count() as f64;
+    let precision = if alerts.is_empty() { 1.0 } else { hits / alerts.len() as f64 };
+    let recall = if labelled == 0 { 1.0 } else { hits / labelled as f64 };
+    (precision, recall)
 }
 
 /// Precision and recall of `alerts` against the generator's labelled anomalies in `readings`.

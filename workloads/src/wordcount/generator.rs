@@ -39,13 +39,23 @@ impl LineGenerator {
     /// Event `i` of partition `p`.
     #[inline]
     pub fn event(&self, p: u32, i: u64) -> Line<'_> {
+        Line { event_time: self.schedule.event_time(p, i), text: Cow::Borrowed(&self.pool[self.draw(p, i)]) }
+    }
+
+    /// Which line of the pool event `i` of partition `p` is.
+    #[inline]
+    pub fn draw(&self, p: u32, i: u64) -> usize {
         let k = self.schedule.global_index(p, i);
-        let index = if self.from_file {
+        if self.from_file {
             (k % self.pool.len() as u64) as usize
         } else {
             below(mix3(self.seed, LINE_PICK, k), self.pool.len() as u64) as usize
-        };
-        Line { event_time: self.schedule.event_time(p, i), text: Cow::Borrowed(&self.pool[index]) }
+        }
+    }
+
+    /// The pool's lines (what [`LineGenerator::draw`] indexes).
+    pub fn pool(&self) -> &[Box<str>] {
+        &self.pool
     }
 
     /// The schedule.

@@ -4,12 +4,19 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+use crate::drawn::Drawn;
 use crate::output::{WindowedCount, WordTotal};
 use crate::text::words;
 use crate::wordcount::event::Line;
+use crate::wordcount::generator::LineGenerator;
 
 /// Final running totals per word.
 pub fn word_totals<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> BTreeMap<String, u64> {
+    word_counts(lines).into_iter().collect()
+}
+
+/// Occurrences per word, unordered.
+pub fn word_counts<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> FxHashMap<String, u64> {
     let mut counts: FxHashMap<String, u64> = FxHashMap::default();
     for line in lines {
         for w in words(&line.text) {
@@ -20,7 +27,7 @@ pub fn word_totals<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> BTreeMap<St
             }
         }
     }
-    counts.into_iter().collect()
+    counts
 }
 
 /// Every output of the running count when it emits on every update, in input order.
@@ -47,6 +54,50 @@ pub fn windowed_counts<'a>(lines: impl IntoIterator<Item = Line<'a>>, window_ns:
         }
     }
     counts.into_iter().map(|((window_end, word), count)| WindowedCount { window_end, word, count }).collect()
+}
+
+/// The pool lines that events `offsets` of partition `p` drew.
+pub fn draws(g: &LineGenerator, p: u32, offsets: std::ops::Range<u64>) -> Drawn {
+    let mut drawn = Drawn::new(1, g.pool().len());
+    for i in offsets {
+        drawn.add(0, g.draw(p, i));
+    }
+    drawn
+}
+
+/// The pool lines drawn per tumbling window of `window_ns`, by window end, each event filed at
+/// `time(i, event_time)`.
+pub fn windowed_draws(
+    g: &LineGenerator,
+    p: u32,
+    offsets: std::ops::Range<u64>,
+    window_ns: u64,
+    time: impl Fn(u64, u64) -> u64,
+) -> BTreeMap<u64, Drawn> {
+    let at = |i| time(i, g.schedule().event_time(p, i));
+    crate::drawn::by_window(offsets, (1, g.pool().len()), window_ns, at, |i| Some((0, g.draw(p, i))))
+}
+
+/// Occurrences per word of the lines `drawn` holds, each distinct line tokenised once.
+pub fn drawn_words<'g>(g: &'g LineGenerator, drawn: &Drawn) -> FxHashMap<&'g str, u64> {
+    let mut counts: FxHashMap<&str, u64> = FxHashMap::default();
+    for (_, line, times) in drawn.each() {
+        for w in words(&g.pool()[line]) {
+            *counts.entry(w).or_insert(0) += times;
+        }
+    }
+    counts
+}
+
+/// The window counts of per-window draws, sorted.
+pub fn drawn_windows(g: &LineGenerator, windows: &BTreeMap<u64, Drawn>) -> Vec<WindowedCount> {
+    let mut out = Vec::new();
+    for (&window_end, drawn) in windows {
+        let mut counts: Vec<(&str, u64)> = drawn_words(g, drawn).into_iter().collect();
+        counts.sort_unstable();
+        out.extend(counts.into_iter().map(|(w, count)| WindowedCount { window_end, word: w.to_owned(), count }));
+    }
+    out
 }
 
 #[cfg(test)]

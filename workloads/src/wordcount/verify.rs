@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::contract::spec::Collect;
+use crate::drawn::Drawn;
 use crate::output::{UpdateDigest, WindowedCount, WordTotal};
 use crate::verdict::{compare_keyed, Mismatches, Verdict};
-use crate::verify::{Judge, Running};
+use crate::verify::{par_map, Judge, Running};
 use crate::wordcount::generator::LineGenerator;
 use crate::wordcount::oracle;
 use crate::wordcount::spec::WordCountSpec;
@@ -16,26 +17,21 @@ pub fn run(judge: &Judge<'_>, spec: &WordCountSpec, g: &LineGenerator) -> Verdic
     let outputs = &judge.report.outputs;
     match spec.window_ns {
         Some(w) => judge.windows(|arrival| {
+            // The lines each window drew, counted on every core; then each line's words once.
             let parts = judge.par_ranges(|p, offsets| {
-                let lines = offsets.map(|i| {
-                    let mut e = g.event(p, i);
-                    if arrival {
-                        e.event_time = judge.window_time(p, i, e.event_time);
-                    }
-                    e
-                });
-                oracle::windowed_counts(lines, w)
+                let time = |i, event_time| if arrival { judge.window_time(p, i, event_time) } else { event_time };
+                oracle::windowed_draws(g, p, offsets, w, time)
             });
-            windowed_counts(&outputs.windowed, &WindowedCount::merge_parts(parts))
+            windowed_counts(&outputs.windowed, &oracle::drawn_windows(g, &crate::drawn::merge_all(parts)))
         }),
         None if judge.running == Running::Snapshots && judge.by_arrival() => per_batch(judge, g, &outputs.snapshots),
         None => {
-            let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-            for part in judge.par_ranges(|p, offsets| oracle::word_totals(offsets.map(|i| g.event(p, i)))) {
-                for (w, c) in part {
-                    *totals.entry(w).or_insert(0) += c;
-                }
+            let mut drawn = Drawn::new(1, g.pool().len());
+            for part in judge.par_ranges(|p, offsets| oracle::draws(g, p, offsets)) {
+                drawn.merge(part);
             }
+            let totals: BTreeMap<String, u64> =
+                oracle::drawn_words(g, &drawn).into_iter().map(|(w, c)| (w.to_owned(), c)).collect();
             match judge.running {
                 Running::Snapshots => {
                     let all: Vec<WordTotal> = outputs.snapshots.values().flatten().cloned().collect();
@@ -87,26 +83,34 @@ pub fn running_snapshots(outputs: &[WordTotal], totals: &BTreeMap<String, u64>) 
 
 /// Running-count snapshots batch by batch: the snapshot of batch `t` must be exactly the totals
 /// over every input the batches up to `t` read (the arrivals say which), and the last one must
-/// cover every input the run read.
+/// cover every input the run read. Each batch's new input is counted on every core; the totals
+/// then advance a batch at a time.
 fn per_batch(judge: &Judge<'_>, g: &LineGenerator, snapshots: &BTreeMap<u64, Vec<WordTotal>>) -> Verdict {
-    let arrivals = &judge.report.microbatch.arrivals;
-    let mut read: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut running: BTreeMap<String, u64> = BTreeMap::new();
+    let times: Vec<u64> = snapshots.keys().copied().collect();
+    // Per partition, how far the batches up to each snapshot's time had read.
+    let reached: BTreeMap<u32, Vec<u64>> =
+        judge.report.microbatch.arrivals.iter().map(|(&p, a)| (p, ends_by(a, &times))).collect();
+    let mut pieces = Vec::new();
+    for (&p, ends) in &reached {
+        let mut from = 0;
+        for (b, &end) in ends.iter().enumerate() {
+            pieces.extend((from..end).step_by(PIECE as usize).map(|s| (b, p, s..(s + PIECE).min(end))));
+            from = from.max(end);
+        }
+    }
+    let mut deltas: Vec<Drawn> = vec![Drawn::new(1, g.pool().len()); times.len()];
+    for (b, drawn) in par_map(&pieces, |(b, p, r)| (*b, oracle::draws(g, *p, r.clone()))) {
+        deltas[b].merge(drawn);
+    }
+    let mut running: BTreeMap<&str, u64> = BTreeMap::new();
     let mut checked = 0;
-    for (&t, snapshot) in snapshots {
-        for (&p, ends) in arrivals {
-            let end = ends.iter().filter(|(_, at)| *at <= t).map(|(end, _)| *end).max().unwrap_or(0);
-            let from = read.entry(p).or_insert(0);
-            for i in *from..end {
-                for w in crate::text::words(&g.event(p, i).text) {
-                    *running.entry(w.to_owned()).or_insert(0) += 1;
-                }
-            }
-            *from = (*from).max(end);
+    for ((t, snapshot), batch) in snapshots.iter().zip(deltas) {
+        for (w, c) in oracle::drawn_words(g, &batch) {
+            *running.entry(w).or_insert(0) += c;
         }
         checked += snapshot.len() as u64;
         let got = snapshot.iter().map(|o| (o.word.as_str(), o.count));
-        let verdict = compare_keyed(got, running.iter().map(|(w, c)| (w.as_str(), *c)), "running-count snapshots");
+        let verdict = compare_keyed(got, running.iter().map(|(w, c)| (*w, *c)), "running-count snapshots");
         if !verdict.correct {
             return Verdict::failed(
                 checked,
@@ -114,15 +118,36 @@ fn per_batch(judge: &Judge<'_>, g: &LineGenerator, snapshots: &BTreeMap<u64, Vec
             );
         }
     }
-    let ends = &judge.report.partition_ends;
-    if let Some((p, end)) = ends.iter().find(|(p, end)| read.get(p).copied().unwrap_or(0) != **end) {
-        let at = read.get(p).copied().unwrap_or(0);
-        return Verdict::failed(
-            checked,
-            format!("the last snapshot counts partition {p} to offset {at}, but it was read to {end}"),
-        );
+    for (p, end) in &judge.report.partition_ends {
+        let at = reached.get(p).and_then(|e| e.last()).copied().unwrap_or(0);
+        if at != *end {
+            return Verdict::failed(
+                checked,
+                format!("the last snapshot counts partition {p} to offset {at}, but it was read to {end}"),
+            );
+        }
     }
     Verdict::ok(checked, "running-count snapshots (batch by batch)")
+}
+
+/// Lines a piece of a batch's new input holds at most (a few pieces per core and batch).
+const PIECE: u64 = 250_000;
+
+/// For each of `times` (ascending), the furthest offset read by a batch at or before it, from
+/// `(end offset, batch time)` arrivals in any order.
+fn ends_by(arrivals: &[(u64, u64)], times: &[u64]) -> Vec<u64> {
+    let mut by_time = arrivals.to_vec();
+    by_time.sort_unstable_by_key(|&(_, at)| at);
+    let (mut next, mut end) = (by_time.iter().peekable(), 0);
+    times
+        .iter()
+        .map(|&t| {
+            while let Some((e, _)) = next.next_if(|(_, at)| *at <= t) {
+                end = end.max(*e);
+            }
+            end
+        })
+        .collect()
 }
 
 /// Windowed word counts: each `(window, word)` once with the oracle's count.

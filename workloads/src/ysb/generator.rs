@@ -33,13 +33,7 @@ impl AdGenerator {
     #[inline]
     pub fn event(&self, p: u32, i: u64) -> AdEvent {
         let k = self.schedule.global_index(p, i);
-        let h = mix3(self.seed, EVENT, k);
-        let ad_id = below(h, self.ads) as u32;
-        let event_type = match below(mix64(h), 3) {
-            0 => EventType::View,
-            1 => EventType::Click,
-            _ => EventType::Purchase,
-        };
+        let (h, ad_id, event_type) = self.ad(k);
         let user_id = mix3(self.seed, USER, k);
         AdEvent {
             user_id,
@@ -50,6 +44,26 @@ impl AdGenerator {
             event_time: self.schedule.event_time(p, i),
             ip: (user_id >> 32) as u32,
         }
+    }
+
+    /// The ad of event `i` of partition `p` when it is a view (the only part of an event the
+    /// job's result depends on, drawn without the rest).
+    #[inline]
+    pub fn view(&self, p: u32, i: u64) -> Option<u32> {
+        let (_, ad_id, event_type) = self.ad(self.schedule.global_index(p, i));
+        (event_type == EventType::View).then_some(ad_id)
+    }
+
+    /// Global event `k`'s hash, ad and type.
+    #[inline]
+    fn ad(&self, k: u64) -> (u64, u32, EventType) {
+        let h = mix3(self.seed, EVENT, k);
+        let event_type = match below(mix64(h), 3) {
+            0 => EventType::View,
+            1 => EventType::Click,
+            _ => EventType::Purchase,
+        };
+        (h, below(h, self.ads) as u32, event_type)
     }
 
     /// The campaign of each ad (index: ad id): the static table the job joins with.

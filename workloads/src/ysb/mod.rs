@@ -63,20 +63,13 @@ impl WorkloadDef for Ysb {
 
     fn verify(&self, judge: &Judge<'_>) -> Result<Verdict, GeneratorError> {
         let (s, g) = (job(judge.spec), generator(judge.spec));
-        let table = g.table();
         let outputs = &judge.report.outputs.windowed;
         Ok(judge.windows(|arrival| {
             let parts = judge.par_ranges(|p, offsets| {
-                let events = offsets.map(|i| {
-                    let mut e = g.event(p, i);
-                    if arrival {
-                        e.event_time = judge.window_time(p, i, e.event_time);
-                    }
-                    e
-                });
-                oracle::campaign_windows(events, &table, s.window_ns)
+                let time = |i, event_time| if arrival { judge.window_time(p, i, event_time) } else { event_time };
+                oracle::campaign_draws(&g, p, offsets, s.window_ns, time)
             });
-            campaign_windows(outputs, &WindowedCount::merge_parts(parts))
+            campaign_windows(outputs, &oracle::drawn_windows(&crate::drawn::merge_all(parts)))
         }))
     }
 

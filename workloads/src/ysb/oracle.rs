@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::drawn::Drawn;
 use crate::output::WindowedCount;
 use crate::ysb::event::{AdEvent, EventType};
+use crate::ysb::generator::AdGenerator;
 
 /// A campaign's key in the outputs.
 pub fn campaign_key(campaign: u32) -> String {
@@ -25,6 +27,33 @@ pub fn campaign_windows(
         .into_iter()
         .map(|((window_end, campaign), count)| WindowedCount { window_end, word: campaign_key(campaign), count })
         .collect()
+}
+
+/// The views per campaign per tumbling window of `window_ns` among events `offsets` of
+/// partition `p`, by window end (a campaign's count at its index), each event filed at
+/// `time(i, event_time)`.
+pub fn campaign_draws(
+    g: &AdGenerator,
+    p: u32,
+    offsets: std::ops::Range<u64>,
+    window_ns: u64,
+    time: impl Fn(u64, u64) -> u64,
+) -> BTreeMap<u64, Drawn> {
+    let table = g.table();
+    let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
+    let at = |i| time(i, g.schedule().event_time(p, i));
+    let view = |i| g.view(p, i).map(|ad| (0, table[ad as usize] as usize));
+    crate::drawn::by_window(offsets, (1, campaigns), window_ns, at, view)
+}
+
+/// The campaign windows of per-window views, sorted by window and campaign.
+pub fn drawn_windows(windows: &BTreeMap<u64, Drawn>) -> Vec<WindowedCount> {
+    let window = |(&window_end, d): (&u64, &Drawn)| {
+        d.each()
+            .map(move |(_, c, count)| WindowedCount { window_end, word: campaign_key(c as u32), count })
+            .collect::<Vec<_>>()
+    };
+    windows.iter().flat_map(window).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,118 @@
+//! How often each text of a generator's pools was drawn. Word-count lines and tweets are drawn
+//! from fixed pools, so an oracle counts the draws and tokenises each distinct text once,
+//! whatever the number of times it was drawn: the same totals as tokenising every event, at the
+//! cost of a counter increment per event.
+
+use std::collections::BTreeMap;
+
+/// Draw counts over `pools` pools of `pool` texts each, a pool's counters allocated when it is
+/// first drawn from.
+#[derive(Clone, Debug)]
+pub struct Drawn {
+    pool: usize,
+    counts: Vec<Option<Box<[u64]>>>,
+}
+
+impl Drawn {
+    /// No draws yet from `pools` pools of `pool` texts.
+    pub fn new(pools: usize, pool: usize) -> Self {
+        Self { pool, counts: vec![None; pools] }
+    }
+
+    /// Counts a draw of text `index` of pool `pool`.
+    #[inline]
+    pub fn add(&mut self, pool: usize, index: usize) {
+        let size = self.pool;
+        self.counts[pool].get_or_insert_with(|| vec![0; size].into_boxed_slice())[index] += 1;
+    }
+
+    /// Adds `other`'s draws (over the same pools).
+    pub fn merge(&mut self, other: Drawn) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            match (mine.as_mut(), theirs) {
+                (_, None) => {}
+                (None, Some(t)) => *mine = Some(t),
+                (Some(m), Some(t)) => m.iter_mut().zip(t.iter()).for_each(|(a, b)| *a += b),
+            }
+        }
+    }
+
+    /// Every text drawn at least once: `(pool, index, times)`.
+    pub fn each(&self) -> impl Iterator<Item = (usize, usize, u64)> + '_ {
+        self.counts.iter().enumerate().flat_map(|(pool, c)| {
+            c.iter().flat_map(move |c| c.iter().enumerate().filter(|(_, n)| **n > 0).map(move |(i, n)| (pool, i, *n)))
+        })
+    }
+}
+
+/// The draws of events `offsets` per tumbling window of `span` (a window's or a pane's), by
+/// window end, each event filed at `time(i)`: `draw(i)` says which text event `i` is, as
+/// `(pool, index)`, or `None` for an event that counts nowhere. Consecutive events mostly share
+/// a window, so its counters are looked up (and a time divided) only when the window changes.
+pub fn by_window(
+    offsets: std::ops::Range<u64>,
+    (pools, pool): (usize, usize),
+    span: u64,
+    time: impl Fn(u64) -> u64,
+    draw: impl Fn(u64) -> Option<(usize, usize)>,
+) -> BTreeMap<u64, Drawn> {
+    let mut filed: BTreeMap<u64, Drawn> = BTreeMap::new();
+    // The window being counted: its end and its draws.
+    let mut current: Option<(u64, Drawn)> = None;
+    for i in offsets {
+        let t = time(i);
+        let counts = match &mut current {
+            Some((end, d)) if t < *end && t >= *end - span => d,
+            _ => {
+                if let Some((end, d)) = current.take() {
+                    merge_into(&mut filed, end, d);
+                }
+                let end = (t / span + 1) * span;
+                &mut current.insert((end, filed.remove(&end).unwrap_or_else(|| Drawn::new(pools, pool)))).1
+            }
+        };
+        if let Some((p, index)) = draw(i) {
+            counts.add(p, index);
+        }
+    }
+    if let Some((end, d)) = current {
+        merge_into(&mut filed, end, d);
+    }
+    filed
+}
+
+/// The draws of parts counted apart, filed under the same keys, summed.
+pub fn merge_all(parts: impl IntoIterator<Item = BTreeMap<u64, Drawn>>) -> BTreeMap<u64, Drawn> {
+    let mut all = BTreeMap::new();
+    for (key, drawn) in parts.into_iter().flatten() {
+        merge_into(&mut all, key, drawn);
+    }
+    all
+}
+
+/// Adds `drawn` to the draws filed under `key`.
+pub fn merge_into(filed: &mut BTreeMap<u64, Drawn>, key: u64, drawn: Drawn) {
+    match filed.get_mut(&key) {
+        Some(mine) => mine.merge(drawn),
+        None => {
+            filed.insert(key, drawn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_count_and_merge() {
+        let (mut a, mut b) = (Drawn::new(3, 4), Drawn::new(3, 4));
+        a.add(0, 1);
+        a.add(0, 1);
+        a.add(2, 3);
+        b.add(0, 1);
+        b.add(1, 0);
+        a.merge(b);
+        assert_eq!(a.each().collect::<Vec<_>>(), vec![(0, 1, 3), (1, 0, 1), (2, 3, 1)]);
+    }
+}
