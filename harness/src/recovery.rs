@@ -3,9 +3,13 @@
 //!
 //! A fault's **band** is 1.25 x the highest per-interval input p99 between the warm-up and the
 //! fault: steady state stays inside it by construction. **Recovery** is measured from when the
-//! fault took effect (as the engine reported it) to the start of the first *sustained* stretch in
-//! band: [`SUSTAIN_S`] of consecutive intervals with samples, all in band (or every interval left,
-//! if fewer remain). A later single spike does not undo it, so reruns of one command agree.
+//! fault took effect (as the engine reported it) to when latency fell back into band at the start
+//! of the first *sustained* stretch in band: [`SUSTAIN_S`] of consecutive intervals with samples,
+//! all in band (or every interval left, if fewer remain). The fall is interpolated between the
+//! last interval above the band and the first of the stretch, so a sample landing just above or
+//! just below the band moves recovery by a little, not by the gap to the next sample (a whole
+//! batch interval for the micro-batch engine). A later single spike does not undo it, so reruns
+//! of one command agree.
 //! **Catch-up** is the same with the input p50 against 1.25 x its highest pre-fault value: the
 //! lag back to where it was before. **Delayed records** are the inputs after the fault whose
 //! latency exceeded the band.
@@ -115,6 +119,16 @@ fn sustained(after: &[&TimelinePoint], interval_s: f64, ok: impl Fn(&TimelinePoi
     })
 }
 
+/// When `value` fell back to `band` or below at `after[j]`, the start of the stretch: between
+/// the interval before it (if that one was above the band) and `after[j]`, linearly.
+fn fell_back(after: &[&TimelinePoint], j: usize, band: f64, value: impl Fn(&TimelinePoint) -> Option<f64>) -> f64 {
+    let (t2, v2) = (after[j].t_s, value(after[j]).unwrap_or(band));
+    match j.checked_sub(1).and_then(|i| Some((after[i].t_s, value(after[i])?))) {
+        Some((t1, v1)) if v1 > band && v1 > v2 => t1 + (t2 - t1) * (v1 - band) / (v1 - v2),
+        _ => t2,
+    }
+}
+
 /// The effect of each of the run's `faults` on its `timeline` (intervals of `interval_s`, the
 /// report's buckets beside it for the delayed records).
 pub fn recoveries(
@@ -140,9 +154,12 @@ pub fn recoveries(
         // Intervals that end after the effect, with samples.
         let after: Vec<&TimelinePoint> =
             timeline.iter().filter(|p| p.t_s + interval_s > eff && p.reflected > 0).collect();
-        let from_effect = |i: usize| (after[i].t_s - eff).max(0.0);
-        let recovered = sustained(&after, interval_s, |p| p.input_p99_ms.is_some_and(|v| v <= band));
-        let caught_up = sustained(&after, interval_s, |p| p.input_p50_ms.is_some_and(|v| v <= band_p50));
+        let p99 = |p: &TimelinePoint| p.input_p99_ms;
+        let p50 = |p: &TimelinePoint| p.input_p50_ms;
+        let recovered = sustained(&after, interval_s, |p| p99(p).is_some_and(|v| v <= band))
+            .map(|j| (fell_back(&after, j, band, p99) - eff).max(0.0));
+        let caught_up = sustained(&after, interval_s, |p| p50(p).is_some_and(|v| v <= band_p50))
+            .map(|j| (fell_back(&after, j, band_p50, p50) - eff).max(0.0));
         let first = (effective_ns / report.timeline_ns.max(1)) as usize;
         let band_us = (band * 1000.0) as u64;
         let delayed = report.timeline.iter().skip(first).map(|b| {
@@ -158,8 +175,8 @@ pub fn recoveries(
             at_s: at_ns as f64 / 1e9,
             effective_at_s: eff,
             band_p99_ms: band,
-            recovery_s: recovered.filter(|_| band > 0.0).map(from_effect),
-            catch_up_s: caught_up.filter(|_| band_p50 > 0.0).map(from_effect),
+            recovery_s: recovered.filter(|_| band > 0.0),
+            catch_up_s: caught_up.filter(|_| band_p50 > 0.0),
             delayed_records: if band > 0.0 { delayed.sum() } else { 0 },
             first_output_after_s: timeline
                 .iter()
@@ -225,6 +242,23 @@ mod tests {
             assert!((r.catch_up_s.unwrap() - 2.0).abs() < 0.051, "{r:?}");
             assert_eq!(r.peak_p99_ms, 400.0);
         }
+    }
+
+    #[test]
+    fn a_sample_just_above_or_just_below_the_band_moves_recovery_a_little() {
+        // Samples once a second (1 s batches), steady at 10 ms (band 12.5 ms), a fault at 5 s;
+        // the first batch after it at 100 ms, the next just below or just above the band.
+        let fault = [Fault::KillWorker { worker: 1, at_ns: 5_000_000_000 }];
+        let tl = |next: f64| -> Vec<TimelinePoint> {
+            (0..12u32)
+                .map(|s| point(s as f64, [(6, 100.0), (7, next)].iter().find(|x| x.0 == s).map_or(10.0, |x| x.1)))
+                .collect()
+        };
+        let rec = |next| recoveries(&fault, &report(None), &tl(next), 0.1, 1.0, true).unwrap()[0].recovery_s.unwrap();
+        let (below, above) = (rec(12.4), rec(12.6));
+        // Below: the fall from 100 at 6 s to 12.4 at 7 s crosses 12.5 at ~7.0 s; above: from
+        // 12.6 at 7 s to 10 at 8 s, at ~7.04 s. Without interpolation, 2 s and 3 s.
+        assert!((below - 1.9989).abs() < 1e-3 && (above - 2.0385).abs() < 1e-3, "{below} {above}");
     }
 
     #[test]
