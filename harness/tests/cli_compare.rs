@@ -200,3 +200,14 @@ fn bad_run_options_are_refused_before_anything_starts() {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{args:?} ran before refusing");
     }
 }
+
+#[test]
+fn the_committed_ci_baseline_is_a_summary_the_gate_reads() {
+    // The workflow's gate compares against results/baseline.json: a baseline in an older format
+    // would fail every CI run before comparing anything.
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/baseline.json");
+    let b = baseline.to_str().unwrap();
+    let o = streambench(&["check", "--baseline", b, b, "--tolerance", "0.4"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("check passed"), "{}", stdout(&o));
+}
