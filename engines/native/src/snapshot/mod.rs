@@ -332,8 +332,9 @@ impl Control {
         }
         {
             let mut store = self.store.borrow_mut();
-            let written = std::mem::take(&mut store.written);
-            *store = Store { written, ..Store::default() };
+            // The files written and the run's checkpoint figures outlive the dataflow.
+            let (written, stats) = (std::mem::take(&mut store.written), store.stats);
+            *store = Store { written, stats, ..Store::default() };
         }
         self.generation.set(self.generation.get() + 1);
         // The next dataflow's operators register their parts again.
