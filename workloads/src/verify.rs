@@ -67,12 +67,6 @@ impl<'a> Judge<'a> {
         self.par_pieces(total.div_ceil(4 * threads as u64).max(1), f)
     }
 
-    /// `f(p, 0..end)` for every partition, on every core (for oracles that read a partition in
-    /// order); the results in no particular order.
-    pub fn par_partitions<R: Send>(&self, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
-        self.par_pieces(u64::MAX, f)
-    }
-
     fn par_pieces<R: Send>(&self, piece: u64, f: impl Fn(u32, std::ops::Range<u64>) -> R + Sync) -> Vec<R> {
         let pieces: Vec<(u32, std::ops::Range<u64>)> = self
             .ends

@@ -12,11 +12,6 @@ use crate::wordcount::generator::LineGenerator;
 
 /// Final running totals per word.
 pub fn word_totals<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> BTreeMap<String, u64> {
-    word_counts(lines).into_iter().collect()
-}
-
-/// Occurrences per word, unordered.
-pub fn word_counts<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> FxHashMap<String, u64> {
     let mut counts: FxHashMap<String, u64> = FxHashMap::default();
     for line in lines {
         for w in words(&line.text) {
@@ -27,7 +22,7 @@ pub fn word_counts<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> FxHashMap<S
             }
         }
     }
-    counts
+    counts.into_iter().collect()
 }
 
 /// Every output of the running count when it emits on every update, in input order.
