@@ -12,7 +12,7 @@ use timely::worker::Worker;
 use workloads::{Observer, Recorder, Restore, RunSpec};
 
 use crate::jobs::{Input, Job};
-use crate::operators::{socket, source};
+use crate::operators::{checkpoints, socket, source};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
 
@@ -55,6 +55,7 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
             let plan = source::Plan::new(shared.spec, index, peers);
             let input = Input { receiver, no_input, plan, recorder: &recorder, probe: &probe, control: &control };
             shared.job.build(scope, input);
+            checkpoints::coordinator(scope, shared.spec, &control, &recorder, &probe);
         });
         control.seal();
         let fired = control.fired();

@@ -148,3 +148,29 @@ fn a_checkpoint_directory_of_the_users_is_used_and_left_clean() {
     assert!(left.is_empty(), "left behind: {left:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn at_max_rate_snapshots_come_once_a_checkpoint_interval_of_wall_time() {
+    // Event time is laid out at 50k lines/s, far below what the engine reads: with epochs fixed in
+    // event time there would be dozens of snapshots a second. The coordinator names one every
+    // 250 ms of wall time; a kill at 700 ms restores the last one committed before it.
+    let job = JobSpec::Wordcount(WordCountSpec::default());
+    let mut s = RunSpec::new(job, Profile::Max { nominal: 50_000.0 }, 1_200 * MS);
+    s.cluster.workers = 2;
+    s.checkpoint.interval_ns = Some(250 * MS);
+    s.faults = vec![Fault::KillWorker { worker: 1, at_ns: 700 * MS }];
+    s.collect = workloads::Collect::Digest;
+    let report = check(&s);
+    // Named at 250, 500, 750 and 1000 ms: the first two before the kill, the others after it (on
+    // a loaded machine a dataflow may start or restart late and miss one).
+    let taken = report.checkpoints.taken;
+    assert!((2..=5).contains(&taken), "{taken} snapshots in 1.2 s at a 250 ms interval");
+    assert_eq!(report.native.restores.len(), 2);
+    for r in &report.native.restores {
+        // Event time ran far ahead of the wall clock, yet a snapshot named before the kill was
+        // restored.
+        let epoch = r.epoch_ns.expect("a committed snapshot to restore");
+        assert!(epoch > r.at_ns, "{r:?}: event time runs faster than the clock at max");
+        assert!(r.replayed_inputs > 0, "{r:?}");
+    }
+}

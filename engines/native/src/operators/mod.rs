@@ -3,8 +3,10 @@
 //! (`Count+Sink`), [`window_count`] (`WindowCount`, tumbling), [`sliding_count`]
 //! (`WindowCount`, sliding, with each worker's partial top-K), [`top_k`] (`TopK`), [`detect`]
 //! (`Detect`) and [`sink`] (`Sink`). Each stateful one follows the snapshot protocol of
-//! `snapshot::aligner` and registers its part of every snapshot.
+//! `snapshot::aligner` and registers its part of every snapshot. [`checkpoints`] is no stage:
+//! it is the checkpoint coordinator, which names the snapshots' epochs.
 
+pub mod checkpoints;
 pub mod count;
 pub mod detect;
 pub mod sink;

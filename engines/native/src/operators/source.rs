@@ -9,7 +9,9 @@
 //! so a window `[.., e)` is complete once the frontier reaches `e`.
 //!
 //! With snapshots on, a source records its offsets (its `source` part) each time its capability
-//! passes an epoch and starts a restored dataflow from them. A source also injects the run's
+//! passes an epoch and starts a restored dataflow from them. It moves its capability only as far
+//! as the epochs announced so far reach (`snapshot::epochs`): past that it could pass an epoch it
+//! has not heard of, so it goes on reading at the time it holds until the announcements catch up. A source also injects the run's
 //! `kill-worker` faults: when one comes due it stops and tells the worker, which drops the
 //! dataflow and restores. So that every worker sees the fault before its dataflow can end, a
 //! source whose input has ended holds its capability at [`END_TICK`] until the last fault.
@@ -55,6 +57,9 @@ impl Plan {
     }
 }
 
+/// How soon a source held back by the epochs not yet announced looks again (ns).
+const WAIT_FOR_EPOCHS_NS: u64 = 1_000_000;
+
 struct Cursor {
     partition: u32,
     next: u64,
@@ -83,7 +88,7 @@ where
         let activator = scope.activator_for(Rc::clone(&info.address));
         let mut state = Generator::new(plan, recorder, probe, control, produce);
         // A restored source resumes at its watermark, not at time 0.
-        if let Some(w) = state.watermark().filter(|w| w > capability.time()) {
+        if let Some(w) = state.reachable().filter(|w| w > capability.time()) {
             state.cross(w);
             capability.downgrade(&w);
         }
@@ -125,8 +130,8 @@ struct Generator<D, F> {
     control: Rc<Control>,
     produce: F,
     cursors: Vec<Cursor>,
-    /// The next epoch this source owes offsets for.
-    epoch: u64,
+    /// The next epoch this source owes offsets for (an index into the announced epochs).
+    epoch: usize,
     finished: bool,
     buffer: Vec<D>,
 }
@@ -148,8 +153,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
                 Cursor { partition, next, end, done: end.is_some_and(|e| next >= e) }
             })
             .collect();
-        let epoch = control.first_epoch();
-        Self { plan, recorder, probe, control, produce, cursors, epoch, finished: false, buffer: Vec::new() }
+        Self { plan, recorder, probe, control, produce, cursors, epoch: 0, finished: false, buffer: Vec::new() }
     }
 
     /// The watermark: the least event time (ticks) any partition can still produce.
@@ -162,6 +166,13 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
             .min()
     }
 
+    /// How far the capability may move: to the watermark, but not to a time whose epochs are not
+    /// all known yet.
+    fn reachable(&self) -> Option<u64> {
+        let bound = self.control.epochs().bound();
+        self.watermark().map(|w| w.min(bound.saturating_sub(1)))
+    }
+
     fn offsets(&self) -> Vec<(u32, u64)> {
         self.cursors.iter().map(|c| (c.partition, c.next)).collect()
     }
@@ -170,13 +181,14 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
     /// (read only when one is).
     #[inline]
     fn cross(&mut self, to: u64) {
-        if self.epoch > to || self.epoch >= END_TICK {
+        let epochs = std::rc::Rc::clone(self.control.epochs());
+        if epochs.get(self.epoch).is_none_or(|e| e > to) {
             return;
         }
         let offsets = self.offsets();
-        while self.epoch <= to && self.epoch < END_TICK {
-            self.control.put(self.epoch, "source", &offsets);
-            self.epoch += self.control.interval();
+        while let Some(e) = epochs.get(self.epoch).filter(|e| *e <= to) {
+            self.control.put(e, "source", &offsets);
+            self.epoch += 1;
         }
     }
 
@@ -253,17 +265,21 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
             activator.activate_after(Duration::from_nanos(at.saturating_sub(now)));
             return true;
         };
-        if cap.time().less_than(&w) {
-            self.cross(w);
-            cap.downgrade(&w);
+        let to = w.min(self.control.epochs().bound().saturating_sub(1));
+        if cap.time().less_than(&to) {
+            self.cross(to);
+            cap.downgrade(&to);
         }
+        // Held short of the watermark by the epochs not yet announced: look again soon.
+        let waits = if to < w { WAIT_FOR_EPOCHS_NS } else { u64::MAX };
         let until_fault = self.control.pending_kill().map_or(u64::MAX, |at| at.saturating_sub(now));
         if read.more_now || (max && !read.blocked) {
             activator.activate();
         } else if max {
             activator.activate_after(Duration::from_micros(100));
         } else {
-            activator.activate_after(Duration::from_nanos(read.next_due.saturating_sub(now).min(until_fault)));
+            let next = read.next_due.saturating_sub(now).min(until_fault).min(waits);
+            activator.activate_after(Duration::from_nanos(next));
         }
         true
     }

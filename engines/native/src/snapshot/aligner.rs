@@ -1,27 +1,34 @@
 //! The aligned-input protocol every stateful operator follows, written once: an operator holds
-//! back input at or after the next epoch until its frontier passes the epoch, emits nothing at
-//! or after the epoch before its snapshot, writes its state, then goes on with what it held.
+//! back input at or after the next epoch (or past the times whose epochs it knows of) until its
+//! frontier passes the epoch, emits nothing at or after the epoch before its snapshot, writes
+//! its state, then goes on with what it held.
+
+use std::rc::Rc;
 
 use timely::progress::frontier::AntichainRef;
 
+use crate::snapshot::epochs::Epochs;
 use crate::time::END_TICK;
 
-/// An operator's view of the epochs: the next snapshot it owes, and the input it holds back
-/// until then (the alignment), each batch with its time and stamp `S`.
+/// An operator's view of the epochs: the next snapshot it owes (an index into the worker's
+/// announced [`Epochs`]), and the input it holds back until then (the alignment), each batch
+/// with its time and stamp `S`.
 pub struct Aligner<D, S = ()> {
-    interval: u64,
-    next: u64,
+    epochs: Rc<Epochs>,
+    next: usize,
     held: Vec<(u64, S, Vec<D>)>,
 }
 
 impl<D, S> Aligner<D, S> {
-    /// A tracker of epochs every `interval` ticks, the first owed at `next`.
-    pub(crate) fn new(interval: u64, next: u64) -> Self {
-        Self { interval, next, held: Vec::new() }
+    /// A tracker of the epochs announced in `epochs`, owing a snapshot for each.
+    pub(crate) fn new(epochs: Rc<Epochs>) -> Self {
+        Self { epochs, next: 0, held: Vec::new() }
     }
 
     /// Takes a batch of input at `time`: `process`es it now, or holds it back (with `stamp()`)
-    /// until the snapshot of an earlier epoch is written.
+    /// until the snapshot of an earlier epoch is written. While anything is held, so is every
+    /// later batch, so that the input is processed in the order it came (the epochs known may
+    /// have grown since the held input came, and a detector's windows depend on the order).
     #[inline]
     pub fn admit(
         &mut self,
@@ -30,7 +37,7 @@ impl<D, S> Aligner<D, S> {
         data: &mut Vec<D>,
         process: impl FnOnce(&mut Vec<D>),
     ) {
-        if time >= self.next {
+        if !self.held.is_empty() || time >= self.epochs.limit(self.next) {
             self.held.push((time, stamp(), std::mem::take(data)));
         } else {
             process(data);
@@ -39,38 +46,32 @@ impl<D, S> Aligner<D, S> {
 
     /// The next epoch the frontier has passed (every input before it has arrived), if one is
     /// owed. The end of the input (an empty frontier, or a source holding at the end) is no
-    /// epoch: see [`Aligner::ended`].
+    /// epoch: see [`Aligner::settle`].
     pub fn passed(&self, frontier: AntichainRef<'_, u64>) -> Option<u64> {
-        (self.next != u64::MAX && !Self::ended(frontier) && frontier.iter().all(|f| *f >= self.next))
-            .then_some(self.next)
+        let next = self.epochs.get(self.next)?;
+        (!Self::ended(frontier) && frontier.iter().all(|f| *f >= next)).then_some(next)
     }
 
-    /// Moves past the epoch just snapshotted; returns the held input that now comes before the
-    /// next epoch, to process.
-    pub fn advance(&mut self) -> Vec<(S, Vec<D>)> {
-        self.next += self.interval;
-        let next = self.next;
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held).into_iter().partition(|h| h.0 < next);
+    /// The held input that may now be processed: all of it once the input has ended, else what
+    /// comes before the next epoch and the bound of the known ones.
+    fn release(&mut self, frontier: AntichainRef<'_, u64>) -> Vec<(S, Vec<D>)> {
+        if self.held.is_empty() {
+            return Vec::new();
+        }
+        let limit = if Self::ended(frontier) { u64::MAX } else { self.epochs.limit(self.next) };
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held).into_iter().partition(|h| h.0 < limit);
         self.held = later;
         now.into_iter().map(|(_, s, d)| (s, d)).collect()
-    }
-
-    /// Whether the input has ended (no more epochs will pass): returns everything held.
-    pub fn release_if_ended(&mut self, frontier: AntichainRef<'_, u64>) -> Vec<(S, Vec<D>)> {
-        if Self::ended(frontier) {
-            std::mem::take(&mut self.held).into_iter().map(|(_, s, d)| (s, d)).collect()
-        } else {
-            Vec::new()
-        }
     }
 
     fn ended(frontier: AntichainRef<'_, u64>) -> bool {
         frontier.iter().all(|f| *f >= END_TICK)
     }
 
-    /// One activation's epochs: for each epoch the frontier has passed, `snapshot(state, epoch)`
-    /// (the operator emits what comes before the epoch and writes its part), then the held input
-    /// before the next epoch is `process`ed; once the input has ended, everything held is.
+    /// One activation's epochs: the held input that no longer waits is `process`ed; for each
+    /// epoch the frontier has passed, `snapshot(state, epoch)` (the operator emits what comes
+    /// before the epoch and writes its part), then the held input before the next one is
+    /// processed; once the input has ended, everything held is.
     pub fn settle<St: ?Sized>(
         &mut self,
         frontier: AntichainRef<'_, u64>,
@@ -78,14 +79,63 @@ impl<D, S> Aligner<D, S> {
         mut snapshot: impl FnMut(&mut St, u64),
         mut process: impl FnMut(&mut St, S, Vec<D>),
     ) {
-        while let Some(epoch) = self.passed(frontier) {
-            snapshot(state, epoch);
-            for (stamp, data) in self.advance() {
+        loop {
+            for (stamp, data) in self.release(frontier) {
                 process(state, stamp, data);
             }
+            let Some(epoch) = self.passed(frontier) else { break };
+            snapshot(state, epoch);
+            self.next += 1;
         }
-        for (stamp, data) in self.release_if_ended(frontier) {
-            process(state, stamp, data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use timely::progress::Antichain;
+
+    use super::*;
+
+    /// Admits `batches` (time, value), then settles at `frontier`; returns what was processed,
+    /// in order, and the snapshots taken.
+    fn run(a: &mut Aligner<u32>, batches: &[(u64, u32)], frontier: u64, out: &mut Vec<u32>) -> Vec<u64> {
+        for &(time, v) in batches {
+            a.admit(time, || (), &mut vec![v], |d| out.append(d));
         }
+        let mut snapshots = Vec::new();
+        a.settle(
+            Antichain::from_elem(frontier).borrow(),
+            out,
+            |_, e| snapshots.push(e),
+            |out, (), mut d| out.append(&mut d),
+        );
+        snapshots
+    }
+
+    #[test]
+    fn input_is_processed_in_order_around_epochs_and_the_bound_of_the_known_ones() {
+        let epochs = Rc::new(Epochs::after(0));
+        epochs.complete_below(10);
+        let mut a = Aligner::new(Rc::clone(&epochs));
+        let mut out = Vec::new();
+        // Past the bound: held, though no epoch is known there yet.
+        assert!(run(&mut a, &[(5, 1), (12, 2)], 5, &mut out).is_empty());
+        assert_eq!(out, [1]);
+        // The bound moves on: a later batch waits behind the held one, then both go, in order.
+        epochs.complete_below(30);
+        assert!(run(&mut a, &[(13, 3)], 12, &mut out).is_empty());
+        assert_eq!(out, [1, 2, 3]);
+        // Epoch 20 is named: input at 20 or later waits for its snapshot, which is taken once
+        // the frontier has passed it, after everything before it.
+        epochs.announce(20);
+        assert!(run(&mut a, &[(19, 4), (21, 5)], 19, &mut out).is_empty());
+        assert_eq!(out, [1, 2, 3, 4]);
+        assert_eq!(run(&mut a, &[], 21, &mut out), [20]);
+        assert_eq!(out, [1, 2, 3, 4, 5]);
+        // The end of the input releases everything, whatever the bound.
+        run(&mut a, &[(40, 6)], 25, &mut out);
+        assert_eq!(out.len(), 5);
+        run(&mut a, &[], END_TICK, &mut out);
+        assert_eq!(out, [1, 2, 3, 4, 5, 6]);
     }
 }

@@ -1,13 +1,18 @@
 //! Fault tolerance, Flink-style: consistent snapshots on the frontier, restore, replay.
 //!
-//! **Epochs.** Snapshots are taken at epochs, the multiples of the checkpoint interval in
-//! timely time (event time, in ticks): every operator knows them in advance, so no coordinator
-//! has to announce them. Snapshot `E` holds, for each worker, the state of every stateful operator
-//! after exactly the records whose timestamps are below `E`, and each source's offsets at the
-//! moment its capability passed `E`. That is a consistent cut, timely's equivalent of Flink's
-//! aligned barriers: an operator snapshots once its input frontier has passed `E` (every record
-//! below `E` has arrived); until then it holds back input at `E` or later (the alignment), and it
-//! sends nothing at `E` or later before its snapshot.
+//! **Epochs.** Snapshots are taken at epochs: timely times (event time, in ticks) that worker 0's
+//! checkpoint coordinator (`operators::checkpoints`) names once per checkpoint interval of wall
+//! time, as Flink's coordinator triggers a checkpoint. An epoch is a time a little ahead of the
+//! data, announced to every worker; a source does not pass a time before it knows every epoch
+//! below it, and an operator holds back input it cannot yet place (`epochs`). At a fixed rate
+//! event time keeps pace with the wall clock, but at `max` it runs as fast as the engine reads:
+//! epochs fixed in event time would come many times a wall second there. Snapshot `E` holds, for
+//! each worker, the state of every stateful operator after exactly the records whose timestamps
+//! are below `E`, and each source's offsets at the moment its capability passed `E`. That is a
+//! consistent cut, timely's equivalent of Flink's aligned barriers: an operator snapshots once its
+//! input frontier has passed `E` (every record below `E` has arrived); until then it holds back
+//! input at `E` or later (the alignment), and it sends nothing at `E` or later before its
+//! snapshot.
 //!
 //! **Commit.** A worker writes its operators' parts for `E` as one file when it has all of them
 //! (checksummed, written atomically). Snapshot `E` is committed when every worker of the cluster
@@ -25,11 +30,13 @@
 //! written before a fault is never mixed with one written after it.
 
 pub mod aligner;
+pub mod epochs;
 pub mod files;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
@@ -38,6 +45,7 @@ use workloads::durable::write_checked;
 use workloads::{Fault, OutputMark, RunSpec};
 
 use crate::snapshot::aligner::Aligner;
+use crate::snapshot::epochs::Epochs;
 use crate::snapshot::files::{epoch_dir, parse_epoch_dir, read_snapshot, worker_file, WorkerFile};
 use crate::time::{DEFAULT_INTERVAL_NS, TICK_NS};
 
@@ -56,8 +64,10 @@ pub struct Restored {
 pub struct Control {
     /// `None`: no snapshots (a socket source has no offsets to replay from).
     dir: Option<PathBuf>,
-    /// The epoch length in ticks (`u64::MAX` without snapshots).
-    interval: u64,
+    /// The checkpoint interval, wall-clock ns (`u64::MAX` without snapshots).
+    interval_ns: u64,
+    /// The epochs announced to the current dataflow.
+    epochs: Rc<Epochs>,
     /// How many of its own snapshot files the worker keeps.
     keep: usize,
     worker: usize,
@@ -94,9 +104,9 @@ impl Control {
     /// snapshots). Removes this worker's files left in `dir` by an earlier run; call it on every
     /// worker before the workers first synchronise.
     pub fn new(spec: &RunSpec, dir: Option<PathBuf>, worker: usize, workers: usize) -> Self {
-        let interval = dir
-            .as_ref()
-            .map_or(u64::MAX, |_| (spec.checkpoint.interval_ns.unwrap_or(DEFAULT_INTERVAL_NS) / TICK_NS).max(1));
+        let interval_ns =
+            dir.as_ref().map_or(u64::MAX, |_| spec.checkpoint.interval_ns.unwrap_or(DEFAULT_INTERVAL_NS).max(1));
+        let epochs = Rc::new(if dir.is_some() { Epochs::after(0) } else { Epochs::none() });
         let mut kills = Vec::new();
         let mut slow = Vec::new();
         for (i, f) in spec.faults.iter().enumerate() {
@@ -111,7 +121,8 @@ impl Control {
         kills.sort_unstable();
         let control = Self {
             dir,
-            interval,
+            interval_ns,
+            epochs,
             keep: spec.native.snapshots_kept,
             worker,
             workers,
@@ -134,9 +145,14 @@ impl Control {
         self.dir.is_some()
     }
 
-    /// The checkpoint interval in ticks.
-    pub fn interval(&self) -> u64 {
-        self.interval
+    /// The checkpoint interval, wall-clock ns.
+    pub fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    /// The epochs announced to the current dataflow (none come without snapshots).
+    pub fn epochs(&self) -> &Rc<Epochs> {
+        &self.epochs
     }
 
     /// When the next `kill-worker` fault is due, ns, if one is still to come.
@@ -190,16 +206,6 @@ impl Control {
         Some(bincode::deserialize(bytes).unwrap_or_else(|e| panic!("snapshot part {name} does not decode: {e}")))
     }
 
-    /// The first epoch the current dataflow owes a snapshot for: the one after the restored
-    /// epoch (`u64::MAX` without snapshots).
-    pub fn first_epoch(&self) -> u64 {
-        if self.snapshots() {
-            (self.restored_epoch() / self.interval + 1) * self.interval
-        } else {
-            u64::MAX
-        }
-    }
-
     /// A stateful operator's epoch tracker, starting after the restored epoch, for an operator
     /// that writes `parts` of every snapshot. `S` is what is kept with held input: a capability
     /// when output may follow from it, `()` otherwise.
@@ -207,7 +213,7 @@ impl Control {
         for part in parts {
             self.register(part);
         }
-        Aligner::new(self.interval, self.first_epoch())
+        Aligner::new(Rc::clone(&self.epochs))
     }
 
     /// Registers part `name` of every snapshot of the dataflow being built: a worker's file is
@@ -341,6 +347,9 @@ impl Control {
         self.parts.borrow_mut().clear();
         self.sealed.set(false);
         let epoch_ns = restored.found.then_some(restored.epoch * TICK_NS);
+        if self.snapshots() {
+            self.epochs.reset(restored.epoch);
+        }
         *self.restored.borrow_mut() = restored;
         (epoch_ns, skipped)
     }
@@ -428,8 +437,9 @@ mod tests {
         assert_eq!(a.part::<Vec<(u32, u64)>>("source"), Some(vec![(0, 2000)]));
         assert_eq!(a.part::<u64>("count"), Some(2000));
         build(&a);
-        // The next generation's snapshots are written apart from the earlier one's.
-        assert_eq!(a.first_epoch(), 300);
+        // The next generation's snapshots are written apart from the earlier one's, and its
+        // epochs come after the restored one.
+        assert_eq!((a.epochs().get(0), a.epochs().bound()), (None, 201));
         snapshot(&a, 300, 3001);
         assert!(epoch_dir(&dir, 300, 1).join(worker_file(0)).exists());
         // Only the newest three of its own files are kept.
