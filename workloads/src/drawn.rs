@@ -49,14 +49,33 @@ impl Drawn {
 /// window end, each event filed at `time(i)`: `draw(i)` says which text event `i` is, as
 /// `(pool, index)`, or `None` for an event that counts nowhere. Consecutive events mostly share
 /// a window, so its counters are looked up (and a time divided) only when the window changes.
+/// When `time` never decreases along the offsets (`monotone`), a window is a run of offsets,
+/// found by a search that reads a few times per window, and the events between are only drawn.
 pub fn by_window(
     offsets: std::ops::Range<u64>,
     (pools, pool): (usize, usize),
     span: u64,
+    monotone: bool,
     time: impl Fn(u64) -> u64,
     draw: impl Fn(u64) -> Option<(usize, usize)>,
 ) -> BTreeMap<u64, Drawn> {
     let mut filed: BTreeMap<u64, Drawn> = BTreeMap::new();
+    if monotone {
+        let mut i = offsets.start;
+        while i < offsets.end {
+            let end = (time(i) / span + 1) * span;
+            let next = first_where(i + 1, offsets.end, |k| time(k) >= end);
+            let mut counts = filed.remove(&end).unwrap_or_else(|| Drawn::new(pools, pool));
+            for k in i..next {
+                if let Some((p, index)) = draw(k) {
+                    counts.add(p, index);
+                }
+            }
+            filed.insert(end, counts);
+            i = next;
+        }
+        return filed;
+    }
     // The window being counted: its end and its draws.
     let mut current: Option<(u64, Drawn)> = None;
     for i in offsets {
@@ -79,6 +98,27 @@ pub fn by_window(
         merge_into(&mut filed, end, d);
     }
     filed
+}
+
+/// The first `k` in `lo..hi` where `holds(k)` (`hi` if none), for a `holds` that stays true once
+/// it is: doubling steps from `lo`, then a binary search (few reads when the answer is near).
+fn first_where(mut lo: u64, hi: u64, holds: impl Fn(u64) -> bool) -> u64 {
+    let (mut probe, mut step) = (lo, 1u64);
+    while probe < hi && !holds(probe) {
+        lo = probe + 1;
+        probe = probe.saturating_add(step);
+        step = step.saturating_mul(2);
+    }
+    let mut high = probe.min(hi);
+    while lo < high {
+        let mid = lo + (high - lo) / 2;
+        if holds(mid) {
+            high = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
 }
 
 /// The draws of parts counted apart, filed under the same keys, summed.
@@ -114,5 +154,24 @@ mod tests {
         b.add(1, 0);
         a.merge(b);
         assert_eq!(a.each().collect::<Vec<_>>(), vec![(0, 1, 3), (1, 0, 1), (2, 3, 1)]);
+    }
+
+    #[test]
+    fn windows_found_as_runs_of_offsets_equal_those_found_event_by_event() {
+        // Times that never decrease, with runs of equal times, and windows with no event.
+        let time = |i: u64| (i / 3) * 7 + if i > 500 { 1_000 } else { 0 };
+        let draw = |i: u64| (!i.is_multiple_of(5)).then_some(((i % 2) as usize, (i % 4) as usize));
+        let flat =
+            |d: &BTreeMap<u64, Drawn>| d.iter().map(|(e, d)| (*e, d.each().collect::<Vec<_>>())).collect::<Vec<_>>();
+        for span in [1, 10, 64, 5_000] {
+            for range in [0..1_000, 17..18, 499..777, 5..5] {
+                let runs = by_window(range.clone(), (2, 4), span, true, time, draw);
+                let each = by_window(range.clone(), (2, 4), span, false, time, draw);
+                assert_eq!(flat(&runs), flat(&each), "span {span}, {range:?}");
+            }
+        }
+        assert_eq!(first_where(0, 100, |k| k >= 37), 37);
+        assert_eq!(first_where(10, 100, |_| true), 10);
+        assert_eq!(first_where(10, 100, |_| false), 100);
     }
 }

@@ -97,6 +97,17 @@ impl<'a> Judge<'a> {
         !self.report.microbatch.arrivals.is_empty()
     }
 
+    /// Whether the times [`Judge::window_time`] files partition `p`'s events `..end` under
+    /// (`arrival`), or their event times, never decrease along the offsets, so that a window's
+    /// events are a run of offsets: batch times that never go back and cover the range, or event
+    /// times without disorder.
+    pub fn times_monotone(&self, p: u32, arrival: bool, end: u64) -> bool {
+        match self.report.microbatch.arrivals.get(&p).filter(|_| arrival) {
+            None => self.spec.disorder_ns == 0,
+            Some(a) => a.windows(2).all(|w| w[0].1 <= w[1].1) && a.last().is_some_and(|last| last.0 >= end),
+        }
+    }
+
     /// The time a window job files event `(p, i)` under: its event time, or, when windows are by
     /// arrival, the start of the batch that read it (an event read by the batch at `t` counts as
     /// of `t - interval`).

@@ -163,11 +163,19 @@ fn the_sensor_major_oracle_agrees_with_the_reading_by_reading_one() {
 
 #[test]
 fn oracles_counting_draws_equal_the_event_by_event_ones() {
-    // Two partitions with disorder, so windows and panes interleave within a range.
+    // Two partitions with disorder, so windows and panes interleave within a range; and without,
+    // so windows are runs of offsets.
+    for disorder in [200_000_000, 0] {
+        draws_equal_events(disorder);
+    }
+}
+
+fn draws_equal_events(disorder_ns: u64) {
+    let monotone = disorder_ns == 0;
     let mut rs =
         RunSpec::new(JobSpec::default_for(Workload::Wordcount), Profile::Constant { rate: 40_000.0 }, SECOND_NS);
     rs.partitions = Some(2);
-    rs.disorder_ns = 200_000_000;
+    rs.disorder_ns = disorder_ns;
     let (ends, window) = ([23_000u64, 17_000], SECOND_NS / 4);
     let coords = || (0..2u32).flat_map(move |p| (0..ends[p as usize]).map(move |i| (p, i)));
     let by_draws = |f: &dyn Fn(u32, std::ops::Range<u64>) -> BTreeMap<u64, Drawn>| {
@@ -182,7 +190,7 @@ fn oracles_counting_draws_equal_the_event_by_event_ones() {
     let totals: BTreeMap<String, u64> =
         wordcount::oracle::drawn_words(&lines, &drawn).into_iter().map(|(w, c)| (w.to_owned(), c)).collect();
     assert_eq!(totals, wordcount::oracle::word_totals(coords().map(|(p, i)| lines.event(p, i))));
-    let windows = by_draws(&|p, r| wordcount::oracle::windowed_draws(&lines, p, r, window, |_, t| t));
+    let windows = by_draws(&|p, r| wordcount::oracle::windowed_draws(&lines, p, r, window, monotone, |_, t| t));
     let expected = wordcount::oracle::windowed_counts(coords().map(|(p, i)| lines.event(p, i)), window);
     assert!(expected.iter().map(|w| w.window_end).collect::<HashSet<_>>().len() > 3);
     assert_eq!(wordcount::oracle::drawn_windows(&lines, &windows), expected);
@@ -190,14 +198,14 @@ fn oracles_counting_draws_equal_the_event_by_event_ones() {
     let hs = HashtagSpec { window_ns: SECOND_NS / 2, slide_ns: window, ..HashtagSpec::default() };
     rs.job = JobSpec::Hashtags(hs.clone());
     let tweets = hashtags::generator(&rs);
-    let panes = by_draws(&|p, r| hashtags::oracle::pane_draws(&tweets, p, r, hs.slide_ns, |_, t| t));
+    let panes = by_draws(&|p, r| hashtags::oracle::pane_draws(&tweets, p, r, hs.slide_ns, monotone, |_, t| t));
     let expected = hashtags::oracle::panes(coords().map(|(p, i)| tweets.event(p, i)), &hs);
     assert_eq!(hashtags::oracle::drawn_panes(&tweets, &panes), expected);
 
     let ys = YsbSpec { window_ns: window, ..YsbSpec::default() };
     rs.job = JobSpec::Ysb(ys.clone());
     let ads = ysb::generator(&rs);
-    let views = by_draws(&|p, r| ysb::oracle::campaign_draws(&ads, p, r, ys.window_ns, |_, t| t));
+    let views = by_draws(&|p, r| ysb::oracle::campaign_draws(&ads, p, r, ys.window_ns, monotone, |_, t| t));
     let expected = ysb::oracle::campaign_windows(coords().map(|(p, i)| ads.event(p, i)), &ads.table(), ys.window_ns);
     assert!(!expected.is_empty());
     assert_eq!(ysb::oracle::drawn_windows(&views), expected);

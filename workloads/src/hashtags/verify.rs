@@ -20,9 +20,12 @@ pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict
     // arrival time in the same pass; then each distinct tweet's tags once, and the windows.
     let by_arrival = judge.by_arrival();
     let parts = judge.par_ranges(|p, offsets| {
-        let by_event = oracle::pane_draws(g, p, offsets.clone(), spec.slide_ns, |_, t| t);
-        let by_batch =
-            by_arrival.then(|| oracle::pane_draws(g, p, offsets, spec.slide_ns, |i, t| judge.window_time(p, i, t)));
+        let (by_time, by_batch_time) =
+            (judge.times_monotone(p, false, offsets.end), judge.times_monotone(p, true, offsets.end));
+        let by_event = oracle::pane_draws(g, p, offsets.clone(), spec.slide_ns, by_time, |_, t| t);
+        let by_batch = by_arrival.then(|| {
+            oracle::pane_draws(g, p, offsets, spec.slide_ns, by_batch_time, |i, t| judge.window_time(p, i, t))
+        });
         (by_event, by_batch.unwrap_or_default())
     });
     let (event_draws, batch_draws): (Vec<_>, Vec<_>) = parts.into_iter().unzip();

@@ -20,7 +20,8 @@ pub fn run(judge: &Judge<'_>, spec: &WordCountSpec, g: &LineGenerator) -> Verdic
             // The lines each window drew, counted on every core; then each line's words once.
             let parts = judge.par_ranges(|p, offsets| {
                 let time = |i, event_time| if arrival { judge.window_time(p, i, event_time) } else { event_time };
-                oracle::windowed_draws(g, p, offsets, w, time)
+                let monotone = judge.times_monotone(p, arrival, offsets.end);
+                oracle::windowed_draws(g, p, offsets, w, monotone, time)
             });
             windowed_counts(&outputs.windowed, &oracle::drawn_windows(g, &crate::drawn::merge_all(parts)))
         }),

@@ -67,7 +67,8 @@ impl WorkloadDef for Ysb {
         Ok(judge.windows(|arrival| {
             let parts = judge.par_ranges(|p, offsets| {
                 let time = |i, event_time| if arrival { judge.window_time(p, i, event_time) } else { event_time };
-                oracle::campaign_draws(&g, p, offsets, s.window_ns, time)
+                let monotone = judge.times_monotone(p, arrival, offsets.end);
+                oracle::campaign_draws(&g, p, offsets, s.window_ns, monotone, time)
             });
             campaign_windows(outputs, &oracle::drawn_windows(&crate::drawn::merge_all(parts)))
         }))

@@ -37,13 +37,14 @@ pub fn campaign_draws(
     p: u32,
     offsets: std::ops::Range<u64>,
     window_ns: u64,
+    monotone: bool,
     time: impl Fn(u64, u64) -> u64,
 ) -> BTreeMap<u64, Drawn> {
     let table = g.table();
     let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
     let at = |i| time(i, g.schedule().event_time(p, i));
     let view = |i| g.view(p, i).map(|ad| (0, table[ad as usize] as usize));
-    crate::drawn::by_window(offsets, (1, campaigns), window_ns, at, view)
+    crate::drawn::by_window(offsets, (1, campaigns), window_ns, monotone, at, view)
 }
 
 /// The campaign windows of per-window views, sorted by window and campaign.
