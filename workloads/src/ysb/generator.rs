@@ -50,8 +50,15 @@ impl AdGenerator {
     /// job's result depends on, drawn without the rest).
     #[inline]
     pub fn view(&self, p: u32, i: u64) -> Option<u32> {
+        let (ad_id, view) = self.ad_and_view(p, i);
+        view.then_some(ad_id)
+    }
+
+    /// The ad of event `i` of partition `p` and whether the event is a view.
+    #[inline]
+    pub fn ad_and_view(&self, p: u32, i: u64) -> (u32, bool) {
         let (_, ad_id, event_type) = self.ad(self.schedule.global_index(p, i));
-        (event_type == EventType::View).then_some(ad_id)
+        (ad_id, event_type == EventType::View)
     }
 
     /// Global event `k`'s hash, ad and type.
