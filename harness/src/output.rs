@@ -16,8 +16,13 @@ pub fn write_json<T: Serialize>(path: Option<&Path>, value: &T) -> Result<()> {
             std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))
         }
         None => {
-            println!("{text}");
-            Ok(())
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{text}").and_then(|()| out.flush()) {
+                // The reader went away (`streambench merge r.json | head`): not an error of ours.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("writing to standard output"),
+            }
         }
     }
 }

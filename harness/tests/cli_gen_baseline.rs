@@ -1,4 +1,5 @@
-//! `streambench gen` and `streambench baseline` from the command line, and their errors.
+//! `streambench gen` and `streambench baseline` from the command line, their errors, and output to a
+//! pipe.
 
 use std::process::{Command, Output};
 
@@ -75,4 +76,20 @@ fn baseline_prints_records_per_second() {
     assert!(stdout(&o).contains("records/s"), "{}", stdout(&o));
     let o = streambench(&["baseline", "--workload", "nope"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_reader_that_goes_away_early_is_no_crash() {
+    // `streambench run ... | head`: the JSON goes to a pipe whose reader has gone.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_streambench"))
+        .args(["run", "--engine", "native", "--workload", "wordcount", "--rate", "10k", "--duration", "300ms"])
+        .args(["--warmup", "0s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run streambench");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait for streambench");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
