@@ -107,7 +107,9 @@ fn live_status(observer: &Observer) -> Option<StatusThread> {
 
 /// Verifies a (merged) report and builds its result.
 pub fn judge(engine: Engine, spec: &RunSpec, report: &RunReport, context: Context) -> Result<RunResult> {
+    let started = std::time::Instant::now();
     let verdict = registry::verify(spec, report, engine.running())?;
     let quality = registry::precision_recall(spec, report)?.map(|(precision, recall)| Quality { precision, recall });
-    Ok(summarize(engine.name(), spec, report, &verdict, quality, context))
+    let verification_s = started.elapsed().as_secs_f64();
+    Ok(RunResult { verification_s, ..summarize(engine.name(), spec, report, &verdict, quality, context) })
 }

@@ -285,6 +285,10 @@ pub struct RunResult {
     pub event_time_accuracy: Option<workloads::verdict::Accuracy>,
     /// The verification's message.
     pub verification: String,
+    /// How long the verification took after the run (wall seconds: the oracle over every core,
+    /// and the alerts' precision and recall); 0 in results written before it was recorded.
+    #[serde(default)]
+    pub verification_s: f64,
     /// Malformed input records (socket sources).
     pub malformed: u64,
     /// Examples of malformed records.
@@ -358,6 +362,7 @@ pub fn summarize(
         semantics: verdict.semantics,
         event_time_accuracy: verdict.event_time_accuracy,
         verification: verdict.message.clone(),
+        verification_s: 0.0,
         malformed: report.malformed,
         malformed_examples: report.malformed_examples.clone(),
         batches,

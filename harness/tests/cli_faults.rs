@@ -124,6 +124,7 @@ fn a_killed_native_worker_is_restored_from_a_snapshot_and_its_recovery_recorded(
         assert!(recovery[1]["restore"].is_null(), "a slow worker restores nothing");
         // Epochs 0.2 s to 1.8 s: those before the restored one and those after it, all counted
         // (a restore once dropped the count of those taken before it).
+        assert!(r["verification_s"].as_f64().unwrap() > 0.0, "the verification's time is recorded");
         let taken = r["checkpoints"]["taken"].as_u64().unwrap();
         assert!(taken >= 8, "{workload}: {}", r["checkpoints"]);
     }
