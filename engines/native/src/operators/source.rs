@@ -11,7 +11,8 @@
 //! With snapshots on, a source records its offsets (its `source` part) each time its capability
 //! passes an epoch and starts a restored dataflow from them. It moves its capability only as far
 //! as the epochs announced so far reach (`snapshot::epochs`): past that it could pass an epoch it
-//! has not heard of, so it goes on reading at the time it holds until the announcements catch up. A source also injects the run's
+//! has not heard of, so it goes on reading at the time it holds until the announcements catch
+//! up. A source also injects the run's
 //! `kill-worker` faults: when one comes due it stops and tells the worker, which drops the
 //! dataflow and restores. So that every worker sees the fault before its dataflow can end, a
 //! source whose input has ended holds its capability at [`END_TICK`] until the last fault.
@@ -169,8 +170,14 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
     /// How far the capability may move: to the watermark, but not to a time whose epochs are not
     /// all known yet.
     fn reachable(&self) -> Option<u64> {
-        let bound = self.control.epochs().bound();
-        self.watermark().map(|w| w.min(bound.saturating_sub(1)))
+        self.watermark().map(|w| self.reach(w))
+    }
+
+    /// How far towards `w` the capability may move: short of the first time whose epochs are
+    /// not all known yet.
+    #[inline]
+    fn reach(&self, w: u64) -> u64 {
+        w.min(self.control.epochs().bound().saturating_sub(1))
     }
 
     fn offsets(&self) -> Vec<(u32, u64)> {
@@ -181,7 +188,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
     /// (read only when one is).
     #[inline]
     fn cross(&mut self, to: u64) {
-        let epochs = std::rc::Rc::clone(self.control.epochs());
+        let epochs = self.control.epochs();
         if epochs.get(self.epoch).is_none_or(|e| e > to) {
             return;
         }
@@ -265,7 +272,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
             activator.activate_after(Duration::from_nanos(at.saturating_sub(now)));
             return true;
         };
-        let to = w.min(self.control.epochs().bound().saturating_sub(1));
+        let to = self.reach(w);
         if cap.time().less_than(&to) {
             self.cross(to);
             cap.downgrade(&to);
