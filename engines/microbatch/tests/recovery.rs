@@ -198,3 +198,40 @@ fn a_lost_executor_is_relaunched_so_the_run_goes_on_with_every_executor() {
         assert_eq!(kept_dead[&(b * 100)].len(), if b >= 3 { 1 } else { 2 }, "batch {b} kept dead: {kept_dead:?}");
     }
 }
+
+#[test]
+fn a_killed_executor_stops_the_task_it_is_running_at_once() {
+    // One batch on the system clock; each partition's task is a chain of 40 maps of 10 ms
+    // (400 ms), and executor 1 is killed 150 ms into it. Its task stops at the next map and is
+    // lost; the relaunched executor runs the partition again in full. Had the task run on to
+    // its end, partition 1 would have been mapped 80 times.
+    let conf = microbatch::StreamingConf {
+        executors: 2,
+        partitions: 2,
+        clock: microbatch::Clock::System,
+        batches: Some(1),
+        faults: vec![workloads::Fault::KillWorker { worker: 1, at_ns: 350 * MS }],
+        ..Default::default()
+    };
+    let mut ssc = StreamingContext::new(conf, Duration::from_millis(200)).unwrap();
+    let calls: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
+    let mut records = ssc
+        .direct_stream(2, |_p, _t, from, _allowed| from + 1, |p, _i, out: &mut Vec<u32>| out.push(p as u32))
+        .unwrap();
+    for _ in 0..40 {
+        let calls = Arc::clone(&calls);
+        records = records
+            .map(move |p| {
+                calls[*p as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+                *p
+            })
+            .unwrap();
+    }
+    let out = collect(&records);
+    run(&mut ssc);
+    assert_eq!(out.lock().unwrap()[&200], vec![0, 1], "both partitions' records, once");
+    let [p0, p1] = [0, 1].map(|p| calls[p].load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(p0, 40, "the survivor's task ran once");
+    assert!((41..80).contains(&p1), "partition 1: the lost attempt stopped mid-chain, then 40: {p1}");
+}

@@ -2,6 +2,7 @@
 //! partitions, and received (receiver) blocks stored on it; and the task context that computes a
 //! partition through it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -89,11 +90,23 @@ impl BlockManager {
 /// Computes partitions through a block manager: cached ones are read from it or kept in it.
 pub(crate) struct Cx<'a> {
     pub(crate) bm: &'a mut BlockManager,
+    /// The executor's kill switch: once set, the task stops at the next partition it computes.
+    pub(crate) killed: &'a AtomicBool,
+}
+
+/// What a task stopped by its executor's kill switch unwinds with (not a panic of user code).
+pub(crate) struct Killed;
+
+impl Cx<'_> {
+    /// Whether the executor has been killed since the task began.
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
 }
 
 impl TaskContext for Cx<'_> {
     fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition {
-        if rdd.cached {
+        let computed = if rdd.cached {
             if let Some(hit) = self.bm.cached.get(&(rdd.id, p)) {
                 return Arc::clone(hit);
             }
@@ -102,7 +115,13 @@ impl TaskContext for Cx<'_> {
             computed
         } else {
             rdd.compute(self, p)
+        };
+        // Each computed partition of the lineage is a point where a killed task stops.
+        if self.is_killed() {
+            // `resume_unwind` runs no panic hook: nothing is printed for a killed task.
+            std::panic::resume_unwind(Box::new(Killed));
         }
+        computed
     }
 
     fn reduce(&mut self, shuffle: ShuffleId, p: usize, reduce: &ReduceFn) -> Partition {
@@ -132,8 +151,9 @@ mod tests {
         bm.put_shuffle_block(shuffle.id, 0, 0, bincode::serialize(&Vec::<(u64, u64)>::new()).unwrap());
         assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
         // Two jobs read the partition: both find every block.
+        let alive = AtomicBool::new(false);
         for _ in 0..2 {
-            let part = Cx { bm: &mut bm }.partition(&reduced.node, 0);
+            let part = Cx { bm: &mut bm, killed: &alive }.partition(&reduced.node, 0);
             assert_eq!(crate::rdd::records::<(u64, u64)>(&part), &vec![(2, 2)]);
             assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
         }

@@ -13,6 +13,7 @@ pub mod task;
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,6 +139,9 @@ struct Executor {
     dead: bool,
     /// Tasks take this many times as long (fault injection).
     slow: f64,
+    /// Set by the driver when it kills this executor (in the driver's process): the running
+    /// task stops and is lost; cleared when the `Kill` message arrives.
+    killed: Arc<AtomicBool>,
     /// Since when a task has waited for an RDD or job this process has not generated yet, or
     /// for shuffle blocks.
     unknown_since: FxHashMap<u64, Instant>,
@@ -149,6 +153,7 @@ impl Executor {
     fn new(index: usize, registry: Arc<Registry>, recorder: Recorder, link: Link, input_wait: Duration) -> Self {
         Self {
             index,
+            killed: registry.kill_switch(index),
             registry,
             recorder,
             link,
@@ -175,6 +180,7 @@ impl Executor {
             Msg::Forget { rdds, shuffles, .. } => self.bm.forget(rdds, shuffles),
             Msg::Shutdown { .. } => return true,
             Msg::Kill { relaunch, attempt, .. } => {
+                self.killed.store(false, Ordering::Release);
                 self.dead = !relaunch;
                 self.bm = BlockManager::default();
                 self.bm.purge_shuffles(attempt);
@@ -255,8 +261,15 @@ impl Executor {
             }
             self.unknown_since.remove(&task.id);
             let began = Instant::now();
-            let (result, error) =
-                task::run(&task, &rdd, &self.registry, &mut self.bm, &mut self.recorder, &mut self.outbox);
+            let outbox = &mut self.outbox;
+            let Some((result, error)) =
+                task::run(&task, &rdd, &self.registry, &mut self.bm, &self.killed, &mut self.recorder, outbox)
+            else {
+                // Killed while it ran: lost, as is every task still pending (the `Kill` message,
+                // on its way, empties the executor).
+                self.unknown_since.clear();
+                continue;
+            };
             if self.slow > 1.0 {
                 // A straggler: the task takes `slow` times as long.
                 std::thread::sleep(began.elapsed().mul_f64(self.slow - 1.0));

@@ -1,6 +1,7 @@
 //! The registry of a process: the lineage, shuffles and job actions every executor can look up
 //! by id (tasks name an RDD and a job, never a closure).
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
@@ -15,6 +16,9 @@ pub struct Registry {
     rdds: Mutex<FxHashMap<RddId, Arc<RddNode>>>,
     shuffles: Mutex<FxHashMap<ShuffleId, Arc<Shuffle>>>,
     actions: Mutex<FxHashMap<u64, Action>>,
+    /// Per executor of this process: set by the driver the moment it kills the executor, so
+    /// that the task it is running stops there (lost, as a killed process's tasks are).
+    kill_switches: Mutex<FxHashMap<usize, Arc<AtomicBool>>>,
 }
 
 impl Registry {
@@ -69,6 +73,11 @@ impl Registry {
     /// Forgets the actions of jobs before `job` (a follower's, whose jobs have all run).
     pub fn forget_jobs_before(&self, job: u64) {
         self.actions.lock().expect("registry").retain(|id, _| *id >= job);
+    }
+
+    /// Executor `e`'s kill switch (the same flag for the driver and the executor in one process).
+    pub(crate) fn kill_switch(&self, e: usize) -> Arc<AtomicBool> {
+        Arc::clone(self.kill_switches.lock().expect("registry").entry(e).or_default())
     }
 
     pub(crate) fn rdd(&self, id: RddId) -> Option<Arc<RddNode>> {

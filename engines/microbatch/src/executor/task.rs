@@ -1,30 +1,37 @@
 //! Running one task on an executor: compute the partition through the block manager, then write
 //! its shuffle blocks (a map task) or apply its job's action (a result task). A panic in user
 //! code fails the task, and its job, with the panic's message, as a thrown exception fails a
-//! Spark task; the executor lives on.
+//! Spark task; the executor lives on. A task whose executor is killed while it runs stops at the
+//! next partition it computes and is lost: it reports nothing.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use workloads::Recorder;
 
-use crate::executor::block_manager::{BlockManager, Cx};
+use crate::executor::block_manager::{BlockManager, Cx, Killed};
 use crate::executor::messages::{Msg, Task, TaskKind};
 use crate::executor::registry::Registry;
 use crate::rdd::{RddNode, TaskContext};
 
 /// Runs `task` over `rdd`; shuffle blocks go to `outbox`. Returns what the action sent back
-/// and why the task failed, if it did.
+/// and why the task failed, if it did; `None` when the executor was killed before the task
+/// wrote its blocks or applied its action (the task is lost).
 pub(crate) fn run(
     task: &Task,
     rdd: &Arc<RddNode>,
     registry: &Registry,
     bm: &mut BlockManager,
+    killed: &AtomicBool,
     recorder: &mut Recorder,
     outbox: &mut Vec<Msg>,
-) -> (Vec<u8>, Option<String>) {
+) -> Option<(Vec<u8>, Option<String>)> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut cx = Cx { bm };
+        let mut cx = Cx { bm, killed };
         let computed = cx.partition(rdd, task.partition);
+        if cx.is_killed() {
+            std::panic::resume_unwind(Box::new(Killed));
+        }
         match &task.kind {
             TaskKind::ShuffleMap { shuffle, placement, attempt } => match registry.shuffle(*shuffle) {
                 Some(s) => {
@@ -43,9 +50,10 @@ pub(crate) fn run(
             },
         }
     }));
-    match run {
+    Some(match run {
         Ok(Ok(result)) => (result, None),
         Ok(Err(e)) => (Vec::new(), Some(e)),
+        Err(panic) if panic.is::<Killed>() => return None,
         Err(panic) => {
             let why = panic
                 .downcast_ref::<String>()
@@ -54,5 +62,5 @@ pub(crate) fn run(
                 .unwrap_or_else(|| "a panic".into());
             (Vec::new(), Some(format!("the task panicked: {why}")))
         }
-    }
+    })
 }

@@ -116,6 +116,9 @@ impl DagScheduler {
     pub(crate) fn apply_faults(&mut self, elapsed: u64) -> Result<bool, String> {
         let mut lost = false;
         for (index, action) in self.faults.due(elapsed)? {
+            // A kill takes effect now: the executor's running task stops and is lost, whatever
+            // the acknowledgements below take.
+            let at = self.epoch.map_or(elapsed, |e| e.elapsed().as_nanos() as u64);
             match action {
                 FaultAction::Kill(e) => {
                     self.kill(e)?;
@@ -123,7 +126,6 @@ impl DagScheduler {
                 }
                 FaultAction::Slow(e, factor) => self.slow(e, factor)?,
             }
-            let at = self.epoch.map_or(elapsed, |e| e.elapsed().as_nanos() as u64);
             self.applied.push((index, at));
         }
         Ok(lost)
@@ -366,6 +368,9 @@ impl DagScheduler {
         {
             // Under the lock, so that a block stored after the loss is stored on the new one.
             let mut live = self.shared_alive.lock().expect("alive");
+            // In the driver's process the task running on `e` stops at once (the switch); in
+            // another process at the `Kill` message.
+            self.registry.kill_switch(e).store(true, std::sync::atomic::Ordering::Release);
             live[e] = if self.relaunch { live[e].map(|i| i + 1) } else { None };
             self.shuffle_attempt += 1;
             let (relaunch, attempt) = (self.relaunch, self.shuffle_attempt);
