@@ -98,9 +98,12 @@ pub(crate) struct Cx<'a> {
 pub(crate) struct Killed;
 
 impl Cx<'_> {
-    /// Whether the executor has been killed since the task began.
-    pub(crate) fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Acquire)
+    /// Stops the task, unwinding with [`Killed`], if its executor has been killed since it
+    /// began. `resume_unwind` runs no panic hook: nothing is printed for a killed task.
+    pub(crate) fn stop_if_killed(&self) {
+        if self.killed.load(Ordering::Acquire) {
+            std::panic::resume_unwind(Box::new(Killed));
+        }
     }
 }
 
@@ -117,10 +120,7 @@ impl TaskContext for Cx<'_> {
             rdd.compute(self, p)
         };
         // Each computed partition of the lineage is a point where a killed task stops.
-        if self.is_killed() {
-            // `resume_unwind` runs no panic hook: nothing is printed for a killed task.
-            std::panic::resume_unwind(Box::new(Killed));
-        }
+        self.stop_if_killed();
         computed
     }
 

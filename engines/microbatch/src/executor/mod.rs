@@ -185,6 +185,7 @@ impl Executor {
                 self.bm = BlockManager::default();
                 self.bm.purge_shuffles(attempt);
                 self.pending.clear();
+                self.unknown_since.clear();
                 self.outbox.push(Msg::Ack { to: 0, executor: self.index });
             }
             Msg::Purge { attempt, .. } => {
@@ -267,7 +268,6 @@ impl Executor {
             else {
                 // Killed while it ran: lost, as is every task still pending (the `Kill` message,
                 // on its way, empties the executor).
-                self.unknown_since.clear();
                 continue;
             };
             if self.slow > 1.0 {

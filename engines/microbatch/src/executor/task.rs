@@ -29,9 +29,7 @@ pub(crate) fn run(
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut cx = Cx { bm, killed };
         let computed = cx.partition(rdd, task.partition);
-        if cx.is_killed() {
-            std::panic::resume_unwind(Box::new(Killed));
-        }
+        cx.stop_if_killed();
         match &task.kind {
             TaskKind::ShuffleMap { shuffle, placement, attempt } => match registry.shuffle(*shuffle) {
                 Some(s) => {
