@@ -14,7 +14,13 @@ pub fn mix64(mut z: u64) -> u64 {
 /// Hashes a seed, a stream identifier (what the randomness is for) and an index into 64 bits.
 #[inline]
 pub fn mix3(seed: u64, stream: u64, index: u64) -> u64 {
-    mix64(seed ^ mix64(stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix64(index)))
+    mix3_mixed(seed, stream, mix64(index))
+}
+
+/// [`mix3`] given `mix64(index)`, for a caller that hashes one index in many streams.
+#[inline]
+pub fn mix3_mixed(seed: u64, stream: u64, mixed_index: u64) -> u64 {
+    mix64(seed ^ mix64(stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mixed_index))
 }
 
 /// Maps 64 random bits to a float uniform in `[0, 1)`.

@@ -136,12 +136,15 @@ fn the_sensor_major_oracle_agrees_with_the_reading_by_reading_one() {
     let events: Vec<_> =
         (0..3).flat_map(|p| (0..ends[p as usize]).map(move |i| (p, i))).map(|(p, i)| gen.event(p, i)).collect();
     for p in 0..3u32 {
-        for local in 0..gen.per_partition() {
-            let (sensor, n) = gen.sensor_read(p, local, ends[p as usize]);
-            let mine: Vec<_> =
-                events.iter().filter(|r| r.sensor == sensor).map(|r| (r.seq, r.milli, r.anomaly)).collect();
-            assert_eq!(gen.readings(sensor, 0..n).collect::<Vec<_>>(), mine, "sensor {sensor}");
-            assert_eq!(gen.labelled(sensor, n), mine.iter().filter(|r| r.2.is_some()).count() as u64);
+        let sensors: Vec<_> =
+            (0..gen.per_partition()).map(|local| gen.sensor_read(p, local, ends[p as usize])).collect();
+        let mut swept = vec![Vec::new(); sensors.len()];
+        gen.sweep(&sensors, |k, first, millis| swept[k].extend((first..).zip(millis.iter().copied())));
+        for (&(sensor, n), swept) in sensors.iter().zip(&swept) {
+            let mine: Vec<_> = events.iter().filter(|r| r.sensor == sensor).collect();
+            let values: Vec<_> = mine.iter().map(|r| (r.seq, r.milli)).collect();
+            assert_eq!(*swept, values, "sensor {sensor}");
+            assert_eq!(gen.labelled(sensor, n), mine.iter().filter(|r| r.anomaly.is_some()).count() as u64);
         }
     }
     let expected = sensors::oracle::sensor_alerts(events.iter().copied(), &spec);

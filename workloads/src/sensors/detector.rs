@@ -24,6 +24,11 @@ impl Threshold {
     pub fn new(spec: &SensorSpec) -> Self {
         Self { num: (spec.k * 1000.0).round() as i128, den: 1000 }
     }
+
+    /// `(num^2, den^2)`, when both fit in 64 bits.
+    pub fn squares(&self) -> Option<(u64, u64)> {
+        Some((u64::try_from(self.num * self.num).ok()?, u64::try_from(self.den * self.den).ok()?))
+    }
 }
 
 impl SensorWindow {

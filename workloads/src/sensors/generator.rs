@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::hash::mix3;
+use crate::hash::{mix3, mix3_mixed, mix64};
 use crate::schedule::Schedule;
 use crate::sensors::event::{Anomaly, SensorReading};
 use crate::sensors::spec::SensorSpec;
@@ -32,6 +32,21 @@ struct Baseline {
     level: i64,
     amplitude: i64,
     offset: u64,
+}
+
+/// One sensor in [`SensorGenerator::sweep`]: its readings, its noise stream, where the next
+/// reading lies in its day.
+struct Track {
+    sensor: u32,
+    read: u64,
+    stream: u64,
+    day: u64,
+    base: Baseline,
+}
+
+/// The stream of `sensor`'s noise hash.
+fn noise_stream(sensor: u32) -> u64 {
+    NOISE ^ ((sensor as u64) << 8)
 }
 
 /// An injected anomaly: its kind, its readings `start..start + len`, its signed magnitude.
@@ -89,23 +104,45 @@ impl SensorGenerator {
         (sensor, if end > local { (end - local).div_ceil(self.per_partition) } else { 0 })
     }
 
-    /// `sensor`'s readings `seqs`, in order: the values [`SensorGenerator::event`] gives them,
-    /// with the sensor's baseline and each block's episode drawn once rather than per reading.
-    pub fn readings(
-        &self,
-        sensor: u32,
-        seqs: std::ops::Range<u64>,
-    ) -> impl Iterator<Item = (u64, i64, Option<Anomaly>)> + '_ {
-        let base = self.baseline(sensor);
-        let mut episode = (u64::MAX, None);
-        seqs.map(move |seq| {
-            let block = seq / ANOMALY_BLOCK;
-            if episode.0 != block {
-                episode = (block, self.episode(sensor, block));
+    /// The first `read` readings of each `(sensor, read)` of `sensors`, an anomaly block at a
+    /// time: `f(k, first, millis)` for `sensors[k]`'s readings `first..first + millis.len()`.
+    /// The values [`SensorGenerator::event`] gives them, with each sensor's baseline drawn once,
+    /// each block's episode once, and a sequence number's share of the noise hash once for all.
+    pub fn sweep(&self, sensors: &[(u32, u64)], mut f: impl FnMut(usize, u64, &[i64])) {
+        let mut tracks: Vec<Track> = sensors
+            .iter()
+            .map(|&(sensor, read)| {
+                let base = self.baseline(sensor);
+                Track { sensor, read, stream: noise_stream(sensor), day: base.offset, base }
+            })
+            .collect();
+        let reads = sensors.iter().map(|s| s.1).max().unwrap_or(0);
+        let (mut mixed, mut millis) = (vec![0; ANOMALY_BLOCK as usize], vec![0; ANOMALY_BLOCK as usize]);
+        for block in 0..reads.div_ceil(ANOMALY_BLOCK) {
+            let first = block * ANOMALY_BLOCK;
+            for (j, m) in mixed.iter_mut().enumerate() {
+                *m = mix64(first + j as u64);
             }
-            let (milli, anomaly) = self.value_with(&base, sensor, seq, episode.1);
-            (seq, milli, anomaly)
-        })
+            for (k, t) in tracks.iter_mut().enumerate() {
+                let n = t.read.saturating_sub(first).min(ANOMALY_BLOCK) as usize;
+                if n == 0 {
+                    continue;
+                }
+                let mut day = t.day;
+                for (m, &h) in millis[..n].iter_mut().zip(&mixed) {
+                    *m = self.normal_at(&t.base, day, mix3_mixed(self.seed, t.stream, h));
+                    day = if day + 1 == READINGS_PER_DAY { 0 } else { day + 1 };
+                }
+                t.day = day;
+                if let Some(e) = self.episode(t.sensor, block) {
+                    for seq in e.start..(e.start + e.len).min(first + n as u64) {
+                        let m = &mut millis[(seq - first) as usize];
+                        *m = self.anomalous(&t.base, t.sensor, seq, *m, e);
+                    }
+                }
+                f(k, first, &millis[..n]);
+            }
+        }
     }
 
     /// How many of `sensor`'s first `readings` readings are labelled anomalies (a block's
@@ -132,10 +169,15 @@ impl SensorGenerator {
     }
 
     fn normal(&self, base: &Baseline, sensor: u32, seq: u64) -> i64 {
-        let angle = ((seq + base.offset) % READINGS_PER_DAY) * SINE_TABLE as u64 / READINGS_PER_DAY;
+        self.normal_at(base, (seq + base.offset) % READINGS_PER_DAY, mix3(self.seed, noise_stream(sensor), seq))
+    }
+
+    /// A normal reading at `day` readings into the sensor's day, from the noise hash `n`.
+    #[inline]
+    fn normal_at(&self, base: &Baseline, day: u64, n: u64) -> i64 {
+        let angle = day * SINE_TABLE as u64 / READINGS_PER_DAY;
         let cycle = base.amplitude * self.sine[angle as usize];
         // Irwin-Hall of four 16-bit uniforms: mean 2^17 - 2, sd 2^16 / sqrt(3).
-        let n = mix3(self.seed, NOISE ^ ((sensor as u64) << 8), seq);
         let sum = (n & 0xffff) + ((n >> 16) & 0xffff) + ((n >> 32) & 0xffff) + (n >> 48);
         let centred = sum as i64 - 2 * 0xffff;
         // Scale so that the standard deviation is NOISE_SD_MILLI (65535/sqrt(3) ~ 37837).
@@ -171,15 +213,20 @@ impl SensorGenerator {
     #[inline]
     fn value_with(&self, base: &Baseline, sensor: u32, seq: u64, episode: Option<Episode>) -> (i64, Option<Anomaly>) {
         let normal = self.normal(base, sensor, seq);
-        let Some(e) = episode.filter(|e| seq >= e.start && seq < e.start + e.len) else {
-            return (normal, None);
-        };
-        let milli = match e.kind {
+        match episode.filter(|e| seq >= e.start && seq < e.start + e.len) {
+            Some(e) => (self.anomalous(base, sensor, seq, normal, e), Some(e.kind)),
+            None => (normal, None),
+        }
+    }
+
+    /// Reading `seq` of `sensor`, whose normal value is `normal`, inside episode `e`.
+    #[cold]
+    fn anomalous(&self, base: &Baseline, sensor: u32, seq: u64, normal: i64, e: Episode) -> i64 {
+        match e.kind {
             Anomaly::Spike => normal + e.magnitude,
             Anomaly::Stuck => self.normal(base, sensor, e.start),
             Anomaly::Drift => normal + e.magnitude * (seq - e.start + 1) as i64 / e.len as i64,
-        };
-        (milli, Some(e.kind))
+        }
     }
 
     /// The schedule.
