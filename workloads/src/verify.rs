@@ -91,32 +91,39 @@ impl<'a> Judge<'a> {
         matches!(self.spec.source, Source::Socket(_))
     }
 
-    /// Whether windows hold what arrived in their batches (micro-batch), not what their event
-    /// times say.
+    /// Whether windows hold what arrived (micro-batch: in their batches; native socket runs: by
+    /// when each line was read), not what the events' times say.
     pub fn by_arrival(&self) -> bool {
-        !self.report.microbatch.arrivals.is_empty()
+        !self.report.microbatch.arrivals.is_empty() || !self.report.native.ingestion.is_empty()
+    }
+
+    /// Partition `p`'s arrival runs, `(end offset, time)`, and what to subtract from a run's time
+    /// for the time its events are filed under (a batch's interval: an event read by the batch
+    /// at `t` counts as of `t - interval`; nothing for a read stamp).
+    fn arrivals(&self, p: u32) -> Option<(&[(u64, u64)], u64)> {
+        let batches = self.report.microbatch.arrivals.get(&p).map(|a| (&a[..], self.spec.microbatch.batch_interval_ns));
+        batches.or_else(|| self.report.native.ingestion.get(&p).map(|a| (&a[..], 0)))
     }
 
     /// Whether the times [`Judge::window_time`] files partition `p`'s events `..end` under
     /// (`arrival`), or their event times, never decrease along the offsets, so that a window's
-    /// events are a run of offsets: batch times that never go back and cover the range, or event
-    /// times without disorder.
+    /// events are a run of offsets: arrival times that never go back and cover the range, or
+    /// event times without disorder.
     pub fn times_monotone(&self, p: u32, arrival: bool, end: u64) -> bool {
-        match self.report.microbatch.arrivals.get(&p).filter(|_| arrival) {
+        match self.arrivals(p).filter(|_| arrival) {
             None => self.spec.disorder_ns == 0,
-            Some(a) => a.windows(2).all(|w| w[0].1 <= w[1].1) && a.last().is_some_and(|last| last.0 >= end),
+            Some((a, _)) => a.windows(2).all(|w| w[0].1 <= w[1].1) && a.last().is_some_and(|last| last.0 >= end),
         }
     }
 
     /// The time a window job files event `(p, i)` under: its event time, or, when windows are by
-    /// arrival, the start of the batch that read it (an event read by the batch at `t` counts as
-    /// of `t - interval`).
+    /// arrival, when it arrived (see [`Judge::arrivals`]).
     pub fn window_time(&self, p: u32, i: u64, event_time: u64) -> u64 {
-        match self.report.microbatch.arrivals.get(&p) {
+        match self.arrivals(p) {
             None => event_time,
-            Some(a) => {
+            Some((a, before)) => {
                 let at = a.partition_point(|(end, _)| *end <= i);
-                a.get(at).map(|(_, t)| t.saturating_sub(self.spec.microbatch.batch_interval_ns)).unwrap_or(event_time)
+                a.get(at).map(|(_, t)| t.saturating_sub(before)).unwrap_or(event_time)
             }
         }
     }

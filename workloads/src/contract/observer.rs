@@ -164,6 +164,13 @@ impl Recorder {
         self.bucket(now_ns).inputs += n;
     }
 
+    /// The last input was processed at `at_ns` (for an engine whose recorder lives on after it,
+    /// closing windows): the end of the throughput's window. Otherwise it ends when the
+    /// recorder that counted inputs is done.
+    pub fn inputs_done(&mut self, at_ns: u64) {
+        self.report.inputs_done_ns = at_ns;
+    }
+
     /// Records one output produced at `now_ns` whose reference time (the input's scheduled time,
     /// or the window's end) is `reference_ns`.
     #[inline]
@@ -206,6 +213,20 @@ impl Recorder {
         self.reflections.read(p, from, to, now_ns, key_ns);
     }
 
+    /// Socket line `i` of partition `p` was read at `stamp_ns`, which is its event time (an
+    /// engine whose windows are by ingestion time): with windows (see
+    /// [`Recorder::key_by_windows`]), kept as runs of lines within one slide, so that the judge
+    /// files each line under the windows the engine did.
+    #[inline]
+    pub fn ingested(&mut self, p: u32, i: u64, stamp_ns: u64) {
+        let Some(slide) = self.reflections.window_slide() else { return };
+        let runs = self.report.native.ingestion.entry(p).or_default();
+        match runs.last_mut() {
+            Some(last) if last.0 == i && last.1 / slide == stamp_ns / slide => last.0 = i + 1,
+            _ => runs.push((i + 1, stamp_ns)),
+        }
+    }
+
     /// Inputs are keyed by the end of the first event-time window sliding by `slide_ns` that
     /// contains them (`None`: by the key each read gives).
     pub fn key_by_windows(&mut self, slide_ns: Option<u64>) {
@@ -218,14 +239,6 @@ impl Recorder {
         let mut reflections = std::mem::take(&mut self.reflections);
         reflections.reflect(frontier_ns, |reference_ns, n| self.input_latencies(reference_ns, now_ns, n));
         self.reflections = reflections;
-    }
-
-    /// `n` inputs whose reference is `reference_ns` (a socket line's arrival) were first
-    /// reflected by an output at `now_ns`: for an engine that tracks its inputs itself rather than
-    /// by [`Recorder::read`] and [`Recorder::reflect`].
-    #[inline]
-    pub fn reflected(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
-        self.input_latencies(reference_ns, now_ns, n);
     }
 
     fn input_latencies(&mut self, reference_ns: u64, now_ns: u64, n: u64) {
@@ -359,7 +372,7 @@ impl Recorder {
             self.finished = true;
             self.report.finished_ns = self.now_ns();
             self.report.inputs_in_flight = self.reflections.in_flight();
-            if self.report.inputs > 0 {
+            if self.report.inputs > 0 && self.report.inputs_done_ns == 0 {
                 self.report.inputs_done_ns = self.report.finished_ns;
             }
             let report = std::mem::replace(&mut self.report, RunReport::empty(self.timeline_ns));

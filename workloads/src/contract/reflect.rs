@@ -62,6 +62,11 @@ impl Reflections {
         self.window_slide_ns = slide_ns.filter(|s| *s > 0);
     }
 
+    /// The slide of the event-time windows inputs are keyed by, if they are.
+    pub(crate) fn window_slide(&self) -> Option<u64> {
+        self.window_slide_ns
+    }
+
     /// Inputs `[from, to)` of partition `p`, read at `read_ns`, first reflected by outputs at
     /// `key_ns` (ignored with event-time window keys). What was read before is not read again.
     #[inline]

@@ -1,5 +1,6 @@
 //! What a run observed: both latency families, the timeline, the outputs kept, where each partition ended, and
-//! each engine's own part (micro-batch batch infos and arrivals, native restores).
+//! each engine's own part (micro-batch batch infos and arrivals, native restores and ingestion
+//! stamps).
 
 use std::collections::BTreeMap;
 
@@ -207,11 +208,16 @@ impl MicrobatchReport {
     fn merge(&mut self, other: MicrobatchReport) {
         self.batches.extend(other.batches);
         self.batches.sort_by_key(|b| b.batch_time_ms);
-        for (p, mut a) in other.arrivals {
-            let mine = self.arrivals.entry(p).or_default();
-            mine.append(&mut a);
-            mine.sort_unstable();
-        }
+        merge_runs(&mut self.arrivals, other.arrivals);
+    }
+}
+
+/// Per-partition `(end offset, time)` runs from two reports, in offset order.
+fn merge_runs(mine: &mut BTreeMap<u32, Vec<(u64, u64)>>, other: BTreeMap<u32, Vec<(u64, u64)>>) {
+    for (p, mut runs) in other {
+        let m = mine.entry(p).or_default();
+        m.append(&mut runs);
+        m.sort_unstable();
     }
 }
 
@@ -221,6 +227,11 @@ pub struct NativeReport {
     /// Restores after a fault, one per worker and fault.
     #[serde(default)]
     pub restores: Vec<Restore>,
+    /// Socket runs of window jobs: per partition, `(end offset, a read stamp)` for each run of
+    /// lines read within one window slide (their event time is when they were read), so that
+    /// windows by ingestion time can be checked.
+    #[serde(default)]
+    pub ingestion: BTreeMap<u32, Vec<(u64, u64)>>,
 }
 
 /// One worker's restore after a fault (native engine): which snapshot it went back to, what it
@@ -314,6 +325,7 @@ impl RunReport {
         self.inputs_done_ns = self.inputs_done_ns.max(other.inputs_done_ns);
         self.microbatch.merge(other.microbatch);
         self.native.restores.extend(other.native.restores);
+        merge_runs(&mut self.native.ingestion, other.native.ingestion);
         for (f, at) in other.faults_applied {
             let e = self.faults_applied.entry(f).or_insert(at);
             *e = (*e).min(at);

@@ -75,7 +75,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
     // windows still run, then the run stops rather than idling until the duration is over.
     let exhausted_at = Arc::new(AtomicU64::new(u64::MAX));
     let (done, idle) = (Arc::clone(&exhausted_at), Arc::clone(&exhausted_at));
-    let flush_batches = job.flush_ns().div_ceil(interval);
+    let flush_batches = crate::jobs::flush_ns(&spec.job).div_ceil(interval);
     let bounded = (0..partitions).all(|p| spec.partition_end(p as u32).is_some());
     let conf = StreamingConf {
         // A record cap at `max` is read to the end, however long that takes (as native does);

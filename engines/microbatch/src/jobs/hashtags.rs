@@ -24,11 +24,7 @@ impl Job for HashtagSpec {
     fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         let events = source.events(tweet_text)?;
         hashtags(&events.flat_map(|p| p.event().cloned())?, self)?;
-        source.account(&events, true)
-    }
-
-    fn flush_ns(&self) -> u64 {
-        self.window_ns
+        source.account(&events)
     }
 }
 

@@ -30,11 +30,11 @@ pub(crate) trait Job: Sync {
 
     /// Builds the job over the lines a socket receiver reads.
     fn socket(&self, spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError>;
+}
 
-    /// How long after the input ends windows still need batches to close, ns.
-    fn flush_ns(&self) -> u64 {
-        0
-    }
+/// How long after the input ends windows still need batches to close, ns: the longest window.
+pub(crate) fn flush_ns(spec: &JobSpec) -> u64 {
+    spec.windows().iter().map(|w| w.1).max().unwrap_or(0)
 }
 
 /// The job of `spec`'s workload: the engine's one line per workload.

@@ -30,7 +30,7 @@ impl Job for SensorSpec {
     fn socket(&self, _spec: &RunSpec, source: &SocketSource<'_>) -> Result<(), StreamingError> {
         let events = source.events(|line| reading(line).map(|r| (r.sensor, (r.seq, r.milli))))?;
         sensors(&events.flat_map(|p| p.timed().map(|(&(s, (q, m)), at)| (s, (q, m, at))))?, self)?;
-        source.account(&events, false)
+        source.account(&events)
     }
 }
 

@@ -23,20 +23,27 @@ use crate::StreamingError;
 /// length when it was over the bound.
 type RawLine = (u64, Result<Vec<u8>, usize>);
 
-/// A socket line on its way to becoming a workload's event `E`.
+/// A socket line on its way to becoming a workload's event `E`, with its arrival time.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Parsed<E> {
     /// An empty line.
-    Blank,
-    /// A line and its arrival time, not parsed yet.
+    Blank(u64),
+    /// A line, not parsed yet.
     Line(u64, String),
-    /// An event and its line's arrival time.
+    /// An event.
     Event(u64, E),
     /// Why a line is not an event.
-    Malformed(String),
+    Malformed(u64, String),
 }
 
 impl<E> Parsed<E> {
+    /// When the line arrived.
+    fn arrival(&self) -> u64 {
+        match self {
+            Parsed::Blank(at) | Parsed::Line(at, _) | Parsed::Event(at, _) | Parsed::Malformed(at, _) => *at,
+        }
+    }
+
     /// The event, if the line was one.
     pub(crate) fn event(&self) -> Option<&E> {
         match self {
@@ -61,6 +68,10 @@ pub(crate) struct SocketSource<'a> {
     observer: &'a Observer,
     /// The batch interval, ns.
     pub(crate) interval: u64,
+    /// How often the job's outputs fire (its windows' slide, or every batch), ns.
+    slide: u64,
+    /// Whether the receiver's input has ended and every block it stored is in a batch.
+    drained: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl SocketSource<'_> {
@@ -82,52 +93,76 @@ impl SocketSource<'_> {
                     .map(|p| match p {
                         Parsed::Line(arrival, line) => match parse(line) {
                             Ok(e) => Parsed::Event(*arrival, e),
-                            Err(why) => {
-                                Parsed::Malformed(format!("{why}: {}", line.chars().take(80).collect::<String>()))
-                            }
+                            Err(why) => Parsed::Malformed(
+                                *arrival,
+                                format!("{why}: {}", line.chars().take(80).collect::<String>()),
+                            ),
                         },
-                        Parsed::Blank => Parsed::Blank,
+                        Parsed::Blank(at) => Parsed::Blank(*at),
                         Parsed::Event(..) => unreachable!("lines are not parsed yet"),
-                        Parsed::Malformed(why) => Parsed::Malformed(why.clone()),
+                        Parsed::Malformed(at, why) => Parsed::Malformed(*at, why.clone()),
                     })
                     .collect()
             })?
             .persist()
     }
 
-    /// After the workload's outputs: every line's input, input latency (running outputs, not
-    /// `windowed` ones: the batch's outputs reflect the line, read at its arrival) and malformed lines,
-    /// on the executors; and the lines read so far, on the driver (the verification's reference).
-    pub(crate) fn account<E: ShuffleData>(
-        &self,
-        events: &DStream<Parsed<E>>,
-        windowed: bool,
-    ) -> Result<(), StreamingError> {
+    /// After the workload's outputs: malformed lines, on the executors; on the driver, the lines
+    /// each batch read, by the millisecond they arrived in (the same grouping as inputs due on a
+    /// schedule): the input count, input latency by the shared observer (the batch's outputs
+    /// reflect them, or the output of the window that fires next), the verification's reference
+    /// (how far the input was read), the windows by arrival, and when the last input was processed.
+    pub(crate) fn account<E: ShuffleData>(&self, events: &DStream<Parsed<E>>) -> Result<(), StreamingError> {
         events.foreach_partition_recorded(move |_t, _p, lines, r| {
-            let now = r.now_ns();
-            r.inputs(lines.len() as u64, now);
             for p in lines {
-                match p {
-                    Parsed::Event(arrival, _) if !windowed => r.reflected(*arrival, now, 1),
-                    Parsed::Malformed(why) => r.malformed(|| why.clone()),
-                    _ => {}
+                if let Parsed::Malformed(_, why) = p {
+                    r.malformed(|| why.clone());
                 }
             }
         })?;
-        let recorder = Arc::new(Mutex::new(self.observer.recorder()));
-        let total = Arc::new(AtomicU64::new(0));
-        events.count()?.foreach_batch(move |_t, counts| {
-            let read = total.fetch_add(counts.iter().sum(), Ordering::Relaxed) + counts.iter().sum::<u64>();
-            let mut recorder = recorder.lock().expect("recorder");
+        let mut recorder = self.observer.recorder();
+        let (slide, drained) = (self.slide, Arc::clone(&self.drained));
+        // How far the input was read, and when the last batch that read some was done.
+        let (mut read, mut last_input) = (0, None);
+        let account = Mutex::new(move |t: u64, blocks: Vec<Vec<(u64, u64)>>| {
+            let from = read;
+            for (ms, n) in blocks.into_iter().flatten() {
+                recorder.inputs(n, ms * 1_000_000);
+                recorder.read(0, read, read + n, ms * 1_000_000, t.div_ceil(slide) * slide);
+                read += n;
+            }
+            recorder.arrival(0, read, t);
             recorder.partition_end(0, read);
-        })
+            let now = recorder.now_ns();
+            recorder.reflect(t + 1, now);
+            if read > from {
+                last_input = Some(now);
+            } else if let Some(done) = last_input.filter(|_| drained()) {
+                recorder.inputs_done(done);
+            }
+        });
+        events
+            .map_partitions(|lines| vec![by_millisecond(lines.iter().map(Parsed::arrival))])?
+            .foreach_batch(move |t, blocks| (account.lock().expect("account"))(t, blocks))
     }
+}
+
+/// Arrival times (ns) as runs of `(millisecond, lines)`.
+fn by_millisecond(arrivals: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for ms in arrivals.map(|ns| ns / 1_000_000) {
+        match runs.last_mut() {
+            Some(last) if last.0 == ms => last.1 += 1,
+            _ => runs.push((ms, 1)),
+        }
+    }
+    runs
 }
 
 /// Runs `job` over the lines read from `addr`.
 pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str) -> Result<(), StreamingError> {
     let interval = spec.microbatch.batch_interval_ns;
-    let flush = job.flush_ns();
+    let flush = crate::jobs::flush_ns(&spec.job);
     let drained: Arc<OnceLock<Arc<dyn Fn() -> bool + Send + Sync>>> = Arc::default();
     let drained_at = Arc::new(AtomicU64::new(u64::MAX));
     let (check, at) = (Arc::clone(&drained), Arc::clone(&drained_at));
@@ -174,17 +209,20 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
         }
     })?;
     let _ = drained.set(ssc.receivers_drained());
+    let drained = ssc.receivers_drained();
     let lines = raw
         .map(|(arrival, line)| match line {
             Ok(bytes) => match std::str::from_utf8(bytes) {
-                Ok(line) if line.trim().is_empty() => Parsed::Blank,
+                Ok(line) if line.trim().is_empty() => Parsed::Blank(*arrival),
                 Ok(line) => Parsed::Line(*arrival, line.to_owned()),
-                Err(_) => Parsed::Malformed(format!("not UTF-8 ({} bytes)", bytes.len())),
+                Err(_) => Parsed::Malformed(*arrival, format!("not UTF-8 ({} bytes)", bytes.len())),
             },
-            Err(len) => Parsed::Malformed(Line::too_long(*len, MAX_LINE_BYTES)),
+            Err(len) => Parsed::Malformed(*arrival, Line::too_long(*len, MAX_LINE_BYTES)),
         })?
         .persist()?;
-    job.socket(spec, &SocketSource { ssc: &ssc, lines, observer, interval })?;
+    // Windows fire every slide; other outputs every batch.
+    let slide = spec.job.slide_ns().unwrap_or(interval).max(interval);
+    job.socket(spec, &SocketSource { ssc: &ssc, lines, observer, interval, slide, drained })?;
     ssc.start()?;
     let result = ssc.await_termination();
     if spec.checkpoint.dir.is_none() {

@@ -30,7 +30,7 @@ impl Job for WordCountSpec {
         // A line: plain text, or a JSON line event (whose text is used).
         let events = source.events(|line| line_text(line).map(|t| t.into_owned()))?;
         wordcount(&events.flat_map(|p| p.timed().map(|(l, at)| (l.clone(), at)))?, self, source.interval)?;
-        source.account(&events, self.window_ns.is_some())
+        source.account(&events)
     }
 }
 

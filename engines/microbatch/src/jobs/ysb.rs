@@ -28,11 +28,7 @@ impl Job for YsbSpec {
         let table = workloads::ysb::generator(spec).table_pairs();
         let events = source.events(parse)?;
         ysb(source.context(), &events.flat_map(|p| p.event().copied())?, table, self)?;
-        source.account(&events, true)
-    }
-
-    fn flush_ns(&self) -> u64 {
-        self.window_ns
+        source.account(&events)
     }
 }
 

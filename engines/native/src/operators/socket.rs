@@ -161,6 +161,7 @@ where
                 r.inputs(chunk.len() as u64, now);
                 for (stamp, line) in chunk {
                     r.read(0, read + d.lines, read + d.lines + 1, stamp, at);
+                    r.ingested(0, read + d.lines, stamp);
                     d.lines += 1;
                     d.last = Some(stamp);
                     let line = match line {
