@@ -15,7 +15,7 @@ use timely::dataflow::{ProbeHandle, Stream};
 use workloads::keyed::StrMap;
 use workloads::Recorder;
 
-use crate::operators::time_of;
+use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
 /// A key on its way to be counted: `(hash, key, time_ns)`, where the time is its input's due
@@ -30,12 +30,13 @@ pub fn running_count<'s>(
     control: &Rc<Control>,
 ) {
     let control = Rc::clone(control);
+    let scope = keys.scope();
     keys.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Exchange::new(|r: &KeyRecord| r.0),
         "Count+Sink",
-        move |_cap, _info| {
+        move |_cap, info| {
             let mut counts: StrMap<u64> = control.part("count").unwrap_or_default();
-            let mut epochs = control.aligner(&["count", "outputs"]);
+            let mut epochs = control.aligner(&["count", "outputs"], waker(&scope, &info));
             move |(input, frontier), _output| {
                 let mut r = recorder.borrow_mut();
                 input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d)));

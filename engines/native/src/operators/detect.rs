@@ -12,7 +12,7 @@ use workloads::hash::mix64;
 use workloads::output::Alert;
 use workloads::sensors::{SensorReading, SensorSpec, SensorWindow, Threshold};
 
-use crate::operators::time_of;
+use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
 /// A reading on its way to its detector, with its due time.
@@ -36,35 +36,32 @@ pub fn detect<'s>(
                 }
             }
         };
-    readings.unary_frontier(
-        Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)),
-        "Detect",
-        move |_cap, _info| {
-            let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
-            let mut epochs = state.aligner(&["detect"]);
-            let mut alerts = Vec::new();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| {
-                    let held = || cap.retain_least(0).expect("output 0");
-                    epochs.admit(time_of(&cap), held, data, |data| {
-                        check(&mut windows, data, &mut alerts);
-                        if !alerts.is_empty() {
-                            output.session(&cap).give_iterator(alerts.drain(..));
-                        }
-                    });
+    let scope = readings.scope();
+    readings.unary_frontier(Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)), "Detect", move |_cap, info| {
+        let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
+        let mut epochs = state.aligner(&["detect"], waker(&scope, &info));
+        let mut alerts = Vec::new();
+        move |(input, frontier), output| {
+            input.for_each(|cap, data| {
+                let held = || cap.retain_least(0).expect("output 0");
+                epochs.admit(time_of(&cap), held, data, |data| {
+                    check(&mut windows, data, &mut alerts);
+                    if !alerts.is_empty() {
+                        output.session(&cap).give_iterator(alerts.drain(..));
+                    }
                 });
-                epochs.settle(
-                    frontier.frontier(),
-                    &mut windows,
-                    |windows, epoch| state.put(epoch, "detect", &*windows),
-                    |windows, cap, mut data| {
-                        check(windows, &mut data, &mut alerts);
-                        if !alerts.is_empty() {
-                            output.session(&cap).give_iterator(alerts.drain(..));
-                        }
-                    },
-                );
-            }
-        },
-    )
+            });
+            epochs.settle(
+                frontier.frontier(),
+                &mut windows,
+                |windows, epoch| state.put(epoch, "detect", &*windows),
+                |windows, cap, mut data| {
+                    check(windows, &mut data, &mut alerts);
+                    if !alerts.is_empty() {
+                        output.session(&cap).give_iterator(alerts.drain(..));
+                    }
+                },
+            );
+        }
+    })
 }

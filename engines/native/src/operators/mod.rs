@@ -16,10 +16,21 @@ pub mod source;
 pub mod top_k;
 pub mod window_count;
 
+use std::rc::Rc;
+
+use timely::dataflow::operators::generic::OperatorInfo;
 use timely::dataflow::operators::InputCapability;
+use timely::dataflow::Scope;
+use timely::scheduling::Activator;
 
 /// The time of a batch of input.
 #[inline]
 pub(crate) fn time_of(cap: &InputCapability<u64>) -> u64 {
     *cap.least().expect("input at a time")
+}
+
+/// The activator of the operator `info` describes, built in `scope` (for a stateful operator
+/// whose held input waits on something other than its own frontier).
+pub(crate) fn waker(scope: &Scope<'_, u64>, info: &OperatorInfo) -> Activator {
+    scope.activator_for(Rc::clone(&info.address))
 }

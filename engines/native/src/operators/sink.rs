@@ -4,12 +4,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use workloads::Recorder;
 
-use crate::operators::time_of;
+use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
 /// Sinks `stream`: `write(recorder, now, output)` records each output.
@@ -20,21 +21,26 @@ pub fn sink<'s, D: 'static>(
     mut write: impl FnMut(&mut Recorder, u64, D) + 'static,
 ) {
     let control = Rc::clone(control);
-    let mut epochs = control.aligner(&["outputs"]);
     let mut record = move |r: &mut Recorder, data: &mut Vec<D>| {
         let now = r.now_ns();
         for out in data.drain(..) {
             write(r, now, out);
         }
     };
-    stream.sink(Pipeline, "Sink", move |(input, frontier)| {
-        let mut r = recorder.borrow_mut();
-        input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| record(&mut r, d)));
-        epochs.settle(
-            frontier.frontier(),
-            &mut *r,
-            |r, epoch| control.put(epoch, "outputs", &r.mark()),
-            |r, (), mut data| record(r, &mut data),
-        );
+    let scope = stream.scope();
+    // An operator with no output rather than timely's `sink`, for the activator its held input
+    // needs.
+    stream.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "Sink", move |_cap, info| {
+        let mut epochs = control.aligner(&["outputs"], waker(&scope, &info));
+        move |(input, frontier), _output| {
+            let mut r = recorder.borrow_mut();
+            input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| record(&mut r, d)));
+            epochs.settle(
+                frontier.frontier(),
+                &mut *r,
+                |r, epoch| control.put(epoch, "outputs", &r.mark()),
+                |r, (), mut data| record(r, &mut data),
+            );
+        }
     });
 }

@@ -10,7 +10,7 @@ use timely::dataflow::Stream;
 use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
 
 use crate::operators::count::KeyRecord;
-use crate::operators::time_of;
+use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
 
@@ -27,10 +27,11 @@ pub fn sliding_count<'s>(
             windows.add(hash, &key, t, 1);
         }
     };
-    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, _info| {
+    let scope = keys.scope();
+    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, info| {
         let mut cap = Some(cap);
         let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
-        let mut epochs = state.aligner(&["window"]);
+        let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
             input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
             let Some(c) = cap.as_mut() else { return };

@@ -13,7 +13,7 @@ use workloads::keyed::StrMap;
 use workloads::output::WindowedCount;
 
 use crate::operators::count::KeyRecord;
-use crate::operators::time_of;
+use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
 
@@ -30,11 +30,12 @@ pub fn tumbling_count<'s>(
             *windows.entry(end).or_default().get_or_insert_with(hash, &key, || 0) += 1;
         }
     };
-    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, _info| {
+    let scope = keys.scope();
+    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, info| {
         // One capability for the earliest open window; windows are emitted in order.
         let mut cap = Some(cap);
         let mut windows: BTreeMap<u64, StrMap<u64>> = state.part("window").unwrap_or_default();
-        let mut epochs = state.aligner(&["window"]);
+        let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
             input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
             let Some(c) = cap.as_ref() else { return };

@@ -6,23 +6,29 @@
 use std::rc::Rc;
 
 use timely::progress::frontier::AntichainRef;
+use timely::scheduling::Activator;
 
 use crate::snapshot::epochs::Epochs;
 use crate::time::END_TICK;
 
 /// An operator's view of the epochs: the next snapshot it owes (an index into the worker's
 /// announced [`Epochs`]), and the input it holds back until then (the alignment), each batch
-/// with its time and stamp `S`.
+/// with its time and stamp `S`. Input held at or past the bound of the known epochs waits for
+/// the bound to move, which wakes the operator (`waker`).
 pub struct Aligner<D, S = ()> {
     epochs: Rc<Epochs>,
     next: usize,
     held: Vec<(u64, S, Vec<D>)>,
+    waker: Option<Activator>,
+    /// The bound's move count when the operator last asked to be woken.
+    asked: Option<u64>,
 }
 
 impl<D, S> Aligner<D, S> {
-    /// A tracker of the epochs announced in `epochs`, owing a snapshot for each.
-    pub(crate) fn new(epochs: Rc<Epochs>) -> Self {
-        Self { epochs, next: 0, held: Vec::new() }
+    /// A tracker of the epochs announced in `epochs`, owing a snapshot for each, for the
+    /// operator that `waker` activates.
+    pub(crate) fn new(epochs: Rc<Epochs>, waker: Option<Activator>) -> Self {
+        Self { epochs, next: 0, held: Vec::new(), waker, asked: None }
     }
 
     /// Takes a batch of input at `time`: `process`es it now, or holds it back (with `stamp()`)
@@ -87,12 +93,30 @@ impl<D, S> Aligner<D, S> {
             snapshot(state, epoch);
             self.next += 1;
         }
+        self.wait_for_the_bound();
+    }
+
+    /// When input is held only by the bound (no known epoch before it), asks to be woken when
+    /// the bound moves: a worker may hear of the coordinator's move after its frontier changed.
+    fn wait_for_the_bound(&mut self) {
+        let bound = self.epochs.bound();
+        let by_bound = self.epochs.get(self.next).is_none_or(|e| e > bound);
+        if let Some(waker) = self.waker.as_ref().filter(|_| by_bound && self.held.iter().any(|h| h.0 >= bound)) {
+            let moves = self.epochs.moves();
+            if self.asked != Some(moves) {
+                self.epochs.wake_when_the_bound_moves(waker);
+                self.asked = Some(moves);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::cell::{Cell, RefCell};
+
     use timely::progress::Antichain;
+    use timely::scheduling::Activations;
 
     use super::*;
 
@@ -116,7 +140,7 @@ mod tests {
     fn input_is_processed_in_order_around_epochs_and_the_bound_of_the_known_ones() {
         let epochs = Rc::new(Epochs::after(0));
         epochs.complete_below(10);
-        let mut a = Aligner::new(Rc::clone(&epochs));
+        let mut a = Aligner::new(Rc::clone(&epochs), None);
         let mut out = Vec::new();
         // Past the bound: held, though no epoch is known there yet.
         assert!(run(&mut a, &[(5, 1), (12, 2)], 5, &mut out).is_empty());
@@ -137,5 +161,41 @@ mod tests {
         assert_eq!(out.len(), 5);
         run(&mut a, &[], END_TICK, &mut out);
         assert_eq!(out, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn input_held_only_by_the_bound_wakes_its_operator_when_the_bound_moves() {
+        let queue = Rc::new(RefCell::new(Activations::new(None)));
+        // How many operators were activated since the last look.
+        let woken = || {
+            let mut q = queue.borrow_mut();
+            q.advance();
+            let n = Cell::new(0);
+            q.map_active(|_| n.set(n.get() + 1));
+            n.get()
+        };
+        let epochs = Rc::new(Epochs::after(0));
+        epochs.complete_below(10);
+        let waker = Activator::new(Rc::from(vec![3]), Rc::clone(&queue));
+        let mut a = Aligner::new(Rc::clone(&epochs), Some(waker));
+        let mut out = Vec::new();
+        // Past the bound, with no epoch known before it: held until the bound moves.
+        run(&mut a, &[(12, 1)], 5, &mut out);
+        assert!(out.is_empty());
+        epochs.complete_below(10);
+        assert_eq!(woken(), 0, "no move, no wake");
+        epochs.complete_below(20);
+        assert_eq!(woken(), 1, "the bound's move wakes the operator, whose frontier did not change");
+        run(&mut a, &[], 5, &mut out);
+        assert_eq!(out, [1]);
+        // Held by a known epoch: the frontier passing it wakes the operator, not the bound.
+        epochs.announce(25);
+        epochs.complete_below(30);
+        woken();
+        run(&mut a, &[(26, 2)], 20, &mut out);
+        epochs.complete_below(40);
+        assert_eq!(woken(), 0);
+        assert_eq!(run(&mut a, &[], 26, &mut out), [25]);
+        assert_eq!(out, [1, 2]);
     }
 }

@@ -9,17 +9,24 @@
 
 use std::cell::{Cell, RefCell};
 
+use timely::scheduling::Activator;
+
 /// The announced epochs (ticks, increasing) and the bound below which the list is complete.
 #[derive(Debug)]
 pub struct Epochs {
     known: RefCell<Vec<u64>>,
     bound: Cell<u64>,
+    /// How often the bound has moved.
+    moves: Cell<u64>,
+    /// Operators holding input at or past the bound: woken when it moves (their own frontier
+    /// need not change then).
+    waiting: RefCell<Vec<Activator>>,
 }
 
 impl Epochs {
     /// No snapshots: no epoch will ever come, so nothing waits for one.
     pub(crate) fn none() -> Self {
-        Self { known: RefCell::default(), bound: Cell::new(u64::MAX) }
+        Self { known: RefCell::default(), bound: Cell::new(u64::MAX), moves: Cell::new(0), waiting: RefCell::default() }
     }
 
     /// A dataflow starting from the snapshot of epoch `restored` (0: from the beginning): no
@@ -44,9 +51,26 @@ impl Epochs {
         }
     }
 
-    /// The announcements' frontier reached `frontier`: every epoch below it is known.
+    /// The announcements' frontier reached `frontier`: every epoch below it is known. The
+    /// operators waiting for the bound to move are woken.
     pub(crate) fn complete_below(&self, frontier: u64) {
-        self.bound.set(self.bound.get().max(frontier));
+        if frontier > self.bound.get() {
+            self.bound.set(frontier);
+            self.moves.set(self.moves.get() + 1);
+            for waiter in self.waiting.borrow_mut().drain(..) {
+                waiter.activate();
+            }
+        }
+    }
+
+    /// Wakes `waiter` when the bound next moves.
+    pub(crate) fn wake_when_the_bound_moves(&self, waiter: &Activator) {
+        self.waiting.borrow_mut().push(waiter.clone());
+    }
+
+    /// How often the bound has moved (a waiter is woken once per move it asked for).
+    pub(crate) fn moves(&self) -> u64 {
+        self.moves.get()
     }
 
     /// The `i`-th epoch announced, if it has been.

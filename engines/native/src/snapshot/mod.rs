@@ -41,6 +41,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use timely::scheduling::Activator;
 use workloads::durable::write_checked;
 use workloads::{Fault, OutputMark, RunSpec};
 
@@ -207,13 +208,13 @@ impl Control {
     }
 
     /// A stateful operator's epoch tracker, starting after the restored epoch, for an operator
-    /// that writes `parts` of every snapshot. `S` is what is kept with held input: a capability
-    /// when output may follow from it, `()` otherwise.
-    pub fn aligner<D, S>(&self, parts: &[&str]) -> Aligner<D, S> {
+    /// that writes `parts` of every snapshot and that `waker` activates. `S` is what is kept with
+    /// held input: a capability when output may follow from it, `()` otherwise.
+    pub fn aligner<D, S>(&self, parts: &[&str], waker: Activator) -> Aligner<D, S> {
         for part in parts {
             self.register(part);
         }
-        Aligner::new(Rc::clone(&self.epochs))
+        Aligner::new(Rc::clone(&self.epochs), Some(waker))
     }
 
     /// Registers part `name` of every snapshot of the dataflow being built: a worker's file is
