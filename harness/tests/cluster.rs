@@ -52,6 +52,34 @@ fn two_processes_equal_the_oracle(engine: &str) {
 }
 
 #[test]
+fn a_socket_source_in_a_cluster_of_two_processes_equals_the_oracle() {
+    // The micro-batch follower process runs the collecting outputs' jobs too (it used to fail
+    // decoding results it never gets, and the run hung).
+    let dir = scratch("cluster-socket");
+    for engine in ENGINES {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut feeder = std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
+            .args(["feed", "--workload", "hashtags", "--rate", "100k", "--count", "20000", "--listen", &addr])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = dir.join(format!("{engine}.json"));
+        let source = format!("socket://{addr}");
+        let mut args = vec!["cluster", "--processes", "2", "--", "--engine", engine, "--workload", "hashtags"];
+        args.extend(["--window", "200ms", "--slide", "100ms", "--batch-interval", "50ms", "--warmup", "0"]);
+        args.extend(["--source", &source, "--out", out.to_str().unwrap()]);
+        let o = streambench(&args);
+        assert!(feeder.wait().unwrap().success());
+        assert!(o.status.success(), "{engine}: {}", stderr(&o));
+        let r = json(&out);
+        assert_eq!(r["correct"], true, "{engine}: {}", r["verification"]);
+        assert_eq!(r["input_records"], 20_000, "{engine}");
+        assert_eq!(r["latency"]["input"]["count"], 20_000, "{engine}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_native_worker_killed_in_a_cluster_of_two_processes_is_restored_exactly() {
     let dir = scratch("cluster-native-fault");
     let out = dir.join("fault.json");

@@ -195,6 +195,11 @@ impl<T: ShuffleData> Rdd<T> {
         });
         let mut all = Vec::new();
         for bytes in run(Arc::clone(&self.node), action)? {
+            // A follower process registers the job for its executors and gets no results (an
+            // executor's, even of no records, is never empty): the records go to the driver.
+            if bytes.is_empty() {
+                continue;
+            }
             let mut part: Vec<T> =
                 bincode::deserialize(&bytes).map_err(|e| format!("a task result did not decode: {e}"))?;
             all.append(&mut part);
