@@ -137,7 +137,7 @@ impl SocketSource<'_> {
             recorder.reflect(t + 1, now);
             if read > from {
                 last_input = Some(now);
-            } else if let Some(done) = last_input.filter(|_| drained()) {
+            } else if let Some(done) = last_input.take_if(|_| drained()) {
                 recorder.inputs_done(done);
             }
         });

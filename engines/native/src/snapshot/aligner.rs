@@ -19,7 +19,7 @@ pub struct Aligner<D, S = ()> {
     epochs: Rc<Epochs>,
     next: usize,
     held: Vec<(u64, S, Vec<D>)>,
-    waker: Option<Activator>,
+    waker: Activator,
     /// The bound's move count when the operator last asked to be woken.
     asked: Option<u64>,
 }
@@ -27,7 +27,7 @@ pub struct Aligner<D, S = ()> {
 impl<D, S> Aligner<D, S> {
     /// A tracker of the epochs announced in `epochs`, owing a snapshot for each, for the
     /// operator that `waker` activates.
-    pub(crate) fn new(epochs: Rc<Epochs>, waker: Option<Activator>) -> Self {
+    pub(crate) fn new(epochs: Rc<Epochs>, waker: Activator) -> Self {
         Self { epochs, next: 0, held: Vec::new(), waker, asked: None }
     }
 
@@ -101,12 +101,10 @@ impl<D, S> Aligner<D, S> {
     fn wait_for_the_bound(&mut self) {
         let bound = self.epochs.bound();
         let by_bound = self.epochs.get(self.next).is_none_or(|e| e > bound);
-        if let Some(waker) = self.waker.as_ref().filter(|_| by_bound && self.held.iter().any(|h| h.0 >= bound)) {
-            let moves = self.epochs.moves();
-            if self.asked != Some(moves) {
-                self.epochs.wake_when_the_bound_moves(waker);
-                self.asked = Some(moves);
-            }
+        let moves = self.epochs.moves();
+        if by_bound && self.asked != Some(moves) && self.held.iter().any(|h| h.0 >= bound) {
+            self.epochs.wake_when_the_bound_moves(&self.waker);
+            self.asked = Some(moves);
         }
     }
 }
@@ -119,6 +117,11 @@ mod tests {
     use timely::scheduling::Activations;
 
     use super::*;
+
+    /// An activator on `queue`, for an aligner under test.
+    fn waker(queue: &Rc<RefCell<Activations>>) -> Activator {
+        Activator::new(Rc::from(vec![3]), Rc::clone(queue))
+    }
 
     /// Admits `batches` (time, value), then settles at `frontier`; returns what was processed,
     /// in order, and the snapshots taken.
@@ -140,7 +143,7 @@ mod tests {
     fn input_is_processed_in_order_around_epochs_and_the_bound_of_the_known_ones() {
         let epochs = Rc::new(Epochs::after(0));
         epochs.complete_below(10);
-        let mut a = Aligner::new(Rc::clone(&epochs), None);
+        let mut a = Aligner::new(Rc::clone(&epochs), waker(&Rc::new(RefCell::new(Activations::new(None)))));
         let mut out = Vec::new();
         // Past the bound: held, though no epoch is known there yet.
         assert!(run(&mut a, &[(5, 1), (12, 2)], 5, &mut out).is_empty());
@@ -176,8 +179,7 @@ mod tests {
         };
         let epochs = Rc::new(Epochs::after(0));
         epochs.complete_below(10);
-        let waker = Activator::new(Rc::from(vec![3]), Rc::clone(&queue));
-        let mut a = Aligner::new(Rc::clone(&epochs), Some(waker));
+        let mut a = Aligner::new(Rc::clone(&epochs), waker(&queue));
         let mut out = Vec::new();
         // Past the bound, with no epoch known before it: held until the bound moves.
         run(&mut a, &[(12, 1)], 5, &mut out);

@@ -40,6 +40,8 @@ impl Epochs {
     /// Starts again after a restore of epoch `restored` (see [`Epochs::after`]).
     pub(crate) fn reset(&self, restored: u64) {
         self.known.borrow_mut().clear();
+        // The waiting operators were those of the dataflow the restore dropped.
+        self.waiting.borrow_mut().clear();
         self.bound.set(restored.saturating_add(1));
     }
 

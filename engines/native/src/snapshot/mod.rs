@@ -214,7 +214,7 @@ impl Control {
         for part in parts {
             self.register(part);
         }
-        Aligner::new(Rc::clone(&self.epochs), Some(waker))
+        Aligner::new(Rc::clone(&self.epochs), waker)
     }
 
     /// Registers part `name` of every snapshot of the dataflow being built: a worker's file is
