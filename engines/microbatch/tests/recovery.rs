@@ -111,10 +111,23 @@ fn a_checkpoint_of_another_program_is_refused() {
 }
 
 #[test]
-fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
+fn a_lost_executor_recomputes_only_its_own_share_from_the_last_cut_and_lineage() {
+    lost_share(true);
+}
+
+#[test]
+fn a_lost_executor_kept_dead_has_its_share_recomputed_on_the_survivor() {
+    lost_share(false);
+}
+
+/// The state test below, with the lost executor relaunched or kept dead (then its reduce
+/// partitions and the survivor's pushed outputs go to the survivor).
+fn lost_share(relaunch: bool) {
     // The running count per partition, checkpointed every 2 batches; executor 1 loses its
     // memory before batch 4: its state partitions are rebuilt from the cut at batch 2 (files)
-    // plus batch 3 from lineage (re-reading batch 3's offsets, and nothing older).
+    // plus batch 3 from lineage. Of batch 3's shuffle, only the map outputs that lived on the
+    // lost executor (partitions 1 and 3 of 4) are computed again, re-reading their offsets; the
+    // survivor pushes its kept outputs again, and its own state partitions stay as they are.
     let dir = fresh_dir("lost");
     let conf = microbatch::StreamingConf {
         executors: 2,
@@ -122,6 +135,7 @@ fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
         clock: microbatch::Clock::Manual,
         batches: Some(6),
         faults: vec![workloads::Fault::KillWorker { worker: 1, at_ns: 250 * MS }],
+        relaunch_lost_executors: relaunch,
         ..Default::default()
     };
     let reads = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -145,14 +159,57 @@ fn a_lost_executor_recomputes_its_state_from_the_last_cut_and_lineage() {
         .unwrap();
     totals.checkpoint(Duration::from_millis(200)).unwrap();
     let out = collect(&totals);
-    run(&mut ssc);
+    ssc.start().unwrap();
+    let infos = ssc.await_termination().unwrap();
     let out = out.lock().unwrap();
     for b in 1..=6u64 {
         let expected: Vec<(u32, u64)> = (0..4).map(|p| (p, 5 * b)).collect();
         assert_eq!(out[&(b * 100)], expected, "batch {b}");
     }
-    // 4 partitions x 5 records x 6 batches, plus batch 3's 20 records read again.
-    assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 120 + 20);
+    // 4 partitions x 5 records x 6 batches, plus the lost executor's 2 partitions of batch 3
+    // read again.
+    assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 120 + 10);
+    // Every batch maps its 4 partitions; batch 4 also the 2 map tasks lost with executor 1.
+    let maps: Vec<u64> = infos.iter().map(|i| i.map_tasks).collect();
+    assert_eq!(maps, vec![4, 4, 4, 4 + 2, 4, 4]);
+}
+
+#[test]
+fn an_executor_lost_mid_stage_costs_only_its_map_outputs_and_its_running_task() {
+    // One batch on the system clock: 2 partitions counted by key, then a result stage of 30
+    // `map_partitions` of 10 ms (300 ms) per partition. Executor 1 is killed 150 ms into the
+    // result stage (which ends 300 ms after the batch time at the earliest):
+    // the survivor's result task runs on to its end and counts, its map output stays and is
+    // pushed again; only partition 1's map task and result task run again.
+    let mut ssc = one_batch_killing_executor_1_at_350_ms();
+    let reads: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
+    let counter = Arc::clone(&reads);
+    let records = ssc
+        .direct_stream(
+            2,
+            |_p, _t, from, _allowed| from + 5,
+            move |p, _i, out: &mut Vec<u32>| {
+                counter[p].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                out.push(p as u32)
+            },
+        )
+        .unwrap();
+    let mut counts = records.map(|p| (*p, 1u64)).unwrap().reduce_by_key(|a, b| a + b).unwrap();
+    for _ in 0..30 {
+        counts = counts
+            .map_partitions(|kvs| {
+                std::thread::sleep(Duration::from_millis(10));
+                kvs.to_vec()
+            })
+            .unwrap();
+    }
+    let out = collect(&counts);
+    ssc.start().unwrap();
+    let infos = ssc.await_termination().unwrap();
+    assert_eq!(out.lock().unwrap()[&200], vec![(0, 5), (1, 5)], "each key counted once");
+    let [r0, r1] = [0, 1].map(|p| reads[p].load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!((r0, r1), (5, 10), "only the lost executor's partition read again: {infos:?}");
+    assert_eq!((infos[0].map_tasks, infos[0].result_tasks), (2 + 1, 2 + 1), "{infos:?}");
 }
 
 /// Which executor threads ran each batch's result tasks, with worker 1 killed before batch 3;
@@ -199,12 +256,9 @@ fn a_lost_executor_is_relaunched_so_the_run_goes_on_with_every_executor() {
     }
 }
 
-#[test]
-fn a_killed_executor_stops_the_task_it_is_running_at_once() {
-    // One batch on the system clock; each partition's task is a chain of 40 maps of 10 ms
-    // (400 ms), and executor 1 is killed 150 ms into it. Its task stops at the next map and is
-    // lost; the relaunched executor runs the partition again in full. Had the task run on to
-    // its end, partition 1 would have been mapped 80 times.
+/// Two executors, two partitions, one 200 ms batch on the system clock; executor 1 is killed
+/// 350 ms after the start (150 ms into the batch's work).
+fn one_batch_killing_executor_1_at_350_ms() -> StreamingContext {
     let conf = microbatch::StreamingConf {
         executors: 2,
         partitions: 2,
@@ -213,7 +267,16 @@ fn a_killed_executor_stops_the_task_it_is_running_at_once() {
         faults: vec![workloads::Fault::KillWorker { worker: 1, at_ns: 350 * MS }],
         ..Default::default()
     };
-    let mut ssc = StreamingContext::new(conf, Duration::from_millis(200)).unwrap();
+    StreamingContext::new(conf, Duration::from_millis(200)).unwrap()
+}
+
+#[test]
+fn a_killed_executor_stops_the_task_it_is_running_at_once() {
+    // One batch on the system clock; each partition's task is a chain of 40 maps of 10 ms
+    // (400 ms), and executor 1 is killed 150 ms into it. Its task stops at the next map and is
+    // lost; the relaunched executor runs the partition again in full. Had the task run on to
+    // its end, partition 1 would have been mapped 80 times.
+    let mut ssc = one_batch_killing_executor_1_at_350_ms();
     let calls: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
     let mut records = ssc
         .direct_stream(2, |_p, _t, from, _allowed| from + 1, |p, _i, out: &mut Vec<u32>| out.push(p as u32))

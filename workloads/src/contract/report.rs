@@ -23,6 +23,13 @@ pub struct BatchInfo {
     pub processing_delay_ms: f64,
     /// Scheduling plus processing delay, ms.
     pub total_delay_ms: f64,
+    /// Map tasks the batch's jobs launched (a stage runs only the tasks whose output is
+    /// missing: after an executor loss, the lost executor's share).
+    #[serde(default)]
+    pub map_tasks: u64,
+    /// Result tasks the batch's jobs launched.
+    #[serde(default)]
+    pub result_tasks: u64,
 }
 
 /// One interval of a run's timeline.

@@ -183,9 +183,14 @@ impl Graph {
     /// checkpointed streams, a lost state partition is recomputed from the last cut, so what
     /// it reads since then (received blocks, cached batches) is kept for a checkpoint interval.
     pub(crate) fn expire(&self, t: Time, checkpointed: bool, interval: u64) -> Vec<u64> {
-        let since_cut = if checkpointed { interval } else { 0 };
-        let remember = self.remember_ns.load(Ordering::Relaxed).max(since_cut) + self.batch_ns;
+        let remember = self.remembered(checkpointed, interval);
         self.batch_done.lock().expect("graph").iter().flat_map(|f| f(t, remember)).collect()
+    }
+
+    /// How long generated RDDs are remembered after their batch, ns (see [`Graph::expire`]).
+    pub(crate) fn remembered(&self, checkpointed: bool, interval: u64) -> u64 {
+        let since_cut = if checkpointed { interval } else { 0 };
+        self.remember_ns.load(Ordering::Relaxed).max(since_cut) + self.batch_ns
     }
 
     pub(crate) fn record_input(&self, stream: usize, t: Time, ranges: &[(u64, u64)]) {

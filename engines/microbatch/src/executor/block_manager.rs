@@ -1,39 +1,83 @@
 //! An executor's block manager: cached partitions, shuffle blocks received for its reduce
-//! partitions, and received (receiver) blocks stored on it; and the task context that computes a
-//! partition through it.
+//! partitions, the map outputs its own map tasks wrote (kept, as Spark keeps shuffle files, so
+//! that a lost reducer gets them again without the map task running again), and received
+//! (receiver) blocks stored on it; and the task context that computes a partition through it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::executor::messages::Msg;
 use crate::rdd::lineage::{walk, Visitor};
 use crate::rdd::{Partition, RddId, RddNode, ReduceFn, Shuffle, ShuffleId, TaskContext};
 
-/// An executor's block manager: cached partitions and received shuffle blocks.
+/// One shuffle block: a map partition's serialised records for one reduce partition.
+pub type Block = Arc<Vec<u8>>;
+
+/// What one map task wrote: where each reduce partition's block went, and the blocks.
+struct MapOutput {
+    placement: Vec<usize>,
+    blocks: Vec<Block>,
+}
+
+/// An executor's block manager: cached partitions, shuffle blocks and map outputs.
 #[derive(Default)]
 pub struct BlockManager {
     cached: FxHashMap<(RddId, usize), Partition>,
-    blocks: FxHashMap<(ShuffleId, usize), Vec<Vec<u8>>>,
-    /// How many blocks arrived per `(shuffle, reduce partition)`. Blocks are kept, read by
-    /// every job of the batch that needs them (Spark keeps a shuffle's map outputs), until the
-    /// driver frees the batch's shuffles.
-    received: FxHashMap<(ShuffleId, usize), usize>,
-    /// The shuffle attempt blocks must come from: set by the latest executor loss; a block of an
-    /// older attempt comes from a task of an aborted stage.
-    attempt: u32,
+    /// Per `(shuffle, reduce partition)`, the block of each map partition that arrived. A map
+    /// task run again (after a loss) writes the same block again: it replaces the first, so a
+    /// block counts once. Blocks are kept, read by every job that needs them, until the driver
+    /// frees the shuffle.
+    blocks: FxHashMap<(ShuffleId, usize), BTreeMap<usize, Block>>,
+    /// Per `(shuffle, map partition)`, what this executor's map task wrote.
+    outputs: FxHashMap<(ShuffleId, usize), MapOutput>,
     stored: FxHashMap<u64, Arc<Vec<u8>>>,
 }
 
 impl BlockManager {
-    /// Keeps a shuffle block for reduce partition `reduce` from the shuffle's `attempt` (a block
-    /// of an attempt before the latest loss is stale and dropped).
-    pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, attempt: u32, data: Vec<u8>) {
-        if attempt < self.attempt {
-            return;
+    /// Keeps map partition `map`'s block for reduce partition `reduce`.
+    pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, map: usize, data: Block) {
+        self.blocks.entry((shuffle, reduce)).or_default().insert(map, data);
+    }
+
+    /// Keeps what this executor's map task for partition `map` wrote, and returns the messages
+    /// that push each block to its reduce partition's executor.
+    pub(crate) fn put_map_output(
+        &mut self,
+        shuffle: ShuffleId,
+        map: usize,
+        placement: &[usize],
+        blocks: Vec<Vec<u8>>,
+    ) -> impl Iterator<Item = Msg> + '_ {
+        let blocks: Vec<Block> = blocks.into_iter().map(Arc::new).collect();
+        let output = MapOutput { placement: placement.to_vec(), blocks };
+        let kept: &MapOutput = self.outputs.entry((shuffle, map)).insert_entry(output).into_mut();
+        kept.blocks.iter().zip(&kept.placement).enumerate().map(move |(reduce, (data, &to))| Msg::Block {
+            to,
+            shuffle,
+            reduce,
+            map,
+            data: Arc::clone(data),
+        })
+    }
+
+    /// After executor `lost` was lost: the blocks of this executor's map outputs whose reduce
+    /// partition was on it, pushed again to where the reduce partition is now
+    /// (`placement[reduce]`).
+    pub(crate) fn resend(&mut self, lost: usize, placement: &[usize]) -> Vec<Msg> {
+        let mut out = Vec::new();
+        for ((shuffle, map), output) in &mut self.outputs {
+            for (reduce, data) in output.blocks.iter().enumerate() {
+                if output.placement[reduce] == lost {
+                    output.placement[reduce] = placement.get(reduce).copied().unwrap_or(lost);
+                    let to = output.placement[reduce];
+                    out.push(Msg::Block { to, shuffle: *shuffle, reduce, map: *map, data: Arc::clone(data) });
+                }
+            }
         }
-        self.blocks.entry((shuffle, reduce)).or_default().push(data);
-        *self.received.entry((shuffle, reduce)).or_insert(0) += 1;
+        out
     }
 
     /// Keeps a received block.
@@ -49,14 +93,7 @@ impl BlockManager {
         self.stored.retain(|id, _| !gone.contains(id));
         let gone: FxHashSet<ShuffleId> = shuffles.into_iter().collect();
         self.blocks.retain(|(id, _), _| !gone.contains(id));
-        self.received.retain(|(id, _), _| !gone.contains(id));
-    }
-
-    /// Drops every shuffle block (after an executor loss); blocks must come from `attempt` on.
-    pub(crate) fn purge_shuffles(&mut self, attempt: u32) {
-        self.attempt = attempt;
-        self.blocks.clear();
-        self.received.clear();
+        self.outputs.retain(|(id, _), _| !gone.contains(id));
     }
 
     /// The shuffle inputs partition `p` of `rdd` still lacks (not looking behind partitions
@@ -81,7 +118,7 @@ impl BlockManager {
         needs
             .out
             .into_iter()
-            .map(|(s, p, n)| (s, p, self.received.get(&(s, p)).copied().unwrap_or(0), n))
+            .map(|(s, p, n)| (s, p, self.blocks.get(&(s, p)).map_or(0, BTreeMap::len), n))
             .filter(|(_, _, got, n)| got < n)
             .collect()
     }
@@ -125,7 +162,10 @@ impl TaskContext for Cx<'_> {
     }
 
     fn reduce(&mut self, shuffle: ShuffleId, p: usize, reduce: &ReduceFn) -> Partition {
-        reduce(self.bm.blocks.get(&(shuffle, p)).map_or(&[][..], Vec::as_slice))
+        // In map-partition order, so a reduce reads its inputs in the same order on every run.
+        let blocks = self.bm.blocks.get(&(shuffle, p));
+        let blocks: Vec<&[u8]> = blocks.into_iter().flat_map(|b| b.values().map(|d| d.as_slice())).collect();
+        reduce(&blocks)
     }
 
     fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>> {
@@ -144,11 +184,15 @@ mod tests {
         let reduced = sc.parallelize(vec![(1u64, 1u64), (2, 2), (3, 3)], 2).reduce_by_key_n(|a, b| a + b, 2);
         let Kind::Shuffled(shuffle, _) = &reduced.node.kind else { panic!("a shuffled RDD") };
         let mut bm = BlockManager::default();
+        let block = |v: Vec<(u64, u64)>| Arc::new(bincode::serialize(&v).unwrap());
         // Reduce partition 0 waits for both map partitions' blocks, and says so.
         assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
-        bm.put_shuffle_block(shuffle.id, 0, 0, bincode::serialize(&vec![(2u64, 2u64)]).unwrap());
+        bm.put_shuffle_block(shuffle.id, 0, 1, block(vec![(2, 2)]));
         assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 1, 2)]);
-        bm.put_shuffle_block(shuffle.id, 0, 0, bincode::serialize(&Vec::<(u64, u64)>::new()).unwrap());
+        // A map task run again writes its block again: it counts once.
+        bm.put_shuffle_block(shuffle.id, 0, 1, block(vec![(2, 2)]));
+        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 1, 2)]);
+        bm.put_shuffle_block(shuffle.id, 0, 0, block(Vec::new()));
         assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
         // Two jobs read the partition: both find every block.
         let alive = AtomicBool::new(false);
@@ -157,12 +201,32 @@ mod tests {
             assert_eq!(crate::rdd::records::<(u64, u64)>(&part), &vec![(2, 2)]);
             assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
         }
-        // Freed after the batch: a later reader waits again (for the map stage to rerun).
+        // Freed: a later reader waits again (for the map stage to run again).
         bm.forget(Vec::new(), vec![shuffle.id]);
         assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
-        // A block of an attempt before the latest loss is dropped.
-        bm.purge_shuffles(1);
-        bm.put_shuffle_block(shuffle.id, 0, 0, Vec::new());
-        assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
+    }
+
+    #[test]
+    fn a_kept_map_output_is_pushed_again_to_where_a_lost_reducer_is_now() {
+        let mut bm = BlockManager::default();
+        let pushed: Vec<(usize, usize)> = bm
+            .put_map_output(7, 3, &[0, 1, 0], vec![vec![10], vec![11], vec![12]])
+            .map(|m| match m {
+                Msg::Block { to, reduce, map: 3, shuffle: 7, .. } => (to, reduce),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(pushed, vec![(0, 0), (1, 1), (0, 2)]);
+        // Executor 1 is lost and its reduce partitions go to executor 0: only reduce partition
+        // 1's block travels again, with its bytes; later losses follow it there.
+        let again = bm.resend(1, &[0, 0, 0]);
+        assert_eq!(again.len(), 1);
+        let Msg::Block { to: 0, reduce: 1, map: 3, data, .. } = &again[0] else { panic!("{again:?}") };
+        assert_eq!(**data, vec![11]);
+        assert!(bm.resend(1, &[0, 0, 0]).is_empty());
+        assert_eq!(bm.resend(0, &[2, 2, 2]).len(), 3);
+        // Forgetting the shuffle drops the map output too.
+        bm.forget(Vec::new(), vec![7]);
+        assert!(bm.resend(2, &[0, 0, 0]).is_empty());
     }
 }

@@ -19,9 +19,6 @@ pub enum TaskKind {
         shuffle: ShuffleId,
         /// The executor of each reduce partition (where its blocks go).
         placement: Vec<usize>,
-        /// The shuffle's attempt: a shuffle run again after an executor loss has a newer one,
-        /// and a block of an older one (from a task of the aborted stage) is dropped.
-        attempt: u32,
     },
     /// Compute the partition and run the job's action on it.
     Result {
@@ -61,10 +58,10 @@ pub enum Msg {
         shuffle: ShuffleId,
         /// The reduce partition.
         reduce: usize,
-        /// The shuffle's attempt.
-        attempt: u32,
-        /// Serialised records.
-        data: Vec<u8>,
+        /// The map partition that wrote it (a map task run again writes the same block again).
+        map: usize,
+        /// Serialised records (shared with the map side's kept copy within a process).
+        data: Arc<Vec<u8>>,
     },
     /// Executor to driver.
     Done {
@@ -108,17 +105,23 @@ pub enum Msg {
         to: usize,
         /// The executor is relaunched (a fresh, empty one takes its place).
         relaunch: bool,
-        /// The shuffle attempt from now on.
-        attempt: u32,
     },
-    /// Driver to a surviving executor after a loss: drop every shuffle block and every task not
-    /// started (the stage in flight is planned again; blocks of a shuffle run again must not meet
-    /// stale copies).
+    /// Driver to a surviving executor after a loss: drop every task not started (the stage in
+    /// flight is planned again). Its blocks and map outputs stay.
     Purge {
         /// Destination.
         to: usize,
-        /// The shuffle attempt from now on.
-        attempt: u32,
+    },
+    /// Driver to a surviving executor after executor `lost` was lost (and acknowledged): push
+    /// again the kept map outputs' blocks of every reduce partition that was on it, to
+    /// `placement[reduce]`, where that partition is now.
+    Resend {
+        /// Destination.
+        to: usize,
+        /// The lost executor.
+        lost: usize,
+        /// Where each reduce partition is now.
+        placement: Vec<usize>,
     },
     /// Executor to driver: executor `executor` has done a `Kill` or a `Purge`.
     Ack {
@@ -161,7 +164,8 @@ impl Msg {
             | Msg::Store { to, .. }
             | Msg::Shutdown { to }
             | Msg::Kill { to, .. }
-            | Msg::Purge { to, .. }
+            | Msg::Purge { to }
+            | Msg::Resend { to, .. }
             | Msg::Ack { to, .. }
             | Msg::Slow { to, .. }
             | Msg::Generate { to, .. } => *to,

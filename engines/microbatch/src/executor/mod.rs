@@ -170,26 +170,23 @@ impl Executor {
     /// Handles one message from the fabric; returns whether it shuts the executor down.
     fn receive(&mut self, m: Msg) -> bool {
         match m {
-            Msg::Task { .. } | Msg::Block { .. } | Msg::Store { .. } if self.dead => {}
+            Msg::Task { .. } | Msg::Block { .. } | Msg::Store { .. } | Msg::Resend { .. } if self.dead => {}
             Msg::Task { task, .. } => self.pending.push_back(task),
             Msg::Store { id, data, .. } => self.bm.store(id, data),
-            Msg::Block { shuffle, reduce, attempt, data, .. } => {
-                self.bm.put_shuffle_block(shuffle, reduce, attempt, data)
-            }
+            Msg::Block { shuffle, reduce, map, data, .. } => self.bm.put_shuffle_block(shuffle, reduce, map, data),
+            Msg::Resend { lost, placement, .. } => self.outbox.extend(self.bm.resend(lost, &placement)),
             Msg::Done { task, result, error, .. } => self.to_driver(Completion::Task { task, result, error }),
             Msg::Forget { rdds, shuffles, .. } => self.bm.forget(rdds, shuffles),
             Msg::Shutdown { .. } => return true,
-            Msg::Kill { relaunch, attempt, .. } => {
+            Msg::Kill { relaunch, .. } => {
                 self.killed.store(false, Ordering::Release);
                 self.dead = !relaunch;
                 self.bm = BlockManager::default();
-                self.bm.purge_shuffles(attempt);
                 self.pending.clear();
                 self.unknown_since.clear();
                 self.outbox.push(Msg::Ack { to: 0, executor: self.index });
             }
-            Msg::Purge { attempt, .. } => {
-                self.bm.purge_shuffles(attempt);
+            Msg::Purge { .. } => {
                 self.pending.clear();
                 self.outbox.push(Msg::Ack { to: 0, executor: self.index });
             }

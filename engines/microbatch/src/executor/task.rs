@@ -1,5 +1,5 @@
 //! Running one task on an executor: compute the partition through the block manager, then write
-//! its shuffle blocks (a map task) or apply its job's action (a result task). A panic in user
+//! its shuffle blocks (a map task: kept, and pushed to the reducers) or apply its job's action (a result task). A panic in user
 //! code fails the task, and its job, with the panic's message, as a thrown exception fails a
 //! Spark task; the executor lives on. A task whose executor is killed while it runs stops at the
 //! next partition it computes and is lost: it reports nothing.
@@ -31,13 +31,11 @@ pub(crate) fn run(
         let computed = cx.partition(rdd, task.partition);
         cx.stop_if_killed();
         match &task.kind {
-            TaskKind::ShuffleMap { shuffle, placement, attempt } => match registry.shuffle(*shuffle) {
+            TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
                 Some(s) => {
+                    // Kept here (for a reducer lost later) and pushed to the reducers.
                     let blocks = (s.map_side)(&computed, task.partition, placement.len());
-                    for (reduce, data) in blocks.into_iter().enumerate() {
-                        let (to, shuffle, attempt) = (placement[reduce], *shuffle, *attempt);
-                        outbox.push(Msg::Block { to, shuffle, reduce, attempt, data });
-                    }
+                    outbox.extend(cx.bm.put_map_output(*shuffle, task.partition, placement, blocks));
                     Ok(Vec::new())
                 }
                 None => Err(format!("unknown shuffle {shuffle}")),

@@ -36,8 +36,9 @@ pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
 /// Turns parent partition `p` into one serialised block per reduce partition (map-side
 /// combine): `(partition, p, reducers)`.
 pub type MapSideFn = Arc<dyn Fn(&Partition, usize, usize) -> Vec<Vec<u8>> + Send + Sync>;
-/// Turns every block of a reduce partition into the partition.
-pub type ReduceFn = Arc<dyn Fn(&[Vec<u8>]) -> Partition + Send + Sync>;
+/// Turns every block of a reduce partition (one per map partition, in map-partition order) into
+/// the partition.
+pub type ReduceFn = Arc<dyn Fn(&[&[u8]]) -> Partition + Send + Sync>;
 /// Decodes a received block into a partition.
 pub type DecodeFn = Arc<dyn Fn(&[u8]) -> Partition + Send + Sync>;
 /// Combines the partitions of several parents (same partitioning) into one.

@@ -3,13 +3,20 @@
 //! per partition, partition `p` on executor `p % executors` (so a cached partition is always
 //! where its next use runs).
 //!
+//! The driver knows where every map output and cached partition is (Spark's
+//! `MapOutputTracker` and block manager master), so a stage runs only the tasks whose output is
+//! missing. A map task keeps its output on its executor (as Spark keeps shuffle files) while the
+//! shuffle may be read again: to the end of its batch, or, when state is checkpointed, as long as
+//! the batches since the last cut are remembered (a lost state partition is rebuilt from them).
+//!
 //! The run's faults come due here, on the system clock even in the middle of a stage: a killed
-//! executor loses its memory and the tasks it was running, and the stage in flight is run again.
-//! A lost executor is relaunched empty, as a cluster manager relaunches one (unless the run keeps
-//! it dead: then its partitions go to the survivors, `p` to the `p`-th survivor, cyclically). The
-//! lineage is recomputed where it is missing: every shuffle whose blocks or cached outputs may
-//! have been on the lost executor runs again, from the sources (which re-read their offset
-//! ranges) or the last checkpoint, in parallel on every executor (D-Streams' parallel recovery).
+//! executor loses its memory and the tasks it was running, and the stage in flight is planned
+//! again. A lost executor is relaunched empty, as a cluster manager relaunches one (unless the run
+//! keeps it dead: then its partitions go to the survivors, `p` to the `p`-th survivor,
+//! cyclically). Only what was lost is recomputed: the survivors push their kept map outputs again
+//! to the reduce partitions that were on the lost executor, and the planner reruns the map tasks
+//! whose outputs lived on it and the partitions cached there, from the sources (which re-read
+//! their offset ranges) or the last checkpoint (D-Streams' parallel recovery).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -20,8 +27,9 @@ use rustc_hash::FxHashSet;
 use crate::executor::messages::{Action, Completion, Msg, Task, TaskKind};
 use crate::executor::registry::Registry;
 use crate::rdd::lineage::{walk, Visitor};
-use crate::rdd::{Kind, RddId, RddNode, Shuffle, ShuffleId};
+use crate::rdd::{Kind, RddId, RddNode, ShuffleId};
 use crate::scheduler::faults::{Action as FaultAction, Injector};
+use crate::scheduler::map_output::Locations;
 
 /// Which executors are alive, as receivers see it: each live executor's incarnation (a relaunch
 /// makes a new one, without the blocks the old one stored).
@@ -52,9 +60,10 @@ pub struct DagScheduler {
     executors: usize,
     next_task: u64,
     next_job: u64,
-    done_shuffles: FxHashSet<ShuffleId>,
-    materialized: FxHashSet<RddId>,
-    alive: Vec<bool>,
+    /// Where the map outputs and cached partitions are.
+    locations: Locations,
+    /// Each executor's incarnation, `None` once it is dead (the driver's copy of `shared_alive`).
+    incarnations: Vec<Option<u32>>,
     shared_alive: Liveness,
     faults: Injector,
     /// The system clock's start, on which faults come due mid-stage; `None` on a manual clock
@@ -64,10 +73,19 @@ pub struct DagScheduler {
     relaunch: bool,
     /// Faults applied and not yet reported: `(index, ns from the start)`.
     applied: Vec<(usize, u64)>,
-    /// The shuffle attempt: one more after each executor loss.
-    shuffle_attempt: u32,
     /// Task completions that came in while a loss was acknowledged.
     drained: Vec<Completion>,
+    /// Tasks launched, per kind.
+    launched: TaskCounts,
+}
+
+/// How many tasks of each kind the driver launched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Map tasks (one per map partition of a shuffle's map stage).
+    pub map: u64,
+    /// Result tasks.
+    pub result: u64,
 }
 
 impl DagScheduler {
@@ -85,16 +103,15 @@ impl DagScheduler {
             executors,
             next_task: 0,
             next_job: 0,
-            done_shuffles: FxHashSet::default(),
-            materialized: FxHashSet::default(),
-            alive: vec![true; executors],
+            locations: Locations::default(),
+            incarnations: vec![Some(0); executors],
             shared_alive: Arc::new(Mutex::new(vec![Some(0); executors])),
             faults: Injector::new(Vec::new()),
             epoch: None,
             relaunch: true,
             applied: Vec::new(),
-            shuffle_attempt: 0,
             drained: Vec::new(),
+            launched: TaskCounts::default(),
         }
     }
 
@@ -170,61 +187,42 @@ impl DagScheduler {
         }
         self.registry.forget(&[], &[], &[job]);
         outcome?;
-        self.mark_materialized(rdd);
         Ok(results.into_iter().map(Option::unwrap_or_default).collect())
     }
 
-    /// One attempt at job `job`: the stages it is missing, then its result stage's missing
-    /// partitions.
+    /// One attempt at job `job`: the map tasks it is missing, stage by stage, then its result
+    /// stage's missing partitions.
     fn attempt(&mut self, rdd: &Arc<RddNode>, job: u64, results: &mut [Option<Vec<u8>>]) -> Result<(), StageError> {
         if self.faults_now()? {
             return Err(StageError::Aborted);
         }
-        let mut stages = Vec::new();
-        self.missing(rdd, &mut stages);
-        for shuffle in &stages {
-            let placement = (0..shuffle.reducers).map(|p| self.place(p)).collect();
-            let kind = TaskKind::ShuffleMap { shuffle: shuffle.id, placement, attempt: self.shuffle_attempt };
-            self.run_stage(&shuffle.parent, kind, &mut vec![None; shuffle.parent.partitions])?;
-            self.done_shuffles.insert(shuffle.id);
-            // The stage's cached RDDs (a window's state, a persisted batch) are in the block
-            // managers now: later jobs read them rather than plan the stages below again.
-            self.mark_materialized(&shuffle.parent);
+        let needed: Vec<usize> = (0..rdd.partitions).filter(|p| results[*p].is_none()).collect();
+        for (shuffle, maps) in self.locations.missing(rdd, &needed) {
+            let placement = (0..shuffle.reducers).map(|r| self.place(r)).collect();
+            self.locations.track(&shuffle);
+            let mut done: Vec<Option<Vec<u8>>> = vec![Some(Vec::new()); shuffle.parent.partitions];
+            maps.iter().for_each(|m| done[*m] = None);
+            self.run_stage(&shuffle.parent, TaskKind::ShuffleMap { shuffle: shuffle.id, placement }, &mut done)?;
         }
         self.run_stage(rdd, TaskKind::Result { job }, results)
     }
 
-    /// The shuffles `rdd` needs that have not run, parents first.
-    fn missing(&self, rdd: &Arc<RddNode>, out: &mut Vec<Arc<Shuffle>>) {
-        struct Missing<'a> {
-            dag: &'a DagScheduler,
-            out: &'a mut Vec<Arc<Shuffle>>,
-            seen: FxHashSet<RddId>,
+    /// A task of `kind` over partition `p` of `rdd` finished on executor `at` (in its
+    /// `incarnation`): its map output and the cached partitions it computed are there, unless
+    /// the executor has been lost since.
+    fn finished(&mut self, rdd: &Arc<RddNode>, kind: &TaskKind, p: usize, at: usize, incarnation: Option<u32>) {
+        if self.incarnations[at] == incarnation {
+            let shuffle = match kind {
+                TaskKind::ShuffleMap { shuffle, .. } => Some(*shuffle),
+                TaskKind::Result { .. } => None,
+            };
+            self.locations.finished(rdd, shuffle, p, at);
         }
-        impl Visitor for Missing<'_> {
-            fn node(&mut self, node: &Arc<RddNode>, _p: Option<usize>) -> bool {
-                !self.dag.materialized.contains(&node.id) && self.seen.insert(node.id)
-            }
-            fn shuffle(&mut self, s: &Arc<Shuffle>, _p: Option<usize>) -> bool {
-                !self.dag.done_shuffles.contains(&s.id) && !self.out.iter().any(|o| o.id == s.id)
-            }
-            fn after_shuffle(&mut self, s: &Arc<Shuffle>) {
-                self.out.push(Arc::clone(s));
-            }
-        }
-        walk(rdd, None, &mut Missing { dag: self, out, seen: FxHashSet::default() });
     }
 
-    /// Marks the cached RDDs of `rdd`'s last stage as materialized (their partitions are in the
-    /// block managers).
-    fn mark_materialized(&mut self, rdd: &Arc<RddNode>) {
-        struct Mark<'a>(&'a mut FxHashSet<RddId>);
-        impl Visitor for Mark<'_> {
-            fn node(&mut self, node: &Arc<RddNode>, _p: Option<usize>) -> bool {
-                !node.cached || self.0.insert(node.id)
-            }
-        }
-        walk(rdd, None, &mut Mark(&mut self.materialized));
+    /// Tasks launched so far, per kind.
+    pub fn launched(&self) -> TaskCounts {
+        self.launched
     }
 
     /// The id the next job will have.
@@ -275,44 +273,56 @@ impl DagScheduler {
     ) -> Result<(), StageError> {
         let todo: Vec<usize> = (0..rdd.partitions).filter(|p| results[*p].is_none()).collect();
         let mut placed = Vec::with_capacity(todo.len());
-        let live = self.shared_alive.lock().expect("alive").clone();
         for &p in &todo {
             placed.push(match location(rdd, p) {
                 Location::Home(home) => self.place(home),
                 Location::Hosts(block) => {
                     let mut copies = block.hosts.iter().zip(block.incarnations());
-                    copies.find(|(h, i)| live[**h] == Some(*i)).map(|(h, _)| *h).ok_or_else(|| {
+                    copies.find(|(h, i)| self.incarnations[**h] == Some(*i)).map(|(h, _)| *h).ok_or_else(|| {
                         format!("received block {} was lost with every copy (executors {:?})", block.id, block.hosts)
                     })?
                 }
             });
         }
         let first = self.next_task;
-        for (&p, to) in todo.iter().zip(placed) {
+        let counted = match kind {
+            TaskKind::ShuffleMap { .. } => &mut self.launched.map,
+            TaskKind::Result { .. } => &mut self.launched.result,
+        };
+        *counted += todo.len() as u64;
+        for (&p, &to) in todo.iter().zip(&placed) {
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
             self.next_task += 1;
             self.to_fabric.send(Msg::Task { to, task }).map_err(|_| "the executors are gone".to_owned())?;
         }
+        // Each task's executor and its incarnation at the launch.
+        let launched: Vec<(usize, Option<u32>)> = placed.iter().map(|&e| (e, self.incarnations[e])).collect();
         let mut left = todo.len();
-        let mut take = |c: Completion, left: &mut usize| -> Result<(), StageError> {
-            let Completion::Task { task, result, error } = c else { return Ok(()) };
-            let Some(&p) = task.checked_sub(first).and_then(|i| todo.get(i as usize)) else { return Ok(()) };
+        let mut take = |c: Completion, left: &mut usize| -> Result<Option<usize>, StageError> {
+            let Completion::Task { task, result, error } = c else { return Ok(None) };
+            let Some(i) = task.checked_sub(first).map(|i| i as usize).filter(|i| *i < todo.len()) else {
+                return Ok(None);
+            };
             if let Some(e) = error {
                 return Err(StageError::Failed(format!("task {task} failed: {e}")));
             }
-            results[p] = Some(result);
+            results[todo[i]] = Some(result);
             *left -= 1;
-            Ok(())
+            Ok(Some(i))
         };
         while left > 0 {
             // A fault cost an executor: what finished before it stays done, the rest is lost.
             let Some(completion) = self.next_completion()? else {
                 for c in std::mem::take(&mut self.drained) {
-                    take(c, &mut left)?;
+                    if let Some(i) = take(c, &mut left)? {
+                        self.finished(rdd, &kind, todo[i], launched[i].0, launched[i].1);
+                    }
                 }
                 return Err(StageError::Aborted);
             };
-            take(completion, &mut left)?;
+            if let Some(i) = take(completion, &mut left)? {
+                self.finished(rdd, &kind, todo[i], launched[i].0, launched[i].1);
+            }
         }
         Ok(())
     }
@@ -323,20 +333,15 @@ impl DagScheduler {
         for to in 0..self.executors {
             let _ = self.to_fabric.send(Msg::Forget { to, rdds: rdds.clone(), shuffles: shuffles.clone() });
         }
-        for id in &rdds {
-            self.materialized.remove(id);
-        }
-        for id in &shuffles {
-            self.done_shuffles.remove(id);
-        }
+        self.locations.forget(&rdds, &shuffles);
         self.registry.forget(&rdds, &shuffles, &[]);
     }
 
-    /// After the last job of a batch: every shuffle the batch ran is freed on the executors (a
-    /// later batch reading the same lineage reads its cached partitions, or runs the map stage
-    /// again), as are `rdds`.
-    pub fn end_batch(&mut self, rdds: Vec<RddId>) {
-        let shuffles: Vec<ShuffleId> = self.done_shuffles.iter().copied().collect();
+    /// After the last job of batch `t`: `rdds` are freed on the executors, and so is every
+    /// shuffle first run in a batch before `keep_from` (`None`: every shuffle; a later batch
+    /// reading the same lineage reads its cached partitions, or runs the map stage again).
+    pub fn end_batch(&mut self, t: u64, rdds: Vec<RddId>, keep_from: Option<u64>) {
+        let shuffles = self.locations.expired(t, keep_from);
         if !rdds.is_empty() || !shuffles.is_empty() {
             self.forget(rdds, shuffles);
         }
@@ -345,26 +350,26 @@ impl DagScheduler {
     /// The executor of partition `p`: `p % executors` while it is alive, else a survivor.
     fn place(&self, p: usize) -> usize {
         let home = p % self.executors;
-        if self.alive[home] {
+        if self.incarnations[home].is_some() {
             return home;
         }
-        let survivors: Vec<usize> = (0..self.executors).filter(|e| self.alive[*e]).collect();
+        let survivors: Vec<usize> = (0..self.executors).filter(|e| self.incarnations[*e].is_some()).collect();
         survivors[p % survivors.len()]
     }
 
-    /// Fault injection: executor `e` loses its memory (cached partitions, shuffle blocks, the
-    /// tasks it was running) and is relaunched empty, or, if the run keeps it dead, leaves (its
-    /// partitions then go to the survivors). Returns when every executor has acknowledged. The
-    /// last executor cannot be kept dead.
+    /// Fault injection: executor `e` loses its memory (cached partitions, shuffle blocks and map
+    /// outputs, the tasks it was running) and is relaunched empty, or, if the run keeps it dead,
+    /// leaves (its partitions then go to the survivors). Returns when every executor has
+    /// acknowledged and the survivors have been asked to push their map outputs again to the
+    /// reduce partitions that were on `e`. The last executor cannot be kept dead.
     pub fn kill(&mut self, e: usize) -> Result<(), String> {
-        if e >= self.executors || !self.alive[e] {
+        if self.incarnations.get(e).is_none_or(Option::is_none) {
             return Err(format!("executor {e} is not alive"));
         }
-        if !self.relaunch && self.alive.iter().filter(|a| **a).count() == 1 {
+        if !self.relaunch && self.incarnations.iter().filter(|a| a.is_some()).count() == 1 {
             return Err(format!("executor {e} is the last one alive: nothing could recover its work"));
         }
         let gone = |_| "the executors are gone".to_owned();
-        let lost = |_| "the executors are gone".to_owned();
         {
             // Under the lock, so that a block stored after the loss is stored on the new one.
             let mut live = self.shared_alive.lock().expect("alive");
@@ -372,29 +377,34 @@ impl DagScheduler {
             // another process at the `Kill` message.
             self.registry.kill_switch(e).store(true, std::sync::atomic::Ordering::Release);
             live[e] = if self.relaunch { live[e].map(|i| i + 1) } else { None };
-            self.shuffle_attempt += 1;
-            let (relaunch, attempt) = (self.relaunch, self.shuffle_attempt);
-            self.to_fabric.send(Msg::Kill { to: e, relaunch, attempt }).map_err(gone)?;
+            self.incarnations.clone_from(&live);
+            self.to_fabric.send(Msg::Kill { to: e, relaunch: self.relaunch }).map_err(gone)?;
         }
-        self.alive[e] = self.relaunch;
-        let others: Vec<usize> = (0..self.executors).filter(|s| *s != e && self.alive[*s]).collect();
-        for &s in &others {
-            self.to_fabric.send(Msg::Purge { to: s, attempt: self.shuffle_attempt }).map_err(gone)?;
+        let others: Vec<usize> = (0..self.executors).filter(|s| *s != e && self.incarnations[*s].is_some()).collect();
+        for &to in &others {
+            self.to_fabric.send(Msg::Purge { to }).map_err(gone)?;
         }
-        // Tasks that finished before their executor saw the loss come in first: they are done.
-        let mut waiting: FxHashSet<usize> = others.into_iter().chain([e]).collect();
+        // Tasks that finished before their executor saw the loss come in first: they are done
+        // (their outputs too, unless they ran on `e`).
+        let mut waiting: FxHashSet<usize> = others.iter().copied().chain([e]).collect();
         while !waiting.is_empty() {
-            match self.completions.recv().map_err(lost)? {
+            match self.completions.recv().map_err(|_| "the executors are gone".to_owned())? {
                 Completion::Acknowledged { executor } => {
                     waiting.remove(&executor);
                 }
                 task => self.drained.push(task),
             }
         }
-        // Anything computed before may have lived on the lost executor: recompute from lineage
-        // what the next jobs need and no executor holds.
-        self.materialized.clear();
-        self.done_shuffles.clear();
+        // What lived on `e` is gone: the planner recomputes it where the next jobs need it.
+        self.locations.lose(e);
+        // The survivors' map outputs reach the reduce partitions that were on `e` again.
+        let reducers = self.locations.max_reducers();
+        if reducers > 0 {
+            let placement: Vec<usize> = (0..reducers).map(|r| self.place(r)).collect();
+            for &to in &others {
+                self.to_fabric.send(Msg::Resend { to, lost: e, placement: placement.clone() }).map_err(gone)?;
+            }
+        }
         Ok(())
     }
 

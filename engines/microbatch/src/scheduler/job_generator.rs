@@ -252,8 +252,12 @@ impl JobGenerator {
             if self.failure.is_some() {
                 break;
             }
-            let forget = self.graph.expire(t, !self.hooks.is_empty(), self.interval);
-            self.jobs.dag.end_batch(forget);
+            let checkpointed = !self.hooks.is_empty();
+            let forget = self.graph.expire(t, checkpointed, self.interval);
+            // With state checkpointed, a lost state partition is rebuilt from the batches since
+            // the cut: their shuffles' map outputs stay as long as their RDDs are remembered.
+            let keep_from = checkpointed.then(|| t.saturating_sub(self.graph.remembered(true, self.interval)));
+            self.jobs.dag.end_batch(t, forget, keep_from);
             // Every job of the batch has run: the lineage registered for it goes (the next batch
             // registers what it needs again), so the registry does not grow with the run.
             self.registry.clear_lineage();

@@ -13,7 +13,7 @@ use crate::conf::StreamingConf;
 use crate::dstream::graph::Output;
 use crate::executor::messages::Action;
 use crate::rdd::RddNode;
-use crate::scheduler::dag::DagScheduler;
+use crate::scheduler::dag::{DagScheduler, TaskCounts};
 use crate::scheduler::listener::Listener;
 use crate::scheduler::rate::{PidRateEstimator, RateLimit};
 use crate::time::Time;
@@ -29,6 +29,8 @@ pub(crate) struct JobScheduler {
     ingest: RateLimit,
     recorder: Recorder,
     infos: Vec<BatchInfo>,
+    /// Tasks launched before the batch now running.
+    launched: TaskCounts,
 }
 
 impl JobScheduler {
@@ -42,7 +44,7 @@ impl JobScheduler {
         let estimator = conf
             .backpressure
             .then(|| PidRateEstimator::new(conf.initial_rate.or(conf.receiver_max_rate).unwrap_or(f64::MAX)));
-        Self { dag, listeners, estimator, ingest, recorder, infos: Vec::new() }
+        Self { dag, listeners, estimator, ingest, recorder, infos: Vec::new(), launched: TaskCounts::default() }
     }
 
     /// Runs every output operation's jobs of batch `t`, in order; the first failure ends them.
@@ -63,7 +65,11 @@ impl JobScheduler {
             self.recorder.fault_applied(fault, at_ns);
         }
         let since = |i: Instant| i.saturating_duration_since(epoch).as_nanos() as f64;
+        let (before, now) = (self.launched, self.dag.launched());
+        self.launched = now;
         let info = BatchInfo {
+            map_tasks: now.map - before.map,
+            result_tasks: now.result - before.result,
             batch_time_ms: t / 1_000_000,
             records,
             scheduling_delay_ms: (since(started) - t as f64).max(0.0) / 1e6,

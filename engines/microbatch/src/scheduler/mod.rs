@@ -1,7 +1,7 @@
 //! The driver, along Spark's seams: the [`job_generator`] (the timer, job generation,
 //! checkpoints), the [`job_scheduler`] (runs a batch's jobs, reports `BatchInfo`, feeds the
 //! [`rate`] estimator), the [`dag`] scheduler (cuts a job into stages at shuffle boundaries and
-//! places tasks), the [`receiver_tracker`] (received blocks and their batches), the metadata
+//! places tasks) with the [`map_output`] locations it plans from, the [`receiver_tracker`] (received blocks and their batches), the metadata
 //! [`checkpoint`], [`faults`] injection, the [`stop`] signal, the executors' [`cluster`], and the [`follower`] that
 //! runs in every other process.
 
@@ -13,6 +13,7 @@ pub(crate) mod follower;
 pub(crate) mod job_generator;
 pub(crate) mod job_scheduler;
 pub mod listener;
+pub(crate) mod map_output;
 pub mod rate;
 pub(crate) mod receiver_tracker;
 pub(crate) mod stop;
