@@ -26,10 +26,10 @@ use rustc_hash::FxHashSet;
 
 use crate::executor::messages::{Action, Completion, Msg, Task, TaskKind};
 use crate::executor::registry::Registry;
-use crate::rdd::lineage::{walk, Visitor};
-use crate::rdd::{Kind, RddId, RddNode, ShuffleId};
+use crate::rdd::{RddId, RddNode, ShuffleId};
 use crate::scheduler::faults::{Action as FaultAction, Injector};
 use crate::scheduler::map_output::Locations;
+use crate::scheduler::placement;
 
 /// Which executors are alive, as receivers see it: each live executor's incarnation (a relaunch
 /// makes a new one, without the blocks the old one stored).
@@ -197,12 +197,24 @@ impl DagScheduler {
             return Err(StageError::Aborted);
         }
         let needed: Vec<usize> = (0..rdd.partitions).filter(|p| results[*p].is_none()).collect();
-        for (shuffle, maps) in self.locations.missing(rdd, &needed) {
-            let placement = (0..shuffle.reducers).map(|r| self.place(r)).collect();
-            self.locations.track(&shuffle);
-            let mut done: Vec<Option<Vec<u8>>> = vec![Some(Vec::new()); shuffle.parent.partitions];
-            maps.iter().for_each(|m| done[*m] = None);
-            self.run_stage(&shuffle.parent, TaskKind::ShuffleMap { shuffle: shuffle.id, placement }, &mut done)?;
+        for wave in self.locations.missing(rdd, &needed) {
+            let mut done: Vec<Vec<Option<Vec<u8>>>> = Vec::with_capacity(wave.len());
+            let mut kinds = Vec::with_capacity(wave.len());
+            for (shuffle, maps) in &wave {
+                self.locations.track(shuffle);
+                let placement = (0..shuffle.reducers).map(|r| self.place(r)).collect();
+                kinds.push(TaskKind::ShuffleMap { shuffle: shuffle.id, placement });
+                let mut todo = vec![Some(Vec::new()); shuffle.parent.partitions];
+                maps.iter().for_each(|m| todo[*m] = None);
+                done.push(todo);
+            }
+            let mut stages: Vec<Stage<'_>> = wave
+                .iter()
+                .zip(kinds)
+                .zip(&mut done)
+                .map(|(((shuffle, _), kind), results)| Stage { rdd: &shuffle.parent, kind, results })
+                .collect();
+            self.run_wave(&mut stages)?;
         }
         self.run_stage(rdd, TaskKind::Result { job }, results)
     }
@@ -263,34 +275,36 @@ impl DagScheduler {
         }
     }
 
-    /// One stage: a task per partition not done in `results`, then wait for all of them (the
-    /// stage barrier), putting what each task sent back in `results`.
+    /// One stage: [`DagScheduler::run_wave`] of one.
     fn run_stage(
         &mut self,
         rdd: &Arc<RddNode>,
         kind: TaskKind,
         results: &mut [Option<Vec<u8>>],
     ) -> Result<(), StageError> {
-        let todo: Vec<usize> = (0..rdd.partitions).filter(|p| results[*p].is_none()).collect();
-        let mut placed = Vec::with_capacity(todo.len());
-        for &p in &todo {
-            placed.push(match location(rdd, p) {
-                Location::Home(home) => self.place(home),
-                Location::Hosts(block) => {
-                    let mut copies = block.hosts.iter().zip(block.incarnations());
-                    copies.find(|(h, i)| self.incarnations[**h] == Some(*i)).map(|(h, _)| *h).ok_or_else(|| {
-                        format!("received block {} was lost with every copy (executors {:?})", block.id, block.hosts)
-                    })?
-                }
-            });
-        }
+        self.run_wave(&mut [Stage { rdd, kind, results }])
+    }
+
+    /// Stages that depend on none of each other, run together: a task per partition not done
+    /// in a stage's `results`, then wait for all of them (the barrier), putting what each task
+    /// sent back in its stage's `results`.
+    fn run_wave(&mut self, stages: &mut [Stage<'_>]) -> Result<(), StageError> {
+        let todo: Vec<(usize, usize)> = stages
+            .iter()
+            .enumerate()
+            .flat_map(|(s, st)| (0..st.rdd.partitions).filter(|p| st.results[*p].is_none()).map(move |p| (s, p)))
+            .collect();
+        let tasks =
+            todo.iter().map(|&(s, p)| (stages[s].rdd, matches!(stages[s].kind, TaskKind::ShuffleMap { .. }), p));
+        let placed = placement::place_tasks(&self.incarnations, tasks)?;
         let first = self.next_task;
-        let counted = match kind {
-            TaskKind::ShuffleMap { .. } => &mut self.launched.map,
-            TaskKind::Result { .. } => &mut self.launched.result,
-        };
-        *counted += todo.len() as u64;
-        for (&p, &to) in todo.iter().zip(&placed) {
+        for (&(s, p), &to) in todo.iter().zip(&placed) {
+            let Stage { rdd, kind, .. } = &stages[s];
+            let counted = match kind {
+                TaskKind::ShuffleMap { .. } => &mut self.launched.map,
+                TaskKind::Result { .. } => &mut self.launched.result,
+            };
+            *counted += 1;
             let task = Task { id: self.next_task, rdd: rdd.id, partition: p, kind: kind.clone() };
             self.next_task += 1;
             self.to_fabric.send(Msg::Task { to, task }).map_err(|_| "the executors are gone".to_owned())?;
@@ -298,7 +312,7 @@ impl DagScheduler {
         // Each task's executor and its incarnation at the launch.
         let launched: Vec<(usize, Option<u32>)> = placed.iter().map(|&e| (e, self.incarnations[e])).collect();
         let mut left = todo.len();
-        let mut take = |c: Completion, left: &mut usize| -> Result<Option<usize>, StageError> {
+        let take = |c: Completion, stages: &mut [Stage<'_>], left: &mut usize| -> Result<Option<usize>, StageError> {
             let Completion::Task { task, result, error } = c else { return Ok(None) };
             let Some(i) = task.checked_sub(first).map(|i| i as usize).filter(|i| *i < todo.len()) else {
                 return Ok(None);
@@ -306,22 +320,25 @@ impl DagScheduler {
             if let Some(e) = error {
                 return Err(StageError::Failed(format!("task {task} failed: {e}")));
             }
-            results[todo[i]] = Some(result);
+            let (s, p) = todo[i];
+            stages[s].results[p] = Some(result);
             *left -= 1;
             Ok(Some(i))
         };
         while left > 0 {
             // A fault cost an executor: what finished before it stays done, the rest is lost.
-            let Some(completion) = self.next_completion()? else {
-                for c in std::mem::take(&mut self.drained) {
-                    if let Some(i) = take(c, &mut left)? {
-                        self.finished(rdd, &kind, todo[i], launched[i].0, launched[i].1);
-                    }
-                }
-                return Err(StageError::Aborted);
+            let (completions, aborted) = match self.next_completion()? {
+                Some(completion) => (vec![completion], false),
+                None => (std::mem::take(&mut self.drained), true),
             };
-            if let Some(i) = take(completion, &mut left)? {
-                self.finished(rdd, &kind, todo[i], launched[i].0, launched[i].1);
+            for c in completions {
+                if let Some(i) = take(c, stages, &mut left)? {
+                    let (s, p) = todo[i];
+                    self.finished(stages[s].rdd, &stages[s].kind, p, launched[i].0, launched[i].1);
+                }
+            }
+            if aborted {
+                return Err(StageError::Aborted);
             }
         }
         Ok(())
@@ -347,14 +364,9 @@ impl DagScheduler {
         }
     }
 
-    /// The executor of partition `p`: `p % executors` while it is alive, else a survivor.
+    /// The executor of partition `p` (see [`placement::place`]).
     fn place(&self, p: usize) -> usize {
-        let home = p % self.executors;
-        if self.incarnations[home].is_some() {
-            return home;
-        }
-        let survivors: Vec<usize> = (0..self.executors).filter(|e| self.incarnations[*e].is_some()).collect();
-        survivors[p % survivors.len()]
+        placement::place(&self.incarnations, p)
     }
 
     /// Fault injection: executor `e` loses its memory (cached partitions, shuffle blocks and map
@@ -421,36 +433,9 @@ impl DagScheduler {
     }
 }
 
-/// Where a task should run.
-enum Location {
-    /// With partition `home` (executor `home % executors`, or a survivor).
-    Home(usize),
-    /// Where a copy of the received block is.
-    Hosts(crate::rdd::lineage::BlockRef),
-}
-
-/// Where partition `p` of `rdd` should run: where the partition it reads was computed (and may
-/// be cached), or where a received block is. A union's partition is its parent's; every other
-/// partition is its own.
-fn location(rdd: &Arc<RddNode>, p: usize) -> Location {
-    struct Locate(Location);
-    impl Visitor for Locate {
-        fn node(&mut self, node: &Arc<RddNode>, p: Option<usize>) -> bool {
-            let p = p.expect("a placement follows one partition");
-            match &node.kind {
-                Kind::Union(_) | Kind::Narrow(..) => true,
-                Kind::Blocks(blocks, _) => {
-                    self.0 = Location::Hosts(blocks[p].clone());
-                    false
-                }
-                _ => {
-                    self.0 = Location::Home(p);
-                    false
-                }
-            }
-        }
-    }
-    let mut locate = Locate(Location::Home(p));
-    walk(rdd, Some(p), &mut locate);
-    locate.0
+/// One stage of a wave: its RDD, what its tasks do, and each partition's result (`Some`: done).
+struct Stage<'a> {
+    rdd: &'a Arc<RddNode>,
+    kind: TaskKind,
+    results: &'a mut [Option<Vec<u8>>],
 }

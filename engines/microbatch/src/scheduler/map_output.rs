@@ -35,15 +35,21 @@ impl Locations {
         self.outputs.entry(shuffle.id).or_insert_with(|| MapStatus { on: vec![None; n], reducers, batch: None });
     }
 
-    /// The map tasks partitions `parts` of `rdd` need: per shuffle, parents first, the map
+    /// The map tasks partitions `parts` of `rdd` need, in waves: per shuffle, the map
     /// partitions whose output is on no executor (Spark's missing parent stages, each with its
-    /// missing partitions). The walk stops at partitions cached on an executor.
-    pub(crate) fn missing(&self, rdd: &Arc<RddNode>, parts: &[usize]) -> Vec<(Arc<Shuffle>, Vec<usize>)> {
+    /// missing partitions); a wave's shuffles depend only on earlier waves', so they can run
+    /// together (the batches a lost state partition is rebuilt from, in parallel). The walk stops
+    /// at partitions cached on an executor.
+    pub(crate) fn missing(&self, rdd: &Arc<RddNode>, parts: &[usize]) -> Vec<Vec<(Arc<Shuffle>, Vec<usize>)>> {
         struct Missing<'a> {
             at: &'a Locations,
-            out: Vec<(Arc<Shuffle>, Vec<usize>)>,
+            /// Each planned shuffle with its missing map partitions and its wave (from 1).
+            out: Vec<(Arc<Shuffle>, Vec<usize>, usize)>,
             seen: FxHashSet<(RddId, usize)>,
-            examined: FxHashSet<ShuffleId>,
+            /// The wave of every shuffle examined (0: nothing missing).
+            waves: FxHashMap<ShuffleId, usize>,
+            /// Per shuffle being examined, the latest wave its map side depends on.
+            deps: Vec<usize>,
         }
         impl Visitor for Missing<'_> {
             fn node(&mut self, node: &Arc<RddNode>, p: Option<usize>) -> bool {
@@ -53,26 +59,47 @@ impl Locations {
                 !cached && self.seen.insert((node.id, p))
             }
             fn shuffle(&mut self, s: &Arc<Shuffle>, _p: Option<usize>) -> bool {
-                if self.examined.insert(s.id) {
-                    let on = self.at.outputs.get(&s.id).map(|st| st.on.as_slice());
-                    let lost: Vec<usize> =
-                        (0..s.parent.partitions).filter(|m| on.is_none_or(|on| on[*m].is_none())).collect();
-                    for &m in &lost {
-                        walk(&s.parent, Some(m), self);
+                let wave = match self.waves.get(&s.id) {
+                    Some(wave) => *wave,
+                    None => {
+                        let on = self.at.outputs.get(&s.id).map(|st| st.on.as_slice());
+                        let lost: Vec<usize> =
+                            (0..s.parent.partitions).filter(|m| on.is_none_or(|on| on[*m].is_none())).collect();
+                        self.deps.push(0);
+                        for &m in &lost {
+                            walk(&s.parent, Some(m), self);
+                        }
+                        let after = self.deps.pop().unwrap_or(0);
+                        let wave = if lost.is_empty() { 0 } else { after + 1 };
+                        if !lost.is_empty() {
+                            self.out.push((Arc::clone(s), lost, wave));
+                        }
+                        self.waves.insert(s.id, wave);
+                        wave
                     }
-                    if !lost.is_empty() {
-                        self.out.push((Arc::clone(s), lost));
-                    }
+                };
+                if let Some(dep) = self.deps.last_mut() {
+                    *dep = (*dep).max(wave);
                 }
                 false
             }
         }
-        let mut missing =
-            Missing { at: self, out: Vec::new(), seen: FxHashSet::default(), examined: FxHashSet::default() };
+        let mut missing = Missing {
+            at: self,
+            out: Vec::new(),
+            seen: FxHashSet::default(),
+            waves: FxHashMap::default(),
+            deps: Vec::new(),
+        };
         for &p in parts {
             walk(rdd, Some(p), &mut missing);
         }
-        missing.out
+        let last = missing.out.iter().map(|(_, _, wave)| *wave).max().unwrap_or(0);
+        let mut waves: Vec<Vec<(Arc<Shuffle>, Vec<usize>)>> = (0..last).map(|_| Vec::new()).collect();
+        for (s, maps, wave) in missing.out {
+            waves[wave - 1].push((s, maps));
+        }
+        waves
     }
 
     /// A task over partition `p` of `rdd` (a map task of `shuffle`, if it is one) finished on
@@ -152,9 +179,11 @@ mod tests {
         let state = reduced.map(|kv| *kv).cache();
         let Kind::Shuffled(shuffle, _) = &reduced.node.kind else { panic!("a shuffled RDD") };
         let mut at = Locations::default();
-        let maps = |v: Vec<(Arc<Shuffle>, Vec<usize>)>| v.into_iter().map(|(s, m)| (s.id, m)).collect::<Vec<_>>();
+        let maps = |v: Vec<Vec<(Arc<Shuffle>, Vec<usize>)>>| {
+            v.into_iter().map(|w| w.into_iter().map(|(s, m)| (s.id, m)).collect()).collect::<Vec<Vec<_>>>()
+        };
         // Nothing computed: every map task.
-        assert_eq!(maps(at.missing(&state.node, &[0, 1])), vec![(shuffle.id, vec![0, 1, 2, 3])]);
+        assert_eq!(maps(at.missing(&state.node, &[0, 1])), vec![vec![(shuffle.id, vec![0, 1, 2, 3])]]);
         at.track(shuffle);
         for m in 0..4 {
             at.finished(&shuffle.parent, Some(shuffle.id), m, m % 2);
@@ -168,11 +197,30 @@ mod tests {
         // Partition 0 is still cached: it needs nothing. Partition 1 needs the map outputs
         // that were on executor 1, and only those.
         assert!(at.missing(&state.node, &[0]).is_empty());
-        assert_eq!(maps(at.missing(&state.node, &[1])), vec![(shuffle.id, vec![1, 3])]);
+        assert_eq!(maps(at.missing(&state.node, &[1])), vec![vec![(shuffle.id, vec![1, 3])]]);
         // Freed at the end of its batch unless kept; forgotten, it is missing in full again.
         assert!(at.expired(100, Some(100)).is_empty());
         assert_eq!(at.expired(200, Some(150)), vec![shuffle.id]);
         at.forget(&[state.node.id], &[shuffle.id]);
-        assert_eq!(maps(at.missing(&state.node, &[0])), vec![(shuffle.id, vec![0, 1, 2, 3])]);
+        assert_eq!(maps(at.missing(&state.node, &[0])), vec![vec![(shuffle.id, vec![0, 1, 2, 3])]]);
+    }
+
+    #[test]
+    fn independent_shuffles_share_a_wave_and_a_chained_one_comes_after() {
+        let sc = RddContext::new(Ids::default(), 2);
+        let pairs = |n: u64| sc.parallelize((0..n).map(|k| (k, 1u64)).collect(), 2);
+        let (a, b) = (pairs(4).reduce_by_key_n(|x, y| x + y, 2), pairs(6).reduce_by_key_n(|x, y| x + y, 2));
+        let joined = a.zip_partitions(&b, |x: &[(u64, u64)], _y: &[(u64, u64)]| x.to_vec());
+        let again = joined.reduce_by_key_n(|x, y| x + y, 2);
+        let id = |r: &crate::rdd::Rdd<(u64, u64)>| match &r.node.kind {
+            Kind::Shuffled(s, _) => s.id,
+            _ => panic!("a shuffled RDD"),
+        };
+        let waves: Vec<Vec<ShuffleId>> = Locations::default()
+            .missing(&again.node, &[0, 1])
+            .into_iter()
+            .map(|w| w.into_iter().map(|(s, _)| s.id).collect())
+            .collect();
+        assert_eq!(waves, vec![vec![id(&a), id(&b)], vec![id(&again)]]);
     }
 }
