@@ -29,6 +29,9 @@ pub enum Command {
     Compare(commands::compare::CompareArgs),
     /// Search the highest offered rate at which latency stays bounded.
     Sustainable(commands::sustainable::SustainableArgs),
+    /// The runs an experiment file names (a matrix of run options), resumable; summary, CSV,
+    /// plots and report.
+    Experiment(commands::experiment::ExperimentArgs),
     /// A series of runs over one parameter (rate, batch interval, workers, disorder), plotted.
     Sweep(commands::sweep::SweepArgs),
     /// The CI gate: compare a summary's throughput (as a ratio to COST) with a baseline.

@@ -12,9 +12,22 @@ use streambench::output::write_json;
 
 fn main() {
     let cli = Cli::parse();
+    let result = run(&cli.command);
+    if let Err(e) = result {
+        // A closed pipe (e.g. `| head`) is not an error.
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return;
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+/// Runs one subcommand and prints what it returns.
+fn run(command: &Command) -> anyhow::Result<()> {
     // Not locked for the whole run: timely's threads print to stdout while connecting.
     let mut out = std::io::stdout();
-    let result = match &cli.command {
+    match command {
         Command::Gen(args) => commands::gen::gen(args, &mut out),
         Command::Baseline(args) => commands::baseline::baseline(args, &mut out).map(|_| ()),
         Command::Run(args) => commands::run::run(args).map(|r| {
@@ -39,21 +52,10 @@ fn main() {
                 std::process::exit(1);
             }
         }),
-        Command::Counts(args) => commands::counts::counts(args, &mut |l| eprintln!("{l}")).map(|outcome| {
-            if let Some(c) = outcome.comparison {
-                for line in &c.lines {
-                    println!("{line}");
-                }
-                if !c.pass() {
-                    eprintln!(
-                        "the counted gate failed: a figure is slower than the baseline allows, or cannot be compared"
-                    );
-                    std::process::exit(1);
-                }
-            }
-        }),
+        Command::Counts(args) => counts(args),
         Command::Plot(args) => commands::plot::run(args)
             .map(|plots| eprintln!("redrew {plots} plots and report.md in {}", args.dir.display())),
+        Command::Experiment(args) => experiment(args),
         Command::Sweep(args) => commands::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {
             eprintln!("wrote {} runs and plots under {}", points.len(), args.out.display());
         }),
@@ -75,13 +77,36 @@ fn main() {
                 s.events as f64 / s.seconds.max(1e-9)
             )
         }),
-    };
-    if let Err(e) = result {
-        // A closed pipe (e.g. `| head`) is not an error.
-        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
-            return;
-        }
-        eprintln!("error: {e:#}");
-        std::process::exit(2);
     }
+}
+
+/// `streambench experiment`: the runs, or with `--list` their names.
+fn experiment(args: &commands::experiment::ExperimentArgs) -> anyhow::Result<()> {
+    if args.list {
+        let lines = commands::experiment::list(args)?;
+        for line in &lines {
+            println!("{line}");
+        }
+        eprintln!("{} runs", lines.len());
+        return Ok(());
+    }
+    let s = commands::experiment::experiment(args, &mut streambench::progress::Display::new())?;
+    let failed = s.runs.iter().filter(|r| !r.correct).count();
+    eprintln!("{} runs ({failed} failed or incorrect): see {}", s.runs.len(), args.out.join("report.md").display());
+    Ok(())
+}
+
+/// `streambench counts`: the counted gate's lines; exits 1 when it fails.
+fn counts(args: &commands::counts::CountsArgs) -> anyhow::Result<()> {
+    let outcome = commands::counts::counts(args, &mut |l| eprintln!("{l}"))?;
+    if let Some(c) = outcome.comparison {
+        for line in &c.lines {
+            println!("{line}");
+        }
+        if !c.pass() {
+            eprintln!("the counted gate failed: a figure is slower than the baseline allows, or cannot be compared");
+            std::process::exit(1);
+        }
+    }
+    Ok(())
 }

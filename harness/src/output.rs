@@ -1,4 +1,5 @@
-//! Writing results: pretty JSON to a file (its directory made) or to stdout.
+//! Writing results: pretty JSON to a file (its directory made, the file replaced whole) or to
+//! stdout.
 
 use std::path::Path;
 
@@ -13,7 +14,11 @@ pub fn write_json<T: Serialize>(path: Option<&Path>, value: &T) -> Result<()> {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))
+            // Written beside and renamed: a run interrupted while writing leaves no partial file.
+            let mut partial = p.as_os_str().to_owned();
+            partial.push(".partial");
+            std::fs::write(&partial, text + "\n").with_context(|| format!("writing {}", p.display()))?;
+            std::fs::rename(&partial, p).with_context(|| format!("writing {}", p.display()))
         }
         None => {
             use std::io::Write as _;

@@ -99,7 +99,7 @@ pub(crate) fn restores(faults: &[workloads::Fault], report: &RunReport) -> Vec<O
 }
 
 /// The fault as given on the command line, and when it was due (ns).
-fn describe(fault: &Fault) -> (u64, String) {
+pub(crate) fn describe(fault: &Fault) -> (u64, String) {
     match *fault {
         Fault::KillWorker { worker, at_ns } => (at_ns, format!("kill-worker:{worker}@{}ms", at_ns / 1_000_000)),
         Fault::KillProcess { process, at_ns } => (at_ns, format!("kill-process:{process}@{}ms", at_ns / 1_000_000)),

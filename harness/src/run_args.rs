@@ -106,6 +106,16 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// The spec of the run as one process would see it alone (a cluster's processes get their
+    /// hostfile from `streambench cluster`), validated.
+    pub fn to_spec_alone(&self) -> Result<RunSpec> {
+        let mut alone = self.clone();
+        alone.processes = 1;
+        alone.hostfile = None;
+        alone.process_id = 0;
+        alone.to_spec()
+    }
+
     /// The run spec, validated; the error names the fix.
     pub fn to_spec(&self) -> Result<RunSpec> {
         let mut job = self.workload.default_job();
@@ -165,9 +175,10 @@ impl RunArgs {
     }
 }
 
+/// The run options alone, as a parser (`experiment` lists their names).
 #[derive(Debug, clap::Parser)]
 #[command(no_binary_name = true)]
-struct RunOnly {
+pub(crate) struct RunOnly {
     #[command(flatten)]
     run: RunArgs,
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod cluster;
 pub mod compare;
 pub mod counts;
+pub mod experiment;
 pub mod feed;
 pub mod gen;
 pub mod merge;

@@ -1,0 +1,145 @@
+//! How far a series of runs (an experiment, `compare`, `sweep`, `sustainable`) has come: the
+//! commands report to a [`Progress`]; the binary shows it with [`Display`] (an `indicatif` bar
+//! with runs done of total, the current run, elapsed and estimated time left on a terminal, plain
+//! lines otherwise). A closure taking a line is a `Progress` that hears the lines only.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// What a series of runs reports as it goes.
+pub trait Progress {
+    /// A series of `runs` runs begins, about `seconds` of work in all (0 when unknown).
+    fn begin(&mut self, runs: usize, seconds: f64) {
+        let _ = (runs, seconds);
+    }
+    /// A run named `name`, about `seconds` long, starts.
+    fn start(&mut self, name: &str, seconds: f64) {
+        let _ = (name, seconds);
+    }
+    /// The run started last has ended (or was skipped): one line about it.
+    fn finish(&mut self, line: &str) {
+        self.note(line)
+    }
+    /// A line about something else (a COST loop, a file written).
+    fn note(&mut self, line: &str);
+}
+
+impl<F: FnMut(&str)> Progress for F {
+    fn note(&mut self, line: &str) {
+        self(line)
+    }
+}
+
+/// The terminal display of a [`Progress`]: a bar on a terminal, plain lines otherwise.
+pub struct Display {
+    bar: Option<ProgressBar>,
+    runs: usize,
+    done: usize,
+    planned: f64,
+    finished_planned: f64,
+    current: f64,
+    started: Instant,
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Display {
+    /// A display on standard error.
+    pub fn new() -> Self {
+        Self { bar: None, runs: 0, done: 0, planned: 0.0, finished_planned: 0.0, current: 0.0, started: Instant::now() }
+    }
+
+    /// `elapsed, about L left` (left estimated from the planned seconds done so far).
+    fn times(&self) -> String {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let left = if self.planned <= 0.0 {
+            None
+        } else if self.finished_planned > 0.0 {
+            Some((self.planned - self.finished_planned) * elapsed / self.finished_planned)
+        } else {
+            Some(self.planned)
+        };
+        match left {
+            Some(left) => format!("{} elapsed, about {} left", clock(elapsed), clock(left.max(0.0))),
+            None => format!("{} elapsed", clock(elapsed)),
+        }
+    }
+}
+
+fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+impl Progress for Display {
+    fn begin(&mut self, runs: usize, seconds: f64) {
+        self.runs = runs;
+        self.planned = seconds;
+        self.started = Instant::now();
+        let target = ProgressDrawTarget::stderr();
+        if !target.is_hidden() {
+            let bar = ProgressBar::with_draw_target(Some(runs as u64), target);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(500));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn start(&mut self, name: &str, seconds: f64) {
+        self.current = seconds;
+        let times = self.times();
+        match &self.bar {
+            Some(bar) => {
+                bar.set_prefix(times);
+                bar.set_message(format!("now: {name}"));
+            }
+            None => eprintln!("[{}/{} {times}] {name} ...", self.done + 1, self.runs),
+        }
+    }
+
+    fn finish(&mut self, line: &str) {
+        self.done += 1;
+        self.finished_planned += self.current;
+        self.current = 0.0;
+        match &self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.set_position(self.done as u64);
+                bar.set_prefix(self.times());
+                if self.done >= self.runs {
+                    bar.finish_and_clear();
+                }
+            }
+            None => eprintln!("[{}/{}] {line}", self.done, self.runs),
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// About how long a run of `duration_ns` takes in all (its verification and start included).
+pub fn planned_seconds(duration_ns: u64) -> f64 {
+    duration_ns as f64 / 1e9 * 1.25 + 1.0
+}
