@@ -40,8 +40,13 @@ fn native(s: &RunSpec) -> RunReport {
     observer.report()
 }
 
+/// One `StreamingContext` is active per process (Spark's rule): `cargo test` runs this file's
+/// tests as threads of one process, so their micro-batch runs take turns.
+static ONE_CONTEXT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn microbatch(s: &RunSpec) -> RunReport {
     let observer = Observer::new(s);
+    let _one = ONE_CONTEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     microbatch::run(s, &observer).expect("micro-batch run");
     observer.report()
 }

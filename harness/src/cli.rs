@@ -12,6 +12,23 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log at this level or filter (`info`, `debug`, `microbatch=debug`, ...; the `RUST_LOG`
+    /// syntax) to standard error: runs, batches with their stages and task counts, snapshots,
+    /// faults and restores. Default: `RUST_LOG`, else warnings only.
+    #[arg(long, global = true, env = "STREAMBENCH_LOG")]
+    pub log: Option<String>,
+}
+
+impl Cli {
+    /// The log filter: `--log`, else `RUST_LOG`, else warnings.
+    pub fn log_filter(&self) -> Result<tracing_subscriber::EnvFilter, String> {
+        use tracing_subscriber::EnvFilter;
+        match &self.log {
+            Some(f) => EnvFilter::try_new(f)
+                .map_err(|e| format!("--log {f}: {e}; give a level (error, warn, info, debug, trace) or a filter such as microbatch=debug")),
+            None => Ok(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))),
+        }
+    }
 }
 
 /// The subcommands.

@@ -57,9 +57,16 @@ pub fn execute(engine: Engine, spec: &RunSpec) -> Result<RunResult> {
 /// Runs `spec` on `engine` without judging its outputs: the report (with what the run cost this
 /// process) and where it ran.
 pub fn measure(engine: Engine, spec: &RunSpec) -> Result<(RunReport, Context)> {
+    let rate = match spec.profile {
+        workloads::Profile::Constant { rate } => format!("{rate}"),
+        ref p if p.is_max() => "max".to_owned(),
+        _ => "varying".to_owned(),
+    };
+    let _run = tracing::info_span!("run", engine = engine.name(), workload = %spec.job.workload(), rate, workers = spec.cluster.workers, process = spec.cluster.process_id).entered();
+    tracing::info!(duration_s = spec.duration_ns as f64 / 1e9, faults = spec.faults.len(), "run started");
     let context = Context::now(spec);
     let observer = Observer::new(spec);
-    let status = live_status(&observer);
+    let status = live_status(&observer, spec.duration_ns);
     let meter = crate::resources::Meter::start();
     let ran = engine.run(spec, &observer);
     let resources = meter.stop();
@@ -70,37 +77,56 @@ pub fn measure(engine: Engine, spec: &RunSpec) -> Result<(RunReport, Context)> {
     ran?;
     let mut report = observer.report();
     report.resources = resources;
+    tracing::info!(cpu_seconds = report.resources.cpu_seconds(), "run finished");
     Ok((report, context))
 }
 
 type StatusThread = (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>);
 
-/// On a terminal, a status line (elapsed, records/s, current p99) refreshed every second;
-/// nothing otherwise.
-fn live_status(observer: &Observer) -> Option<StatusThread> {
-    use std::io::{IsTerminal, Write};
-    if !std::io::stderr().is_terminal() {
+/// Whether a run shows its live status (`streambench run` turns it on; a series of runs shows
+/// its own progress instead).
+static LIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Shows (or not) each run's live status from now on.
+pub fn show_live_status(on: bool) {
+    LIVE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// When turned on: on a terminal, a bar over the run's duration with records/s and the current
+/// p99, refreshed four times a second; otherwise a plain line every 10 s.
+fn live_status(observer: &Observer, duration_ns: u64) -> Option<StatusThread> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !LIVE.load(Relaxed) {
         return None;
     }
+    let target = indicatif::ProgressDrawTarget::stderr();
+    let plain = target.is_hidden();
+    let seconds = (duration_ns / 1_000_000_000).max(1);
+    let bar = indicatif::ProgressBar::with_draw_target(Some(seconds), target);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} s  {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (flag, observer) = (std::sync::Arc::clone(&stop), observer.clone());
     let thread = std::thread::spawn(move || {
         let started = std::time::Instant::now();
-        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut printed = 0;
+        while !flag.load(Relaxed) {
             std::thread::sleep(std::time::Duration::from_millis(250));
-            if let Some((_, rps, p99)) = observer.live() {
-                let mut e = std::io::stderr();
-                let _ = write!(
-                    e,
-                    "\r{:>6.1} s  {:>12.0} records/s  p99 {:>9.2} ms ",
-                    started.elapsed().as_secs_f64(),
-                    rps,
-                    p99
-                );
-                let _ = e.flush();
+            let elapsed = started.elapsed().as_secs();
+            let Some((_, rps, p99)) = observer.live() else { continue };
+            let line = format!("{rps:>12.0} records/s  p99 {p99:>9.2} ms");
+            if plain && elapsed >= printed + 10 {
+                printed = elapsed - elapsed % 10;
+                eprintln!("{elapsed:>5} s {line}");
+            } else if !plain {
+                bar.set_position(elapsed.min(seconds));
+                bar.set_message(line);
             }
         }
-        let _ = write!(std::io::stderr(), "\r{:60}\r", "");
+        bar.finish_and_clear();
     });
     Some((stop, thread))
 }
@@ -111,5 +137,6 @@ pub fn judge(engine: Engine, spec: &RunSpec, report: &RunReport, context: Contex
     let verdict = registry::verify(spec, report, engine.running())?;
     let quality = registry::precision_recall(spec, report)?.map(|(precision, recall)| Quality { precision, recall });
     let verification_s = started.elapsed().as_secs_f64();
+    tracing::info!(engine = engine.name(), workload = %spec.job.workload(), correct = verdict.correct, verification_s, "verified");
     Ok(RunResult { verification_s, ..summarize(engine.name(), spec, report, &verdict, quality, context) })
 }

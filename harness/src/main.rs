@@ -1,6 +1,7 @@
 //! `streambench`: see `streambench --help`.
 
 use clap::Parser;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 // Records cross worker threads (allocated by one, freed by another): glibc's allocator slows
 // down on that pattern, mimalloc does not.
@@ -9,9 +10,27 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use streambench::cli::{Cli, Command};
 use streambench::commands;
 use streambench::output::write_json;
+use streambench::progress::Display;
 
 fn main() {
     let cli = Cli::parse();
+    match cli.log_filter() {
+        Ok(filter) => {
+            let verbose = filter.max_level_hint().is_some_and(|l| l >= tracing::Level::DEBUG);
+            // At debug, each batch's and stage's span says how long it took when it closes.
+            let spans = if verbose { FmtSpan::CLOSE } else { FmtSpan::NONE };
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_span_events(spans)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
     let result = run(&cli.command);
     if let Err(e) = result {
         // A closed pipe (e.g. `| head`) is not an error.
@@ -30,15 +49,19 @@ fn run(command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Gen(args) => commands::gen::gen(args, &mut out),
         Command::Baseline(args) => commands::baseline::baseline(args, &mut out).map(|_| ()),
-        Command::Run(args) => commands::run::run(args).map(|r| {
-            if let (Some(r), Some(_)) = (r, &args.out) {
-                eprintln!("{}", streambench::report::one_line(&r));
-            }
-        }),
+        Command::Run(args) => {
+            // A cluster's processes are watched by `streambench cluster`, which shows its own.
+            streambench::engine::show_live_status(args.processes == 1);
+            commands::run::run(args).map(|r| {
+                if let (Some(r), Some(_)) = (r, &args.out) {
+                    eprintln!("{}", streambench::report::one_line(&r));
+                }
+            })
+        }
         Command::Cluster(args) => {
             commands::cluster::cluster(args).map(|r| eprintln!("{}", streambench::report::one_line(&r)))
         }
-        Command::Compare(args) => commands::compare::compare(args, &mut |line| eprintln!("{line}")).map(|s| {
+        Command::Compare(args) => commands::compare::compare(args, &mut Display::new()).map(|s| {
             let failed = s.runs.iter().filter(|r| !r.correct).count();
             if failed > 0 {
                 eprintln!("{failed} run(s) failed or were incorrect: see {}", args.out.join("report.md").display());
@@ -56,14 +79,12 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Plot(args) => commands::plot::run(args)
             .map(|plots| eprintln!("redrew {plots} plots and report.md in {}", args.dir.display())),
         Command::Experiment(args) => experiment(args),
-        Command::Sweep(args) => commands::sweep::sweep(args, &mut |l| eprintln!("{l}")).map(|points| {
+        Command::Sweep(args) => commands::sweep::sweep(args, &mut Display::new()).map(|points| {
             eprintln!("wrote {} runs and plots under {}", points.len(), args.out.display());
         }),
-        Command::Sustainable(args) => {
-            commands::sustainable::sustainable(args, &mut |l| eprintln!("{l}")).map(|(rate, _)| {
-                println!("sustainable rate: {rate:.0} records/s");
-            })
-        }
+        Command::Sustainable(args) => commands::sustainable::sustainable(args, &mut Display::new()).map(|(rate, _)| {
+            println!("sustainable rate: {rate:.0} records/s");
+        }),
         Command::Merge(args) => commands::merge::merge(&args.parts).and_then(|r| {
             write_json(args.out.as_deref(), &r)?;
             eprintln!("{}", streambench::report::one_line(&r));
@@ -90,7 +111,7 @@ fn experiment(args: &commands::experiment::ExperimentArgs) -> anyhow::Result<()>
         eprintln!("{} runs", lines.len());
         return Ok(());
     }
-    let s = commands::experiment::experiment(args, &mut streambench::progress::Display::new())?;
+    let s = commands::experiment::experiment(args, &mut Display::new())?;
     let failed = s.runs.iter().filter(|r| !r.correct).count();
     eprintln!("{} runs ({failed} failed or incorrect): see {}", s.runs.len(), args.out.join("report.md").display());
     Ok(())

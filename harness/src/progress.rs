@@ -54,20 +54,20 @@ impl Display {
         Self { bar: None, runs: 0, done: 0, planned: 0.0, finished_planned: 0.0, current: 0.0, started: Instant::now() }
     }
 
-    /// `elapsed, about L left` (left estimated from the planned seconds done so far).
-    fn times(&self) -> String {
+    /// `about L left`: the planned seconds still to run, scaled by how long the runs done so far
+    /// took against their plan.
+    fn left(&self) -> String {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let left = if self.planned <= 0.0 {
-            None
-        } else if self.finished_planned > 0.0 {
-            Some((self.planned - self.finished_planned) * elapsed / self.finished_planned)
-        } else {
-            Some(self.planned)
-        };
-        match left {
-            Some(left) => format!("{} elapsed, about {} left", clock(elapsed), clock(left.max(0.0))),
-            None => format!("{} elapsed", clock(elapsed)),
+        if self.planned <= 0.0 {
+            return "time left unknown".to_owned();
         }
+        let scale = if self.finished_planned > 0.0 { elapsed / self.finished_planned } else { 1.0 };
+        format!("about {} left", clock(((self.planned - self.finished_planned) * scale).max(0.0)))
+    }
+
+    /// `elapsed, about L left`.
+    fn times(&self) -> String {
+        format!("{} elapsed, {}", clock(self.started.elapsed().as_secs_f64()), self.left())
     }
 }
 
@@ -85,7 +85,7 @@ impl Progress for Display {
         if !target.is_hidden() {
             let bar = ProgressBar::with_draw_target(Some(runs as u64), target);
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {msg}")
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs, {prefix}; now {msg}")
                     .expect("a valid template")
                     .progress_chars("=> "),
             );
@@ -99,8 +99,8 @@ impl Progress for Display {
         let times = self.times();
         match &self.bar {
             Some(bar) => {
-                bar.set_prefix(times);
-                bar.set_message(format!("now: {name}"));
+                bar.set_prefix(self.left());
+                bar.set_message(name.to_owned());
             }
             None => eprintln!("[{}/{} {times}] {name} ...", self.done + 1, self.runs),
         }
@@ -114,7 +114,7 @@ impl Progress for Display {
             Some(bar) => {
                 bar.println(line);
                 bar.set_position(self.done as u64);
-                bar.set_prefix(self.times());
+                bar.set_prefix(self.left());
                 if self.done >= self.runs {
                     bar.finish_and_clear();
                 }

@@ -173,3 +173,45 @@ fn every_experiment_file_of_the_repository_is_valid() {
     }
     assert!(files >= 4, "experiments/ holds {files} files");
 }
+
+#[test]
+fn log_debug_shows_batches_stages_and_snapshots_and_the_default_is_quiet() {
+    let run = |engine: &str, log: Option<&str>| {
+        let mut args = vec!["run", "--engine", engine, "--workload", "wordcount", "--rate", "20k", "--duration", "2s"];
+        args.extend([
+            "--warmup",
+            "500ms",
+            "--workers",
+            "2",
+            "--batch-interval",
+            "500ms",
+            "--checkpoint-interval",
+            "500ms",
+        ]);
+        if let Some(l) = log {
+            args.extend(["--log", l]);
+        }
+        let o = streambench(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let quiet = run("microbatch", None);
+    assert!(!quiet.contains("finished batch") && !quiet.contains("INFO"), "{quiet}");
+    let micro = run("microbatch", Some("debug"));
+    for needle in [
+        "run started",
+        "finished batch",
+        "batch_time_ms=1000",
+        "map_tasks=",
+        "result_tasks=",
+        "stage",
+        "time.busy",
+        "verified",
+    ] {
+        assert!(micro.contains(needle), "no `{needle}` in {micro}");
+    }
+    let native = run("native", Some("native=debug"));
+    assert!(native.contains("snapshot written") && !native.contains("run started"), "{native}");
+    let bad = streambench(&["--log", "microbatch=[", "baseline", "--workload", "wordcount"]);
+    assert!(!bad.status.success() && stderr(&bad).contains("--log"), "{}", stderr(&bad));
+}

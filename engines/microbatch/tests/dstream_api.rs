@@ -17,6 +17,7 @@ fn s(x: &str) -> String {
 
 #[test]
 fn glom_repartition_count_reduce_and_cache() {
+    let _one = support::one_context();
     let mut ssc = context(2, 3);
     let a = ssc.queue_stream(vec![vec![1u64, 2, 3, 4, 5], vec![], vec![7]]).unwrap();
     // The queue puts record i in partition i % 2: glom shows the partitions.
@@ -52,6 +53,7 @@ fn glom_repartition_count_reduce_and_cache() {
 
 #[test]
 fn transform_with_and_slice() {
+    let _one = support::one_context();
     let mut ssc = context(2, 3);
     let a = ssc.queue_stream(vec![vec![1u64, 2], vec![3], vec![4]]).unwrap();
     let b = ssc.queue_stream(vec![vec![10u64], vec![], vec![20, 30]]).unwrap();
@@ -81,6 +83,7 @@ fn transform_with_and_slice() {
 
 #[test]
 fn pair_operations_and_joins() {
+    let _one = support::one_context();
     let mut ssc = context(2, 2);
     let left = ssc.queue_stream(vec![vec![(s("a"), 1u64), (s("a"), 2), (s("b"), 3)], vec![(s("c"), 4)]]).unwrap();
     let right = ssc.queue_stream(vec![vec![(s("a"), s("x")), (s("c"), s("y"))], vec![]]).unwrap();
@@ -173,6 +176,7 @@ fn pair_operations_and_joins() {
 
 #[test]
 fn window_operations_plain_and_inverse() {
+    let _one = support::one_context();
     // Batches 1..=6: the numbers below; windows of 3 batches every 2 batches end at batches 2,
     // 4 and 6 and hold batches {1,2}, {2,3,4}, {4,5,6}.
     let mut ssc = context(2, 6);
@@ -229,6 +233,7 @@ fn window_operations_plain_and_inverse() {
 
 #[test]
 fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
+    let _one = support::one_context();
     // A running sum per key starting from the initial state; a key idle for 200 ms times out
     // (called once more with no value), and its final sum is the mapped record then.
     let mut ssc = context(2, 5);
@@ -282,6 +287,7 @@ fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
 
 #[test]
 fn print_writes_sparks_format() {
+    let _one = support::one_context();
     let mut ssc = context(1, 2);
     let counts =
         ssc.queue_stream(vec![vec![(s("spark"), 3u64), (s("is"), 2), (s("fast"), 1)], vec![(s("x"), 1)]]).unwrap();
@@ -300,6 +306,7 @@ fn print_writes_sparks_format() {
 
 #[test]
 fn save_as_text_files_writes_a_directory_per_batch() {
+    let _one = support::one_context();
     let dir = fresh_dir("save");
     let prefix = dir.join("counts").to_string_lossy().into_owned();
     let mut ssc = context(2, 2);
@@ -327,6 +334,7 @@ fn save_as_text_files_writes_a_directory_per_batch() {
 
 #[test]
 fn checkpoint_interval_must_be_a_multiple_of_the_batch() {
+    let _one = support::one_context();
     let ssc = context(1, 1);
     let a = ssc.queue_stream(vec![vec![1u64]]).unwrap();
     let err = a.checkpoint(Duration::from_millis(250)).err().unwrap().to_string();
@@ -340,6 +348,7 @@ fn checkpoint_interval_must_be_a_multiple_of_the_batch() {
 /// RDD operations inside `transform` (`filter`, `map`, `reduce_by_key`) as Spark's.
 #[test]
 fn a_parallelized_table_joins_every_batch_in_transform() {
+    let _one = support::one_context();
     for executors in [1, 2] {
         let ssc = context(executors, 2);
         let table = ssc.parallelize(vec![(1u32, "one".to_owned()), (2, "two".to_owned()), (3, "three".to_owned())], 2);

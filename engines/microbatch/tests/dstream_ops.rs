@@ -12,6 +12,7 @@ use support::*;
 
 #[test]
 fn running_count_of_the_programming_guide() {
+    let _one = support::one_context();
     for executors in [1, 2] {
         let mut ssc = context(executors, 3);
         ssc.checkpoint(std::env::temp_dir().join("sb-guide")).unwrap();
@@ -45,6 +46,7 @@ fn running_count_of_the_programming_guide() {
 
 #[test]
 fn update_state_by_key_none_removes_the_key() {
+    let _one = support::one_context();
     let mut ssc = context(2, 3);
     ssc.checkpoint(std::env::temp_dir().join("sb-remove")).unwrap();
     let s = ssc
@@ -67,6 +69,7 @@ fn update_state_by_key_none_removes_the_key() {
 
 #[test]
 fn windows_of_three_batches_sliding_every_two() {
+    let _one = support::one_context();
     // Batches 1..=6 hold the numbers 1..=6; a window of 3 batches every 2 batches sees, at
     // batch 2: {1,2}; at 4: {2,3,4}; at 6: {4,5,6}.
     let mut ssc = context(2, 6);
@@ -90,6 +93,7 @@ fn windows_of_three_batches_sliding_every_two() {
 
 #[test]
 fn map_filter_flat_map_reduce_by_key_count_by_value_and_union() {
+    let _one = support::one_context();
     let mut ssc = context(2, 2);
     let a = ssc.queue_stream(vec![vec![1u64, 2, 3, 4], vec![5, 5, 6]]).unwrap();
     let b = ssc.queue_stream(vec![vec![10u64], vec![]]).unwrap();
@@ -133,6 +137,7 @@ fn map_filter_flat_map_reduce_by_key_count_by_value_and_union() {
 
 #[test]
 fn lifecycle_errors() {
+    let _one = support::one_context();
     // A stateful operation without a checkpoint directory.
     let mut ssc = context(1, 1);
     let s = ssc.queue_stream(vec![vec![("a".to_owned(), 1u64)]]).unwrap();
@@ -166,6 +171,7 @@ fn lifecycle_errors() {
 
 #[test]
 fn a_slow_batch_delays_the_next() {
+    let _one = support::one_context();
     // System clock, 50 ms batches; the second batch's job takes 200 ms: the batches after it
     // start late, and their scheduling delay grows.
     let conf = StreamingConf {

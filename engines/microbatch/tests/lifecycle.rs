@@ -21,6 +21,7 @@ fn epoch_ms() -> u64 {
 
 #[test]
 fn stop_not_graceful_returns_at_once_and_runs_no_other_batch() {
+    let _one = support::one_context();
     let mut ssc = system(Duration::from_secs(5));
     let batches = collect(&ssc.queue_stream(vec![vec![1u64]]).unwrap());
     ssc.start().unwrap();
@@ -36,6 +37,7 @@ fn stop_not_graceful_returns_at_once_and_runs_no_other_batch() {
 
 #[test]
 fn stop_graceful_processes_everything_the_receivers_stored() {
+    let _one = support::one_context();
     let mut ssc = system(Duration::from_millis(300));
     let (stored, returned) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let (counter, finished) = (Arc::clone(&stored), Arc::clone(&returned));
@@ -71,6 +73,7 @@ fn stop_graceful_processes_everything_the_receivers_stored() {
 
 #[test]
 fn await_termination_after_stop_returns_the_batches() {
+    let _one = support::one_context();
     let mut ssc = context(1, 2);
     ssc.queue_stream(vec![vec![1u64], vec![2]]).unwrap().foreach_batch(|_, _| {}).unwrap();
     ssc.start().unwrap();
@@ -87,6 +90,7 @@ fn await_termination_after_stop_returns_the_batches() {
 
 #[test]
 fn one_context_is_active_at_a_time() {
+    let _one = support::one_context();
     let mut a = system(Duration::from_secs(1));
     a.queue_stream(vec![vec![1u64]]).unwrap().foreach_batch(|_, _| {}).unwrap();
     let mut b = system(Duration::from_secs(1));
@@ -102,6 +106,7 @@ fn one_context_is_active_at_a_time() {
 
 #[test]
 fn settings_after_start_are_refused_and_listeners_are_heard() {
+    let _one = support::one_context();
     let mut ssc = system(Duration::from_millis(100));
     ssc.queue_stream(vec![vec![1u64]; 5]).unwrap().foreach_batch(|_, _| {}).unwrap();
     ssc.start().unwrap();
@@ -123,6 +128,7 @@ fn settings_after_start_are_refused_and_listeners_are_heard() {
 
 #[test]
 fn batch_times_are_epoch_milliseconds_so_runs_do_not_overwrite_each_other() {
+    let _one = support::one_context();
     let dir = fresh_dir("epoch-times");
     let mut folders = Vec::new();
     for _ in 0..2 {
@@ -154,6 +160,7 @@ fn batch_times_are_epoch_milliseconds_so_runs_do_not_overwrite_each_other() {
 
 #[test]
 fn text_file_stream_reads_only_files_that_appear_after_the_start() {
+    let _one = support::one_context();
     let dir = fresh_dir("new-files-only");
     std::fs::write(dir.join("old.txt"), "old\n").unwrap();
     let mut ssc = context(1, 2);
@@ -178,6 +185,7 @@ fn text_file_stream_reads_only_files_that_appear_after_the_start() {
 
 #[test]
 fn errors_name_what_the_user_called_in_the_units_given() {
+    let _one = support::one_context();
     let ssc = context(1, 2);
     let a = ssc.queue_stream(vec![vec![(1u64, 1u64)]]).unwrap();
     let b = ssc.queue_stream(vec![vec![(1u64, 2u64)]]).unwrap();

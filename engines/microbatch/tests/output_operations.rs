@@ -37,6 +37,7 @@ fn expect(batches: &[&[(&str, u64)]]) -> BTreeMap<u64, Vec<(String, u64)>> {
 
 #[test]
 fn a_second_and_third_output_on_an_uncached_shuffled_stream_see_every_batch() {
+    let _one = support::one_context();
     for executors in [1, 2] {
         let mut ssc = lines_context(executors, &format!("outputs-shuffled-{executors}"));
         let counts = word_pairs(&ssc).reduce_by_key(|a, b| a + b).unwrap();
@@ -59,6 +60,7 @@ fn a_second_and_third_output_on_an_uncached_shuffled_stream_see_every_batch() {
 
 #[test]
 fn several_outputs_on_uncached_windowed_and_stateful_streams_see_every_batch() {
+    let _one = support::one_context();
     for executors in [1, 2] {
         let mut ssc = lines_context(executors, &format!("outputs-windowed-{executors}"));
         let pairs_stream = word_pairs(&ssc);

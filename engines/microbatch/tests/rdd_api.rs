@@ -17,6 +17,7 @@ fn s(x: &str) -> String {
 
 #[test]
 fn a_static_dataset_is_joined_with_every_batch_in_transform() {
+    let _one = support::one_context();
     for executors in [1, 2] {
         let mut ssc = context(executors, 3);
         // Built once, outside `transform`, and used by every batch (the seed's
@@ -54,6 +55,7 @@ fn a_static_dataset_is_joined_with_every_batch_in_transform() {
 
 #[test]
 fn narrow_and_keyed_operations_inside_transform_give_sparks_results() {
+    let _one = support::one_context();
     let mut ssc = context(2, 2);
     let lines = ssc.queue_stream(vec![vec![s("a b"), s("b c c")], vec![s("d")]]).unwrap();
     let out = collect(
@@ -107,6 +109,7 @@ fn narrow_and_keyed_operations_inside_transform_give_sparks_results() {
 
 #[test]
 fn count_and_collect_in_foreach_rdd_run_jobs_on_the_executors() {
+    let _one = support::one_context();
     let mut ssc = context(2, 2);
     let numbers = ssc.queue_stream(vec![vec![3u64, 1, 2], vec![]]).unwrap();
     let seen: Collected<(u64, Vec<u64>)> = Arc::default();

@@ -62,12 +62,14 @@ fn expected(lines: usize) -> Vec<(String, u64)> {
 
 #[test]
 fn a_socket_text_stream_counts_every_line_once() {
+    let _one = support::one_context();
     // 2000 lines over about 400 ms; 12 batches of 100 ms read them all.
     assert_eq!(socket_word_counts(Vec::new(), "socket"), expected(2000));
 }
 
 #[test]
 fn received_blocks_survive_the_loss_of_an_executor() {
+    let _one = support::one_context();
     // Executor 0 holds a copy of every other block; once it is lost, the running count is
     // recomputed from the replicas on executor 1.
     let faults = vec![workloads::Fault::KillWorker { worker: 0, at_ns: 250 * MS }];
@@ -76,6 +78,7 @@ fn received_blocks_survive_the_loss_of_an_executor() {
 
 #[test]
 fn text_file_stream_reads_each_new_file_once() {
+    let _one = support::one_context();
     let dir = fresh_dir("files");
     let mut ssc = context(2, 3);
     // An output writes a file while batches 1 and 2 run: every batch's lineage (here: which
@@ -101,6 +104,7 @@ fn text_file_stream_reads_each_new_file_once() {
 
 #[test]
 fn a_failing_receiver_or_a_panicking_task_stops_the_program_with_why() {
+    let _one = support::one_context();
     // On the system clock: the receiver fails at once, well before the first batch.
     let conf = StreamingConf { executors: 2, batches: Some(5), ..StreamingConf::default() };
     let mut ssc = StreamingContext::new(conf, Duration::from_millis(50)).unwrap();
@@ -125,6 +129,7 @@ fn a_failing_receiver_or_a_panicking_task_stops_the_program_with_why() {
 
 #[test]
 fn backpressure_and_the_maximum_rate_bound_a_direct_stream() {
+    let _one = support::one_context();
     // The source always has 1000 records more; 2 partitions, 100 ms batches.
     let run_with = |conf: StreamingConf| {
         let mut ssc = StreamingContext::new(StreamingConf { batches: Some(3), ..conf }, BATCH).unwrap();
@@ -165,6 +170,7 @@ fn restarting(batches: u64) -> StreamingContext {
 
 #[test]
 fn a_socket_receiver_restarts_after_a_reset_and_after_the_sender_closes() {
+    let _one = support::one_context();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let server = std::thread::spawn(move || {
@@ -196,6 +202,7 @@ fn a_socket_receiver_restarts_after_a_reset_and_after_the_sender_closes() {
 
 #[test]
 fn a_socket_receiver_without_a_listener_keeps_retrying_and_batches_go_on() {
+    let _one = support::one_context();
     // A port nobody listens on: connections are refused, the receiver retries, batches run empty.
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
     let mut ssc = restarting(6);
@@ -213,6 +220,7 @@ fn a_socket_receiver_without_a_listener_keeps_retrying_and_batches_go_on() {
 
 #[test]
 fn a_line_over_the_bound_is_skipped_and_reported() {
+    let _one = support::one_context();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let long = workloads::socket::MAX_LINE_BYTES + 1000;

@@ -43,6 +43,7 @@ fn program(dir: &Path, batches: u64, step: u64) -> Result<(StreamingContext, Tot
 
 #[test]
 fn a_restarted_program_resumes_from_its_checkpoint() {
+    let _one = support::one_context();
     let dir = fresh_dir("restart");
     // First run: 5 batches of 3 records per partition; the cut is at batch 4 (400 ms).
     let (mut first, totals) = program(&dir, 5, 3).unwrap();
@@ -63,6 +64,7 @@ fn a_restarted_program_resumes_from_its_checkpoint() {
 
 #[test]
 fn a_corrupt_or_partial_checkpoint_is_passed_over() {
+    let _one = support::one_context();
     let dir = fresh_dir("corrupt");
     let (mut first, _) = program(&dir, 5, 3).unwrap();
     run(&mut first);
@@ -96,6 +98,7 @@ fn a_corrupt_or_partial_checkpoint_is_passed_over() {
 
 #[test]
 fn a_checkpoint_of_another_program_is_refused() {
+    let _one = support::one_context();
     let dir = fresh_dir("other");
     let (mut first, _) = program(&dir, 2, 1).unwrap();
     run(&mut first);
@@ -112,11 +115,13 @@ fn a_checkpoint_of_another_program_is_refused() {
 
 #[test]
 fn a_lost_executor_recomputes_only_its_own_share_from_the_last_cut_and_lineage() {
+    let _one = support::one_context();
     lost_share(true);
 }
 
 #[test]
 fn a_lost_executor_kept_dead_has_its_share_recomputed_on_the_survivor() {
+    let _one = support::one_context();
     lost_share(false);
 }
 
@@ -176,6 +181,7 @@ fn lost_share(relaunch: bool) {
 
 #[test]
 fn an_executor_lost_mid_stage_costs_only_its_map_outputs_and_its_running_task() {
+    let _one = support::one_context();
     // One batch on the system clock: 2 partitions counted by key, then a result stage of 30
     // `map_partitions` of 10 ms (300 ms) per partition. Executor 1 is killed 150 ms into the
     // result stage (which ends 300 ms after the batch time at the earliest):
@@ -247,6 +253,7 @@ fn threads_per_batch(relaunch: bool) -> BTreeMap<u64, std::collections::BTreeSet
 
 #[test]
 fn a_lost_executor_is_relaunched_so_the_run_goes_on_with_every_executor() {
+    let _one = support::one_context();
     let relaunched = threads_per_batch(true);
     let kept_dead = threads_per_batch(false);
     for b in 1..=5u64 {
@@ -272,6 +279,7 @@ fn one_batch_killing_executor_1_at_350_ms() -> StreamingContext {
 
 #[test]
 fn a_killed_executor_stops_the_task_it_is_running_at_once() {
+    let _one = support::one_context();
     // One batch on the system clock; each partition's task is a chain of 40 maps of 10 ms
     // (400 ms), and executor 1 is killed 150 ms into it. Its task stops at the next map and is
     // lost; the relaunched executor runs the partition again in full. Had the task run on to

@@ -11,9 +11,15 @@ use workloads::{HashtagSpec, JobSpec, Observer, Profile, RunSpec, SensorSpec, Wo
 
 const MS: u64 = 1_000_000;
 
+/// One `StreamingContext` is active per process (Spark's rule): `cargo test` runs this file's
+/// tests as threads of one process, so their micro-batch runs take turns.
+static ONE_CONTEXT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn check(spec: &RunSpec) -> (workloads::RunReport, Verdict) {
     let observer = Observer::new(spec);
+    let one = ONE_CONTEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     microbatch::run(spec, &observer).expect("micro-batch run");
+    drop(one);
     let report = observer.report();
     let verdict = registry::verify(spec, &report, Running::Snapshots).unwrap();
     assert!(verdict.correct, "{} executors: {}", spec.cluster.workers, verdict.message);

@@ -108,6 +108,7 @@ fn restore(control: &Control, recorder: &mut Recorder, fault: usize, at_ns: u64)
     let offsets: Vec<(u32, u64)> = control.part("source").unwrap_or_default();
     let rewritten = recorder.rewind(&control.restored_outputs());
     let took_ns = recorder.now_ns() - at_ns;
+    tracing::info!(fault, epoch_ns = ?epoch_ns, skipped = skipped.len(), took_ms = took_ns as f64 / 1e6, "restored");
     if let Some(index) = control.kill_index(fault) {
         recorder.fault_applied(index, at_ns);
     }

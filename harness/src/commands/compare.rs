@@ -14,6 +14,7 @@ use workloads::{registry, Collect, Fault, JobOptions, Profile, RunReport, RunSpe
 use crate::engine::{judge, measure, Engine};
 use crate::options::{parse_seed, workload_parser};
 use crate::output::write_json;
+use crate::progress::{planned_seconds, Progress};
 use crate::result::{Context, RunResult};
 use crate::run_kind::RunKind;
 use crate::summary::{CostEntry, Summary, SummaryRun};
@@ -125,6 +126,28 @@ impl Plan {
         Ok(self)
     }
 
+    /// How many runs a comparison of `engines` on `workloads` with `workers` makes (if every
+    /// max-rate run succeeds).
+    pub fn runs(&self, engines: &[Engine], workloads: &[Workload], workers: usize) -> usize {
+        let e = engines.len();
+        let mut n = 0;
+        for &w in workloads {
+            n += 3 * e;
+            if w == self.fault_workload && workers >= 2 {
+                n += e;
+            }
+            match w {
+                Workload::Wordcount => {
+                    n += usize::from(engines.contains(&Engine::Microbatch)) * self.batch_intervals.len();
+                    n += e * (1 + usize::from(workers >= 2));
+                }
+                Workload::Hashtags => n += e * self.disorders.len(),
+                _ => {}
+            }
+        }
+        n
+    }
+
     /// Events per COST loop of `workload`.
     pub fn cost_records(&self, workload: Workload) -> u64 {
         let sizes = registry::def(workload).sizes();
@@ -162,7 +185,7 @@ pub(crate) fn file_name(engine: Engine, workload: Workload, kind: RunKind, varia
 }
 
 /// Runs the comparison, writing everything under `args.out`; `progress` hears one line per step.
-pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Summary> {
+pub fn compare(args: &CompareArgs, progress: &mut dyn Progress) -> Result<Summary> {
     let plan = Plan::new(args.quick).with_duration(args.duration, args.warmup)?;
     let workers = args
         .workers
@@ -170,9 +193,11 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let out = &args.out;
     std::fs::create_dir_all(out.join("runs")).with_context(|| format!("creating {}", out.display()))?;
+    let workloads = if args.workloads.is_empty() { Workload::ALL.to_vec() } else { args.workloads.clone() };
+    let runs = plan.runs(&args.engines, &workloads, workers);
+    progress.begin(runs, runs as f64 * planned_seconds(plan.duration_ns));
     let mut c =
         Comparison { args, plan, workers, progress, costs: BTreeMap::new(), runs: Vec::new(), results: Vec::new() };
-    let workloads = if args.workloads.is_empty() { Workload::ALL.to_vec() } else { args.workloads.clone() };
     for workload in workloads {
         c.workload(workload)?;
     }
@@ -180,9 +205,10 @@ pub fn compare(args: &CompareArgs, progress: &mut dyn FnMut(&str)) -> Result<Sum
     let context = Context::now(&run_spec(Workload::ALL[0], Profile::Max { nominal: 1e6 }, &plan, workers, args.seed));
     let summary = Summary { context, quick: args.quick, cost: costs, runs };
     write_json(Some(&out.join("summary.json")), &summary)?;
+    crate::tidy::write(out, &summary, &results)?;
     let plots = crate::section_plots::all(out, &summary, &results)?;
     crate::report::write_report(out, &summary, &results, &plots)?;
-    progress(&format!("wrote {}", out.join("report.md").display()));
+    progress.note(&format!("wrote {}", out.join("report.md").display()));
     Ok(summary)
 }
 
@@ -191,7 +217,7 @@ pub(crate) struct Comparison<'a> {
     pub(crate) args: &'a CompareArgs,
     pub(crate) plan: Plan,
     pub(crate) workers: usize,
-    pub(crate) progress: &'a mut dyn FnMut(&str),
+    pub(crate) progress: &'a mut dyn Progress,
     costs: BTreeMap<String, CostEntry>,
     pub(crate) runs: Vec<SummaryRun>,
     pub(crate) results: Vec<(String, RunResult)>,
@@ -210,7 +236,7 @@ impl Comparison<'_> {
         let records = self.plan.cost_records(workload);
         let spec = run_spec(workload, Profile::Max { nominal: 1e6 }, &self.plan, 1, self.args.seed);
         let c = registry::cost(&spec, records)?;
-        (self.progress)(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
+        self.progress.note(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
         let entry = CostEntry { records: c.records, records_per_sec: c.records_per_sec };
         self.costs.insert(workload.name().to_owned(), entry.clone());
         let cost = Cost { spec, records, entry };
@@ -271,6 +297,9 @@ impl Comparison<'_> {
         if spec.profile.is_max() {
             spec.records = self.plan.max_records(workload);
         }
+        let sep = if variant.is_empty() { "" } else { " " };
+        let name = format!("{} {workload} {kind}{sep}{variant}", engine.name());
+        self.progress.start(&name, repeats as f64 * planned_seconds(spec.duration_ns));
         let judged = self
             .measure_median(engine, &spec, cost, repeats)
             .and_then(|(report, context, paired)| judge(engine, &spec, &report, context).map(|r| (r, paired)));
@@ -290,7 +319,7 @@ impl Comparison<'_> {
         let (r, paired) = match judged {
             Ok(judged) => judged,
             Err(e) => {
-                (self.progress)(&format!("{kind:>11}: {} {workload}: FAILED: {e:#}", engine.name()));
+                self.progress.finish(&format!("{kind:>11}: {} {workload}: FAILED: {e:#}", engine.name()));
                 self.runs.push(SummaryRun::failed(engine.name(), workload.name(), kind, format!("{e:#}")));
                 return None;
             }
@@ -301,9 +330,9 @@ impl Comparison<'_> {
             String::new()
         };
         let label = if variant.is_empty() { kind.to_string() } else { format!("{kind} {variant}") };
-        (self.progress)(&format!("{label:>14}: {}{spread}", crate::report::one_line(&r)));
+        self.progress.finish(&format!("{label:>14}: {}{spread}", crate::report::one_line(&r)));
         if let Err(e) = write_json(Some(&self.args.out.join(&file)), &r) {
-            (self.progress)(&format!("cannot write {file}: {e:#}"));
+            self.progress.note(&format!("cannot write {file}: {e:#}"));
         }
         self.runs.push(SummaryRun::of(
             kind,

@@ -1,5 +1,5 @@
-//! `streambench plot`: every plot (and the report) of a comparison directory, redrawn from its
-//! JSON.
+//! `streambench plot`: every plot (the report, `runs.csv` and `timeline.csv`) of a comparison or
+//! experiment directory, redrawn from its JSON.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use crate::summary::Summary;
 /// `streambench plot`.
 #[derive(Debug, clap::Args)]
 pub struct PlotArgs {
-    /// A directory written by `compare` (with summary.json).
+    /// A directory written by `compare` or `experiment` (with summary.json).
     pub dir: PathBuf,
 }
 
@@ -19,6 +19,7 @@ pub struct PlotArgs {
 pub fn run(args: &PlotArgs) -> Result<usize> {
     let summary = Summary::read(&args.dir.join("summary.json"))?;
     let results = read_results(&args.dir, &summary)?;
+    crate::tidy::write(&args.dir, &summary, &results)?;
     let plots = crate::section_plots::all(&args.dir, &summary, &results)?;
     crate::report::write_report(&args.dir, &summary, &results, &plots)?;
     Ok(plots.len())

@@ -59,6 +59,8 @@ impl Comparison<'_> {
             self.args.out.join(crate::commands::compare::file_name(engine, workload, RunKind::Scaling, &variant));
         run.extend(["--out".to_owned(), file.display().to_string()]);
         let args = ClusterArgs { processes, timeout: 600 * 1_000 * MS, run };
+        let name = format!("{} {workload} scaling {variant}", engine.name());
+        self.progress.start(&name, crate::progress::planned_seconds(spec.duration_ns));
         let judged = cluster(&args).map(|r| (r, None));
         self.record(engine, workload, RunKind::Scaling, &variant, judged);
     }

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 
 use crate::engine::execute;
 use crate::output::write_json;
+use crate::progress::{planned_seconds, Progress};
 use crate::result::RunResult;
 use crate::run_args::parse_run_options as run_args;
 
@@ -52,23 +53,27 @@ pub fn bounded(r: &RunResult) -> bool {
 pub type Probe = (f64, bool, Option<f64>);
 
 /// Searches the highest sustainable rate; returns it and every probe.
-pub fn sustainable(args: &SustainableArgs, progress: &mut dyn FnMut(&str)) -> Result<(f64, Vec<Probe>)> {
+pub fn sustainable(args: &SustainableArgs, progress: &mut dyn Progress) -> Result<(f64, Vec<Probe>)> {
     let max_args = run_args(&args.run, &["--rate".into(), "max".into()])?;
     let spec = max_args.to_spec()?;
+    let probes = args.probes as usize + 1;
+    progress.begin(probes, probes as f64 * planned_seconds(spec.duration_ns));
+    progress.start("capacity at max", planned_seconds(spec.duration_ns));
     let capacity = execute(max_args.engine, &spec)?;
     if !capacity.correct {
         bail!("the max-rate run was incorrect: {}", capacity.verification);
     }
     let cap = capacity.throughput.records_per_sec;
-    progress(&format!("capacity at max rate: {cap:.0} records/s"));
+    progress.finish(&format!("capacity at max rate: {cap:.0} records/s"));
     let (mut lo, mut hi) = (0.0, cap * 1.1);
     let mut probes = Vec::new();
     for _ in 0..args.probes {
         let rate = ((lo + hi) / 2.0).round().max(1.0);
         let a = run_args(&args.run, &["--rate".into(), format!("{rate}")])?;
+        progress.start(&format!("{rate:.0} records/s"), planned_seconds(spec.duration_ns));
         let r = execute(a.engine, &a.to_spec()?)?;
         let ok = bounded(&r);
-        progress(&format!(
+        progress.finish(&format!(
             "{rate:.0} records/s: input p99 {} ms, {}",
             r.latency.input.show(|l| l.p99_ms),
             if ok { "bounded" } else { "growing" }

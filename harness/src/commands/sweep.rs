@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{execute, Engine};
 use crate::output::write_json;
 use crate::plot::{engine_color, line_chart, Axis, Series};
+use crate::progress::{planned_seconds, Progress};
 use crate::result::RunResult;
 use crate::run_args::parse_run_options as run_args;
 
@@ -92,7 +93,7 @@ pub struct SweepPoint {
 }
 
 /// Runs the sweep; `progress` hears one line per run.
-pub fn sweep(args: &SweepArgs, progress: &mut dyn FnMut(&str)) -> Result<Vec<SweepPoint>> {
+pub fn sweep(args: &SweepArgs, progress: &mut dyn Progress) -> Result<Vec<SweepPoint>> {
     let first = run_args(&with_engine(&args.run, None), &[])?;
     let engines = if args.engines.is_empty() { vec![first.engine] } else { args.engines.clone() };
     // Validate every run before starting any.
@@ -107,11 +108,13 @@ pub fn sweep(args: &SweepArgs, progress: &mut dyn FnMut(&str)) -> Result<Vec<Swe
     std::fs::create_dir_all(args.out.join("runs"))?;
     let mut points = Vec::new();
     let mut results = Vec::new();
+    progress.begin(plan.len(), plan.iter().map(|(_, _, s)| planned_seconds(s.duration_ns)).sum());
     for (engine, value, spec) in plan {
+        progress.start(&format!("{} {} {value}", engine.name(), args.param.flag()), planned_seconds(spec.duration_ns));
         let file = format!("runs/{}-{}.json", engine.name(), value.replace(['/', ' '], "_"));
         match execute(engine, &spec) {
             Ok(r) => {
-                progress(&format!("{} = {value}: {}", args.param.flag(), crate::report::one_line(&r)));
+                progress.finish(&format!("{} = {value}: {}", args.param.flag(), crate::report::one_line(&r)));
                 write_json(Some(&args.out.join(&file)), &r)?;
                 points.push(SweepPoint {
                     engine: engine.name().into(),
@@ -123,7 +126,7 @@ pub fn sweep(args: &SweepArgs, progress: &mut dyn FnMut(&str)) -> Result<Vec<Swe
                 results.push(r);
             }
             Err(e) => {
-                progress(&format!("{} = {value}: {} FAILED: {e:#}", args.param.flag(), engine.name()));
+                progress.finish(&format!("{} = {value}: {} FAILED: {e:#}", args.param.flag(), engine.name()));
                 points.push(SweepPoint {
                     engine: engine.name().into(),
                     value,

@@ -297,6 +297,9 @@ impl DagScheduler {
         let tasks =
             todo.iter().map(|&(s, p)| (stages[s].rdd, matches!(stages[s].kind, TaskKind::ShuffleMap { .. }), p));
         let placed = placement::place_tasks(&self.incarnations, tasks)?;
+        let rdds: Vec<_> = stages.iter().map(|s| s.rdd.id).collect();
+        let _stage = tracing::debug_span!("stage", rdds = ?rdds, tasks = todo.len()).entered();
+        tracing::trace!(executors = ?placed, "tasks launched");
         let first = self.next_task;
         for (&(s, p), &to) in todo.iter().zip(&placed) {
             let Stage { rdd, kind, .. } = &stages[s];
@@ -381,6 +384,7 @@ impl DagScheduler {
         if !self.relaunch && self.incarnations.iter().filter(|a| a.is_some()).count() == 1 {
             return Err(format!("executor {e} is the last one alive: nothing could recover its work"));
         }
+        tracing::info!(executor = e, relaunch = self.relaunch, "executor lost");
         let gone = |_| "the executors are gone".to_owned();
         {
             // Under the lock, so that a block stored after the loss is stored on the new one.

@@ -220,6 +220,11 @@ impl JobGenerator {
         }
         self.graph.inputs.lock().expect("graph").extend(meta.inputs.iter().map(|(s, t, r)| ((*s, *t), r.clone())));
         self.first = meta.cut / self.graph.batch_ns + 1;
+        tracing::info!(
+            cut_ms = meta.cut / 1_000_000,
+            time_ms = meta.time / 1_000_000,
+            "restored from the metadata checkpoint"
+        );
         (self.replay_until, self.cut, self.previous_cut) = (meta.time, meta.cut, meta.cut);
         Instant::now().checked_sub(Duration::from_nanos(meta.cut)).unwrap_or(epoch)
     }
@@ -290,6 +295,7 @@ impl JobGenerator {
 
     /// One batch: faults due, job generation, the jobs, the checkpoint, the batch's info.
     fn batch(&mut self, t: Time, epoch: Instant, dir: Option<&Path>) {
+        let _batch = tracing::debug_span!("batch", time_ms = t / 1_000_000).entered();
         let started = Instant::now();
         // Fault times are real time since the start, or batch time on a manual clock.
         let elapsed = match self.conf.clock {
@@ -375,7 +381,9 @@ impl JobGenerator {
         };
         drop(inputs);
         self.stats.metadata += 1;
-        self.stats.bytes += checkpoint::write(dir, &meta, self.previous_cut)?;
+        let bytes = checkpoint::write(dir, &meta, self.previous_cut)?;
+        self.stats.bytes += bytes;
+        tracing::trace!(time_ms = t / 1_000_000, cut_ms = self.cut / 1_000_000, bytes, "metadata checkpoint written");
         Ok(())
     }
 }

@@ -76,6 +76,16 @@ impl JobScheduler {
             processing_delay_ms: (ended - started).as_secs_f64() * 1e3,
             total_delay_ms: (since(ended) - t as f64).max(0.0) / 1e6,
         };
+        tracing::debug!(
+            batch_time_ms = info.batch_time_ms,
+            records,
+            map_tasks = info.map_tasks,
+            result_tasks = info.result_tasks,
+            scheduling_delay_ms = info.scheduling_delay_ms,
+            processing_delay_ms = info.processing_delay_ms,
+            total_delay_ms = info.total_delay_ms,
+            "finished batch"
+        );
         if let Some(estimator) = self.estimator.as_mut() {
             estimator.update(info.records, info.processing_delay_ms, info.scheduling_delay_ms, batch_ns as f64 / 1e6);
             self.ingest.set(Some(estimator.rate()).filter(|r| *r < f64::MAX));

@@ -40,6 +40,14 @@ pub fn pairs(v: &[(&str, u64)]) -> Vec<(String, u64)> {
     v
 }
 
+/// One `StreamingContext` is active per process (as one per JVM in Spark): every test that
+/// starts one holds this first, so that `cargo test`, which runs a file's tests as threads of one
+/// process, runs them one at a time (nextest runs each in a process of its own).
+pub fn one_context() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    ONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Starts `ssc` and waits for its configured batches.
 pub fn run(ssc: &mut StreamingContext) {
     ssc.start().unwrap();

@@ -288,6 +288,8 @@ impl Control {
             store.stats.pause_ns += started.elapsed().as_nanos() as u64;
             match written {
                 Ok(bytes) => {
+                    let ms = started.elapsed().as_secs_f64() * 1e3;
+                    tracing::debug!(epoch, worker = self.worker, bytes, ms, "snapshot written");
                     store.stats.taken += 1;
                     store.stats.bytes += bytes;
                     store.written.push_back(path);
@@ -302,7 +304,7 @@ impl Control {
                 // A failed snapshot is not fatal (the run goes on, a restore uses an older one).
                 Err(e) if !store.warned => {
                     store.warned = true;
-                    eprintln!("native: snapshot at epoch {epoch} not written: {e}");
+                    tracing::warn!(epoch, worker = self.worker, error = %e, "snapshot not written (a restore uses an older one)");
                 }
                 Err(_) => {}
             }
