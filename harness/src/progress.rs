@@ -21,6 +21,10 @@ pub trait Progress {
     fn finish(&mut self, line: &str) {
         self.note(line)
     }
+    /// The run started last was kept from before (`--resume`): one line about it.
+    fn skipped(&mut self, line: &str) {
+        self.finish(line)
+    }
     /// A line about something else (a COST loop, a file written).
     fn note(&mut self, line: &str);
 }
@@ -121,6 +125,13 @@ impl Progress for Display {
             }
             None => eprintln!("[{}/{}] {line}", self.done, self.runs),
         }
+    }
+
+    fn skipped(&mut self, line: &str) {
+        // Kept from before: it takes no time, so it leaves the estimate.
+        self.planned -= self.current;
+        self.current = 0.0;
+        self.finish(line);
     }
 
     fn note(&mut self, line: &str) {

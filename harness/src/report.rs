@@ -35,10 +35,14 @@ pub fn write_report(
 ) -> anyhow::Result<()> {
     let mut md = String::new();
     header(&mut md, summary, results);
-    throughput(&mut md, summary);
-    embed(&mut md, plots, &["throughput"]);
-    latency(&mut md, summary);
-    embed(&mut md, plots, &["latency-cdf", "latency-vs-rate"]);
+    if summary.runs.iter().any(|r| r.kind == RunKind::Max) {
+        throughput(&mut md, summary);
+        embed(&mut md, plots, &["throughput"]);
+    }
+    if summary.runs.iter().any(|r| matches!(r.kind, RunKind::CommonRate | RunKind::HalfMax)) {
+        latency(&mut md, summary);
+        embed(&mut md, plots, &["latency-cdf", "latency-vs-rate"]);
+    }
     crate::report_sections::batch_interval(&mut md, summary, plots);
     crate::report_sections::disorder(&mut md, summary, plots);
     recovery(&mut md, results);
@@ -55,6 +59,9 @@ pub fn write_report(
 fn header(md: &mut String, summary: &Summary, results: &[(String, RunResult)]) {
     let c = &summary.context;
     let _ = writeln!(*md, "# streambench comparison\n");
+    if let Some(d) = &summary.description {
+        let _ = writeln!(*md, "{d}\n");
+    }
     let _ = writeln!(
         *md,
         "Machine: {} CPUs, {}; {} worker threads per engine, 1 process. streambench {} (git {}), timely {}, differential-dataflow {}.\n",
@@ -70,12 +77,24 @@ fn header(md: &mut String, summary: &Summary, results: &[(String, RunResult)]) {
     if let Some(cfg) = first {
         let _ = writeln!(
             *md,
-            "Reproduce with `streambench compare{} --out DIR`. Each run offers events for {:.1} s after which it drains; the first {:.1} s are warm-up, excluded from the figures. Every output of every run is checked against the oracle.\n",
-            if summary.quick { " --quick" } else { "" },
+            "Reproduce with `{}`. Each run offers events for {:.1} s after which it drains; the first {:.1} s are warm-up, excluded from the figures. Every output of every run is checked against the oracle.\n",
+            command(&c.arguments),
             cfg.duration_ns as f64 / 1e9,
             cfg.warmup_ns as f64 / 1e9
         );
     }
+}
+
+/// The command that made the summary, as typed (`streambench compare ...`).
+fn command(arguments: &[String]) -> String {
+    let args = arguments.iter().skip(1).map(|a| {
+        if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    });
+    std::iter::once("streambench".to_owned()).chain(args).collect::<Vec<_>>().join(" ")
 }
 
 /// Throughput at max rate, with the COST loop.
@@ -136,9 +155,14 @@ fn latency(md: &mut String, summary: &Summary) {
     }
 }
 
+/// The runs with a fault.
+fn with_faults(results: &[(String, RunResult)]) -> Vec<&RunResult> {
+    results.iter().filter(|(_, r)| !r.config.faults.is_empty()).map(|(_, r)| r).collect()
+}
+
 /// Recovery under the fault runs' faults.
 fn recovery(md: &mut String, results: &[(String, RunResult)]) {
-    let faulted: Vec<&RunResult> = results.iter().filter(|(f, _)| f.ends_with("-fault.json")).map(|(_, r)| r).collect();
+    let faulted = with_faults(results);
     if !faulted.is_empty() {
         let _ = writeln!(
             *md,
@@ -183,7 +207,7 @@ fn recovery(md: &mut String, results: &[(String, RunResult)]) {
 
 /// What the fault runs' checkpoints cost each engine.
 fn checkpoint_cost(md: &mut String, results: &[(String, RunResult)]) {
-    let faulted: Vec<&RunResult> = results.iter().filter(|(f, _)| f.ends_with("-fault.json")).map(|(_, r)| r).collect();
+    let faulted = with_faults(results);
     if faulted.is_empty() {
         return;
     }

@@ -143,6 +143,9 @@ pub struct Summary {
     pub context: Context,
     /// Whether it was a `--quick` comparison.
     pub quick: bool,
+    /// What the experiment shows (its file's `description`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The COST loop per workload.
     pub cost: BTreeMap<String, CostEntry>,
     /// Every run.

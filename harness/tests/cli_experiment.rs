@@ -128,7 +128,7 @@ fn an_experiment_runs_writes_tidy_csv_and_resumes_without_repeating_a_run() {
     let resumed = streambench(&["experiment", f, "--out", o, "--resume"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let err = stderr(&resumed);
-    assert_eq!(err.matches("finished before, kept").count(), 3, "{err}");
+    assert_eq!(err.matches("(finished before, kept)").count(), 3, "{err}");
     for (name, before) in names.iter().zip(&kept).take(3) {
         assert_eq!(
             &std::fs::read_to_string(out.join(format!("runs/{name}.json"))).unwrap(),

@@ -1,23 +1,30 @@
-//! `streambench compare`: the main job. Every workload on both engines, each with the same run
-//! kinds, durations and warm-ups (a max-rate run, then fixed-rate latency runs at one rate common
-//! to both engines and at half of each engine's own max, and a fault run), the COST loop of each
-//! workload, the report's sections (`sections.rs`: latency against the batch interval, accuracy
-//! against disorder, scaling), then `summary.json`, the plots and `report.md`.
+//! `streambench compare`: the main job, an experiment file. `experiments/compare.toml` (or
+//! `compare-quick.toml` with `--quick`) names every run: each workload on both engines at max,
+//! at a rate common to both engines and at half of each engine's own max, the fault run, and the
+//! runs of the report's sections (latency against the batch interval, accuracy against disorder,
+//! scaling); compare's options edit the file before it runs (the file as it ran is written beside
+//! the results), and the experiment writes `summary.json`, the CSV files, the plots and
+//! `report.md`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use toml::{Table, Value};
 use workloads::spec::SECOND_NS;
-use workloads::{registry, Collect, Fault, JobOptions, Profile, RunReport, RunSpec, Workload};
+use workloads::Workload;
 
-use crate::engine::{judge, measure, Engine};
+use crate::engine::Engine;
+use crate::experiment::file::ExperimentFile;
+use crate::experiment::{plan, run_file, Experiment};
 use crate::options::{parse_seed, workload_parser};
-use crate::output::write_json;
-use crate::progress::{planned_seconds, Progress};
-use crate::result::{Context, RunResult};
-use crate::run_kind::RunKind;
-use crate::summary::{CostEntry, Summary, SummaryRun};
+use crate::progress::Progress;
+use crate::result::RunResult;
+use crate::summary::Summary;
+
+/// The file `compare` runs.
+pub const DEFAULT: &str = include_str!("../../../experiments/compare.toml");
+/// The file `compare --quick` runs.
+pub const QUICK: &str = include_str!("../../../experiments/compare-quick.toml");
 
 /// `streambench compare`.
 #[derive(Debug, clap::Args)]
@@ -41,334 +48,86 @@ pub struct CompareArgs {
     /// The generator seed.
     #[arg(long, default_value_t = 1, value_parser = parse_seed, env = "STREAMBENCH_SEED")]
     pub seed: u64,
-    /// Each run's duration (default 5 s, 1 s with --quick).
+    /// Each run's duration (default 5 s, 1 s with --quick; a fault comes half-way).
     #[arg(long, value_parser = crate::options::parse_duration, env = "STREAMBENCH_COMPARE_DURATION")]
     pub duration: Option<u64>,
     /// Each run's warm-up (default a fifth of the duration, at most 5 s).
     #[arg(long, value_parser = crate::options::parse_duration, env = "STREAMBENCH_COMPARE_WARMUP")]
     pub warmup: Option<u64>,
+    /// Go on with the comparison in `--out`, keeping the runs already finished and correct.
+    #[arg(long)]
+    pub resume: bool,
 }
 
-/// Durations and sizes of a comparison.
-#[derive(Clone, Copy, Debug)]
-pub struct Plan {
-    /// Whether this is a quick comparison.
-    pub quick: bool,
-    /// Each run's duration, ns.
-    pub duration_ns: u64,
-    /// Each run's warm-up, ns.
-    pub warmup_ns: u64,
-    /// Hashtag window and slide, ns.
-    pub window: (u64, u64),
-    /// The micro-batch engine's batch interval, ns.
-    pub batch_interval_ns: u64,
-    /// Both engines' checkpoint interval in the fault runs (a multiple of the batch interval), ns.
-    pub fault_checkpoint_ns: u64,
-    /// The workload of the fault runs.
-    pub fault_workload: Workload,
-    /// Max-rate runs per engine and workload, each right after its own COST loop; the run
-    /// with the median ratio to its COST loop is kept (what the CI gate compares).
-    pub max_repeats: usize,
-    /// The micro-batch engine's batch intervals in the latency-against-batch-interval section, ns.
-    pub batch_intervals: &'static [u64],
-    /// The disorder bounds of the accuracy-against-disorder section, ns.
-    pub disorders: &'static [u64],
+/// The comparison's experiment file as compare's options make it: its text.
+pub fn experiment_text(args: &CompareArgs) -> Result<String> {
+    let mut doc: Table = toml::from_str(if args.quick { QUICK } else { DEFAULT }).context("the embedded comparison")?;
+    let options = doc.entry("options").or_insert_with(|| Value::Table(Table::new()));
+    let options = options.as_table_mut().context("[options] is a table")?;
+    let workers =
+        args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1));
+    options.insert("workers".into(), Value::Integer(workers as i64));
+    options.insert("seed".into(), Value::String(args.seed.to_string()));
+    let duration = match args.duration {
+        Some(d) => d,
+        None => duration_of(options)?,
+    };
+    let warmup = match (args.warmup, args.duration) {
+        (Some(w), _) => w,
+        (None, Some(d)) => (d / 5).min(5 * SECOND_NS),
+        (None, None) => duration_of_key(options, "warmup")?,
+    };
+    if warmup >= duration {
+        bail!("--warmup must be shorter than --duration");
+    }
+    options.insert("duration".into(), Value::String(format!("{}ms", duration / 1_000_000)));
+    options.insert("warmup".into(), Value::String(format!("{}ms", warmup / 1_000_000)));
+    // What compare's options leave out, as exclude rules over every group.
+    let mut rules = Vec::new();
+    let engines: Vec<&str> = args.engines.iter().map(|e| e.name()).collect();
+    for e in Engine::ALL.iter().map(|e| e.name()).filter(|e| !engines.contains(e)) {
+        rules.push(rule("engine", e));
+    }
+    if !args.workloads.is_empty() {
+        for w in Workload::ALL.iter().filter(|w| !args.workloads.contains(w)) {
+            rules.push(rule("workload", w.name()));
+        }
+    }
+    if workers < 2 {
+        // A fault needs a survivor, and a process per worker needs two workers.
+        rules.push(rule("fault", "kill-worker:1@50%"));
+        rules.push(rule("processes", 2));
+    }
+    if !rules.is_empty() {
+        let exclude = doc.entry("exclude").or_insert_with(|| Value::Array(Vec::new()));
+        exclude.as_array_mut().context("exclude is a list")?.extend(rules);
+    }
+    let header = format!(
+        "# The comparison as `streambench compare` ran it (experiments/{}, edited by its options).\n",
+        if args.quick { "compare-quick.toml" } else { "compare.toml" }
+    );
+    Ok(header + &toml::to_string(&doc).context("writing the comparison's file")?)
 }
 
-const MS: u64 = 1_000_000;
-
-impl Plan {
-    /// The plan of a default or `--quick` comparison.
-    pub fn new(quick: bool) -> Self {
-        let fault_workload = Workload::Wordcount;
-        if quick {
-            Plan {
-                quick,
-                duration_ns: SECOND_NS,
-                warmup_ns: SECOND_NS / 4,
-                window: (SECOND_NS / 2, SECOND_NS / 10),
-                batch_interval_ns: SECOND_NS / 10,
-                fault_checkpoint_ns: SECOND_NS / 5,
-                fault_workload,
-                max_repeats: 3,
-                batch_intervals: &[10 * MS, 100 * MS],
-                disorders: &[0, 100 * MS, SECOND_NS],
-            }
-        } else {
-            Plan {
-                quick,
-                duration_ns: 5 * SECOND_NS,
-                warmup_ns: SECOND_NS,
-                window: (10 * SECOND_NS, SECOND_NS),
-                batch_interval_ns: SECOND_NS,
-                fault_checkpoint_ns: SECOND_NS,
-                fault_workload,
-                max_repeats: 1,
-                batch_intervals: &[10 * MS, 100 * MS, 500 * MS, SECOND_NS, 2 * SECOND_NS],
-                disorders: &[0, 100 * MS, SECOND_NS],
-            }
-        }
-    }
-
-    /// The plan with each run lasting `duration_ns` (warm-up: `warmup_ns`, or a fifth of the
-    /// duration, at most 5 s).
-    pub fn with_duration(mut self, duration_ns: Option<u64>, warmup_ns: Option<u64>) -> Result<Self> {
-        if let Some(d) = duration_ns {
-            self.duration_ns = d;
-            self.warmup_ns = (d / 5).min(5 * SECOND_NS);
-        }
-        if let Some(w) = warmup_ns {
-            self.warmup_ns = w;
-        }
-        if self.warmup_ns >= self.duration_ns {
-            anyhow::bail!("--warmup must be shorter than --duration");
-        }
-        Ok(self)
-    }
-
-    /// How many runs a comparison of `engines` on `workloads` with `workers` makes (if every
-    /// max-rate run succeeds).
-    pub fn runs(&self, engines: &[Engine], workloads: &[Workload], workers: usize) -> usize {
-        let e = engines.len();
-        let mut n = 0;
-        for &w in workloads {
-            n += 3 * e;
-            if w == self.fault_workload && workers >= 2 {
-                n += e;
-            }
-            match w {
-                Workload::Wordcount => {
-                    n += usize::from(engines.contains(&Engine::Microbatch)) * self.batch_intervals.len();
-                    n += e * (1 + usize::from(workers >= 2));
-                }
-                Workload::Hashtags => n += e * self.disorders.len(),
-                _ => {}
-            }
-        }
-        n
-    }
-
-    /// Events per COST loop of `workload`.
-    pub fn cost_records(&self, workload: Workload) -> u64 {
-        let sizes = registry::def(workload).sizes();
-        if self.quick {
-            sizes.quick_cost
-        } else {
-            sizes.cost
-        }
-    }
-
-    /// The cap on the events of a max-rate run of `workload` (bounds the oracle's work).
-    pub fn max_records(&self, workload: Workload) -> Option<u64> {
-        self.quick.then(|| registry::def(workload).sizes().quick_max)
-    }
+fn rule(key: &str, value: impl Into<Value>) -> Value {
+    Value::Table(Table::from_iter([(key.to_owned(), value.into())]))
 }
 
-/// The spec of one run of a comparison.
-pub fn run_spec(workload: Workload, profile: Profile, plan: &Plan, workers: usize, seed: u64) -> RunSpec {
-    let mut job = workload.default_job();
-    job.configure(&JobOptions { window: Some(plan.window), ..JobOptions::default() })
-        .expect("a comparison's job options fit every workload");
-    let mut spec = RunSpec::new(job, profile, plan.duration_ns);
-    spec.warmup_ns = plan.warmup_ns;
-    spec.microbatch.batch_interval_ns = plan.batch_interval_ns;
-    spec.seed = seed;
-    spec.cluster.workers = workers;
-    spec.collect = Collect::Digest;
-    spec
+fn duration_of(options: &Table) -> Result<u64> {
+    duration_of_key(options, "duration")
 }
 
-/// Where a run's result goes; `variant` tells runs of one kind apart (`""` for the main ones).
-pub(crate) fn file_name(engine: Engine, workload: Workload, kind: RunKind, variant: &str) -> String {
-    let sep = if variant.is_empty() { "" } else { "-" };
-    format!("runs/{}-{}-{kind}{sep}{variant}.json", engine.name(), workload.name())
+fn duration_of_key(options: &Table, key: &str) -> Result<u64> {
+    let text = options.get(key).and_then(Value::as_str).with_context(|| format!("the comparison sets no {key}"))?;
+    crate::options::parse_duration(text).map_err(anyhow::Error::msg)
 }
 
-/// Runs the comparison, writing everything under `args.out`; `progress` hears one line per step.
+/// Runs the comparison, writing everything under `args.out`.
 pub fn compare(args: &CompareArgs, progress: &mut dyn Progress) -> Result<Summary> {
-    let plan = Plan::new(args.quick).with_duration(args.duration, args.warmup)?;
-    let workers = args
-        .workers
-        .map(|w| w as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let out = &args.out;
-    std::fs::create_dir_all(out.join("runs")).with_context(|| format!("creating {}", out.display()))?;
-    let workloads = if args.workloads.is_empty() { Workload::ALL.to_vec() } else { args.workloads.clone() };
-    let runs = plan.runs(&args.engines, &workloads, workers);
-    progress.begin(runs, runs as f64 * planned_seconds(plan.duration_ns));
-    let mut c =
-        Comparison { args, plan, workers, progress, costs: BTreeMap::new(), runs: Vec::new(), results: Vec::new() };
-    for workload in workloads {
-        c.workload(workload)?;
-    }
-    let Comparison { costs, runs, results, progress, .. } = c;
-    let context = Context::now(&run_spec(Workload::ALL[0], Profile::Max { nominal: 1e6 }, &plan, workers, args.seed));
-    let summary = Summary { context, quick: args.quick, cost: costs, runs };
-    write_json(Some(&out.join("summary.json")), &summary)?;
-    crate::tidy::write(out, &summary, &results)?;
-    let plots = crate::section_plots::all(out, &summary, &results)?;
-    crate::report::write_report(out, &summary, &results, &plots)?;
-    progress.note(&format!("wrote {}", out.join("report.md").display()));
-    Ok(summary)
-}
-
-/// A comparison in progress.
-pub(crate) struct Comparison<'a> {
-    pub(crate) args: &'a CompareArgs,
-    pub(crate) plan: Plan,
-    pub(crate) workers: usize,
-    pub(crate) progress: &'a mut dyn Progress,
-    costs: BTreeMap<String, CostEntry>,
-    pub(crate) runs: Vec<SummaryRun>,
-    pub(crate) results: Vec<(String, RunResult)>,
-}
-
-/// One workload's COST loop, and its spec.
-pub(crate) struct Cost {
-    spec: RunSpec,
-    records: u64,
-    pub(crate) entry: CostEntry,
-}
-
-impl Comparison<'_> {
-    /// Every run of `workload`: the COST loop, each engine at max, then the fixed-rate runs.
-    fn workload(&mut self, workload: Workload) -> Result<()> {
-        let records = self.plan.cost_records(workload);
-        let spec = run_spec(workload, Profile::Max { nominal: 1e6 }, &self.plan, 1, self.args.seed);
-        let c = registry::cost(&spec, records)?;
-        self.progress.note(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
-        let entry = CostEntry { records: c.records, records_per_sec: c.records_per_sec };
-        self.costs.insert(workload.name().to_owned(), entry.clone());
-        let cost = Cost { spec, records, entry };
-        let mut max = BTreeMap::new();
-        for engine in self.args.engines.clone() {
-            let profile = Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE };
-            if let Some(r) = self.one(engine, workload, &cost, RunKind::Max, self.spec(workload, profile), "") {
-                if r.correct && r.throughput.records_per_sec > 0.0 {
-                    max.insert(engine, r.throughput.records_per_sec);
-                }
-            }
-        }
-        let Some(common) = max.values().cloned().reduce(f64::min).map(|m| (m / 2.0).round()) else { return Ok(()) };
-        let at = |rate: f64| Profile::Constant { rate };
-        for &engine in max.keys() {
-            self.one(engine, workload, &cost, RunKind::CommonRate, self.spec(workload, at(common)), "");
-        }
-        // Every engine at half its own max (for the slower one, the common rate again).
-        for (&engine, &m) in &max {
-            self.one(engine, workload, &cost, RunKind::HalfMax, self.spec(workload, at((m / 2.0).round())), "");
-        }
-        // Recovery: each engine at the common rate, one worker (executor) of two losing its
-        // memory half-way: the micro-batch engine recomputes the lost partitions from lineage,
-        // the native engine restores its last snapshot and replays.
-        if workload == self.plan.fault_workload && self.workers >= 2 {
-            let fault = Fault::KillWorker { worker: 1, at_ns: self.plan.duration_ns / 2 };
-            for &engine in max.keys() {
-                let mut spec = self.spec(workload, at(common));
-                // Both engines checkpoint at the same interval, so that the native engine has a
-                // snapshot to restore and the micro-batch engine a cut to recompute from.
-                spec.checkpoint.interval_ns = Some(self.plan.fault_checkpoint_ns);
-                spec.faults = vec![fault.clone()];
-                self.one(engine, workload, &cost, RunKind::Fault, spec, "");
-            }
-        }
-        let engines: Vec<Engine> = max.keys().copied().collect();
-        self.sections(workload, &engines, common, &cost);
-        Ok(())
-    }
-
-    /// A run of `workload` at `profile` on every worker of the comparison.
-    pub(crate) fn spec(&self, workload: Workload, profile: Profile) -> RunSpec {
-        run_spec(workload, profile, &self.plan, self.workers, self.args.seed)
-    }
-
-    /// One run of `engine` on `spec` (the median of the plan's repeats at max, each after its
-    /// own COST loop, by ratio), judged, written and summarised; `None` if it failed.
-    pub(crate) fn one(
-        &mut self,
-        engine: Engine,
-        workload: Workload,
-        cost: &Cost,
-        kind: RunKind,
-        mut spec: RunSpec,
-        variant: &str,
-    ) -> Option<RunResult> {
-        let repeats = if spec.profile.is_max() && kind == RunKind::Max { self.plan.max_repeats } else { 1 };
-        if spec.profile.is_max() {
-            spec.records = self.plan.max_records(workload);
-        }
-        let sep = if variant.is_empty() { "" } else { " " };
-        let name = format!("{} {workload} {kind}{sep}{variant}", engine.name());
-        self.progress.start(&name, repeats as f64 * planned_seconds(spec.duration_ns));
-        let judged = self
-            .measure_median(engine, &spec, cost, repeats)
-            .and_then(|(report, context, paired)| judge(engine, &spec, &report, context).map(|r| (r, paired)));
-        self.record(engine, workload, kind, variant, judged.map(|(r, paired)| (r, Some(paired))))
-    }
-
-    /// Writes and summarises a judged run (or its failure); returns it.
-    pub(crate) fn record(
-        &mut self,
-        engine: Engine,
-        workload: Workload,
-        kind: RunKind,
-        variant: &str,
-        judged: Result<(RunResult, Option<CostEntry>)>,
-    ) -> Option<RunResult> {
-        let file = file_name(engine, workload, kind, variant);
-        let (r, paired) = match judged {
-            Ok(judged) => judged,
-            Err(e) => {
-                self.progress.finish(&format!("{kind:>11}: {} {workload}: FAILED: {e:#}", engine.name()));
-                self.runs.push(SummaryRun::failed(engine.name(), workload.name(), kind, format!("{e:#}")));
-                return None;
-            }
-        };
-        let spread = if kind == RunKind::Max && self.plan.max_repeats > 1 {
-            format!(" (median of {})", self.plan.max_repeats)
-        } else {
-            String::new()
-        };
-        let label = if variant.is_empty() { kind.to_string() } else { format!("{kind} {variant}") };
-        self.progress.finish(&format!("{label:>14}: {}{spread}", crate::report::one_line(&r)));
-        if let Err(e) = write_json(Some(&self.args.out.join(&file)), &r) {
-            self.progress.note(&format!("cannot write {file}: {e:#}"));
-        }
-        self.runs.push(SummaryRun::of(
-            kind,
-            Some(file.clone()),
-            &r,
-            paired.as_ref().or(self.costs.get(workload.name())),
-        ));
-        self.results.push((file, r.clone()));
-        Some(r)
-    }
-
-    /// Measures `repeats` runs of `spec`, each (when more than one) after its own COST loop;
-    /// returns the median one by ratio to its COST loop, with that loop.
-    fn measure_median(
-        &mut self,
-        engine: Engine,
-        spec: &RunSpec,
-        cost: &Cost,
-        repeats: usize,
-    ) -> Result<(RunReport, Context, CostEntry)> {
-        let mut samples: Vec<(f64, RunReport, Context, CostEntry)> = Vec::new();
-        for _ in 0..repeats {
-            let paired = match repeats {
-                1 => cost.entry.clone(),
-                _ => registry::cost(&cost.spec, cost.records)
-                    .map(|c| CostEntry { records: c.records, records_per_sec: c.records_per_sec })
-                    .unwrap_or_else(|_| cost.entry.clone()),
-            };
-            let (report, context) = measure(engine, spec)?;
-            let rps = crate::result::throughput(spec, &report).0 / spec.cluster.processes as f64;
-            samples.push((rps / paired.records_per_sec, report, context, paired));
-        }
-        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (_, report, context, paired) = samples.swap_remove(samples.len() / 2);
-        Ok((report, context, paired))
-    }
+    let text = experiment_text(args)?;
+    let file = ExperimentFile::parse(&text).context("the comparison's experiment file")?;
+    let runs = plan::plan(&file).context("the comparison's runs")?;
+    run_file(&Experiment { file: &file, text: &text, runs, quick: args.quick }, &args.out, args.resume, progress)
 }
 
 /// The result files of a comparison directory, read back (for `plot`).
@@ -380,4 +139,72 @@ pub fn read_results(dir: &Path, summary: &Summary) -> Result<Vec<(String, RunRes
         out.push((file, serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run_kind::RunKind;
+
+    fn args(quick: bool) -> CompareArgs {
+        CompareArgs {
+            quick,
+            out: PathBuf::from("unused"),
+            engines: Engine::ALL.to_vec(),
+            workloads: Vec::new(),
+            workers: Some(2),
+            seed: 1,
+            duration: None,
+            warmup: None,
+            resume: false,
+        }
+    }
+
+    fn runs(args: &CompareArgs) -> Vec<plan::PlannedRun> {
+        plan::plan(&ExperimentFile::parse(&experiment_text(args).unwrap()).unwrap()).unwrap()
+    }
+
+    fn count(runs: &[plan::PlannedRun], kind: RunKind) -> usize {
+        runs.iter().filter(|r| r.kind == kind).count()
+    }
+
+    #[test]
+    fn the_comparison_is_every_workload_on_both_engines_with_the_report_sections() {
+        for (quick, intervals) in [(false, 5), (true, 2)] {
+            let r = runs(&args(quick));
+            let workloads = Workload::ALL.len();
+            assert_eq!(count(&r, RunKind::Max), 2 * workloads, "quick {quick}");
+            assert_eq!(count(&r, RunKind::CommonRate), 2 * workloads);
+            assert_eq!(count(&r, RunKind::HalfMax), 2 * workloads);
+            assert_eq!(count(&r, RunKind::Fault), 2);
+            assert_eq!(count(&r, RunKind::BatchInterval), intervals);
+            assert_eq!(count(&r, RunKind::Scaling), 4);
+            assert_eq!(count(&r, RunKind::Disorder), 6);
+            let fault = r.iter().find(|r| r.kind == RunKind::Fault).unwrap();
+            let half = fault.options.duration / 2;
+            assert_eq!(fault.options.faults, vec![workloads::Fault::KillWorker { worker: 1, at_ns: half }]);
+            assert!(r.iter().filter(|r| r.kind == RunKind::Max).all(|r| r.median_of == if quick { 3 } else { 1 }));
+        }
+    }
+
+    #[test]
+    fn compare_options_edit_the_file_before_it_runs() {
+        let mut a = args(false);
+        (a.engines, a.workloads, a.workers) = (vec![Engine::Native], vec![Workload::Hashtags], Some(1));
+        (a.seed, a.duration) = (7, Some(20 * SECOND_NS));
+        let r = runs(&a);
+        assert!(!r.is_empty());
+        for run in &r {
+            assert_eq!((run.engine(), run.workload()), (Engine::Native, Workload::Hashtags), "{}", run.name);
+            let o = &run.options;
+            assert_eq!(
+                (o.duration, o.warmup, o.seed, o.workers, o.processes),
+                (20 * SECOND_NS, 4 * SECOND_NS, 7, 1, 1)
+            );
+        }
+        assert_eq!(count(&r, RunKind::Fault), 0);
+        assert_eq!(count(&r, RunKind::Disorder), 3);
+        a.warmup = Some(20 * SECOND_NS);
+        assert!(experiment_text(&a).unwrap_err().to_string().contains("--warmup"));
+    }
 }

@@ -12,6 +12,5 @@ pub mod gen;
 pub mod merge;
 pub mod plot;
 pub mod run;
-mod sections;
 pub mod sustainable;
 pub mod sweep;

@@ -30,6 +30,8 @@ use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+use workloads::Workload;
+
 use crate::run_kind::RunKind;
 
 /// An experiment file, as written.
@@ -45,9 +47,10 @@ pub struct ExperimentFile {
     /// Whether each workload's COST loop runs first (for throughput as a ratio to it).
     #[serde(default = "yes")]
     pub cost: bool,
-    /// Records per COST loop (default: the workload's own size, a few seconds of work).
+    /// Records per COST loop: a number, or a table of numbers by workload (default: the
+    /// workload's own size, a few seconds of work).
     #[serde(default, rename = "cost-records")]
-    pub cost_records: Option<u64>,
+    pub cost_records: Option<Value>,
     /// The options of every run.
     #[serde(default)]
     pub options: Table,
@@ -71,6 +74,13 @@ pub struct Group {
     /// How the summary files its runs (default: `fault` with a fault, else from the rate).
     #[serde(default)]
     pub kind: Option<RunKind>,
+    /// How many times each run of the group is made (over the file's `repetitions`).
+    #[serde(default)]
+    pub repetitions: Option<u32>,
+    /// Make each run this many times, each right after its own COST loop, and keep the one with
+    /// the median ratio to its loop (what the CI gate compares at `max`).
+    #[serde(default, rename = "median-of")]
+    pub median_of: Option<u32>,
     /// The group's options (over the file's).
     #[serde(default)]
     pub options: Table,
@@ -103,9 +113,13 @@ impl ExperimentFile {
     /// Parses and checks a file's text.
     pub fn parse(text: &str) -> Result<Self> {
         let file: ExperimentFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
-        if file.repetitions == 0 {
-            bail!("`repetitions` must be at least 1");
+        let counts = [("repetitions", Some(file.repetitions))]
+            .into_iter()
+            .chain(file.group.iter().flat_map(|g| [("repetitions", g.repetitions), ("median-of", g.median_of)]));
+        if let Some((key, _)) = counts.into_iter().find(|(_, n)| *n == Some(0)) {
+            bail!("`{key}` must be at least 1");
         }
+        file.cost_records(Workload::Wordcount)?;
         let allowed = run_option_names();
         let mut tables: Vec<(String, &Table)> =
             vec![("options".into(), &file.options), ("matrix".into(), &file.matrix)];
@@ -139,6 +153,29 @@ impl ExperimentFile {
             bail!("two groups are named `{}`: give each group its own name", w[0]);
         }
         Ok(file)
+    }
+}
+
+impl ExperimentFile {
+    /// The records of `workload`'s COST loop, if the file sets them.
+    pub fn cost_records(&self, workload: Workload) -> Result<Option<u64>> {
+        let bad = || {
+            anyhow::anyhow!("`cost-records` must be a positive whole number, or a table of them by workload (e.g. {{ wordcount = 300000 }})")
+        };
+        let positive = |v: &Value| v.as_integer().filter(|n| *n > 0).map(|n| n as u64).ok_or_else(bad);
+        match &self.cost_records {
+            None => Ok(None),
+            Some(Value::Table(by)) => {
+                if let Some(k) = by.keys().find(|k| k.parse::<Workload>().is_err()) {
+                    bail!(
+                        "`cost-records`: `{k}` is not a workload; the workloads are: {}",
+                        Workload::ALL.map(Workload::name).join(", ")
+                    );
+                }
+                by.get(workload.name()).map(positive).transpose()
+            }
+            Some(v) => positive(v).map(Some),
+        }
     }
 }
 

@@ -35,32 +35,65 @@ pub struct Options {
     pub resume: bool,
 }
 
-/// Runs the experiment; returns its summary.
+/// Runs the experiment file; returns its summary.
 pub fn run(options: &Options, progress: &mut dyn Progress) -> Result<Summary> {
-    let file = ExperimentFile::read(&options.file)?;
+    let text =
+        std::fs::read_to_string(&options.file).with_context(|| format!("cannot read {}", options.file.display()))?;
+    let file = ExperimentFile::parse(&text)
+        .with_context(|| format!("{} is not a valid experiment file", options.file.display()))?;
     let runs = plan::plan(&file).with_context(|| format!("in {}", options.file.display()))?;
-    let out = &options.out;
+    run_file(&Experiment { file: &file, text: &text, runs, quick: false }, &options.out, options.resume, progress)
+}
+
+/// A checked experiment, ready to run.
+pub struct Experiment<'a> {
+    /// The file.
+    pub file: &'a ExperimentFile,
+    /// Its text (copied beside the results as `experiment.toml`).
+    pub text: &'a str,
+    /// Its runs, planned.
+    pub runs: Vec<PlannedRun>,
+    /// Whether the summary is a `--quick` comparison's.
+    pub quick: bool,
+}
+
+/// Runs a planned experiment into `out`; returns its summary.
+pub fn run_file(e: &Experiment<'_>, out: &Path, resume: bool, progress: &mut dyn Progress) -> Result<Summary> {
     let started = out.join("runs");
-    if !options.resume && std::fs::read_dir(&started).is_ok_and(|mut d| d.next().is_some()) {
+    if !resume && std::fs::read_dir(&started).is_ok_and(|mut d| d.next().is_some()) {
         bail!(
             "{} already holds runs of an experiment: pass --resume to go on with it, or give another --out",
             out.display()
         );
     }
     std::fs::create_dir_all(&started).with_context(|| format!("creating {}", started.display()))?;
-    std::fs::copy(&options.file, out.join("experiment.toml"))
-        .with_context(|| format!("copying {} to {}", options.file.display(), out.display()))?;
-    let seconds: f64 = runs.iter().map(|r| planned_seconds(r.options.duration)).sum();
-    let costs = if file.cost { cost_loops(&runs, file.cost_records, progress)? } else { BTreeMap::new() };
+    std::fs::write(out.join("experiment.toml"), e.text).with_context(|| format!("writing into {}", out.display()))?;
+    let runs = &e.runs;
+    let seconds: f64 = runs.iter().map(|r| f64::from(r.median_of) * planned_seconds(r.options.duration)).sum();
+    let loops = if e.file.cost { cost_specs(e.file, runs)? } else { BTreeMap::new() };
+    let mut costs = BTreeMap::new();
+    for (workload, (spec, records)) in &loops {
+        let c = cost_loop(spec, *records)?;
+        progress.note(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
+        costs.insert(workload.name().to_owned(), c);
+    }
     progress.begin(runs.len(), seconds);
-    let mut done = Done { out, costs, runs: Vec::new(), results: Vec::new(), maxes: BTreeMap::new() };
-    for run in &runs {
-        progress.start(&run.name, planned_seconds(run.options.duration));
-        let line = done.one(run, options.resume);
-        progress.finish(&line);
+    let mut done = Done { out, loops, costs, runs: Vec::new(), results: Vec::new(), maxes: BTreeMap::new() };
+    for run in runs {
+        progress.start(&run.name, f64::from(run.median_of) * planned_seconds(run.options.duration));
+        match done.one(run, resume) {
+            (line, true) => progress.skipped(&line),
+            (line, false) => progress.finish(&line),
+        }
     }
     let first = runs[0].options.to_spec_alone()?;
-    let summary = Summary { context: Context::now(&first), quick: false, cost: done.costs, runs: done.runs };
+    let summary = Summary {
+        context: Context::now(&first),
+        quick: e.quick,
+        description: e.file.description.clone(),
+        cost: done.costs,
+        runs: done.runs,
+    };
     write_json(Some(&out.join("summary.json")), &summary)?;
     crate::tidy::write(out, &summary, &done.results)?;
     let plots = crate::section_plots::all(out, &summary, &done.results)?;
@@ -72,6 +105,8 @@ pub fn run(options: &Options, progress: &mut dyn Progress) -> Result<Summary> {
 /// The runs done so far.
 struct Done<'a> {
     out: &'a Path,
+    /// Each workload's COST loop: its spec and records.
+    loops: BTreeMap<Workload, (RunSpec, u64)>,
     costs: BTreeMap<String, CostEntry>,
     runs: Vec<SummaryRun>,
     results: Vec<(String, RunResult)>,
@@ -80,8 +115,9 @@ struct Done<'a> {
 }
 
 impl Done<'_> {
-    /// Makes (or, resuming, finds) one run and records it; returns its line.
-    fn one(&mut self, run: &PlannedRun, resume: bool) -> String {
+    /// Makes (or, resuming, finds) one run and records it; returns its line and whether it was
+    /// kept from before.
+    fn one(&mut self, run: &PlannedRun, resume: bool) -> (String, bool) {
         let file = format!("runs/{}.json", run.name);
         let path = self.out.join(&file);
         let (engine, workload) = (run.engine(), run.workload());
@@ -90,8 +126,13 @@ impl Done<'_> {
             let planned = options.to_spec_alone()?;
             if resume {
                 if let Some(r) = finished(&path, &planned, options.processes) {
-                    return Ok((r, true));
+                    return Ok((r, None, true));
                 }
+            }
+            if run.median_of > 1 {
+                let (r, paired) = self.median(run, &planned)?;
+                write_json(Some(&path), &r)?;
+                return Ok((r, Some(paired), false));
             }
             let r = if options.processes > 1 {
                 let mut run_args = without_option(&run.args_at(rate), options.processes);
@@ -102,25 +143,46 @@ impl Done<'_> {
                 write_json(Some(&path), &r)?;
                 r
             };
-            Ok((r, false))
+            Ok((r, None, false))
         });
         match outcome {
-            Ok((r, skipped)) => {
+            Ok((r, paired, skipped)) => {
                 if run.kind == RunKind::Max && r.correct {
                     self.maxes.entry((engine, workload)).or_default().push(r.throughput.records_per_sec);
                 }
-                let cost = self.costs.get(workload.name());
+                let cost = paired.as_ref().or(self.costs.get(workload.name()));
                 self.runs.push(SummaryRun::of(run.kind, Some(file.clone()), &r, cost));
-                let what = if skipped { "finished before, kept" } else { "" };
-                let line = format!("{}: {} {what}", run.name, crate::report::one_line(&r));
+                let what = match (skipped, run.median_of) {
+                    (true, _) => " (finished before, kept)".to_owned(),
+                    (false, 1) => String::new(),
+                    (false, n) => format!(" (median of {n})"),
+                };
+                let line = format!("{}: {}{what}", run.name, crate::report::one_line(&r));
                 self.results.push((file, r));
-                line.trim_end().to_owned()
+                (line, skipped)
             }
             Err(e) => {
                 self.runs.push(SummaryRun::failed(engine.name(), workload.name(), run.kind, format!("{e:#}")));
-                format!("{}: FAILED: {e:#}", run.name)
+                (format!("{}: FAILED: {e:#}", run.name), false)
             }
         }
+    }
+
+    /// `run.median_of` runs of `spec`, each right after its own COST loop; the one with the
+    /// median ratio to its loop, with that loop.
+    fn median(&self, run: &PlannedRun, spec: &RunSpec) -> Result<(RunResult, CostEntry)> {
+        let mut samples = Vec::new();
+        for _ in 0..run.median_of {
+            let paired = match self.loops.get(&run.workload()) {
+                Some((cost, records)) => cost_loop(cost, *records)?,
+                None => CostEntry { records: 0, records_per_sec: f64::NAN },
+            };
+            let r = execute(run.engine(), spec)?;
+            samples.push((r.throughput.records_per_sec_per_node / paired.records_per_sec, r, paired));
+        }
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (_, r, paired) = samples.swap_remove(samples.len() / 2);
+        Ok((r, paired))
     }
 
     /// A derived run's rate, from the `max` runs made so far (the median of several).
@@ -182,25 +244,27 @@ fn same_run(a: &RunSpec, b: &RunSpec) -> bool {
     plain(a) == plain(b)
 }
 
-/// The COST loop of every workload of the runs (the first run's parameters, one thread).
-fn cost_loops(
-    runs: &[PlannedRun],
-    records: Option<u64>,
-    progress: &mut dyn Progress,
-) -> Result<BTreeMap<String, CostEntry>> {
-    let mut costs = BTreeMap::new();
+/// The COST loop of every workload of the runs: the first run's parameters on one thread at
+/// max, and its records.
+fn cost_specs(file: &ExperimentFile, runs: &[PlannedRun]) -> Result<BTreeMap<Workload, (RunSpec, u64)>> {
+    let mut loops = BTreeMap::new();
     for run in runs {
         let workload = run.workload();
-        if costs.contains_key(workload.name()) {
+        if loops.contains_key(&workload) {
             continue;
         }
         let mut spec = run.options.to_spec_alone()?;
         spec.profile = Profile::Max { nominal: workloads::schedule::DEFAULT_NOMINAL_RATE };
         spec.cluster.workers = 1;
         spec.faults.clear();
-        let c = registry::cost(&spec, records.unwrap_or(registry::def(workload).sizes().cost))?;
-        progress.note(&format!("{workload}: COST loop {:.0} records/s", c.records_per_sec));
-        costs.insert(workload.name().to_owned(), CostEntry { records: c.records, records_per_sec: c.records_per_sec });
+        let records = file.cost_records(workload)?.unwrap_or(registry::def(workload).sizes().cost);
+        loops.insert(workload, (spec, records));
     }
-    Ok(costs)
+    Ok(loops)
+}
+
+/// One COST loop.
+fn cost_loop(spec: &RunSpec, records: u64) -> Result<CostEntry> {
+    let c = registry::cost(spec, records)?;
+    Ok(CostEntry { records: c.records, records_per_sec: c.records_per_sec })
 }

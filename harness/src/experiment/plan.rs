@@ -34,6 +34,8 @@ pub struct PlannedRun {
     pub options: RunArgs,
     /// A rate to derive from the `max` runs, when the file asks for one.
     pub derived: Option<Derived>,
+    /// Made this many times, each after its own COST loop, the median kept (1: once).
+    pub median_of: u32,
 }
 
 impl PlannedRun {
@@ -81,10 +83,11 @@ pub fn plan(file: &ExperimentFile) -> Result<Vec<PlannedRun>> {
             if rules.iter().any(|rule| excluded(rule, &all)) {
                 continue;
             }
-            for rep in 1..=file.repetitions {
+            let repetitions = group.and_then(|g| g.repetitions).unwrap_or(file.repetitions);
+            for rep in 1..=repetitions {
                 let mut name: Vec<String> = group.map(|g| g.name.clone()).into_iter().collect();
                 name.extend(cell.iter().map(|(k, v)| format!("{k}={}", value_text(v))));
-                if file.repetitions > 1 {
+                if repetitions > 1 {
                     name.push(format!("rep={rep}"));
                 }
                 let name = file_stem(&name);
@@ -102,10 +105,15 @@ pub fn plan(file: &ExperimentFile) -> Result<Vec<PlannedRun>> {
 fn planned(name: &str, group: Option<&Group>, all: &Table) -> Result<PlannedRun> {
     let mut args = Vec::new();
     let mut derived = None;
+    let duration_ns = match all.get("duration").and_then(Value::as_str) {
+        Some(d) => crate::options::parse_duration(d).map_err(anyhow::Error::msg)?,
+        None => DEFAULT_DURATION_NS,
+    };
     for (key, value) in all {
         match (key.as_str(), value.as_str()) {
             ("rate", Some("half-max")) => derived = Some(Derived::HalfMax),
             ("rate", Some("common")) => derived = Some(Derived::Common),
+            ("fault", _) => option_args(key, &at_share(value, duration_ns)?, &mut args)?,
             _ => option_args(key, value, &mut args)?,
         }
     }
@@ -120,7 +128,31 @@ fn planned(name: &str, group: Option<&Group>, all: &Table) -> Result<PlannedRun>
         None => RunKind::CommonRate,
     };
     let params = all.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
-    Ok(PlannedRun { name: name.to_owned(), kind, params, args, options, derived })
+    let median_of = group.and_then(|g| g.median_of).unwrap_or(1);
+    Ok(PlannedRun { name: name.to_owned(), kind, params, args, options, derived, median_of })
+}
+
+/// `streambench run`'s default `--duration`.
+const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
+
+/// A fault's time written as a share of the run (`kill-worker:1@50%`) made a time in ms.
+fn at_share(value: &Value, duration_ns: u64) -> Result<Value> {
+    Ok(match value {
+        Value::String(s) => match s.split_once('@') {
+            Some((what, rest)) if rest.contains('%') => {
+                let (share, tail) = rest.split_once('%').expect("contains %");
+                let share: f64 =
+                    share.parse().ok().filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
+                        anyhow::anyhow!("`{s}`: write the time as a share of the run from 0% to 100%")
+                    })?;
+                let ms = (duration_ns as f64 * share / 100.0 / 1e6).round() as u64;
+                Value::String(format!("{what}@{ms}ms{tail}"))
+            }
+            _ => value.clone(),
+        },
+        Value::Array(values) => Value::Array(values.iter().map(|v| at_share(v, duration_ns)).collect::<Result<_>>()?),
+        other => other.clone(),
+    })
 }
 
 /// Every combination of the matrix's values, in the file's key order.
@@ -247,7 +279,7 @@ mod tests {
             options = { rate = "max" }
             [[group]]
             name = "fault"
-            options = { rate = "common", workers = 2, fault = "kill-worker:1@5s" }
+            options = { rate = "common", workers = 2, duration = "20s", fault = "kill-worker:1@25%" }
             "#;
         let r = runs(text).unwrap();
         let kinds: Vec<(RunKind, Option<Derived>)> = r.iter().map(|r| (r.kind, r.derived)).collect();
@@ -256,6 +288,7 @@ mod tests {
         assert_eq!(r[2].kind, RunKind::HalfMax);
         assert_eq!(r[4].kind, RunKind::Fault);
         assert_eq!(r[4].args_at(Some(1234.4)).last().map(String::as_str), Some("1234"));
+        assert_eq!(r[4].options.faults, vec![workloads::Fault::KillWorker { worker: 1, at_ns: 5_000_000_000 }]);
         let e = runs(&text.replace("\"max\" }", "\"10k\" }")).unwrap_err();
         assert!(format!("{e:#}").contains("derived from a `max` run"), "{e:#}");
     }
