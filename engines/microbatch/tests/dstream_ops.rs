@@ -201,3 +201,53 @@ fn a_slow_batch_delays_the_next() {
     assert!(infos[2].scheduling_delay_ms > infos[1].scheduling_delay_ms + 100.0, "{infos:?}");
     assert!(infos[3].total_delay_ms >= infos[3].scheduling_delay_ms);
 }
+
+/// Spark skips a shuffle whose input is already partitioned the same way: a running count
+/// after `reduce_by_key` (word count's job) shuffles once a batch, not twice, and still counts
+/// exactly; a keyed operation into another partition count shuffles again.
+#[test]
+fn a_running_count_after_reduce_by_key_shuffles_once_a_batch() {
+    let _one = support::one_context();
+    for executors in [1, 2] {
+        let mut ssc = context(executors, 3);
+        ssc.checkpoint(fresh_dir("shuffle-once")).unwrap();
+        let lines = ssc
+            .queue_stream(vec![
+                vec!["a b a".to_owned(), "c".to_owned()],
+                vec!["b b".to_owned()],
+                vec!["a c c".to_owned(), "d".to_owned()],
+            ])
+            .unwrap();
+        let words = lines.flat_map(|l: &String| l.split(' ').map(str::to_owned).collect::<Vec<_>>()).unwrap();
+        let per_batch = words.map(|w| (w.clone(), 1u64)).unwrap().reduce_by_key(|a, b| a + b).unwrap();
+        let totals = per_batch
+            .update_state_by_key(|new: &[u64], old: Option<&u64>| {
+                Some(new.iter().sum::<u64>() + old.copied().unwrap_or(0))
+            })
+            .unwrap();
+        let out = collect(&totals);
+        ssc.start().unwrap();
+        let infos = ssc.await_termination().unwrap();
+        let out = out.lock().unwrap();
+        assert_eq!(out[&100], pairs(&[("a", 2), ("b", 1), ("c", 1)]));
+        assert_eq!(out[&200], pairs(&[("a", 2), ("b", 3), ("c", 1)]));
+        assert_eq!(out[&300], pairs(&[("a", 3), ("b", 3), ("c", 3), ("d", 1)]));
+        // One map stage a batch: the queue's partitions (one per executor), mapped once (before,
+        // the state's `group_by_key` shuffled the 3 reduced partitions again: 3 more map tasks).
+        for (t, info) in infos.iter().enumerate() {
+            assert_eq!(info.map_tasks, executors as u64, "{executors} executors, batch {t}: {info:?}");
+        }
+    }
+    // The RDD level: the same partitioner skips the shuffle, another partition count does not.
+    let _ctx = context(1, 1);
+    let sc = _ctx.rdd_context();
+    let pairs_rdd = sc.parallelize(vec![(1u32, 1u64), (2, 1), (1, 1)], 2);
+    let reduced = pairs_rdd.reduce_by_key_n(|a, b| a + b, 3);
+    assert!(reduced.partitioned_by_key_into(3));
+    let grouped = reduced.group_by_key_n(3);
+    assert!(grouped.partitioned_by_key_into(3));
+    assert!(matches!(grouped.node.kind, microbatch::rdd::lineage::Kind::Narrow(..)), "grouped without a shuffle");
+    assert!(matches!(reduced.group_by_key_n(2).node.kind, microbatch::rdd::lineage::Kind::Shuffled(..)));
+    assert!(reduced.map_values(|v| v + 1).partitioned_by_key_into(3));
+    assert!(!reduced.map(|(k, v)| (*k, *v)).partitioned_by_key_into(3));
+}

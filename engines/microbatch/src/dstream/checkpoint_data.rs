@@ -76,5 +76,5 @@ fn file_rdd<T: ShuffleData>(sc: &RddContext, id: u64, partitions: usize, at: Pat
             .unwrap_or_else(|e| panic!("checkpoint file lost after verification: {e}"));
         partition(records)
     };
-    sc.wrap(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true }))
+    sc.wrap(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true, partitioner: None }))
 }

@@ -106,24 +106,27 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
             let prev = prev.unwrap_or_else(|| sc.empty(n));
             let new: Rdd<(K, Vec<V>)> = grouped.get(t).unwrap_or_else(|| sc.empty(n));
             let f = Arc::clone(&f);
-            Some(prev.zip_partitions(&new, move |old, fresh| {
-                let mut fresh_map: FxHashMap<&K, &Vec<V>> = fresh.iter().map(|(k, v)| (k, v)).collect();
-                let mut out = Vec::with_capacity(old.len() + fresh.len());
-                for (k, s) in old {
-                    let vs = fresh_map.remove(k).map(Vec::as_slice).unwrap_or(&[]);
-                    if let Some(s2) = f(vs, Some(s)) {
-                        out.push((k.clone(), s2));
-                    }
-                }
-                for (k, vs) in fresh {
-                    if fresh_map.contains_key(k) {
-                        if let Some(s2) = f(vs, None) {
+            Some(
+                prev.zip_partitions(&new, move |old, fresh| {
+                    let mut fresh_map: FxHashMap<&K, &Vec<V>> = fresh.iter().map(|(k, v)| (k, v)).collect();
+                    let mut out = Vec::with_capacity(old.len() + fresh.len());
+                    for (k, s) in old {
+                        let vs = fresh_map.remove(k).map(Vec::as_slice).unwrap_or(&[]);
+                        if let Some(s2) = f(vs, Some(s)) {
                             out.push((k.clone(), s2));
                         }
                     }
-                }
-                out
-            }))
+                    for (k, vs) in fresh {
+                        if fresh_map.contains_key(k) {
+                            if let Some(s2) = f(vs, None) {
+                                out.push((k.clone(), s2));
+                            }
+                        }
+                    }
+                    out
+                })
+                .partitioned(true),
+            )
         })
     }
 

@@ -80,7 +80,7 @@ impl StreamingContext {
             let blocks = tracker.allocate(t);
             let partitions = blocks.len();
             let kind = Kind::Blocks(blocks, Arc::clone(&decode));
-            Some(sc.wrap(Arc::new(RddNode { id: sc.ids.next(), partitions, kind, cached: false })))
+            Some(sc.wrap(Arc::new(RddNode { id: sc.ids.next(), partitions, kind, cached: false, partitioner: None })))
         });
         Ok(stream)
     }

@@ -82,6 +82,9 @@ pub struct RddNode {
     pub kind: Kind,
     /// Keep computed partitions in the block manager (`cache`/`persist`, state).
     pub cached: bool,
+    /// `Some(n)`: pairs hash-partitioned by key (`partition_of(key, n)`) into `n` partitions, so
+    /// that a keyed operation into `n` partitions needs no shuffle (Spark's `partitioner`).
+    pub partitioner: Option<usize>,
 }
 
 impl RddNode {

@@ -92,7 +92,7 @@ impl RddContext {
 
     /// A new node of this context.
     pub(crate) fn node<T: Data>(&self, partitions: usize, kind: Kind, cached: bool) -> Rdd<T> {
-        self.wrap(Arc::new(RddNode { id: self.ids.next(), partitions, kind, cached }))
+        self.wrap(Arc::new(RddNode { id: self.ids.next(), partitions, kind, cached, partitioner: None }))
     }
 
     /// An RDD of this context over `node`.
@@ -145,7 +145,8 @@ impl<T: Data> Rdd<T> {
 
     /// `filter`: the records for which `f` holds.
     pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
-        self.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
+        let keyed = self.node.partitioner.is_some();
+        self.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect()).partitioned(keyed)
     }
 
     /// `union(other)`: this RDD's partitions, then the other's.
@@ -179,10 +180,24 @@ impl<T: Data> Rdd<T> {
         self.sc.node(partitions, Kind::Shuffled(shuffle, reduce), false)
     }
 
+    /// This RDD (just built) known to hold pairs hash-partitioned by key into its partitions
+    /// when `by_key` (Spark's `partitioner`; `preservesPartitioning` for a narrow one).
+    pub(crate) fn partitioned(mut self, by_key: bool) -> Rdd<T> {
+        let n = self.node.partitions;
+        Arc::get_mut(&mut self.node).expect("a node just built").partitioner = by_key.then_some(n);
+        self
+    }
+
+    /// Whether the records are pairs hash-partitioned by key into `n` partitions.
+    pub fn partitioned_by_key_into(&self, n: usize) -> bool {
+        self.node.partitioner == Some(n)
+    }
+
     /// `cache`: the same RDD, kept in the block manager once computed.
     pub fn cache(&self) -> Rdd<T> {
         let f: NarrowFn = Arc::new(|p| Arc::clone(p));
-        self.sc.node(self.node.partitions, Kind::Narrow(Arc::clone(&self.node), f), true)
+        let keyed = self.node.partitioner.is_some();
+        self.sc.node(self.node.partitions, Kind::Narrow(Arc::clone(&self.node), f), true).partitioned(keyed)
     }
 }
 

@@ -42,12 +42,16 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
     /// Partitions the pairs by key into `partitions` partitions (no combining), co-partitioned
     /// with every other keyed shuffle into as many partitions.
     pub fn partition_by_key(&self, partitions: usize) -> Rdd<(K, V)> {
-        self.shuffle_by(partitions, |_, _, (k, _), n| partition_of(k, n))
+        if self.partitioned_by_key_into(partitions) {
+            return self.clone();
+        }
+        self.shuffle_by(partitions, |_, _, (k, _), n| partition_of(k, n)).partitioned(true)
     }
 
     /// `mapValues`: `f` of every value, keys kept.
     pub fn map_values<U: Data>(&self, f: impl Fn(&V) -> U + Send + Sync + 'static) -> Rdd<(K, U)> {
-        self.map(move |(k, v)| (k.clone(), f(v)))
+        let keyed = self.node.partitioner.is_some();
+        self.map(move |(k, v)| (k.clone(), f(v))).partitioned(keyed)
     }
 
     /// `reduceByKey`: the values of each key combined by `f`, on both sides of the shuffle.
@@ -186,6 +190,23 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
         merge_combiners: impl Fn(&mut C, C) + Send + Sync + 'static,
         partitions: usize,
     ) -> Rdd<(K, C)> {
+        if self.partitioned_by_key_into(partitions) {
+            // Every key is in its partition already (Spark: the same partitioner, no shuffle).
+            return self
+                .map_partitions(move |pairs| {
+                    let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
+                    for (k, v) in pairs {
+                        match out.get_mut(k) {
+                            Some(c) => merge_value(c, v),
+                            None => {
+                                out.insert(k.clone(), create(v));
+                            }
+                        }
+                    }
+                    out.into_iter().collect()
+                })
+                .partitioned(true);
+        }
         let map_side: MapSideFn = Arc::new(move |p, _, n| {
             let mut buckets: Vec<rustc_hash::FxHashMap<K, C>> = (0..n).map(|_| Default::default()).collect();
             for (k, v) in records::<(K, V)>(p) {
@@ -219,6 +240,6 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
             }
             partition(out.into_iter().collect::<Vec<(K, C)>>())
         });
-        self.shuffled(partitions, map_side, reduce)
+        self.shuffled(partitions, map_side, reduce).partitioned(true)
     }
 }

@@ -3,9 +3,11 @@
 //! at one batch time) and the source offsets of every batch since that cut (Spark's
 //! `Checkpoint` with its pending batches). A file is written whole (a temporary, then a rename)
 //! with a length and CRC-32 header; a corrupt or partial one is skipped on recovery and the
-//! newest good one is used.
+//! newest good one is used. As Spark's `CheckpointWriter`, the files are written by a thread of
+//! their own ([`MetadataWriter`]), in order, so that no batch waits for the disk.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +73,58 @@ pub fn write(dir: &Path, meta: &Metadata, previous_cut: Time) -> Result<u64, Str
         }
     }
     Ok(bytes.len() as u64)
+}
+
+/// The metadata checkpoint writer: the driver queues each batch's metadata; a thread of its own
+/// writes the files in order and removes those no recovery could use. [`MetadataWriter::finish`]
+/// waits for every file queued (a stop, graceful or not, leaves the last batch's metadata).
+pub(crate) struct MetadataWriter {
+    queue: Option<mpsc::Sender<(Metadata, Time)>>,
+    thread: Option<std::thread::JoinHandle<Result<u64, String>>>,
+}
+
+impl MetadataWriter {
+    /// A writer into `dir`.
+    pub(crate) fn start(dir: PathBuf) -> Result<Self, String> {
+        let (queue, queued) = mpsc::channel::<(Metadata, Time)>();
+        let thread = std::thread::Builder::new()
+            .name("checkpoint-writer".into())
+            .spawn(move || {
+                let mut bytes = 0;
+                for (meta, previous_cut) in queued {
+                    let started = std::time::Instant::now();
+                    bytes += write(&dir, &meta, previous_cut)?;
+                    let ms = started.elapsed().as_secs_f64() * 1e3;
+                    tracing::trace!(
+                        time_ms = meta.time / 1_000_000,
+                        cut_ms = meta.cut / 1_000_000,
+                        ms,
+                        "metadata checkpoint written"
+                    );
+                }
+                Ok(bytes)
+            })
+            .map_err(|e| format!("cannot start the checkpoint writer: {e}"))?;
+        Ok(Self { queue: Some(queue), thread: Some(thread) })
+    }
+
+    /// Queues `meta` (the files before `previous_cut` may go once it is written); an error is the
+    /// one the writer stopped at.
+    pub(crate) fn write(&mut self, meta: Metadata, previous_cut: Time) -> Result<(), String> {
+        match self.queue.as_ref().map(|q| q.send((meta, previous_cut))) {
+            Some(Ok(())) => Ok(()),
+            _ => self.finish().map(|_| ()),
+        }
+    }
+
+    /// Waits for every file queued; returns the bytes written, or the error the writer stopped at.
+    pub(crate) fn finish(&mut self) -> Result<u64, String> {
+        drop(self.queue.take());
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| "the checkpoint writer panicked".to_owned())?,
+            None => Err("the checkpoint writer has stopped".to_owned()),
+        }
+    }
 }
 
 /// Metadata files in `dir`, newest first, with their batch times.

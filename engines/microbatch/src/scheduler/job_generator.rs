@@ -76,7 +76,15 @@ pub(crate) fn drive(
 
 /// Stops the executors and returns the batches' infos, or the run's failure.
 fn finish(generator: JobGenerator, workers: Executors) -> Result<Vec<BatchInfo>, String> {
-    let JobGenerator { jobs, failure, stats, .. } = generator;
+    let JobGenerator { jobs, mut failure, mut stats, writer, .. } = generator;
+    // The last batches' metadata reaches the disk before the run ends.
+    match writer.map(|mut w| w.finish()) {
+        Some(Ok(bytes)) => stats.bytes += bytes,
+        Some(Err(e)) => {
+            failure.get_or_insert(format!("checkpoint: {e}"));
+        }
+        None => {}
+    }
     let infos = jobs.shutdown(stats);
     cluster::join_executors(workers, failure).map(|()| infos)
 }
@@ -128,6 +136,8 @@ struct JobGenerator {
     cut: Time,
     previous_cut: Time,
     failure: Option<String>,
+    /// The metadata checkpoint writer, from the first checkpoint on.
+    writer: Option<checkpoint::MetadataWriter>,
     /// Set when the receivers are to stop.
     receivers_stop: Arc<AtomicBool>,
     /// The receivers' block generators, running.
@@ -162,6 +172,7 @@ impl JobGenerator {
             cut: 0,
             previous_cut: 0,
             failure: None,
+            writer: None,
             receivers_stop: Arc::default(),
             receivers: Vec::new(),
         }
@@ -381,9 +392,9 @@ impl JobGenerator {
         };
         drop(inputs);
         self.stats.metadata += 1;
-        let bytes = checkpoint::write(dir, &meta, self.previous_cut)?;
-        self.stats.bytes += bytes;
-        tracing::trace!(time_ms = t / 1_000_000, cut_ms = self.cut / 1_000_000, bytes, "metadata checkpoint written");
-        Ok(())
+        if self.writer.is_none() {
+            self.writer = Some(checkpoint::MetadataWriter::start(dir.to_path_buf())?);
+        }
+        self.writer.as_mut().expect("started").write(meta, self.previous_cut)
     }
 }
