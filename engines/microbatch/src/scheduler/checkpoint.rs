@@ -52,25 +52,59 @@ pub fn state_bytes(dir: &Path, sid: usize, t: Time) -> u64 {
         .sum()
 }
 
-/// Writes `meta`, then keeps only the files a recovery could still use: those since the cut
-/// before the last one (so a cut found corrupt falls back to the previous one). Returns the bytes
-/// written.
-pub fn write(dir: &Path, meta: &Metadata, previous_cut: Time) -> Result<u64, String> {
+/// Metadata files kept: the newest [`KEPT`] (Spark's `CheckpointWriter` keeps 10), and the newest
+/// of the cut before theirs, so that a cut found corrupt falls back to the one before it.
+pub const KEPT: usize = 10;
+
+/// The metadata files on disk, oldest first (`(path, batch time, cut)`), and the cut before which
+/// state files are gone.
+struct Kept {
+    files: std::collections::VecDeque<(PathBuf, Time, Time)>,
+    states_before: Time,
+}
+
+impl Kept {
+    /// What `dir` holds already (a restarted program writes on after it).
+    fn existing(dir: &Path) -> Self {
+        let cut_of = |path: &Path| {
+            read_checked(path).ok().and_then(|b| serde_json::from_slice::<Metadata>(&b).ok()).map_or(0, |m| m.cut)
+        };
+        let files = listed(dir).into_iter().rev().map(|(path, time)| (path.clone(), time, cut_of(&path))).collect();
+        Self { files, states_before: 0 }
+    }
+}
+
+/// Writes `meta`, then removes the files no recovery could use: metadata beyond those [`Kept`],
+/// and, when the cut has moved, the state files of cuts before `previous_cut`. Returns the bytes
+/// written. The directory is listed only when the cut moves, not every batch.
+fn write(dir: &Path, meta: &Metadata, previous_cut: Time, kept: &mut Kept) -> Result<u64, String> {
     let bytes = serde_json::to_vec(meta).map_err(|e| format!("cannot encode the metadata checkpoint: {e}"))?;
-    write_checked(&metadata_dir(dir).join(format!("checkpoint-{}", meta.time / 1_000_000)), &bytes)?;
-    for (path, time) in listed(dir) {
-        if time < previous_cut {
+    let path = metadata_dir(dir).join(format!("checkpoint-{}", meta.time / 1_000_000));
+    write_checked(&path, &bytes)?;
+    kept.files.retain(|f| f.0 != path);
+    kept.files.push_back((path, meta.time, meta.cut));
+    let fallback = kept.files.iter().rposition(|f| f.2 < meta.cut);
+    let newest = kept.files.len().saturating_sub(KEPT);
+    let mut i = 0;
+    kept.files.retain(|(path, _, _)| {
+        let keep = i >= newest || Some(i) == fallback;
+        if !keep {
             let _ = std::fs::remove_file(path);
         }
-    }
-    for sid in 0..meta.streams {
-        let states = dir.join(format!("state-{sid}"));
-        for entry in std::fs::read_dir(&states).into_iter().flatten().flatten() {
-            let ms: Option<u64> = entry.file_name().to_str().and_then(|n| n.parse().ok());
-            if ms.is_some_and(|ms| ms * 1_000_000 < previous_cut) {
-                let _ = std::fs::remove_dir_all(entry.path());
+        i += 1;
+        keep
+    });
+    if previous_cut > kept.states_before {
+        for sid in 0..meta.streams {
+            let states = dir.join(format!("state-{sid}"));
+            for entry in std::fs::read_dir(&states).into_iter().flatten().flatten() {
+                let ms: Option<u64> = entry.file_name().to_str().and_then(|n| n.parse().ok());
+                if ms.is_some_and(|ms| ms * 1_000_000 < previous_cut) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
             }
         }
+        kept.states_before = previous_cut;
     }
     Ok(bytes.len() as u64)
 }
@@ -91,9 +125,10 @@ impl MetadataWriter {
             .name("checkpoint-writer".into())
             .spawn(move || {
                 let mut bytes = 0;
+                let mut kept = Kept::existing(&dir);
                 for (meta, previous_cut) in queued {
                     let started = std::time::Instant::now();
-                    bytes += write(&dir, &meta, previous_cut)?;
+                    bytes += write(&dir, &meta, previous_cut, &mut kept)?;
                     let ms = started.elapsed().as_secs_f64() * 1e3;
                     tracing::trace!(
                         time_ms = meta.time / 1_000_000,
@@ -182,4 +217,61 @@ pub(crate) fn complete_parts(at: &Path) -> Result<usize, String> {
         read_checked(&at.join(format!("part-{p:05}")))?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(batch: u64, cut: u64) -> Metadata {
+        let ms = 1_000_000;
+        Metadata {
+            batch_ns: 100 * ms,
+            time: batch * 100 * ms,
+            cut: cut * 100 * ms,
+            streams: 1,
+            inputs: Vec::new(),
+            zero_ms: 0,
+        }
+    }
+
+    /// A complete cut of one partition at `batch`.
+    fn state(dir: &Path, batch: u64) {
+        let at = rdd_dir(dir, 0, batch * 100_000_000);
+        std::fs::create_dir_all(&at).unwrap();
+        write_checked(&at.join("part-00000"), b"state").unwrap();
+        std::fs::write(at.join("_SUCCESS"), "1").unwrap();
+    }
+
+    #[test]
+    fn the_writer_keeps_ten_files_and_the_previous_cuts_newest_and_a_bad_cut_falls_back_to_it() {
+        let dir = std::env::temp_dir().join(format!("sb-kept-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut writer = MetadataWriter::start(dir.clone()).unwrap();
+        // Cuts at batches 10, 20 and 30; batch b's metadata names the last cut at or before it.
+        let mut previous = 0;
+        for b in 1..=39u64 {
+            let cut = b / 10 * 10;
+            if cut > 0 && b % 10 == 0 {
+                state(&dir, cut);
+                previous = cut.saturating_sub(10);
+            }
+            writer.write(meta(b, cut), previous * 100_000_000).unwrap();
+        }
+        writer.finish().unwrap();
+        let times: Vec<u64> = listed(&dir).iter().map(|(_, t)| t / 100_000_000).collect();
+        assert_eq!(times.len(), KEPT + 1, "{times:?}");
+        assert_eq!(times[..KEPT], (30..=39).rev().collect::<Vec<u64>>()[..], "the newest ten");
+        assert_eq!(times[KEPT], 29, "the newest file of the cut before (20)");
+        // The cuts before the previous one are gone; the last two stay.
+        let cut = |b: u64| rdd_dir(&dir, 0, b * 100_000_000).exists();
+        assert_eq!([cut(10), cut(20), cut(30)], [false, true, true]);
+        assert_eq!(latest(&dir).0.map(|m| (m.time, m.cut)), Some((39 * 100_000_000, 30 * 100_000_000)));
+        // The newest cut found corrupt: recovery falls back to the previous cut's newest file.
+        std::fs::write(rdd_dir(&dir, 0, 30 * 100_000_000).join("part-00000"), b"garbage").unwrap();
+        let (found, passed) = latest(&dir);
+        assert_eq!(found.map(|m| (m.time, m.cut)), Some((29 * 100_000_000, 20 * 100_000_000)), "{passed:?}");
+        assert_eq!(passed.len(), KEPT);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
