@@ -211,7 +211,10 @@ fn log_debug_shows_batches_stages_and_snapshots_and_the_default_is_quiet() {
         assert!(micro.contains(needle), "no `{needle}` in {micro}");
     }
     let native = run("native", Some("native=debug"));
-    assert!(native.contains("snapshot written") && !native.contains("run started"), "{native}");
+    assert!(
+        native.contains("snapshot{epoch=") && native.contains("snapshot written") && !native.contains("run started"),
+        "{native}"
+    );
     let bad = streambench(&["--log", "microbatch=[", "baseline", "--workload", "wordcount"]);
     assert!(!bad.status.success() && stderr(&bad).contains("--log"), "{}", stderr(&bad));
 }

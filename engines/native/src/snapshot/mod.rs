@@ -280,6 +280,7 @@ impl Control {
                     parts.push((name.clone(), bytes.clone()));
                 }
             }
+            let _snapshot = tracing::debug_span!("snapshot", epoch, worker = self.worker).entered();
             let file = WorkerFile { epoch, generation: self.generation.get(), worker: self.worker, parts };
             let path = epoch_dir(dir, epoch, self.generation.get()).join(worker_file(self.worker));
             let started = std::time::Instant::now();
@@ -289,7 +290,7 @@ impl Control {
             match written {
                 Ok(bytes) => {
                     let ms = started.elapsed().as_secs_f64() * 1e3;
-                    tracing::debug!(epoch, worker = self.worker, bytes, ms, "snapshot written");
+                    tracing::debug!(bytes, ms, "snapshot written");
                     store.stats.taken += 1;
                     store.stats.bytes += bytes;
                     store.written.push_back(path);
