@@ -208,22 +208,22 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
                 .partitioned(true);
         }
         let map_side: MapSideFn = Arc::new(move |p, _, n| {
-            let mut buckets: Vec<rustc_hash::FxHashMap<K, C>> = (0..n).map(|_| Default::default()).collect();
+            // Combined first, then split: a key's reduce partition is found once per key, not
+            // once per record.
+            let mut combined: rustc_hash::FxHashMap<K, C> = Default::default();
             for (k, v) in records::<(K, V)>(p) {
-                let bucket = &mut buckets[partition_of(k, n)];
-                match bucket.get_mut(k) {
+                match combined.get_mut(k) {
                     Some(c) => merge_value(c, v),
                     None => {
-                        bucket.insert(k.clone(), create(v));
+                        combined.insert(k.clone(), create(v));
                     }
                 }
             }
-            buckets
-                .into_iter()
-                .map(|b| {
-                    bincode::serialize(&b.into_iter().collect::<Vec<(K, C)>>()).expect("serialise a shuffle block")
-                })
-                .collect()
+            let mut buckets: Vec<Vec<(K, C)>> = (0..n).map(|_| Vec::new()).collect();
+            for (k, c) in combined {
+                buckets[partition_of(&k, n)].push((k, c));
+            }
+            buckets.iter().map(|b| bincode::serialize(b).expect("serialise a shuffle block")).collect()
         });
         let reduce: ReduceFn = Arc::new(move |blocks| {
             let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
