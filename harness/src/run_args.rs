@@ -183,10 +183,38 @@ pub(crate) struct RunOnly {
     run: RunArgs,
 }
 
+/// `args` without option `flag` (`--flag VALUE` or `--flag=VALUE`), for a command that sets it
+/// itself.
+pub fn without(args: &[String], flag: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == flag {
+            skip = true;
+        } else if !a.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')) {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
 /// Parses run options given after `--` (as `streambench run` takes them), with `extra` appended
 /// (later options win).
 pub fn parse_run_options(base: &[String], extra: &[String]) -> Result<RunArgs> {
     use clap::Parser as _;
     let all: Vec<String> = base.iter().chain(extra).cloned().collect();
     Ok(RunOnly::try_parse_from(&all).map_err(|e| anyhow::anyhow!("the run options after `--`: {e}"))?.run)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn without_drops_the_option_in_both_spellings_and_nothing_else() {
+        let args: Vec<String> =
+            ["--out", "a", "--rate", "1k", "--out=b", "--outs", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(super::without(&args, "--out"), ["--rate", "1k", "--outs", "c"]);
+    }
 }

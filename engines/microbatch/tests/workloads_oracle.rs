@@ -9,15 +9,13 @@ use workloads::verdict::Verdict;
 use workloads::verify::Running;
 use workloads::{HashtagSpec, JobSpec, Observer, Profile, RunSpec, SensorSpec, WordCountSpec};
 
-const MS: u64 = 1_000_000;
+mod support;
 
-/// One `StreamingContext` is active per process (Spark's rule): `cargo test` runs this file's
-/// tests as threads of one process, so their micro-batch runs take turns.
-static ONE_CONTEXT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+const MS: u64 = 1_000_000;
 
 fn check(spec: &RunSpec) -> (workloads::RunReport, Verdict) {
     let observer = Observer::new(spec);
-    let one = ONE_CONTEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let one = support::one_context();
     microbatch::run(spec, &observer).expect("micro-batch run");
     drop(one);
     let report = observer.report();

@@ -60,7 +60,7 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     for (i, part) in parts.iter().enumerate() {
         let child = Command::new(&exe)
             .arg("run")
-            .args(strip_out(&args.run))
+            .args(crate::run_args::without(&args.run, "--out"))
             .args(["--processes", &n.to_string(), "--process-id", &i.to_string()])
             .arg("--hostfile")
             .arg(&hostfile)
@@ -132,27 +132,6 @@ fn drain(stderr: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
         }
         kept
     })
-}
-
-/// The run options without `--out` (children write their parts; the parent writes the result).
-fn strip_out(args: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut skip = false;
-    for a in args {
-        if skip {
-            skip = false;
-            continue;
-        }
-        if a == "--out" {
-            skip = true;
-            continue;
-        }
-        if a.starts_with("--out=") {
-            continue;
-        }
-        out.push(a.clone());
-    }
-    out
 }
 
 fn nanos() -> u128 {

@@ -70,7 +70,7 @@ pub fn experiment_text(args: &CompareArgs) -> Result<String> {
     options.insert("seed".into(), Value::String(args.seed.to_string()));
     let duration = match args.duration {
         Some(d) => d,
-        None => duration_of(options)?,
+        None => duration_of_key(options, "duration")?,
     };
     let warmup = match (args.warmup, args.duration) {
         (Some(w), _) => w,
@@ -111,10 +111,6 @@ pub fn experiment_text(args: &CompareArgs) -> Result<String> {
 
 fn rule(key: &str, value: impl Into<Value>) -> Value {
     Value::Table(Table::from_iter([(key.to_owned(), value.into())]))
-}
-
-fn duration_of(options: &Table) -> Result<u64> {
-    duration_of_key(options, "duration")
 }
 
 fn duration_of_key(options: &Table, key: &str) -> Result<u64> {

@@ -142,27 +142,16 @@ pub fn sweep(args: &SweepArgs, progress: &mut dyn Progress) -> Result<Vec<SweepP
     Ok(points)
 }
 
+/// The run options with `--engine` replaced by `engine`, when given.
 fn with_engine(run: &[String], engine: Option<Engine>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut skip = false;
-    for a in run {
-        if skip {
-            skip = false;
-            continue;
+    match engine {
+        Some(e) => {
+            let mut out = crate::run_args::without(run, "--engine");
+            out.extend(["--engine".to_owned(), e.name().to_owned()]);
+            out
         }
-        if engine.is_some() && a == "--engine" {
-            skip = true;
-            continue;
-        }
-        if engine.is_some() && a.starts_with("--engine=") {
-            continue;
-        }
-        out.push(a.clone());
+        None => run.to_vec(),
     }
-    if let Some(e) = engine {
-        out.extend(["--engine".to_owned(), e.name().to_owned()]);
-    }
-    out
 }
 
 /// Draws a sweep's two plots: throughput per node and p99 latency against the parameter.

@@ -135,7 +135,7 @@ impl Done<'_> {
                 return Ok((r, Some(paired), false));
             }
             let r = if options.processes > 1 {
-                let mut run_args = without_option(&run.args_at(rate), options.processes);
+                let mut run_args = crate::run_args::without(&run.args_at(rate), "--processes");
                 run_args.extend(["--out".to_owned(), path.display().to_string()]);
                 cluster(&ClusterArgs { processes: options.processes, timeout: 3600 * 1_000_000_000, run: run_args })?
             } else {
@@ -205,22 +205,6 @@ impl Done<'_> {
             }
         }
     }
-}
-
-/// `args` without `--processes N`.
-fn without_option(args: &[String], processes: u64) -> Vec<String> {
-    let n = processes.to_string();
-    let mut out = Vec::with_capacity(args.len());
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--processes" && args.get(i + 1) == Some(&n) {
-            i += 2;
-            continue;
-        }
-        out.push(args[i].clone());
-        i += 1;
-    }
-    out
 }
 
 /// The result at `path`, if it is a finished, correct run of `planned` (on `processes`).

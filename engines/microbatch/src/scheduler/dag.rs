@@ -297,8 +297,9 @@ impl DagScheduler {
         let tasks =
             todo.iter().map(|&(s, p)| (stages[s].rdd, matches!(stages[s].kind, TaskKind::ShuffleMap { .. }), p));
         let placed = placement::place_tasks(&self.incarnations, tasks)?;
-        let rdds: Vec<_> = stages.iter().map(|s| s.rdd.id).collect();
-        let _stage = tracing::debug_span!("stage", rdds = ?rdds, tasks = todo.len()).entered();
+        // The fields are evaluated only when the span is enabled.
+        let _stage = tracing::debug_span!("stage", rdds = ?stages.iter().map(|s| s.rdd.id).collect::<Vec<_>>(), tasks = todo.len())
+            .entered();
         tracing::trace!(executors = ?placed, "tasks launched");
         let first = self.next_task;
         for (&(s, p), &to) in todo.iter().zip(&placed) {
