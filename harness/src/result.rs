@@ -299,6 +299,32 @@ pub struct RunResult {
     pub quality: Option<Quality>,
     /// Recovery under each injected fault; `null` without one.
     pub recovery: Option<Vec<Recovery>>,
+    /// A run that spanned process restarts (`kill-process`): how its outputs were delivered
+    /// across them; `null` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// How a run that spanned process restarts delivered its outputs (from its journal, see
+/// `workloads::contract::journal`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `at-least-once` (micro-batch: a batch run again after a restart writes its outputs again)
+    /// or `exactly-once` (native: what followed the snapshot restored is thrown away and made
+    /// again).
+    pub guarantee: String,
+    /// Generations of processes (1 + restarts).
+    pub generations: u32,
+    /// Outputs written again by a batch run again after a restart (not counted twice in the
+    /// verification).
+    pub replayed_outputs: u64,
+    /// Of those, outputs that differ from the first write of their batch (0 for a deterministic
+    /// replay).
+    pub replayed_mismatches: u64,
+    /// Outputs written after the snapshot a restart went back to, thrown away.
+    pub discarded_outputs: u64,
+    /// Journal frames cut short by a kill and passed over.
+    pub torn_frames: usize,
 }
 
 /// Input records per second over the measured window, and that window's length, s: from the
@@ -368,6 +394,7 @@ pub fn summarize(
         batches,
         quality,
         recovery,
+        delivery: None,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use workloads::contract::journal::JournalSpec;
 use workloads::contract::{CheckpointSpec, ClusterSpec};
 use workloads::{Collect, Fault, JobOptions, RunSpec, Source, Workload};
 
@@ -69,6 +70,16 @@ pub struct RunArgs {
     /// `streambench merge` to verify) instead of verifying it here.
     #[arg(long, hide = true)]
     pub unjudged: bool,
+    /// A process of a run that spans restarts (set by `streambench cluster` for `kill-process`):
+    /// the journal's directory.
+    #[arg(long, hide = true)]
+    pub journal: Option<PathBuf>,
+    /// The generation of processes (0, then one more per restart), with `--journal`.
+    #[arg(long, hide = true, default_value_t = 0, requires = "journal")]
+    pub generation: u32,
+    /// The run's start (ns since the Unix epoch) for a restarted generation, with `--journal`.
+    #[arg(long, hide = true, requires = "journal")]
+    pub epoch_unix_ns: Option<u64>,
     /// A fault to inject: kill-worker:W@T, kill-process:P@T, slow-worker:W@T+D*F (repeatable).
     #[arg(long = "fault", env = "STREAMBENCH_FAULT")]
     pub faults: Vec<Fault>,
@@ -145,6 +156,11 @@ impl RunArgs {
             hostfile: self.hostfile.clone(),
             addresses,
             connect_timeout_ns: self.connect_timeout,
+            journal: self.journal.clone().map(|dir| JournalSpec {
+                dir,
+                generation: self.generation,
+                epoch_unix_ns: self.epoch_unix_ns,
+            }),
         };
         spec.microbatch.batch_interval_ns = self.batch_interval;
         spec.microbatch.keep_lost_executors_dead = self.keep_lost_executors_dead;

@@ -1,14 +1,17 @@
 //! `streambench cluster`: starts N processes of one run on loopback with a generated hostfile,
 //! waits for them, and merges their reports into one result (records/s/node = total / N).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
+use workloads::Fault;
+
+use crate::engine::{judge, Engine};
 use crate::output::write_json;
-use crate::result::RunResult;
+use crate::result::{Context, Delivery, RunResult};
 
 /// `streambench cluster`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +41,25 @@ fn kill_all(children: &mut [Child]) {
     }
 }
 
-/// Runs the cluster and returns the merged result.
+/// The run's `kill-process` faults, in the order they come due: `(index in the run's faults,
+/// process, at ns)`.
+fn kills_of(faults: &[Fault]) -> Vec<(usize, usize, u64)> {
+    let mut kills: Vec<_> = faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match *f {
+            Fault::KillProcess { process, at_ns } => Some((i, process, at_ns)),
+            _ => None,
+        })
+        .collect();
+    kills.sort_by_key(|k| k.2);
+    kills
+}
+
+/// Runs the cluster and returns the merged result. With `kill-process` faults the cluster is
+/// a supervisor's: it SIGKILLs the process at the fault's time, stops the others (which fail
+/// as their peer's connections drop), and starts the whole cluster again on the same hostfile,
+/// checkpoint directory and journal, until a generation finishes; the result spans them all.
 pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     let mut base = crate::run_args::parse_run_options(&args.run, &[])?;
     let n = args.processes as usize;
@@ -50,20 +71,99 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     let hostfile = dir.join("hostfile");
     let ports = free_ports(n)?;
     std::fs::write(&hostfile, ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>())?;
+    let kills = kills_of(&base.faults);
+    let journal = (!kills.is_empty()).then(|| dir.join("journal"));
+    let mut run = crate::run_args::without(&args.run, "--out");
+    if journal.is_some() {
+        refuse_unrestartable(&base)?;
+        if base.checkpoint_dir.is_none() {
+            // A restarted generation resumes from the checkpoints the one before it wrote.
+            run.extend(["--checkpoint-dir".to_owned(), dir.join("checkpoints").display().to_string()]);
+        }
+    }
     // Validate the whole run before starting anything.
     base.processes = n as u64;
     base.hostfile = Some(hostfile.clone());
     base.to_spec()?;
     let exe = std::env::current_exe().context("finding the streambench binary")?;
-    let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-{i}.json"))).collect();
+    let deadline = Instant::now() + Duration::from_nanos(args.timeout);
+    let (mut generation, mut epoch, mut applied) = (0u32, None, Vec::new());
+    let mut kills = kills.into_iter().peekable();
+    let parts = loop {
+        let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-g{generation}-{i}.json"))).collect();
+        let mut extra = Vec::new();
+        if let Some(j) = &journal {
+            extra.extend(["--journal".to_owned(), j.display().to_string(), "--generation".into(), generation.to_string()]);
+            extra.extend(epoch.map(|e: u64| ["--epoch-unix-ns".to_owned(), e.to_string()]).into_iter().flatten());
+        }
+        let mut children = start(&exe, &run, &extra, &hostfile, &parts)?;
+        let kill = journal.as_deref().zip(kills.peek().copied());
+        match wait(&mut children, deadline, args.timeout, kill, epoch)? {
+            Ended::Finished => break parts,
+            Ended::Killed { index, at_ns, epoch: e } => {
+                applied.push((index, at_ns));
+                epoch = Some(e);
+                kills.next();
+                generation += 1;
+            }
+        }
+    };
+    let mut m = crate::commands::merge::shares(&parts)?;
+    // The hostfile and the journal were temporary ones, gone now: the result keeps the
+    // addresses only.
+    m.spec.cluster.hostfile = None;
+    m.spec.cluster.journal = None;
+    let delivery = match &journal {
+        Some(j) => {
+            let stats = workloads::contract::journal::replay(j, &mut m.report).map_err(anyhow::Error::msg)?;
+            m.report.faults_applied.extend(applied);
+            Some(Delivery {
+                guarantee: match m.engine {
+                    Engine::Microbatch => "at-least-once",
+                    Engine::Native => "exactly-once",
+                }
+                .to_owned(),
+                generations: generation + 1,
+                replayed_outputs: stats.replayed_outputs,
+                replayed_mismatches: stats.replayed_mismatches,
+                discarded_outputs: stats.discarded_outputs,
+                torn_frames: stats.torn.len(),
+            })
+        }
+        None => None,
+    };
+    let mut result = judge(m.engine, &m.spec, &m.report, Context::now(&m.spec))?;
+    result.delivery = delivery;
+    let _ = std::fs::remove_dir_all(&dir);
+    write_json(base.out.as_deref(), &result)?;
+    Ok(result)
+}
+
+/// Refuses what a supervisor restart cannot resume.
+fn refuse_unrestartable(run: &crate::run_args::RunArgs) -> Result<()> {
+    if !matches!(run.source, workloads::Source::Generator) {
+        bail!("kill-process needs a source that can be read again after a restart: use the generator (a socket source would need the receivers' write-ahead log)");
+    }
+    if run.faults.iter().any(|f| matches!(f, Fault::KillWorker { .. })) {
+        bail!("kill-process and kill-worker in one run are not supported: give one kind of kill");
+    }
+    Ok(())
+}
+
+/// Starts one generation of the cluster's processes.
+fn start(exe: &Path, run: &[String], extra: &[String], hostfile: &Path, parts: &[PathBuf]) -> Result<Vec<Child>> {
+    let n = parts.len();
     let mut children = Vec::with_capacity(n);
     for (i, part) in parts.iter().enumerate() {
-        let child = Command::new(&exe)
+        let child = Command::new(exe)
             .arg("run")
-            .args(crate::run_args::without(&args.run, "--out"))
+            .args(run)
+            .args(extra)
+            // Every process writes its share, also a cluster of one.
+            .arg("--unjudged")
             .args(["--processes", &n.to_string(), "--process-id", &i.to_string()])
             .arg("--hostfile")
-            .arg(&hostfile)
+            .arg(hostfile)
             .arg("--out")
             .arg(part)
             .stdin(Stdio::null())
@@ -78,10 +178,34 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
             }
         }
     }
+    Ok(children)
+}
+
+/// How a generation of the cluster ended.
+enum Ended {
+    /// Every process finished.
+    Finished,
+    /// Fault `index` killed a process `at_ns` after the run's start `epoch` (unix ns).
+    Killed { index: usize, at_ns: u64, epoch: u64 },
+}
+
+/// How long the survivors of a kill get to fail by themselves before they are stopped.
+const SURVIVORS_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for a generation: until every process has finished, one has failed (an error), or
+/// `kill` (`(journal, (fault index, process, at ns))`) comes due, measured from the run's start
+/// (`epoch`, or the one the first generation wrote to the journal).
+fn wait(
+    children: &mut [Child],
+    deadline: Instant,
+    timeout_ns: u64,
+    kill: Option<(&Path, (usize, usize, u64))>,
+    epoch: Option<u64>,
+) -> Result<Ended> {
+    let n = children.len();
     // Each child's standard error is read as it comes (a child that writes more than a pipe
     // holds would otherwise block until the deadline); the last of it explains a failure.
     let mut errors: Vec<_> = children.iter_mut().map(|c| c.stderr.take().map(drain)).collect();
-    let deadline = Instant::now() + Duration::from_nanos(args.timeout);
     let mut done = vec![false; n];
     while done.iter().any(|d| !d) {
         for i in 0..n {
@@ -91,25 +215,35 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
             if let Some(status) = children[i].try_wait()? {
                 done[i] = true;
                 if !status.success() {
-                    kill_all(&mut children);
+                    kill_all(children);
                     // The child has exited: its pipe ends, and the thread with it.
                     let err = errors[i].take().and_then(|e| e.join().ok()).unwrap_or_default();
                     bail!("process {i} of {n} failed ({status}): {}", err.trim());
                 }
             }
         }
-        if Instant::now() > deadline {
-            kill_all(&mut children);
-            bail!("the cluster did not finish within {} s: stopped every process", args.timeout / 1_000_000_000);
+        if let Some((journal, (index, process, at))) = kill {
+            let start = epoch.or_else(|| workloads::contract::journal::read_epoch(journal));
+            let now = workloads::contract::journal::unix_now_ns();
+            if let Some(e) = start.filter(|e| now >= e + at) {
+                // SIGKILL: nothing of the process's own runs after it.
+                let _ = children[process].kill();
+                let at_ns = workloads::contract::journal::unix_now_ns() - e;
+                let grace = Instant::now() + SURVIVORS_GRACE;
+                while Instant::now() < grace && children.iter_mut().any(|c| matches!(c.try_wait(), Ok(None))) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                kill_all(children);
+                return Ok(Ended::Killed { index, at_ns, epoch: e });
+            }
         }
-        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() > deadline {
+            kill_all(children);
+            bail!("the cluster did not finish within {} s: stopped every process", timeout_ns / 1_000_000_000);
+        }
+        std::thread::sleep(Duration::from_millis(if kill.is_some() { 2 } else { 20 }));
     }
-    let mut result = crate::commands::merge::merge(&parts)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    // The hostfile was a temporary one, gone now: the result keeps the addresses only.
-    result.config.cluster.hostfile = None;
-    write_json(base.out.as_deref(), &result)?;
-    Ok(result)
+    Ok(Ended::Finished)
 }
 
 /// The most of a child's standard error kept (its end).

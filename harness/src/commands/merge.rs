@@ -23,6 +23,13 @@ pub struct MergeArgs {
 /// Merges the shares of a cluster run written by its processes, verifies the whole and builds its
 /// result. The shares must come from one run (same engine and spec, each process once).
 pub fn merge(parts: &[PathBuf]) -> Result<RunResult> {
+    let m = shares(parts)?;
+    judge(m.engine, &m.spec, &m.report, Context::now(&m.spec))
+}
+
+/// The shares of a cluster run written by its processes, merged into one (its spec process
+/// 0's), unverified.
+pub fn shares(parts: &[PathBuf]) -> Result<Partial> {
     let mut merged: Option<Partial> = None;
     let mut seen = std::collections::BTreeSet::new();
     for path in parts {
@@ -51,7 +58,7 @@ pub fn merge(parts: &[PathBuf]) -> Result<RunResult> {
     if seen.len() != processes {
         bail!("got the shares of {} of {processes} processes: give one file per process", seen.len());
     }
-    let mut spec = m.spec;
-    spec.cluster.process_id = 0;
-    judge(m.engine, &spec, &m.report, Context::now(&spec))
+    let mut m = m;
+    m.spec.cluster.process_id = 0;
+    Ok(m)
 }

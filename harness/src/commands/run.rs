@@ -28,6 +28,9 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
     if partial && args.out.is_none() {
         bail!("a process of a cluster run needs --out FILE for its share of the outputs (merge the shares with `streambench merge`)");
     }
+    if spec.cluster.processes > 1 {
+        fail_fast_on_a_lost_peer();
+    }
     if partial {
         let (report, _) = measure(args.engine, &spec)?;
         write_json(args.out.as_deref(), &Partial { engine: args.engine, spec, report })?;
@@ -36,4 +39,25 @@ pub fn run(args: &RunArgs) -> Result<Option<RunResult>> {
     let result = execute(args.engine, &spec)?;
     write_json(args.out.as_deref(), &result)?;
     Ok(Some(result))
+}
+
+/// A process of a cluster does not outlive a peer: when timely's connection to another process
+/// breaks (its receive or send thread panics with "timely communication error"), the process
+/// exits at once, rather than going on with a cluster that has lost part of its workers and
+/// state (the supervisor restarts the whole cluster).
+fn fail_fast_on_a_lost_peer() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("timely communication error") {
+            eprintln!("error: a peer process of the cluster is gone: this process stops too");
+            std::process::exit(3);
+        }
+    }));
 }

@@ -9,6 +9,7 @@
 //! processes' reports.
 
 pub mod fault;
+pub mod journal;
 pub mod observer;
 mod reflect;
 pub mod report;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::contract::journal::{self, Commit, JournalSpec, JournalWriter};
 use crate::contract::reflect::Reflections;
 use crate::contract::report::{BatchInfo, OutputMark, Restore, RunReport, TimelineBucket};
 use crate::contract::spec::{Collect, RunSpec, Source};
@@ -20,6 +21,10 @@ struct Shared {
     collect: Collect,
     reflections: Reflections,
     reports: Mutex<Vec<RunReport>>,
+    /// A run that spans process restarts: its journal and this process's index.
+    journal: Option<(JournalSpec, usize)>,
+    recorders: std::sync::atomic::AtomicUsize,
+    journal_errors: Mutex<Vec<String>>,
 }
 
 /// Collects what every worker of one process observed. Cheap to clone (one per worker).
@@ -40,8 +45,9 @@ impl Observer {
         };
         let mut observer = Self::with(spec.warmup_ns, interval - interval % (SECOND_NS / 10), spec.collect);
         let schedule = matches!(spec.source, Source::Generator).then(|| spec.schedule());
-        Arc::get_mut(&mut observer.shared).expect("a new observer").reflections =
-            Reflections::new(schedule, !spec.profile.is_max());
+        let shared = Arc::get_mut(&mut observer.shared).expect("a new observer");
+        shared.reflections = Reflections::new(schedule, !spec.profile.is_max());
+        shared.journal = spec.cluster.journal.clone().map(|j| (j, spec.cluster.process_id));
         observer
     }
 
@@ -56,20 +62,44 @@ impl Observer {
                 collect,
                 reflections: Reflections::new(None, false),
                 reports: Mutex::new(Vec::new()),
+                journal: None,
+                recorders: Default::default(),
+                journal_errors: Mutex::default(),
             }),
         }
     }
 
     /// Fixes the start of the run (the first caller wins); every worker calls this once its
-    /// dataflow is built and the workers are synchronised. Returns the epoch.
+    /// dataflow is built and the workers are synchronised. Returns the epoch. A restarted
+    /// generation of a journaled run keeps the first generation's start, which that one wrote to
+    /// the journal.
     pub fn start(&self) -> Instant {
-        *self.shared.epoch.get_or_init(Instant::now)
+        *self.shared.epoch.get_or_init(|| {
+            let now = Instant::now();
+            let Some((j, _)) = &self.shared.journal else { return now };
+            journal::epoch(j, now).unwrap_or_else(|e| {
+                self.shared.journal_errors.lock().expect("observer lock").push(e);
+                now
+            })
+        })
+    }
+
+    /// What went wrong writing the journal (a result without those frames is incomplete).
+    pub fn journal_errors(&self) -> Vec<String> {
+        self.shared.journal_errors.lock().expect("observer lock").clone()
     }
 
     /// A recorder for one worker. Call after [`Observer::start`].
     pub fn recorder(&self) -> Recorder {
         let s = &self.shared;
+        let journal = s.journal.as_ref().and_then(|(j, process)| {
+            let n = s.recorders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            JournalWriter::open(j, *process, n)
+                .map_err(|e| self.shared.journal_errors.lock().expect("observer lock").push(format!("cannot open the journal in {}: {e}", j.dir.display())))
+                .ok()
+        });
         Recorder {
+            journal,
             epoch: self.start(),
             warmup_ns: s.warmup_ns,
             timeline_ns: s.timeline_ns,
@@ -104,6 +134,7 @@ impl Observer {
 
 /// One worker's view of a run: latency histogram, timeline and outputs, owned by the worker.
 pub struct Recorder {
+    journal: Option<JournalWriter>,
     epoch: Instant,
     warmup_ns: u64,
     timeline_ns: u64,
@@ -354,6 +385,16 @@ impl Recorder {
     /// Adds a micro-batch's statistics.
     pub fn batch(&mut self, info: BatchInfo) {
         self.report.microbatch.batches.push(info);
+    }
+
+    /// A commit point of a run that spans process restarts (see [`crate::contract::journal`]):
+    /// what this recorder observed since its last commit goes to its journal as `commit`. Does
+    /// nothing in any other run.
+    pub fn commit(&mut self, commit: Commit) {
+        let Some(journal) = self.journal.as_mut() else { return };
+        if let Err(e) = journal.append(commit, &mut self.report) {
+            self.observer.shared.journal_errors.lock().expect("observer lock").push(e);
+        }
     }
 
     /// Hands the report to the observer. Dropping a recorder does the same.

@@ -45,6 +45,10 @@ pub struct ClusterSpec {
     pub addresses: Vec<String>,
     /// How long processes wait for each other before failing, ns.
     pub connect_timeout_ns: u64,
+    /// The journal of a run that spans process restarts (set by `streambench cluster` when the
+    /// run has `kill-process` faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<crate::contract::journal::JournalSpec>,
 }
 
 impl Default for ClusterSpec {
@@ -56,6 +60,7 @@ impl Default for ClusterSpec {
             hostfile: None,
             addresses: Vec::new(),
             connect_timeout_ns: 30 * SECOND_NS,
+            journal: None,
         }
     }
 }

@@ -117,12 +117,17 @@ impl<T: Data> DStream<T> {
         f: impl Fn(Time, usize, &[T], &mut workloads::Recorder) + Send + Sync + 'static,
     ) -> Result<(), StreamingError> {
         let f = Arc::new(f);
+        // The sink this output operation is, for the journal of a run that spans restarts: the
+        // same in every generation, as the graph is built the same way.
+        let source = crate::jobs::OUTPUT_COMMITS + self.graph.outputs.lock().expect("graph").len() as u32;
         self.foreach_rdd(move |t, rdd, run| {
             let f = Arc::clone(&f);
             run(
                 Arc::clone(&rdd.node),
                 Arc::new(move |p, part: &Partition, r| {
                     f(t, p, records::<T>(part), r);
+                    // The partition is written: an output task's commit point.
+                    r.commit(workloads::contract::journal::Commit::Batch { source, time_ns: t, part: p as u32 });
                     Ok(Vec::new())
                 }),
             )

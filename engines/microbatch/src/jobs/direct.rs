@@ -91,11 +91,21 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
         initial_rate: max.then_some(workloads::schedule::DEFAULT_NOMINAL_RATE),
         ..conf_of(spec)
     };
-    let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
-    ssc.set_observer(observer.clone());
     // Without a directory of the user's, checkpoints go to a private one removed afterwards.
     let scratch = spec.checkpoint.dir.is_none().then(|| workloads::durable::scratch_dir("microbatch"));
-    ssc.checkpoint(spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory"))?;
+    let dir = spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory");
+    let batch = Duration::from_nanos(interval);
+    // A restarted generation of a run that spans restarts resumes from the metadata checkpoint,
+    // as a Spark driver restarted with `getOrCreate` does.
+    let restarted = spec.cluster.journal.as_ref().is_some_and(|j| j.generation > 0);
+    let mut ssc = if restarted {
+        StreamingContext::get_or_create(&dir, || StreamingContext::new(conf, batch))?
+    } else {
+        let mut ssc = StreamingContext::new(conf, batch)?;
+        ssc.checkpoint(dir)?;
+        ssc
+    };
+    ssc.set_observer(observer.clone());
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
     }
@@ -201,6 +211,11 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
         }
         // The batch's outputs are out: what they reflect is reflected now.
         recorder.reflect(t + 1, output_ns);
+        recorder.commit(workloads::contract::journal::Commit::Batch {
+            source: crate::jobs::LISTENER_COMMITS,
+            time_ns: t,
+            part: 0,
+        });
         // Done once no read can come any more: every partition planned up to the end of the
         // data (a window plans its batches only when it fires), or read to its end.
         let data_end = duration.div_ceil(interval) * interval;

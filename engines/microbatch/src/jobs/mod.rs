@@ -23,6 +23,15 @@ use crate::jobs::direct::DirectSource;
 use crate::jobs::socket::SocketSource;
 use crate::StreamingError;
 
+/// The journal's commit sources (see `workloads::contract::journal`): the job scheduler's batch
+/// infos, the input listener's, and the output operations, numbered from [`OUTPUT_COMMITS`] in the
+/// order they were registered.
+pub(crate) const SCHEDULER_COMMITS: u32 = 0;
+/// See [`SCHEDULER_COMMITS`].
+pub(crate) const LISTENER_COMMITS: u32 = 1;
+/// See [`SCHEDULER_COMMITS`].
+pub(crate) const OUTPUT_COMMITS: u32 = 2;
+
 /// A workload's job, as the engine builds it on either source.
 pub(crate) trait Job: Sync {
     /// Builds the job over the generator's direct stream.
@@ -51,9 +60,11 @@ fn job(spec: &JobSpec) -> &dyn Job {
 pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
     spec.validate().map_err(|e| StreamingError::Invalid(e.to_string()))?;
     spec.microbatch.validate(&spec.job).map_err(|e| StreamingError::Invalid(e.to_string()))?;
-    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) {
+    // `streambench cluster` applies a kill-process and restarts the cluster (the run has a
+    // journal then); a process alone cannot.
+    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) && spec.cluster.journal.is_none() {
         return Err(StreamingError::Invalid(
-            "kill-process needs several processes, which the micro-batch engine does not run: use kill-worker".into(),
+            "kill-process is applied by `streambench cluster`, which restarts the cluster: run it there, or use kill-worker".into(),
         ));
     }
     match &spec.source {

@@ -33,7 +33,8 @@ impl Injector {
             .iter()
             .zip(&self.done)
             .filter_map(|(f, done)| match *f {
-                Fault::KillWorker { at_ns, .. } | Fault::KillProcess { at_ns, .. } if *done == 0 => Some(at_ns),
+                // `streambench cluster` applies a kill-process, not the engine.
+                Fault::KillWorker { at_ns, .. } if *done == 0 => Some(at_ns),
                 Fault::SlowWorker { at_ns, .. } if *done == 0 => Some(at_ns),
                 Fault::SlowWorker { at_ns, for_ns, .. } if *done == 1 => Some(at_ns + for_ns),
                 _ => None,
@@ -59,9 +60,6 @@ impl Injector {
                         out.push((i, Action::Slow(worker, 1.0)));
                         *done = 2;
                     }
-                }
-                Fault::KillProcess { at_ns, .. } if *done == 0 && at_ns <= elapsed => {
-                    return Err("kill-process needs several processes, which the micro-batch engine does not run".into())
                 }
                 _ => {}
             }

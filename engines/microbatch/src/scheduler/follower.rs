@@ -11,15 +11,22 @@ use crate::rdd::RddNode;
 
 /// A process other than the driver's: for every batch the driver announces, generate the same
 /// lineage from the same inputs and register its jobs (this process's executors run their
-/// tasks), until the driver shuts the executors down.
+/// tasks), until the driver shuts the executors down. A restarted program (`cut` > 0) first
+/// restores its checkpointed streams from the cut, as the driver does.
 pub(crate) fn follow(
     graph: &Arc<Graph>,
     registry: &Arc<Registry>,
     batches: mpsc::Receiver<Msg>,
     dir: Option<&Path>,
+    cut: u64,
 ) -> Result<(), String> {
     let outputs = std::mem::take(&mut *graph.outputs.lock().expect("graph"));
     let hooks = std::mem::take(&mut *graph.checkpointed.lock().expect("graph"));
+    if let Some(dir) = dir.filter(|_| cut > 0) {
+        for (sid, hook) in hooks.iter().enumerate() {
+            (hook.restore)(sid, cut, dir).map_err(|e| format!("cannot restore the checkpoint: {e}"))?;
+        }
+    }
     let interval = graph.checkpoint_interval();
     let trackers = graph.trackers.lock().expect("graph").clone();
     while let Ok(Msg::Generate { time: t, inputs, blocks, first_job, .. }) = batches.recv() {

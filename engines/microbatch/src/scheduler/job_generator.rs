@@ -59,8 +59,11 @@ pub(crate) fn drive(
     };
     if cluster.process_id > 0 {
         graph.is_driver.store(false, Ordering::Relaxed);
+        // A restarted program's state RDDs come from the cut's files, as on the driver, so both
+        // processes generate the same lineage.
+        let cut = checkpointing.as_ref().and_then(|(_, meta)| meta.as_ref()).map_or(0, |m| m.cut);
         let dir = checkpointing.map(|(dir, _)| dir);
-        let followed = follow(&graph, &registry, batches, dir.as_deref());
+        let followed = follow(&graph, &registry, batches, dir.as_deref(), cut);
         return cluster::join_executors(workers, followed.err()).map(|()| Vec::new());
     }
     let dag = DagScheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
@@ -229,7 +232,10 @@ impl JobGenerator {
                 }
             }
         }
-        self.graph.inputs.lock().expect("graph").extend(meta.inputs.iter().map(|(s, t, r)| ((*s, *t), r.clone())));
+        // Recorded as fresh, so the first batch announced to the other processes carries them.
+        for (stream, t, ranges) in &meta.inputs {
+            self.graph.record_input(*stream, *t, ranges);
+        }
         self.first = meta.cut / self.graph.batch_ns + 1;
         tracing::info!(
             cut_ms = meta.cut / 1_000_000,
@@ -237,7 +243,10 @@ impl JobGenerator {
             "restored from the metadata checkpoint"
         );
         (self.replay_until, self.cut, self.previous_cut) = (meta.time, meta.cut, meta.cut);
-        Instant::now().checked_sub(Duration::from_nanos(meta.cut)).unwrap_or(epoch)
+        // A program started anew goes on as if it had started the cut's time ago; a restarted
+        // process of a run that spans restarts keeps the run's start (which is earlier), so the
+        // batches of the time it was down run at once, as Spark's restart generates them.
+        Instant::now().checked_sub(Duration::from_nanos(meta.cut)).map_or(epoch, |e| e.min(epoch))
     }
 
     /// Runs batches until told to stop, the configured batches have run, or one fails.

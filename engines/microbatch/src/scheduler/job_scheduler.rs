@@ -94,6 +94,11 @@ impl JobScheduler {
             l(&info);
         }
         self.recorder.batch(info.clone());
+        self.recorder.commit(workloads::contract::journal::Commit::Batch {
+            source: crate::jobs::SCHEDULER_COMMITS,
+            time_ns: t,
+            part: 0,
+        });
         self.infos.push(info);
     }
 

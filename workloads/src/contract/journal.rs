@@ -1,0 +1,299 @@
+//! A run that outlives its processes: `streambench cluster` restarts the whole cluster after a
+//! `kill-process` fault, and the result spans every generation of processes. What a process
+//! observed is lost with it unless it was written out, so in such a run each recorder appends
+//! what it observed to a journal at its engine's commit points, as a sink writes to an external
+//! system: a micro-batch output task when it has written its partition (Spark's output
+//! operations: at least once, a batch run again after a restart writes it again), the driver
+//! after each batch; a native worker at each snapshot of its sink (Flink's two-phase commit:
+//! what follows the snapshot a restart went back to is thrown away and made again).
+//!
+//! A frame is one `write` of `[length u64][CRC-32 u32][bincode]` to the recorder's own file
+//! (`g{generation}-p{process}-r{recorder}.log`), so a SIGKILL leaves every frame written before
+//! it in the file (the page cache outlives the process) and at most one torn frame at the end,
+//! which the reader recognises and passes over. [`replay`] folds every kept frame into a report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::report::{RunReport, TimelineBucket};
+
+/// Where a run that spans process restarts keeps its journal, and which generation of
+/// processes this is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalSpec {
+    /// The journal's directory (shared by every process and generation).
+    pub dir: PathBuf,
+    /// 0 for the first processes, one more for each restart.
+    pub generation: u32,
+    /// The run's start, ns since the Unix epoch: the first generation's, which writes it to the
+    /// journal ([`write_epoch`]); a restarted generation keeps it, so that one timeline spans
+    /// every generation and the time the cluster was down shows as delay.
+    pub epoch_unix_ns: Option<u64>,
+}
+
+/// What a frame stands for, and so how a frame written again after a restart is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Commit {
+    /// What one part of a batch produced. At least once: a batch run again after a restart
+    /// commits the same again; the first frame is kept, a later one counted as replayed.
+    Batch {
+        /// Which recorder of the engine (the scheduler, the input listener, an output operation).
+        source: u32,
+        /// The batch time, ns.
+        time_ns: u64,
+        /// The partition (0 for what is not per partition).
+        part: u32,
+    },
+    /// What a worker observed up to its snapshot at `epoch` (ticks). Kept when the next
+    /// generation restored that epoch or a later one; otherwise it never happened (the restart
+    /// makes it again).
+    Epoch {
+        /// The worker (its index in the cluster).
+        worker: u32,
+        /// The snapshot's epoch, ticks.
+        epoch: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Frame {
+    generation: u32,
+    commit: Commit,
+    /// The index of the first timeline bucket in `report` (the buckets before it are empty).
+    first_bucket: usize,
+    report: RunReport,
+}
+
+/// What [`replay`] did with a journal's frames.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalStats {
+    /// Frames read and kept.
+    pub frames: u64,
+    /// Outputs of batches committed again by a later generation (at-least-once duplicates):
+    /// not kept, counted.
+    pub replayed_outputs: u64,
+    /// Of those, outputs that differ from what the first commit of their batch wrote.
+    pub replayed_mismatches: u64,
+    /// Outputs committed after the snapshot the next generation restored, thrown away (the
+    /// restart wrote them again).
+    pub discarded_outputs: u64,
+    /// Frames cut short by a kill, passed over (a file, and why).
+    pub torn: Vec<String>,
+}
+
+/// Appends one recorder's frames to its file.
+pub struct JournalWriter {
+    file: File,
+    generation: u32,
+}
+
+impl JournalWriter {
+    /// The file of recorder `recorder` of process `process`, created (with the directory).
+    pub fn open(spec: &JournalSpec, process: usize, recorder: usize) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&spec.dir)?;
+        let path = spec.dir.join(format!("g{}-p{process}-r{recorder}.log", spec.generation));
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self { file, generation: spec.generation })
+    }
+
+    /// Appends what a recorder observed since its last commit as `commit`, in one write, and
+    /// empties it (the timeline keeps its length, its buckets emptied: the ones before the first
+    /// with anything in it are left out of the frame).
+    pub(crate) fn append(&mut self, commit: Commit, observed: &mut RunReport) -> Result<(), String> {
+        let tl = &mut observed.timeline;
+        let first_bucket = tl.iter().position(|b| !is_empty(b)).unwrap_or(tl.len());
+        let timeline = tl[first_bucket..].iter_mut().map(|b| std::mem::replace(b, TimelineBucket::new())).collect();
+        let mut report = std::mem::replace(observed, RunReport::empty(observed.timeline_ns));
+        observed.timeline = std::mem::replace(&mut report.timeline, timeline);
+        let frame = Frame { generation: self.generation, commit, first_bucket, report };
+        let body = bincode::serialize(&frame).map_err(|e| format!("cannot encode a journal frame: {e}"))?;
+        let mut data = Vec::with_capacity(body.len() + 12);
+        data.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        data.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        data.extend_from_slice(&body);
+        self.file.write_all(&data).map_err(|e| format!("cannot write the journal: {e}"))
+    }
+}
+
+fn is_empty(b: &TimelineBucket) -> bool {
+    b.inputs == 0 && b.outputs == 0 && b.output_latency_us.is_empty() && b.input_latency_us.is_empty()
+}
+
+const EPOCH_FILE: &str = "epoch";
+
+/// Writes the run's start (ns since the Unix epoch) to the journal, once: the first process to
+/// call it wins.
+pub fn write_epoch(dir: &Path, unix_ns: u64) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{EPOCH_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, unix_ns.to_string())?;
+    // A hard link does not replace an existing file: the first start stays.
+    let linked = std::fs::hard_link(&tmp, dir.join(EPOCH_FILE));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The run's start written by [`write_epoch`], if any.
+pub fn read_epoch(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join(EPOCH_FILE)).ok()?.trim().parse().ok()
+}
+
+/// Notes that `generation` started from the snapshot at `epoch` (ticks; `None`: from the
+/// beginning): frames of the generation before it committed after that epoch are thrown away.
+pub fn write_restored(dir: &Path, generation: u32, epoch: Option<u64>) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = epoch.map_or_else(|| "none".to_owned(), |e| e.to_string());
+    std::fs::write(dir.join(format!("restored-g{generation}")), text)
+}
+
+fn read_restored(dir: &Path, generation: u32) -> Option<Option<u64>> {
+    let text = std::fs::read_to_string(dir.join(format!("restored-g{generation}"))).ok()?;
+    Some(text.trim().parse().ok())
+}
+
+/// The start of a journaled run, in a process whose clock reads `now`: now in the first
+/// generation (written to the journal), the first generation's start in a restarted one.
+pub(crate) fn epoch(spec: &JournalSpec, now: std::time::Instant) -> Result<std::time::Instant, String> {
+    match spec.epoch_unix_ns {
+        Some(at) => {
+            let ago = std::time::Duration::from_nanos(unix_now_ns().saturating_sub(at));
+            Ok(now.checked_sub(ago).unwrap_or(now))
+        }
+        None => write_epoch(&spec.dir, unix_now_ns())
+            .map(|()| now)
+            .map_err(|e| format!("cannot write the run's start to the journal: {e}")),
+    }
+}
+
+/// The unix time now, ns.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Reads every frame of the journal in `dir` and folds the kept ones into `report`: of the
+/// frames of one [`Commit::Batch`], the earliest generation's; of [`Commit::Epoch`] frames,
+/// those at or before the snapshot the next generation restored (all of the last generation's).
+pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String> {
+    let mut stats = JournalStats::default();
+    let mut frames = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the journal {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    names.sort();
+    for path in names {
+        read_frames(&path, &mut frames, &mut stats)?;
+    }
+    // Earliest generation first, then in the order written.
+    frames.sort_by_key(|f| f.generation);
+    let last = frames.iter().map(|f| f.generation).max().unwrap_or(0);
+    let restored: BTreeMap<u32, Option<u64>> =
+        (1..=last).filter_map(|g| read_restored(dir, g).map(|r| (g, r))).collect();
+    let mut first_of: BTreeMap<Commit, (u32, u64)> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for frame in frames {
+        let outputs = frame.report.outputs.len();
+        let keep = match frame.commit {
+            Commit::Batch { .. } => match first_of.get(&frame.commit) {
+                None => true,
+                Some(&(generation, digest)) if generation != frame.generation => {
+                    stats.replayed_outputs += outputs;
+                    if digest != outputs_digest(&frame.report) {
+                        stats.replayed_mismatches += outputs;
+                    }
+                    false
+                }
+                // The same generation committed it twice: a bug, not a replay; kept so that the
+                // verification sees the duplicate.
+                Some(_) => true,
+            },
+            Commit::Epoch { epoch, .. } => {
+                frame.generation == last
+                    || restored.get(&(frame.generation + 1)).copied().flatten().is_some_and(|r| epoch <= r)
+            }
+        };
+        if !keep {
+            if matches!(frame.commit, Commit::Epoch { .. }) {
+                stats.discarded_outputs += outputs;
+            }
+            continue;
+        }
+        if seen.insert(frame.commit) {
+            first_of.insert(frame.commit, (frame.generation, outputs_digest(&frame.report)));
+        }
+        stats.frames += 1;
+        let mut part = frame.report;
+        let mut timeline: Vec<TimelineBucket> = (0..frame.first_bucket).map(|_| TimelineBucket::new()).collect();
+        timeline.append(&mut part.timeline);
+        part.timeline = timeline;
+        report.merge(part);
+    }
+    Ok(stats)
+}
+
+/// Reads `path`'s frames; a frame cut short at the end of the file is noted and passed over, a
+/// damaged one before the end is an error.
+fn read_frames(path: &Path, frames: &mut Vec<Frame>, stats: &mut JournalStats) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut at = 0;
+    while at < data.len() {
+        let torn = |why: &str| format!("{}: {why} at byte {at}", path.display());
+        if data.len() - at < 12 {
+            stats.torn.push(torn("a frame header cut short"));
+            break;
+        }
+        let len = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let crc = u32::from_le_bytes(data[at + 8..at + 12].try_into().expect("4 bytes"));
+        let Some(body) = data.get(at + 12..at + 12 + len) else {
+            stats.torn.push(torn("a frame cut short"));
+            break;
+        };
+        if crc32fast::hash(body) != crc {
+            let why = torn("a frame whose checksum does not match");
+            if at + 12 + len == data.len() {
+                stats.torn.push(why);
+                break;
+            }
+            return Err(format!("{why}: the journal is damaged"));
+        }
+        frames.push(bincode::deserialize(body).map_err(|e| format!("{}: a frame does not decode: {e}", path.display()))?);
+        at += 12 + len;
+    }
+    Ok(())
+}
+
+/// An order-independent fingerprint of a frame's outputs (a wrapping sum of a hash of each), to
+/// tell a replayed batch that wrote the same from one that did not.
+fn outputs_digest(report: &RunReport) -> u64 {
+    use crate::hash::{key_hash, mix64};
+    let o = &report.outputs;
+    let mut h = mix64(o.digest.updates).wrapping_add(o.digest.sum);
+    let mut add = |x: u64| h = h.wrapping_add(mix64(x));
+    for (t, rows) in &o.snapshots {
+        for w in rows {
+            add(key_hash(&w.word) ^ w.count ^ t.rotate_left(23));
+        }
+    }
+    for w in &o.word_totals {
+        add(key_hash(&w.word) ^ w.count.rotate_left(11));
+    }
+    for w in &o.windowed {
+        add(key_hash(&w.word) ^ w.count ^ w.window_end.rotate_left(7));
+    }
+    for a in &o.alerts {
+        add(u64::from(a.sensor) ^ a.seq.rotate_left(29) ^ (a.milli as u64).rotate_left(47));
+    }
+    for w in &o.hashtags {
+        add(w.window_end.rotate_left(13) ^ w.total ^ w.distinct.rotate_left(37));
+    }
+    h
+}
