@@ -186,6 +186,9 @@ impl RunArgs {
         if self.engine == Engine::Microbatch {
             spec.microbatch.validate(&spec.job)?;
         }
+        if spec.cluster.journal.is_none() && spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) {
+            bail!("kill-process is applied by `streambench cluster`, which restarts the whole cluster: run `streambench cluster --processes N -- <these options>`, or use kill-worker");
+        }
         spec.validate()?;
         Ok(spec)
     }

@@ -59,9 +59,11 @@ pub enum NativeError {
 /// Runs `spec` to completion on this process's workers, reporting to `observer`.
 pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), NativeError> {
     spec.validate()?;
-    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) {
+    // `streambench cluster` applies a kill-process and restarts the cluster (the run has a
+    // journal then); a process alone cannot.
+    if spec.faults.iter().any(|f| matches!(f, Fault::KillProcess { .. })) && spec.cluster.journal.is_none() {
         return Err(NativeError::Unsupported(
-            "kill-process (a supervisor restart of the whole cluster is not built): use kill-worker".into(),
+            "kill-process outside `streambench cluster` (which applies it and restarts the cluster): run it there, or use kill-worker".into(),
         ));
     }
     let from_socket = matches!(spec.source, Source::Socket(_));

@@ -44,6 +44,9 @@ pub(crate) fn run(worker: &mut Worker, shared: &Shared<'_>) {
             }
         }
     }
+    if let Some(j) = shared.spec.cluster.journal.as_ref().filter(|j| j.generation > 0) {
+        resume(&control, j);
+    }
     let receiver = shared.socket.filter(|_| index == 0);
     let no_input = matches!(shared.spec.source, workloads::Source::Socket(_)) && receiver.is_none();
     loop {
@@ -121,4 +124,20 @@ fn restore(control: &Control, recorder: &mut Recorder, fault: usize, at_ns: u64)
         replayed_inputs: control.replayed(&offsets),
         rewritten_outputs: rewritten,
     });
+}
+
+/// A restarted generation of processes (after a `kill-process`): every worker starts from the
+/// newest snapshot the cluster before it committed, and worker 0 notes which in the journal (what
+/// the generation before it committed later is thrown away; see `workloads::contract::journal`).
+fn resume(control: &Control, journal: &workloads::contract::journal::JournalSpec) {
+    let (epoch_ns, skipped) = control.restore();
+    tracing::info!(generation = journal.generation, epoch_ns = ?epoch_ns, skipped = skipped.len(), "resumed");
+    if control.worker() == 0 {
+        let epoch = epoch_ns.map(|_| control.restored_epoch());
+        if let Err(e) = workloads::contract::journal::write_restored(&journal.dir, journal.generation, epoch) {
+            // Without it the generation before's frames are thrown away: the verification
+            // says what is missing.
+            tracing::warn!(error = %e, "cannot note the restored snapshot in the journal");
+        }
+    }
 }

@@ -84,6 +84,7 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     // Validate the whole run before starting anything.
     base.processes = n as u64;
     base.hostfile = Some(hostfile.clone());
+    base.journal = journal.clone();
     base.to_spec()?;
     let exe = std::env::current_exe().context("finding the streambench binary")?;
     let deadline = Instant::now() + Duration::from_nanos(args.timeout);
@@ -93,7 +94,12 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
         let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-g{generation}-{i}.json"))).collect();
         let mut extra = Vec::new();
         if let Some(j) = &journal {
-            extra.extend(["--journal".to_owned(), j.display().to_string(), "--generation".into(), generation.to_string()]);
+            extra.extend([
+                "--journal".to_owned(),
+                j.display().to_string(),
+                "--generation".into(),
+                generation.to_string(),
+            ]);
             extra.extend(epoch.map(|e: u64| ["--epoch-unix-ns".to_owned(), e.to_string()]).into_iter().flatten());
         }
         let mut children = start(&exe, &run, &extra, &hostfile, &parts)?;

@@ -265,7 +265,8 @@ fn read_frames(path: &Path, frames: &mut Vec<Frame>, stats: &mut JournalStats) -
             }
             return Err(format!("{why}: the journal is damaged"));
         }
-        frames.push(bincode::deserialize(body).map_err(|e| format!("{}: a frame does not decode: {e}", path.display()))?);
+        frames
+            .push(bincode::deserialize(body).map_err(|e| format!("{}: a frame does not decode: {e}", path.display()))?);
         at += 12 + len;
     }
     Ok(())
@@ -296,4 +297,108 @@ fn outputs_digest(report: &RunReport) -> u64 {
         add(w.window_end.rotate_left(13) ^ w.total ^ w.distinct.rotate_left(37));
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::WordTotal;
+
+    fn spec(dir: &Path, generation: u32) -> JournalSpec {
+        JournalSpec { dir: dir.to_path_buf(), generation, epoch_unix_ns: None }
+    }
+
+    /// A report of `n` snapshot rows of batch `t`, and `inputs` inputs in timeline bucket 3.
+    fn observed(t: u64, n: u64, inputs: u64) -> RunReport {
+        let mut r = RunReport::empty(100_000_000);
+        let rows = (0..n).map(|i| WordTotal { word: format!("w{i}"), count: i + t }).collect();
+        r.outputs.snapshots.insert(t, rows);
+        r.inputs = inputs;
+        r.timeline = (0..4).map(|_| TimelineBucket::new()).collect();
+        r.timeline[3].inputs = inputs;
+        r
+    }
+
+    fn batch(t: u64) -> Commit {
+        Commit::Batch { source: 2, time_ns: t, part: 0 }
+    }
+
+    #[test]
+    fn a_batch_committed_again_by_a_restart_is_kept_once_and_counted_as_replayed() {
+        let dir = crate::durable::scratch_dir("journal-batch");
+        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+        first.append(batch(1), &mut observed(1, 3, 10)).unwrap();
+        first.append(batch(2), &mut observed(2, 3, 10)).unwrap();
+        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+        // Batch 2 again, the same; batch 3 anew.
+        second.append(batch(2), &mut observed(2, 3, 10)).unwrap();
+        second.append(batch(3), &mut observed(3, 3, 10)).unwrap();
+        let mut report = RunReport::empty(100_000_000);
+        let stats = replay(&dir, &mut report).unwrap();
+        assert_eq!((stats.frames, stats.replayed_outputs, stats.replayed_mismatches), (3, 3, 0));
+        assert_eq!(report.outputs.snapshots.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(report.outputs.snapshots.values().all(|rows| rows.len() == 3));
+        assert_eq!(report.inputs, 30);
+        // The timeline keeps its positions across frames.
+        assert_eq!(report.timeline.len(), 4);
+        assert_eq!(report.timeline[3].inputs, 30);
+        // A replay that wrote something else is told apart.
+        second.append(batch(1), &mut observed(1, 2, 10)).unwrap();
+        let stats = replay(&dir, &mut RunReport::empty(100_000_000)).unwrap();
+        assert_eq!((stats.replayed_outputs, stats.replayed_mismatches), (5, 2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn what_followed_the_snapshot_a_restart_went_back_to_is_thrown_away() {
+        let dir = crate::durable::scratch_dir("journal-epoch");
+        let epoch = |e| Commit::Epoch { worker: 0, epoch: e };
+        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+        for e in [10, 20, 30] {
+            first.append(epoch(e), &mut observed(e, 2, 5)).unwrap();
+        }
+        // The restart went back to epoch 20: what came after it is made again.
+        write_restored(&dir, 1, Some(20)).unwrap();
+        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+        second.append(epoch(30), &mut observed(31, 2, 5)).unwrap();
+        let mut report = RunReport::empty(100_000_000);
+        let stats = replay(&dir, &mut report).unwrap();
+        assert_eq!((stats.frames, stats.discarded_outputs, stats.replayed_outputs), (3, 2, 0));
+        assert_eq!(report.outputs.snapshots.keys().copied().collect::<Vec<_>>(), vec![10, 20, 31]);
+        // A restart from the beginning keeps nothing of the generation before.
+        write_restored(&dir, 1, None).unwrap();
+        let mut report = RunReport::empty(100_000_000);
+        assert_eq!(replay(&dir, &mut report).unwrap().discarded_outputs, 6);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_frame_cut_short_by_a_kill_is_passed_over_and_a_damaged_one_refused() {
+        let dir = crate::durable::scratch_dir("journal-torn");
+        let mut w = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+        w.append(batch(1), &mut observed(1, 2, 1)).unwrap();
+        w.append(batch(2), &mut observed(2, 2, 1)).unwrap();
+        let path = dir.join("g0-p0-r0.log");
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 5]).unwrap();
+        let mut report = RunReport::empty(100_000_000);
+        let stats = replay(&dir, &mut report).unwrap();
+        assert_eq!((stats.frames, stats.torn.len()), (1, 1));
+        assert!(stats.torn[0].contains("cut short"), "{:?}", stats.torn);
+        let mut damaged = whole.clone();
+        damaged[20] ^= 0xff;
+        std::fs::write(&path, &damaged).unwrap();
+        let e = replay(&dir, &mut RunReport::empty(100_000_000)).unwrap_err();
+        assert!(e.contains("the journal is damaged"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_start_written_stays() {
+        let dir = crate::durable::scratch_dir("journal-epoch-file");
+        write_epoch(&dir, 5).unwrap();
+        write_epoch(&dir, 7).unwrap();
+        assert_eq!(read_epoch(&dir), Some(5));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

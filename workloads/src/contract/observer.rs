@@ -95,7 +95,13 @@ impl Observer {
         let journal = s.journal.as_ref().and_then(|(j, process)| {
             let n = s.recorders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             JournalWriter::open(j, *process, n)
-                .map_err(|e| self.shared.journal_errors.lock().expect("observer lock").push(format!("cannot open the journal in {}: {e}", j.dir.display())))
+                .map_err(|e| {
+                    self.shared
+                        .journal_errors
+                        .lock()
+                        .expect("observer lock")
+                        .push(format!("cannot open the journal in {}: {e}", j.dir.display()))
+                })
                 .ok()
         });
         Recorder {

@@ -45,7 +45,7 @@ pub fn running_count<'s>(
                     &mut (&mut counts, &mut *r),
                     |(counts, r), epoch| {
                         control.put(epoch, "count", &**counts);
-                        control.put(epoch, "outputs", &r.mark());
+                        control.put_outputs(epoch, r);
                     },
                     |(counts, r), (), mut data| count(counts, r, &mut data),
                 );

@@ -38,7 +38,7 @@ pub fn sink<'s, D: 'static>(
             epochs.settle(
                 frontier.frontier(),
                 &mut *r,
-                |r, epoch| control.put(epoch, "outputs", &r.mark()),
+                |r, epoch| control.put_outputs(epoch, r),
                 |r, (), mut data| record(r, &mut data),
             );
         }

@@ -120,6 +120,9 @@ impl Control {
             }
         }
         kills.sort_unstable();
+        // A restarted generation of processes resumes from the snapshots the one before it wrote
+        // (see `Control::resume`); its own files carry generations of their own.
+        let restarted = spec.cluster.journal.as_ref().map_or(0, |j| j.generation);
         let control = Self {
             dir,
             interval_ns,
@@ -127,7 +130,7 @@ impl Control {
             keep: spec.native.snapshots_kept,
             worker,
             workers,
-            generation: Cell::new(0),
+            generation: Cell::new(restarted << 16),
             kills,
             fired: Cell::new(0),
             slow,
@@ -137,8 +140,15 @@ impl Control {
             parts: RefCell::default(),
             sealed: Cell::new(false),
         };
-        control.remove_own_files();
+        if restarted == 0 {
+            control.remove_own_files();
+        }
         control
+    }
+
+    /// This worker's index in the cluster.
+    pub fn worker(&self) -> usize {
+        self.worker
     }
 
     /// Whether snapshots are taken.
@@ -246,6 +256,14 @@ impl Control {
         let mut store = self.store.borrow_mut();
         store.pending.entry(epoch).or_default().push((name.to_owned(), bytes));
         self.write_complete(&mut store);
+    }
+
+    /// Adds the `outputs` part of this worker's snapshot at `epoch`: where the recorder's outputs
+    /// stand. In a run that spans restarts, what the worker observed up to here goes to the
+    /// journal, kept if a restart goes back to this snapshot or a later one.
+    pub fn put_outputs(&self, epoch: u64, recorder: &mut workloads::Recorder) {
+        self.put(epoch, "outputs", &recorder.mark());
+        recorder.commit(workloads::contract::journal::Commit::Epoch { worker: self.worker as u32, epoch });
     }
 
     /// Adds the last part of an operator that has finished (a source at the end of its input):
