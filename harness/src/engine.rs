@@ -75,6 +75,9 @@ pub fn measure(engine: Engine, spec: &RunSpec) -> Result<(RunReport, Context)> {
         let _ = thread.join();
     }
     ran?;
+    if let Some(e) = observer.journal_errors().first() {
+        anyhow::bail!("{e}: the run's outputs could not all be written where a restart finds them");
+    }
     let mut report = observer.report();
     report.resources = resources;
     tracing::info!(cpu_seconds = report.resources.cpu_seconds(), "run finished");

@@ -115,6 +115,7 @@
 //! [`StreamingContext::get_or_create`]. **Several processes**: the driver in process 0 tells the
 //! others each batch's inputs; they generate the same lineage and run its tasks.
 
+mod commits;
 pub mod conf;
 pub mod context;
 pub mod dstream;

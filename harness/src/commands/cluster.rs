@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 
 use workloads::Fault;
 
+use crate::commands::run::Partial;
 use crate::engine::{judge, Engine};
 use crate::output::write_json;
 use crate::result::{Context, Delivery, RunResult};
@@ -120,22 +121,7 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     m.spec.cluster.hostfile = None;
     m.spec.cluster.journal = None;
     let delivery = match &journal {
-        Some(j) => {
-            let stats = workloads::contract::journal::replay(j, &mut m.report).map_err(anyhow::Error::msg)?;
-            m.report.faults_applied.extend(applied);
-            Some(Delivery {
-                guarantee: match m.engine {
-                    Engine::Microbatch => "at-least-once",
-                    Engine::Native => "exactly-once",
-                }
-                .to_owned(),
-                generations: generation + 1,
-                replayed_outputs: stats.replayed_outputs,
-                replayed_mismatches: stats.replayed_mismatches,
-                discarded_outputs: stats.discarded_outputs,
-                torn_frames: stats.torn.len(),
-            })
-        }
+        Some(j) => Some(replay(j, &mut m, applied, generation + 1)?),
         None => None,
     };
     let mut result = judge(m.engine, &m.spec, &m.report, Context::now(&m.spec))?;
@@ -143,6 +129,25 @@ pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
     let _ = std::fs::remove_dir_all(&dir);
     write_json(base.out.as_deref(), &result)?;
     Ok(result)
+}
+
+/// Folds the journal of a run that spanned restarts into the last generation's shares, with when
+/// each kill took effect (`applied`), and says how its outputs were delivered.
+fn replay(journal: &Path, m: &mut Partial, applied: Vec<(usize, u64)>, generations: u32) -> Result<Delivery> {
+    let stats = workloads::contract::journal::replay(journal, &mut m.report).map_err(anyhow::Error::msg)?;
+    m.report.faults_applied.extend(applied);
+    let guarantee = match m.engine {
+        Engine::Microbatch => "at-least-once",
+        Engine::Native => "exactly-once",
+    };
+    Ok(Delivery {
+        guarantee: guarantee.to_owned(),
+        generations,
+        replayed_outputs: stats.replayed_outputs,
+        replayed_mismatches: stats.replayed_mismatches,
+        discarded_outputs: stats.discarded_outputs,
+        torn_frames: stats.torn.len(),
+    })
 }
 
 /// Refuses what a supervisor restart cannot resume.

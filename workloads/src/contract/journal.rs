@@ -93,11 +93,12 @@ pub struct JournalWriter {
 
 impl JournalWriter {
     /// The file of recorder `recorder` of process `process`, created (with the directory).
-    pub fn open(spec: &JournalSpec, process: usize, recorder: usize) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&spec.dir)?;
+    pub fn open(spec: &JournalSpec, process: usize, recorder: usize) -> Result<Self, String> {
         let path = spec.dir.join(format!("g{}-p{process}-r{recorder}.log", spec.generation));
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { file, generation: spec.generation })
+        std::fs::create_dir_all(&spec.dir)
+            .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&path))
+            .map(|file| Self { file, generation: spec.generation })
+            .map_err(|e| format!("cannot open the journal {}: {e}", path.display()))
     }
 
     /// Appends what a recorder observed since its last commit as `commit`, in one write, and

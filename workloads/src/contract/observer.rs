@@ -78,13 +78,17 @@ impl Observer {
             let now = Instant::now();
             let Some((j, _)) = &self.shared.journal else { return now };
             journal::epoch(j, now).unwrap_or_else(|e| {
-                self.shared.journal_errors.lock().expect("observer lock").push(e);
+                self.note(e);
                 now
             })
         })
     }
 
-    /// What went wrong writing the journal (a result without those frames is incomplete).
+    fn note(&self, journal_error: String) {
+        self.shared.journal_errors.lock().expect("observer lock").push(journal_error);
+    }
+
+    /// What went wrong writing the journal (the result would miss those frames).
     pub fn journal_errors(&self) -> Vec<String> {
         self.shared.journal_errors.lock().expect("observer lock").clone()
     }
@@ -94,15 +98,7 @@ impl Observer {
         let s = &self.shared;
         let journal = s.journal.as_ref().and_then(|(j, process)| {
             let n = s.recorders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            JournalWriter::open(j, *process, n)
-                .map_err(|e| {
-                    self.shared
-                        .journal_errors
-                        .lock()
-                        .expect("observer lock")
-                        .push(format!("cannot open the journal in {}: {e}", j.dir.display()))
-                })
-                .ok()
+            JournalWriter::open(j, *process, n).map_err(|e| self.note(e)).ok()
         });
         Recorder {
             journal,
@@ -393,13 +389,12 @@ impl Recorder {
         self.report.microbatch.batches.push(info);
     }
 
-    /// A commit point of a run that spans process restarts (see [`crate::contract::journal`]):
-    /// what this recorder observed since its last commit goes to its journal as `commit`. Does
-    /// nothing in any other run.
+    /// A commit point of a run that spans process restarts ([`crate::contract::journal`]): what
+    /// was observed since the last one goes to the journal. Nothing in other runs.
     pub fn commit(&mut self, commit: Commit) {
         let Some(journal) = self.journal.as_mut() else { return };
         if let Err(e) = journal.append(commit, &mut self.report) {
-            self.observer.shared.journal_errors.lock().expect("observer lock").push(e);
+            self.observer.note(e);
         }
     }
 

@@ -117,9 +117,8 @@ impl<T: Data> DStream<T> {
         f: impl Fn(Time, usize, &[T], &mut workloads::Recorder) + Send + Sync + 'static,
     ) -> Result<(), StreamingError> {
         let f = Arc::new(f);
-        // The sink this output operation is, for the journal of a run that spans restarts: the
-        // same in every generation, as the graph is built the same way.
-        let source = crate::jobs::OUTPUT_COMMITS + self.graph.outputs.lock().expect("graph").len() as u32;
+        // The sink this output operation is, for the journal of a run that spans restarts.
+        let source = crate::commits::OUTPUT + self.graph.outputs.lock().expect("graph").len() as u32;
         self.foreach_rdd(move |t, rdd, run| {
             let f = Arc::clone(&f);
             run(

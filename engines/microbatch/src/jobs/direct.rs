@@ -212,7 +212,7 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
         // The batch's outputs are out: what they reflect is reflected now.
         recorder.reflect(t + 1, output_ns);
         recorder.commit(workloads::contract::journal::Commit::Batch {
-            source: crate::jobs::LISTENER_COMMITS,
+            source: crate::commits::LISTENER,
             time_ns: t,
             part: 0,
         });

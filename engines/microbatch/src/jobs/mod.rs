@@ -23,15 +23,6 @@ use crate::jobs::direct::DirectSource;
 use crate::jobs::socket::SocketSource;
 use crate::StreamingError;
 
-/// The journal's commit sources (see `workloads::contract::journal`): the job scheduler's batch
-/// infos, the input listener's, and the output operations, numbered from [`OUTPUT_COMMITS`] in the
-/// order they were registered.
-pub(crate) const SCHEDULER_COMMITS: u32 = 0;
-/// See [`SCHEDULER_COMMITS`].
-pub(crate) const LISTENER_COMMITS: u32 = 1;
-/// See [`SCHEDULER_COMMITS`].
-pub(crate) const OUTPUT_COMMITS: u32 = 2;
-
 /// A workload's job, as the engine builds it on either source.
 pub(crate) trait Job: Sync {
     /// Builds the job over the generator's direct stream.

@@ -95,7 +95,7 @@ impl JobScheduler {
         }
         self.recorder.batch(info.clone());
         self.recorder.commit(workloads::contract::journal::Commit::Batch {
-            source: crate::jobs::SCHEDULER_COMMITS,
+            source: crate::commits::SCHEDULER,
             time_ns: t,
             part: 0,
         });
