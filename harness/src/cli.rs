@@ -40,8 +40,12 @@ pub enum Command {
     Baseline(commands::baseline::BaselineArgs),
     /// One measured run of one engine on one workload; writes the result JSON.
     Run(Box<crate::run_args::RunArgs>),
-    /// Start N processes of one run on loopback and merge their results.
+    /// Start N processes of one run on loopback and merge their results (restarting the
+    /// cluster after a kill-process fault).
     Cluster(commands::cluster::ClusterArgs),
+    /// N seeded fault schedules per engine and workload: outputs lost and duplicated, recovery
+    /// percentiles, a plot.
+    Chaos(commands::chaos::ChaosArgs),
     /// The main job: every workload on both engines, the COST loop, summary, plots and report.
     Compare(commands::compare::CompareArgs),
     /// Search the highest offered rate at which latency stays bounded.

@@ -79,6 +79,13 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Plot(args) => commands::plot::run(args)
             .map(|plots| eprintln!("redrew {plots} plots and report.md in {}", args.dir.display())),
         Command::Experiment(args) => experiment(args),
+        Command::Chaos(args) => commands::chaos::chaos(args, &mut Display::new()).and_then(|s| {
+            let failed: u64 = s.rows.iter().map(|r| r.runs - r.correct_runs).sum();
+            if failed > 0 {
+                anyhow::bail!("{failed} chaos run(s) were incorrect: see {}", args.out.join("chaos.md").display());
+            }
+            Ok(())
+        }),
         Command::Sweep(args) => commands::sweep::sweep(args, &mut Display::new()).map(|points| {
             eprintln!("wrote {} runs and plots under {}", points.len(), args.out.display());
         }),

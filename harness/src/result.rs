@@ -278,6 +278,12 @@ pub struct RunResult {
     pub timeline: Vec<TimelinePoint>,
     /// Whether the outputs equal the oracle's (the one `semantics` names).
     pub correct: bool,
+    /// Expected outputs that did not come (against the oracle `semantics` names).
+    #[serde(default)]
+    pub outputs_lost: u64,
+    /// Outputs that came more than once.
+    #[serde(default)]
+    pub outputs_duplicated: u64,
     /// Which oracle judged `correct`: `event-time`, or `arrival-time` (micro-batch windows).
     pub semantics: workloads::verdict::Semantics,
     /// For window jobs: the share of window results equal to the event-time oracle's, and the
@@ -385,6 +391,8 @@ pub fn summarize(
         checkpoints: report.checkpoints,
         timeline,
         correct: verdict.correct,
+        outputs_lost: verdict.lost,
+        outputs_duplicated: verdict.duplicated,
         semantics: verdict.semantics,
         event_time_accuracy: verdict.event_time_accuracy,
         verification: verdict.message.clone(),

@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// A fault to inject: kill-worker:W@T, kill-process:P@T, slow-worker:W@T+D*F (repeatable).
     #[arg(long = "fault", env = "STREAMBENCH_FAULT")]
     pub faults: Vec<Fault>,
+    /// Faults drawn from this seed instead: kills and stragglers at random times and workers, one
+    /// for every 6 s of the run, at least 2.5 s apart (see `streambench chaos`).
+    #[arg(long, conflicts_with = "faults", value_parser = parse_seed, env = "STREAMBENCH_CHAOS")]
+    pub chaos: Option<u64>,
     /// Event-time disorder bound.
     #[arg(long, default_value = "0", value_parser = parse_duration, env = "STREAMBENCH_DISORDER")]
     pub disorder: u64,
@@ -166,7 +170,16 @@ impl RunArgs {
         spec.microbatch.keep_lost_executors_dead = self.keep_lost_executors_dead;
         spec.microbatch.manual_clock = self.manual_clock;
         spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
-        spec.faults = self.faults.clone();
+        spec.faults = match self.chaos {
+            Some(seed) => {
+                let faults = workloads::contract::chaos(seed, self.duration, self.warmup, spec.cluster.total_workers());
+                if faults.is_empty() {
+                    bail!("--chaos needs a run long enough for two faults 2.5 s apart after the warm-up and 2 s before the end: give a longer --duration");
+                }
+                faults
+            }
+            None => self.faults.clone(),
+        };
         spec.source = self.source.clone();
         spec.collect = match self.collect {
             CollectArg::Full => Collect::Full,

@@ -110,7 +110,7 @@ impl UpdateDigest {
         if self == expected {
             Verdict::ok(self.updates, "running-count updates (by digest)")
         } else {
-            Verdict::failed(
+            let failed = Verdict::failed(
                 self.updates,
                 format!(
                     "running-count updates differ from the oracle: {} updates, expected {}{}",
@@ -118,7 +118,12 @@ impl UpdateDigest {
                     expected.updates,
                     if self.updates == expected.updates { " (same number, different values)" } else { "" }
                 ),
-            )
+            );
+            Verdict {
+                lost: expected.updates.saturating_sub(self.updates),
+                duplicated: self.updates.saturating_sub(expected.updates),
+                ..failed
+            }
         }
     }
 }

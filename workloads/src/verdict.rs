@@ -62,6 +62,12 @@ pub struct Verdict {
     /// equal it).
     #[serde(default)]
     pub event_time_accuracy: Option<Accuracy>,
+    /// Expected outputs that did not come.
+    #[serde(default)]
+    pub lost: u64,
+    /// Outputs that came more than once (or, for a digest, outputs beyond the expected number).
+    #[serde(default)]
+    pub duplicated: u64,
 }
 
 impl Verdict {
@@ -75,7 +81,15 @@ impl Verdict {
     }
 
     pub(crate) fn new(correct: bool, checked: u64, message: String) -> Self {
-        Self { correct, checked, message, semantics: Semantics::EventTime, event_time_accuracy: None }
+        Self {
+            correct,
+            checked,
+            message,
+            semantics: Semantics::EventTime,
+            event_time_accuracy: None,
+            lost: 0,
+            duplicated: 0,
+        }
     }
 }
 
@@ -121,6 +135,7 @@ impl Mismatches {
     }
 
     pub(crate) fn into_verdict(self, checked: u64, what: &str) -> Verdict {
+        let (lost, duplicated) = (self.missing.0, self.duplicated.0);
         let mut parts = Vec::new();
         for (name, (n, examples)) in [
             ("missing", self.missing),
@@ -132,11 +147,12 @@ impl Mismatches {
                 parts.push(format!("{n} {name} (e.g. {})", examples.join("; ")));
             }
         }
-        if parts.is_empty() {
+        let verdict = if parts.is_empty() {
             Verdict::ok(checked, what)
         } else {
             Verdict::failed(checked, format!("{what} differ from the oracle: {}", parts.join(", ")))
-        }
+        };
+        Verdict { lost, duplicated, ..verdict }
     }
 }
 

@@ -1,7 +1,8 @@
 //! One file per subcommand, each with its clap `Args` and the function that runs it (returning
-//! what `main` prints), and `sections`, the runs `compare` makes for the report's sections.
+//! what `main` prints).
 
 pub mod baseline;
+pub mod chaos;
 pub mod check;
 pub mod cluster;
 pub mod compare;

@@ -89,10 +89,69 @@ impl FromStr for Fault {
     }
 }
 
+/// The shortest time between two faults of a chaos schedule, so that each recovery is
+/// measured on its own.
+pub const CHAOS_GAP_NS: u64 = 2_500_000_000;
+
+/// A seeded chaos schedule for a run of `duration_ns` on `workers` workers: a fault for every 6 s
+/// of the run (ten a minute; at least two), each a `kill-worker` (three in five) or a
+/// `slow-worker` of 0.5 to 1.5 s by 2 to 4 times, on a random worker, at a random time in its own
+/// slot of the span from the warm-up's end (at least 1 s) to 2 s before the end, at least
+/// [`CHAOS_GAP_NS`] apart. The same seed gives the same schedule. Empty when the span cannot hold
+/// two faults that far apart.
+pub fn chaos(seed: u64, duration_ns: u64, warmup_ns: u64, workers: usize) -> Vec<Fault> {
+    const S: u64 = 1_000_000_000;
+    let from = warmup_ns.max(S);
+    let to = duration_ns.saturating_sub(2 * S);
+    let span = to.saturating_sub(from);
+    let n = (duration_ns / (6 * S)).max(2).min(span / CHAOS_GAP_NS);
+    if n < 2 || workers == 0 {
+        return Vec::new();
+    }
+    let mut rng = crate::hash::SplitMix::new(crate::hash::mix64(seed ^ 0xc4a0_5c4e_d01e));
+    let slot = span / n;
+    (0..n)
+        .map(|i| {
+            // The last CHAOS_GAP_NS of a slot stays free, so the next slot's fault is far enough.
+            let at_ns = from + i * slot + rng.below((slot - CHAOS_GAP_NS).max(1));
+            let worker = rng.below(workers as u64) as usize;
+            if rng.below(5) < 3 {
+                Fault::KillWorker { worker, at_ns }
+            } else {
+                let for_ns = S / 2 + rng.below(S);
+                let factor = 2.0 + (rng.unit() * 20.0).round() / 10.0;
+                Fault::SlowWorker { worker, at_ns, for_ns, factor }
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::SECOND_NS;
+
+    #[test]
+    fn a_chaos_schedule_is_seeded_spaced_and_within_the_run() {
+        let a = chaos(7, 60 * SECOND_NS, 2 * SECOND_NS, 2);
+        assert_eq!(a, chaos(7, 60 * SECOND_NS, 2 * SECOND_NS, 2));
+        assert_ne!(a, chaos(8, 60 * SECOND_NS, 2 * SECOND_NS, 2));
+        assert_eq!(a.len(), 10, "ten a minute");
+        let at = |f: &Fault| match *f {
+            Fault::KillWorker { at_ns, .. } | Fault::KillProcess { at_ns, .. } | Fault::SlowWorker { at_ns, .. } => {
+                at_ns
+            }
+        };
+        for pair in a.windows(2) {
+            assert!(at(&pair[1]) >= at(&pair[0]) + CHAOS_GAP_NS, "{pair:?}");
+        }
+        assert!(a.iter().all(|f| (2 * SECOND_NS..58 * SECOND_NS).contains(&at(f))), "{a:?}");
+        // Over many seeds both kinds come, on every worker.
+        let many: Vec<Fault> = (0..20).flat_map(|s| chaos(s, 20 * SECOND_NS, SECOND_NS, 2)).collect();
+        assert!(many.iter().any(|f| matches!(f, Fault::KillWorker { worker: 1, .. })));
+        assert!(many.iter().any(|f| matches!(f, Fault::SlowWorker { worker: 0, factor, .. } if *factor >= 2.0)));
+        assert!(chaos(1, 3 * SECOND_NS, 0, 2).is_empty(), "too short for two faults apart");
+    }
 
     #[test]
     fn faults_parse_and_bad_ones_are_refused() {

@@ -15,7 +15,7 @@ mod reflect;
 pub mod report;
 pub mod spec;
 
-pub use fault::{parse_duration_ns, BadFault, Fault};
+pub use fault::{chaos, parse_duration_ns, BadFault, Fault};
 pub use observer::{LatencyRuns, Observer, Recorder};
 pub use report::{
     BatchInfo, CheckpointStats, MicrobatchReport, NativeReport, OutputMark, Outputs, Resources, Restore, RunReport,
