@@ -10,11 +10,19 @@ use support::*;
 /// Runs wordcount (a running count: every update checked) on 2 processes with `fault`, and
 /// returns the result.
 fn killed(engine: &str, fault: &str, dir: &std::path::Path) -> serde_json::Value {
-    let out = dir.join(format!("{engine}-{}.json", fault.replace([':', '@'], "-")));
+    resized(engine, fault, 2, 2, dir)
+}
+
+/// As [`killed`], on `before` processes, restarted on `after`.
+fn resized(engine: &str, fault: &str, before: u32, after: u32, dir: &std::path::Path) -> serde_json::Value {
+    let out = dir.join(format!("{engine}-{}-{before}-{after}.json", fault.replace([':', '@'], "-")));
+    let (before, after) = (before.to_string(), after.to_string());
     let o = streambench(&[
         "cluster",
         "--processes",
-        "2",
+        &before,
+        "--restart-processes",
+        &after,
         "--",
         "--engine",
         engine,
@@ -91,7 +99,36 @@ fn a_killed_process_of_the_native_engine_is_restarted_from_its_last_snapshot() {
 }
 
 #[test]
+fn the_micro_batch_engine_resumes_its_checkpoint_at_another_parallelism() {
+    let dir = scratch("restart-resized");
+    // Two processes' checkpoint resumed on one, and one's on two.
+    for (before, after, fault) in [(2, 1, "kill-process:1@3s"), (1, 2, "kill-process:0@3s")] {
+        let r = resized("microbatch", fault, before, after, &dir);
+        assert_restarted_exactly(&r, &format!("{before} -> {after} processes"));
+        assert_eq!(r["config"]["cluster"]["processes"], after);
+        assert_eq!(r["config"]["partitions"], before, "the input keeps its partitions");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn kill_process_is_refused_where_a_restart_could_not_resume() {
+    let o = streambench(&[
+        "cluster",
+        "--processes",
+        "2",
+        "--restart-processes",
+        "1",
+        "--",
+        "--engine",
+        "native",
+        "--workload",
+        "wordcount",
+        "--fault",
+        "kill-process:1@1s",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("the native engine resumes on as many workers"), "{}", stderr(&o));
     let o = streambench(&[
         "cluster",
         "--processes",

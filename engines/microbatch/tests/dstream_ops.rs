@@ -211,6 +211,8 @@ fn a_running_count_after_reduce_by_key_shuffles_once_a_batch() {
     for executors in [1, 2] {
         let mut ssc = context(executors, 3);
         ssc.checkpoint(fresh_dir("shuffle-once")).unwrap();
+        // Every batch a cut: the state read back from its files keeps its partitioner.
+        ssc.checkpoint_interval(std::time::Duration::from_millis(100)).unwrap();
         let lines = ssc
             .queue_stream(vec![
                 vec!["a b a".to_owned(), "c".to_owned()],
@@ -233,7 +235,8 @@ fn a_running_count_after_reduce_by_key_shuffles_once_a_batch() {
         assert_eq!(out[&200], pairs(&[("a", 2), ("b", 3), ("c", 1)]));
         assert_eq!(out[&300], pairs(&[("a", 3), ("b", 3), ("c", 3), ("d", 1)]));
         // One map stage a batch: the queue's partitions (one per executor), mapped once (before,
-        // the state's `group_by_key` shuffled the 3 reduced partitions again: 3 more map tasks).
+        // the state's `group_by_key` shuffled the 3 reduced partitions again: 3 more map tasks),
+        // also after a cut.
         for (t, info) in infos.iter().enumerate() {
             assert_eq!(info.map_tasks, executors as u64, "{executors} executors, batch {t}: {info:?}");
         }

@@ -20,6 +20,10 @@ pub struct ClusterArgs {
     /// Processes to start.
     #[arg(long, default_value_t = 2, env = "STREAMBENCH_CLUSTER_PROCESSES", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub processes: u64,
+    /// After a kill-process, restart the cluster on this many processes (default: as many):
+    /// the micro-batch engine resumes its checkpoint at another parallelism.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub restart_processes: Option<u64>,
     /// Give up (and stop every process) after this long.
     #[arg(long, default_value = "10m", value_parser = crate::options::parse_duration, env = "STREAMBENCH_CLUSTER_TIMEOUT")]
     pub timeout: u64,
@@ -57,54 +61,83 @@ fn kills_of(faults: &[Fault]) -> Vec<(usize, usize, u64)> {
     kills
 }
 
-/// Runs the cluster and returns the merged result. With `kill-process` faults the cluster is
-/// a supervisor's: it SIGKILLs the process at the fault's time, stops the others (which fail
-/// as their peer's connections drop), and starts the whole cluster again on the same hostfile,
-/// checkpoint directory and journal, until a generation finishes; the result spans them all.
-pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
+/// What a cluster run starts from: its directory (hostfile, checkpoints, journal), the run
+/// options each process gets, and how many processes each generation has.
+struct Setup {
+    dir: PathBuf,
+    hostfile: PathBuf,
+    journal: Option<PathBuf>,
+    run: Vec<String>,
+    /// Processes of the first generation, and of those after a restart.
+    processes: (usize, usize),
+}
+
+/// Makes the cluster's directory and hostfile and checks the run, for every generation, before
+/// anything starts.
+fn setup(args: &ClusterArgs) -> Result<(Setup, crate::run_args::RunArgs)> {
     let mut base = crate::run_args::parse_run_options(&args.run, &[])?;
     let n = args.processes as usize;
+    let later = args.restart_processes.map_or(n, |p| p as usize);
     if base.hostfile.is_some() || base.process_id != 0 || base.processes != 1 {
         bail!("`cluster` makes the hostfile and process ids itself: leave --hostfile, --processes and --process-id out of the run options");
     }
     let dir = std::env::temp_dir().join(format!("streambench-cluster-{}-{}", std::process::id(), nanos()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let hostfile = dir.join("hostfile");
-    let ports = free_ports(n)?;
+    let ports = free_ports(n.max(later))?;
     std::fs::write(&hostfile, ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>())?;
-    let kills = kills_of(&base.faults);
-    let journal = (!kills.is_empty()).then(|| dir.join("journal"));
+    let journal = (!kills_of(&base.faults).is_empty()).then(|| dir.join("journal"));
     let mut run = crate::run_args::without(&args.run, "--out");
-    if journal.is_some() {
-        refuse_unrestartable(&base)?;
-        if base.checkpoint_dir.is_none() {
-            // A restarted generation resumes from the checkpoints the one before it wrote.
-            run.extend(["--checkpoint-dir".to_owned(), dir.join("checkpoints").display().to_string()]);
+    match &journal {
+        Some(_) => {
+            refuse_unrestartable(&base, n != later)?;
+            if base.checkpoint_dir.is_none() {
+                // A restarted generation resumes from the checkpoints the one before it wrote.
+                run.extend(["--checkpoint-dir".to_owned(), dir.join("checkpoints").display().to_string()]);
+            }
+            if n != later && base.partitions.is_none() {
+                // The input stays the same at another parallelism: as many partitions as the
+                // first generation had workers.
+                base.partitions = Some((n as u64 * base.workers) as u32);
+                run.extend(["--partitions".to_owned(), (n as u64 * base.workers).to_string()]);
+            }
         }
+        None if n != later => bail!("--restart-processes needs a kill-process fault (a restart)"),
+        None => {}
     }
-    // Validate the whole run before starting anything.
-    base.processes = n as u64;
     base.hostfile = Some(hostfile.clone());
     base.journal = journal.clone();
-    base.to_spec()?;
+    // The first generation, and (when there is a restart) the ones after it.
+    for (processes, generation) in [(n, 0), (later, u32::from(journal.is_some()))] {
+        (base.processes, base.generation) = (processes as u64, generation);
+        base.to_spec()?;
+    }
+    base.generation = 0;
+    Ok((Setup { dir, hostfile, journal, run, processes: (n, later) }, base))
+}
+
+/// Runs the cluster and returns the merged result. With `kill-process` faults the cluster is
+/// a supervisor's: it SIGKILLs the process at the fault's time, stops the others (which fail
+/// as their peer's connections drop), and starts the whole cluster again on the same hostfile,
+/// checkpoint directory and journal (with `--restart-processes`, on another number of
+/// processes), until a generation finishes; the result spans them all.
+pub fn cluster(args: &ClusterArgs) -> Result<RunResult> {
+    let (Setup { dir, hostfile, journal, run, processes }, base) = setup(args)?;
     let exe = std::env::current_exe().context("finding the streambench binary")?;
     let deadline = Instant::now() + Duration::from_nanos(args.timeout);
     let (mut generation, mut epoch, mut applied) = (0u32, None, Vec::new());
-    let mut kills = kills.into_iter().peekable();
+    let mut kills = kills_of(&base.faults).into_iter().peekable();
     let parts = loop {
+        let n = if generation == 0 { processes.0 } else { processes.1 };
         let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("part-g{generation}-{i}.json"))).collect();
         let mut extra = Vec::new();
         if let Some(j) = &journal {
-            extra.extend([
-                "--journal".to_owned(),
-                j.display().to_string(),
-                "--generation".into(),
-                generation.to_string(),
-            ]);
+            let g = generation.to_string();
+            extra.extend(["--journal".to_owned(), j.display().to_string(), "--generation".into(), g]);
             extra.extend(epoch.map(|e: u64| ["--epoch-unix-ns".to_owned(), e.to_string()]).into_iter().flatten());
         }
         let mut children = start(&exe, &run, &extra, &hostfile, &parts)?;
-        let kill = journal.as_deref().zip(kills.peek().copied());
+        let kill = journal.as_deref().zip(kills.peek().copied().filter(|k| k.1 < n));
         match wait(&mut children, deadline, args.timeout, kill, epoch)? {
             Ended::Finished => break parts,
             Ended::Killed { index, at_ns, epoch: e } => {
@@ -150,8 +183,11 @@ fn replay(journal: &Path, m: &mut Partial, applied: Vec<(usize, u64)>, generatio
     })
 }
 
-/// Refuses what a supervisor restart cannot resume.
-fn refuse_unrestartable(run: &crate::run_args::RunArgs) -> Result<()> {
+/// Refuses what a supervisor restart cannot resume (`resized`: on another number of processes).
+fn refuse_unrestartable(run: &crate::run_args::RunArgs, resized: bool) -> Result<()> {
+    if resized && run.engine == Engine::Native {
+        bail!("--restart-processes: the native engine resumes on as many workers as it snapshotted (its keyed state is not split again by key): leave it out");
+    }
     if !matches!(run.source, workloads::Source::Generator) {
         bail!("kill-process needs a source that can be read again after a restart: use the generator (a socket source would need the receivers' write-ahead log)");
     }

@@ -137,7 +137,12 @@ impl Done<'_> {
             let r = if options.processes > 1 {
                 let mut run_args = crate::run_args::without(&run.args_at(rate), "--processes");
                 run_args.extend(["--out".to_owned(), path.display().to_string()]);
-                cluster(&ClusterArgs { processes: options.processes, timeout: 3600 * 1_000_000_000, run: run_args })?
+                cluster(&ClusterArgs {
+                    processes: options.processes,
+                    restart_processes: None,
+                    timeout: 3600 * 1_000_000_000,
+                    run: run_args,
+                })?
             } else {
                 let r = execute(engine, &planned)?;
                 write_json(Some(&path), &r)?;

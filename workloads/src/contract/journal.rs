@@ -39,7 +39,9 @@ pub struct JournalSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Commit {
     /// What one part of a batch produced. At least once: a batch run again after a restart
-    /// commits the same again; the first frame is kept, a later one counted as replayed.
+    /// commits it again; of the generations that committed every part of it, the earliest's
+    /// frames are kept, the others' counted as replayed (a restart at another parallelism
+    /// splits a batch into other parts).
     Batch {
         /// Which recorder of the engine (the scheduler, the input listener, an output operation).
         source: u32,
@@ -47,6 +49,9 @@ pub enum Commit {
         time_ns: u64,
         /// The partition (0 for what is not per partition).
         part: u32,
+        /// How many partitions the batch's part has (1 for what is not per partition): a
+        /// generation that committed all of them owns the batch.
+        parts: u32,
     },
     /// What a worker observed up to its snapshot at `epoch` (ticks). Kept when the next
     /// generation restored that epoch or a later one; otherwise it never happened (the restart
@@ -199,23 +204,36 @@ pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String
     let last = frames.iter().map(|f| f.generation).max().unwrap_or(0);
     let restored: BTreeMap<u32, Option<u64>> =
         (1..=last).filter_map(|g| read_restored(dir, g).map(|r| (g, r))).collect();
-    let mut first_of: BTreeMap<Commit, (u32, u64)> = BTreeMap::new();
+    let owners = owners(&frames);
+    let mut digests: BTreeMap<(u32, u64), BTreeMap<u32, u64>> = BTreeMap::new();
+    for f in &frames {
+        if let Commit::Batch { source, time_ns, .. } = f.commit {
+            let d = digests.entry((source, time_ns)).or_default().entry(f.generation).or_insert(0);
+            *d = d.wrapping_add(outputs_digest(&f.report));
+        }
+    }
     let mut seen = BTreeSet::new();
     for frame in frames {
         let outputs = frame.report.outputs.len();
         let keep = match frame.commit {
-            Commit::Batch { .. } => match first_of.get(&frame.commit) {
-                None => true,
-                Some(&(generation, digest)) if generation != frame.generation => {
+            Commit::Batch { source, time_ns, .. } => match owners.get(&(source, time_ns)) {
+                Some(&owner) if owner != frame.generation => {
                     stats.replayed_outputs += outputs;
-                    if digest != outputs_digest(&frame.report) {
+                    let by_generation = &digests[&(source, time_ns)];
+                    if by_generation[&owner] != by_generation[&frame.generation] {
                         stats.replayed_mismatches += outputs;
                     }
                     false
                 }
-                // The same generation committed it twice: a bug, not a replay; kept so that the
-                // verification sees the duplicate.
                 Some(_) => true,
+                // No generation committed every part (the run ended mid-batch): each part once.
+                None => {
+                    let first = seen.insert(frame.commit);
+                    if !first {
+                        stats.replayed_outputs += outputs;
+                    }
+                    first
+                }
             },
             Commit::Epoch { epoch, .. } => {
                 frame.generation == last
@@ -228,9 +246,6 @@ pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String
             }
             continue;
         }
-        if seen.insert(frame.commit) {
-            first_of.insert(frame.commit, (frame.generation, outputs_digest(&frame.report)));
-        }
         stats.frames += 1;
         let mut part = frame.report;
         let mut timeline: Vec<TimelineBucket> = (0..frame.first_bucket).map(|_| TimelineBucket::new()).collect();
@@ -239,6 +254,25 @@ pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String
         report.merge(part);
     }
     Ok(stats)
+}
+
+/// For each batch of each source, the earliest generation that committed every part of it.
+fn owners(frames: &[Frame]) -> BTreeMap<(u32, u64), u32> {
+    let mut parts: BTreeMap<(u32, u64, u32), (u32, BTreeSet<u32>)> = BTreeMap::new();
+    for f in frames {
+        if let Commit::Batch { source, time_ns, part, parts: n } = f.commit {
+            let e = parts.entry((source, time_ns, f.generation)).or_insert((n, BTreeSet::new()));
+            e.1.insert(part);
+        }
+    }
+    let mut owners = BTreeMap::new();
+    // In key order: earlier generations first.
+    for ((source, time_ns, generation), (n, seen)) in parts {
+        if seen.len() as u32 >= n {
+            owners.entry((source, time_ns)).or_insert(generation);
+        }
+    }
+    owners
 }
 
 /// Reads `path`'s frames; a frame cut short at the end of the file is noted and passed over, a
@@ -321,7 +355,7 @@ mod tests {
     }
 
     fn batch(t: u64) -> Commit {
-        Commit::Batch { source: 2, time_ns: t, part: 0 }
+        Commit::Batch { source: 2, time_ns: t, part: 0, parts: 1 }
     }
 
     #[test]
@@ -347,6 +381,37 @@ mod tests {
         second.append(batch(1), &mut observed(1, 2, 10)).unwrap();
         let stats = replay(&dir, &mut RunReport::empty(100_000_000)).unwrap();
         assert_eq!((stats.replayed_outputs, stats.replayed_mismatches), (5, 2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_batch_split_into_other_parts_after_a_restart_is_owned_by_the_generation_that_wrote_it_whole() {
+        let dir = crate::durable::scratch_dir("journal-parts");
+        let part = |p, n| Commit::Batch { source: 2, time_ns: 5, part: p, parts: n };
+        // Two parts: batch 5 whole in generation 0; generation 1 (four parts) runs it again.
+        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+        first.append(part(0, 2), &mut observed(5, 2, 1)).unwrap();
+        first.append(part(1, 2), &mut observed(5, 2, 1)).unwrap();
+        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+        for p in 0..4 {
+            second.append(part(p, 4), &mut observed(5, 1, 1)).unwrap();
+        }
+        let mut report = RunReport::empty(100_000_000);
+        let stats = replay(&dir, &mut report).unwrap();
+        assert_eq!((stats.frames, stats.replayed_outputs), (2, 4));
+        assert_eq!(report.outputs.snapshots[&5].len(), 4);
+        // Generation 0 wrote only part 0 before it was killed: generation 1 owns the batch.
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+        first.append(part(0, 2), &mut observed(5, 2, 1)).unwrap();
+        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+        for p in 0..4 {
+            second.append(part(p, 4), &mut observed(5, 1, 1)).unwrap();
+        }
+        let mut report = RunReport::empty(100_000_000);
+        let stats = replay(&dir, &mut report).unwrap();
+        assert_eq!((stats.frames, stats.replayed_outputs), (4, 2));
+        assert_eq!(report.outputs.snapshots[&5].len(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -369,6 +369,9 @@ impl RunSpec {
                 Fault::KillWorker { worker, .. } | Fault::SlowWorker { worker, .. } => {
                     ("worker", *worker, c.total_workers())
                 }
+                // A restarted generation (on as many processes or not) has had its kills applied
+                // to the ones before it by the supervisor.
+                Fault::KillProcess { .. } if c.journal.as_ref().is_some_and(|j| j.generation > 0) => continue,
                 Fault::KillProcess { process, .. } => ("process", *process, c.processes),
             };
             if who >= limit {

@@ -12,7 +12,7 @@ use crate::dstream::graph::{Graph, RunJob};
 use crate::dstream::DStream;
 use crate::executor::messages::Action;
 use crate::rdd::{partition, records, Kind, Partition, Rdd, RddContext, RddNode, ShuffleData};
-use crate::scheduler::checkpoint::{complete_parts, rdd_dir};
+use crate::scheduler::checkpoint::{complete_parts, rdd_dir, success_line};
 
 impl<T: ShuffleData> DStream<T> {
     /// `checkpoint(interval)`: this stream's RDDs are written to the checkpoint directory every
@@ -49,24 +49,32 @@ pub(crate) fn register_checkpoint<T: ShuffleData>(graph: &Arc<Graph>, stream: &D
             // The driver marks the cut complete once every partition is written (the count,
             // so a lost file is noticed).
             if on.upgrade().is_some_and(|g| g.is_driver()) {
-                std::fs::write(at.join("_SUCCESS"), rdd.node.partitions.to_string())
+                std::fs::write(at.join("_SUCCESS"), success_line(rdd.node.partitions, rdd.node.partitioner))
                     .map_err(|e| format!("cannot write {}: {e}", at.display()))?;
             }
             // Cut the lineage: the same RDD (same id, so cached partitions still hit), now read
             // from the files when a partition is missing.
-            writer.replace(t, file_rdd::<T>(rdd.context(), rdd.node.id, rdd.node.partitions, at));
+            // It keeps its partitioner: the next batch's state joins it without a shuffle.
+            let (n, by_key) = (rdd.node.partitions, rdd.node.partitioner);
+            writer.replace(t, file_rdd::<T>(rdd.context(), rdd.node.id, n, by_key, at));
             Ok(())
         }),
         Box::new(move |sid, t, dir: &Path| {
             let at = rdd_dir(dir, sid, t);
-            let partitions = complete_parts(&at)?;
-            restorer.replace(t, file_rdd::<T>(&sc, sc.ids.next(), partitions, at));
+            let (partitions, by_key) = complete_parts(&at)?;
+            restorer.replace(t, file_rdd::<T>(&sc, sc.ids.next(), partitions, by_key, at));
             Ok(())
         }),
     );
 }
 
-fn file_rdd<T: ShuffleData>(sc: &RddContext, id: u64, partitions: usize, at: PathBuf) -> Rdd<T> {
+fn file_rdd<T: ShuffleData>(
+    sc: &RddContext,
+    id: u64,
+    partitions: usize,
+    partitioner: Option<usize>,
+    at: PathBuf,
+) -> Rdd<T> {
     let read = move |p: usize| -> Partition {
         let path = at.join(format!("part-{p:05}"));
         // A checkpoint was verified before it was used; failing now is an I/O fault the task
@@ -76,5 +84,5 @@ fn file_rdd<T: ShuffleData>(sc: &RddContext, id: u64, partitions: usize, at: Pat
             .unwrap_or_else(|e| panic!("checkpoint file lost after verification: {e}"));
         partition(records)
     };
-    sc.wrap(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true, partitioner: None }))
+    sc.wrap(Arc::new(RddNode { id, partitions, kind: Kind::Source(Arc::new(read)), cached: true, partitioner }))
 }

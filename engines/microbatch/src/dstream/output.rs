@@ -121,12 +121,13 @@ impl<T: Data> DStream<T> {
         let source = crate::commits::OUTPUT + self.graph.outputs.lock().expect("graph").len() as u32;
         self.foreach_rdd(move |t, rdd, run| {
             let f = Arc::clone(&f);
+            let parts = rdd.node.partitions as u32;
             run(
                 Arc::clone(&rdd.node),
                 Arc::new(move |p, part: &Partition, r| {
                     f(t, p, records::<T>(part), r);
                     // The partition is written: an output task's commit point.
-                    r.commit(workloads::contract::journal::Commit::Batch { source, time_ns: t, part: p as u32 });
+                    r.commit(workloads::contract::journal::Commit::Batch { source, time_ns: t, part: p as u32, parts });
                     Ok(Vec::new())
                 }),
             )

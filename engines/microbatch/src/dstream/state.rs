@@ -103,7 +103,9 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
         let n = self.graph.partitions;
         let f = Arc::new(f);
         recursive(&self.graph, self.graph.batch_ns, move |t, prev: Option<Rdd<(K, S)>>| {
-            let prev = prev.unwrap_or_else(|| sc.empty(n));
+            // The previous state is partitioned as the new values are (no shuffle), unless it was
+            // restored from a checkpoint of a program with another partition count.
+            let prev = prev.map_or_else(|| sc.empty(n), |p| p.partition_by_key(n));
             let new: Rdd<(K, Vec<V>)> = grouped.get(t).unwrap_or_else(|| sc.empty(n));
             let f = Arc::clone(&f);
             Some(

@@ -215,6 +215,7 @@ fn listener(spec: &RunSpec, planner: &Arc<Mutex<Planner>>, observer: &Observer) 
             source: crate::commits::LISTENER,
             time_ns: t,
             part: 0,
+            parts: 1,
         });
         // Done once no read can come any more: every partition planned up to the end of the
         // data (a window plans its batches only when it fires), or read to its end.

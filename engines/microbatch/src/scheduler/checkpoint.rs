@@ -208,15 +208,29 @@ pub(crate) fn rdd_dir(dir: &Path, stream: usize, t: Time) -> PathBuf {
 }
 
 /// The number of partitions of a complete checkpointed RDD in `at`, or why it is not usable.
-pub(crate) fn complete_parts(at: &Path) -> Result<usize, String> {
-    let n: usize = std::fs::read_to_string(at.join("_SUCCESS"))
-        .ok()
-        .and_then(|n| n.trim().parse().ok())
+pub(crate) fn complete_parts(at: &Path) -> Result<(usize, Option<usize>), String> {
+    let text = std::fs::read_to_string(at.join("_SUCCESS")).unwrap_or_default();
+    let mut words = text.split_whitespace();
+    let n: usize = words
+        .next()
+        .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("{} is incomplete (no _SUCCESS with its partition count)", at.display()))?;
     for p in 0..n {
         read_checked(&at.join(format!("part-{p:05}")))?;
     }
-    Ok(n)
+    // "hash-partitioned": its records are where a hash partitioner of `n` puts their keys.
+    Ok((n, (words.next() == Some(HASH_PARTITIONED)).then_some(n)))
+}
+
+const HASH_PARTITIONED: &str = "hash-partitioned";
+
+/// What a complete checkpointed RDD's `_SUCCESS` says: its partition count, and whether it is
+/// hash-partitioned by key (its `partitioner`).
+pub(crate) fn success_line(partitions: usize, partitioner: Option<usize>) -> String {
+    match partitioner {
+        Some(n) if n == partitions => format!("{partitions} {HASH_PARTITIONED}"),
+        _ => partitions.to_string(),
+    }
 }
 
 #[cfg(test)]

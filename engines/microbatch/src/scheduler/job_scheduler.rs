@@ -98,6 +98,7 @@ impl JobScheduler {
             source: crate::commits::SCHEDULER,
             time_ns: t,
             part: 0,
+            parts: 1,
         });
         self.infos.push(info);
     }
