@@ -142,18 +142,27 @@ pub fn recoveries(
     if faults.is_empty() {
         return None;
     }
+    let effective =
+        |index: usize, fault: &Fault| report.faults_applied.get(&index).copied().unwrap_or(describe(fault).0);
+    let times: Vec<f64> = faults.iter().enumerate().map(|(i, f)| effective(i, f) as f64 / 1e9).collect();
+    // With several faults (a chaos schedule): the band is the steady state's, before the first
+    // fault, and each fault's recovery is looked for until the next one takes effect.
+    let first_fault = times.iter().copied().fold(f64::INFINITY, f64::min);
     let effect = |(index, fault): (usize, &Fault)| {
         let (at_ns, text) = describe(fault);
-        let effective_ns = report.faults_applied.get(&index).copied().unwrap_or(at_ns);
+        let effective_ns = effective(index, fault);
         let eff = effective_ns as f64 / 1e9;
-        let before: Vec<&TimelinePoint> =
-            timeline.iter().filter(|p| p.t_s >= warmup_s && p.t_s + interval_s <= eff && p.reflected > 0).collect();
+        let next = times.iter().copied().filter(|t| *t > eff).fold(f64::INFINITY, f64::min);
+        let before: Vec<&TimelinePoint> = timeline
+            .iter()
+            .filter(|p| p.t_s >= warmup_s && p.t_s + interval_s <= first_fault && p.reflected > 0)
+            .collect();
         let highest = |f: fn(&TimelinePoint) -> Option<f64>| before.iter().filter_map(|p| f(p)).fold(0.0, f64::max);
         let band = 1.25 * highest(|p| p.input_p99_ms);
         let band_p50 = 1.25 * highest(|p| p.input_p50_ms);
         // Intervals that end after the effect, with samples.
         let after: Vec<&TimelinePoint> =
-            timeline.iter().filter(|p| p.t_s + interval_s > eff && p.reflected > 0).collect();
+            timeline.iter().filter(|p| p.t_s + interval_s > eff && p.t_s < next && p.reflected > 0).collect();
         let p99 = |p: &TimelinePoint| p.input_p99_ms;
         let p50 = |p: &TimelinePoint| p.input_p50_ms;
         let recovered = sustained(&after, interval_s, |p| p99(p).is_some_and(|v| v <= band))
@@ -162,7 +171,8 @@ pub fn recoveries(
             .map(|j| (fell_back(&after, j, band_p50, p50) - eff).max(0.0));
         let first = (effective_ns / report.timeline_ns.max(1)) as usize;
         let band_us = (band * 1000.0) as u64;
-        let delayed = report.timeline.iter().skip(first).map(|b| {
+        let until = if next.is_finite() { (next * 1e9) as u64 / report.timeline_ns.max(1) } else { u64::MAX };
+        let delayed = report.timeline.iter().take(until as usize).skip(first).map(|b| {
             let h = &b.input_latency_us;
             if h.is_empty() || h.max() <= band_us {
                 0
@@ -242,6 +252,33 @@ mod tests {
             assert!((r.catch_up_s.unwrap() - 2.0).abs() < 0.051, "{r:?}");
             assert_eq!(r.peak_p99_ms, 400.0);
         }
+    }
+
+    #[test]
+    fn with_several_faults_each_is_measured_against_the_steady_state_until_the_next() {
+        // Steady at 10 to 12 ms; a kill at 3 s (400 ms for 2 s), another at 6 s that never
+        // recovers before a third at 8 s (from which it recovers in 0.5 s).
+        let tl: Vec<TimelinePoint> = (0..120)
+            .map(|i| {
+                let t = i as f64 / 10.0;
+                let p99 = match t {
+                    t if (3.0..5.0).contains(&t) => 400.0,
+                    t if (6.0..8.5).contains(&t) => 300.0,
+                    _ => 10.0 + (i % 3) as f64,
+                };
+                point(t, p99)
+            })
+            .collect();
+        let kill = |s: u64| Fault::KillWorker { worker: 0, at_ns: s * 1_000_000_000 };
+        let faults = [kill(3), kill(6), kill(8)];
+        let r = recoveries(&faults, &report(None), &tl, 0.1, 1.0, true).unwrap();
+        for f in &r {
+            assert!((f.band_p99_ms - 15.0).abs() < 1e-9, "the steady state's band, not a fault's: {f:?}");
+        }
+        assert!((r[0].recovery_s.unwrap() - 2.0).abs() < 0.051, "{:?}", r[0]);
+        assert_eq!(r[1].recovery_s, None, "not back in band before the next fault: {:?}", r[1]);
+        assert_eq!(r[1].peak_p99_ms, 300.0);
+        assert!((r[2].recovery_s.unwrap() - 0.5).abs() < 0.051, "{:?}", r[2]);
     }
 
     #[test]

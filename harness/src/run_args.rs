@@ -174,7 +174,7 @@ impl RunArgs {
             Some(seed) => {
                 let faults = workloads::contract::chaos(seed, self.duration, self.warmup, spec.cluster.total_workers());
                 if faults.is_empty() {
-                    bail!("--chaos needs a run long enough for two faults 2.5 s apart after the warm-up and 2 s before the end: give a longer --duration");
+                    bail!("--chaos needs a run long enough for two faults 2.5 s apart from 1 s after the warm-up to 2 s before the end: give a longer --duration");
                 }
                 faults
             }

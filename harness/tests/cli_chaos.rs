@@ -21,7 +21,7 @@ fn chaos_runs_are_exact_and_tabulated() {
         "--rate",
         "50k",
         "--duration",
-        "8s",
+        "10s",
         "--warmup",
         "1s",
         "--workers",
@@ -38,7 +38,7 @@ fn chaos_runs_are_exact_and_tabulated() {
     for r in rows {
         assert_eq!((r["runs"].as_u64(), r["correct_runs"].as_u64()), (Some(1), Some(1)), "{r}");
         assert_eq!((r["outputs_lost"].as_u64(), r["outputs_duplicated"].as_u64()), (Some(0), Some(0)), "{r}");
-        assert_eq!(r["faults"], 2, "an 8 s run holds two faults: {r}");
+        assert_eq!(r["faults"], 2, "a 10 s run holds two faults: {r}");
         assert_eq!(r["recovery_s"].as_array().unwrap().len() as u64 + r["unrecovered"].as_u64().unwrap(), 2);
     }
     // Both engines got the same schedule, the one the seed draws.

@@ -59,7 +59,8 @@ pub struct ChaosRow {
     pub outputs_duplicated: u64,
     /// Recovery times (s) of the faults that were followed by a recovery, ascending.
     pub recovery_s: Vec<f64>,
-    /// Faults after which the run never got back into its band.
+    /// Faults after which the run did not get back into its band before the next fault (or the
+    /// end of the run).
     pub unrecovered: u64,
     /// Median, 90th percentile and largest recovery time, s (`null` without any).
     pub recovery_p50_s: Option<f64>,
