@@ -86,7 +86,7 @@ fn header(md: &mut String, summary: &Summary, results: &[(String, RunResult)]) {
 }
 
 /// The command that made the summary, as typed (`streambench compare ...`).
-fn command(arguments: &[String]) -> String {
+pub(crate) fn command(arguments: &[String]) -> String {
     let args = arguments.iter().skip(1).map(|a| {
         if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
             a.clone()

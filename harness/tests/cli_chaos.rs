@@ -55,35 +55,10 @@ fn chaos_runs_are_exact_and_tabulated() {
 
 #[test]
 fn chaos_refuses_what_it_sets_itself_and_runs_too_short_for_it() {
-    let o = streambench(&["chaos", "--", "--fault", "kill-worker:0@1s"]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("`chaos` sets --fault itself"), "{}", stderr(&o));
-    let o = streambench(&[
-        "run",
-        "--engine",
-        "native",
-        "--workload",
-        "wordcount",
-        "--duration",
-        "3s",
-        "--warmup",
-        "0",
-        "--chaos",
-        "1",
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("--chaos needs a run long enough"), "{}", stderr(&o));
-    let o = streambench(&[
-        "run",
-        "--engine",
-        "native",
-        "--workload",
-        "wordcount",
-        "--chaos",
-        "1",
-        "--fault",
-        "kill-worker:0@1s",
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    refused(&["chaos", "--", "--fault", "kill-worker:0@1s"], "`chaos` sets --fault itself");
+    let run = ["run", "--engine", "native", "--workload", "wordcount"];
+    let too_short = [&run[..], &["--duration", "3s", "--warmup", "0", "--chaos", "1"]].concat();
+    refused(&too_short, "--chaos needs a run long enough");
+    let both = [&run[..], &["--chaos", "1", "--fault", "kill-worker:0@1s"]].concat();
+    refused(&both, "cannot be used with");
 }

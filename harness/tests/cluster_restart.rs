@@ -113,50 +113,16 @@ fn the_micro_batch_engine_resumes_its_checkpoint_at_another_parallelism() {
 
 #[test]
 fn kill_process_is_refused_where_a_restart_could_not_resume() {
-    let o = streambench(&[
-        "cluster",
-        "--processes",
-        "2",
-        "--restart-processes",
-        "1",
-        "--",
-        "--engine",
-        "native",
-        "--workload",
-        "wordcount",
-        "--fault",
-        "kill-process:1@1s",
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("the native engine resumes on as many workers"), "{}", stderr(&o));
-    let o = streambench(&[
-        "cluster",
-        "--processes",
-        "2",
-        "--",
-        "--engine",
-        "native",
-        "--workload",
-        "wordcount",
-        "--fault",
-        "kill-process:1@1s",
-        "--fault",
-        "kill-worker:0@2s",
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("kill-process and kill-worker in one run"), "{}", stderr(&o));
-    let o = streambench(&[
-        "cluster",
-        "--processes",
-        "2",
-        "--",
-        "--engine",
-        "microbatch",
-        "--workload",
-        "wordcount",
-        "--fault",
-        "kill-process:2@1s",
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("process 2"), "{}", stderr(&o));
+    let on_two =
+        |engine: &'static str| ["cluster", "--processes", "2", "--", "--engine", engine, "--workload", "wordcount"];
+    let resized = ["cluster", "--processes", "2", "--restart-processes", "1", "--", "--engine", "native"];
+    refused(
+        &[&resized[..], &["--workload", "wordcount", "--fault", "kill-process:1@1s"]].concat(),
+        "the native engine resumes on as many workers",
+    );
+    refused(
+        &[&on_two("native")[..], &["--fault", "kill-process:1@1s", "--fault", "kill-worker:0@2s"]].concat(),
+        "kill-process and kill-worker in one run",
+    );
+    refused(&[&on_two("microbatch")[..], &["--fault", "kill-process:2@1s"]].concat(), "process 2");
 }

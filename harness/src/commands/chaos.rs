@@ -134,18 +134,12 @@ pub fn chaos(args: &ChaosArgs, progress: &mut dyn Progress) -> Result<ChaosSumma
         .flat_map(|&e| args.workloads.iter().map(move |&w| (e, w)))
         .map(|(e, w)| row(e, w, results.iter().filter(|r| r.0 == e && r.1 == w).map(|r| &r.2)))
         .collect();
-    let summary = ChaosSummary { command: command_line(), rows };
+    let summary = ChaosSummary { command: crate::report::command(&std::env::args().collect::<Vec<_>>()), rows };
     write_json(Some(&args.out.join("chaos.json")), &summary)?;
     std::fs::write(args.out.join("chaos.md"), table(&summary))?;
     plot(&args.out.join("recovery-cdf.svg"), &summary)?;
     progress.note(&format!("wrote {}", args.out.join("chaos.md").display()));
     Ok(summary)
-}
-
-fn command_line() -> String {
-    let mut args = std::env::args();
-    let _ = args.next();
-    std::iter::once("streambench".to_owned()).chain(args).collect::<Vec<_>>().join(" ")
 }
 
 /// The row of one engine and workload from its runs.

@@ -254,6 +254,7 @@ fn wait(
     // holds would otherwise block until the deadline); the last of it explains a failure.
     let mut errors: Vec<_> = children.iter_mut().map(|c| c.stderr.take().map(drain)).collect();
     let mut done = vec![false; n];
+    let mut start = epoch;
     while done.iter().any(|d| !d) {
         for i in 0..n {
             if done[i] {
@@ -270,7 +271,8 @@ fn wait(
             }
         }
         if let Some((journal, (index, process, at))) = kill {
-            let start = epoch.or_else(|| workloads::contract::journal::read_epoch(journal));
+            // The first generation writes the run's start once it has started: read it until then.
+            start = start.or_else(|| workloads::contract::journal::read_epoch(journal));
             let now = workloads::contract::journal::unix_now_ns();
             if let Some(e) = start.filter(|e| now >= e + at) {
                 // SIGKILL: nothing of the process's own runs after it.

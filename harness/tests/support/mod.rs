@@ -37,3 +37,11 @@ pub fn json(path: &std::path::Path) -> serde_json::Value {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// Runs `streambench` with `args` and asserts that it is refused with a message containing
+/// `message`.
+pub fn refused(args: &[&str], message: &str) {
+    let o = streambench(args);
+    assert!(!o.status.success(), "{args:?} was not refused");
+    assert!(stderr(&o).contains(message), "{args:?}: expected {message:?} in: {}", stderr(&o));
+}

@@ -386,33 +386,29 @@ mod tests {
 
     #[test]
     fn a_batch_split_into_other_parts_after_a_restart_is_owned_by_the_generation_that_wrote_it_whole() {
-        let dir = crate::durable::scratch_dir("journal-parts");
         let part = |p, n| Commit::Batch { source: 2, time_ns: 5, part: p, parts: n };
-        // Two parts: batch 5 whole in generation 0; generation 1 (four parts) runs it again.
-        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
-        first.append(part(0, 2), &mut observed(5, 2, 1)).unwrap();
-        first.append(part(1, 2), &mut observed(5, 2, 1)).unwrap();
-        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
-        for p in 0..4 {
-            second.append(part(p, 4), &mut observed(5, 1, 1)).unwrap();
-        }
-        let mut report = RunReport::empty(100_000_000);
-        let stats = replay(&dir, &mut report).unwrap();
-        assert_eq!((stats.frames, stats.replayed_outputs), (2, 4));
-        assert_eq!(report.outputs.snapshots[&5].len(), 4);
-        // Generation 0 wrote only part 0 before it was killed: generation 1 owns the batch.
-        std::fs::remove_dir_all(&dir).unwrap();
-        let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
-        first.append(part(0, 2), &mut observed(5, 2, 1)).unwrap();
-        let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
-        for p in 0..4 {
-            second.append(part(p, 4), &mut observed(5, 1, 1)).unwrap();
-        }
-        let mut report = RunReport::empty(100_000_000);
-        let stats = replay(&dir, &mut report).unwrap();
-        assert_eq!((stats.frames, stats.replayed_outputs), (4, 2));
-        assert_eq!(report.outputs.snapshots[&5].len(), 4);
-        std::fs::remove_dir_all(&dir).unwrap();
+        // Generation 0 (two parts of batch 5) wrote `first_parts` of it before the kill;
+        // generation 1 (four parts) ran it again whole. The frames kept, the outputs replayed.
+        let replayed = |first_parts: u32| {
+            let dir = crate::durable::scratch_dir("journal-parts");
+            let mut first = JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap();
+            for p in 0..first_parts {
+                first.append(part(p, 2), &mut observed(5, 2, 1)).unwrap();
+            }
+            let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+            for p in 0..4 {
+                second.append(part(p, 4), &mut observed(5, 1, 1)).unwrap();
+            }
+            let mut report = RunReport::empty(100_000_000);
+            let stats = replay(&dir, &mut report).unwrap();
+            assert_eq!(report.outputs.snapshots[&5].len(), 4, "the batch once");
+            std::fs::remove_dir_all(&dir).unwrap();
+            (stats.frames, stats.replayed_outputs)
+        };
+        // Whole in generation 0: it owns the batch.
+        assert_eq!(replayed(2), (2, 4));
+        // Only part 0 before the kill: generation 1 owns it.
+        assert_eq!(replayed(1), (4, 2));
     }
 
     #[test]

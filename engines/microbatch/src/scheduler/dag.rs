@@ -132,7 +132,7 @@ impl DagScheduler {
     /// Applies the faults due by `elapsed` ns; returns whether an executor was lost.
     pub(crate) fn apply_faults(&mut self, elapsed: u64) -> Result<bool, String> {
         let mut lost = false;
-        for (index, action) in self.faults.due(elapsed)? {
+        for (index, action) in self.faults.due(elapsed) {
             // A kill takes effect now: the executor's running task stops and is lost, whatever
             // the acknowledgements below take.
             let at = self.epoch.map_or(elapsed, |e| e.elapsed().as_nanos() as u64);
