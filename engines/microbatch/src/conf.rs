@@ -45,6 +45,11 @@ pub struct StreamingConf {
     /// The most records per second each receiver stores (`spark.streaming.receiver.maxRate`);
     /// unbounded if unset.
     pub receiver_max_rate: Option<f64>,
+    /// The receivers' write-ahead log (`spark.streaming.receiver.writeAheadLog.enable`): every
+    /// received block is written to the checkpoint directory before it counts as stored, so a
+    /// program resumed by `get_or_create` processes what its receivers had stored (see
+    /// `reliable_receiver_stream`). Needs a checkpoint directory.
+    pub receiver_wal: bool,
     /// Backpressure (`spark.streaming.backpressure.enabled`): after every batch the PID rate
     /// estimator sets how many records per second the sources may ingest.
     pub backpressure: bool,
@@ -80,6 +85,7 @@ impl Default for StreamingConf {
             block_interval: Duration::from_millis(200),
             receiver_restart_delay: Duration::from_secs(2),
             receiver_max_rate: None,
+            receiver_wal: false,
             backpressure: false,
             initial_rate: None,
             max_rate_per_partition: None,
@@ -104,6 +110,7 @@ impl std::fmt::Debug for StreamingConf {
             .field("block_interval", &self.block_interval)
             .field("receiver_restart_delay", &self.receiver_restart_delay)
             .field("receiver_max_rate", &self.receiver_max_rate)
+            .field("receiver_wal", &self.receiver_wal)
             .field("backpressure", &self.backpressure)
             .field("initial_rate", &self.initial_rate)
             .field("max_rate_per_partition", &self.max_rate_per_partition)

@@ -20,6 +20,7 @@ use crate::scheduler::checkpoint::{self, Metadata};
 use crate::scheduler::job_generator::drive;
 pub use crate::scheduler::listener::Listener;
 use crate::scheduler::stop::{Stop, StopSignal};
+use crate::scheduler::write_ahead_log;
 use crate::time::ns;
 use crate::StreamingError;
 
@@ -50,6 +51,9 @@ pub struct StreamingContext {
     infos: Vec<BatchInfo>,
     observer: Observer,
     restore: Option<Metadata>,
+    /// Made by `get_or_create`: the receivers' write-ahead log in the directory is this
+    /// program's to recover (a context made by `new` starts it afresh).
+    resumed: bool,
     passed_over: Vec<String>,
 }
 
@@ -76,6 +80,7 @@ impl StreamingContext {
             infos: Vec::new(),
             observer: Observer::with(0, 1_000_000_000, workloads::Collect::Full),
             restore: None,
+            resumed: false,
             passed_over: Vec::new(),
         })
     }
@@ -96,6 +101,7 @@ impl StreamingContext {
         let mut ssc = create()?;
         ssc.checkpoint(dir)?;
         ssc.restore = found;
+        ssc.resumed = true;
         ssc.passed_over = passed_over;
         Ok(ssc)
     }
@@ -202,6 +208,9 @@ impl StreamingContext {
                 "another StreamingContext is active in this process: stop() it (or await its termination) before starting this one".into(),
             ));
         }
+        if let (Some(dir), true, false) = (&self.checkpoint_dir, self.conf.receiver_wal, self.resumed) {
+            let _ = std::fs::remove_dir_all(write_ahead_log::root(dir));
+        }
         let checkpointing = self.checkpoint_dir.clone().map(|dir| (dir, self.restore.take()));
         let zero = match (&checkpointing, self.conf.clock) {
             (Some((_, Some(meta))), _) if meta.zero_ms > 0 => meta.zero_ms,
@@ -235,6 +244,11 @@ impl StreamingContext {
         if self.graph.stateful.load(Ordering::Relaxed) && self.checkpoint_dir.is_none() {
             return Err(StreamingError::Lifecycle(
                 "a stateful or incremental window operation (update_state_by_key, map_with_state, count_by_window, count_by_value_and_window, reduce_by_window_inv, reduce_by_key_and_window_inv) needs a checkpoint directory: call checkpoint(dir) before start()".into(),
+            ));
+        }
+        if self.conf.receiver_wal && self.checkpoint_dir.is_none() {
+            return Err(StreamingError::Lifecycle(
+                "the receivers' write-ahead log (receiver_wal) is written to the checkpoint directory: call checkpoint(dir) before start(), or set receiver_wal to false".into(),
             ));
         }
         if self.graph.outputs.lock().expect("graph").is_empty() {

@@ -50,24 +50,62 @@ impl StreamingContext {
         &self,
         mut receive: impl FnMut(&mut dyn FnMut(T) -> bool) -> Receive + Send + 'static,
     ) -> Result<DStream<T>, StreamingError> {
-        self.reporting_receiver_stream(move |store, _report| receive(store))
+        self.reporting_receiver_stream(move |store, _report, _stored| receive(store))
+    }
+
+    /// A reliable receiver (Spark's receivers that acknowledge their source): as
+    /// [`StreamingContext::receiver_stream`], but `receive(from, store)` is told how many records
+    /// this receiver has stored so far: by earlier calls (after a restart), and, with the
+    /// receivers' write-ahead log ([`StreamingConf::receiver_wal`](crate::StreamingConf)), by
+    /// earlier runs of the program resumed by [`StreamingContext::get_or_create`], whose logged
+    /// blocks it processes again. A source that can send again from an offset resumes at `from`:
+    /// then a driver that dies loses no record the receiver stored and reads none twice.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use microbatch::{Receive, StreamingConf, StreamingContext};
+    /// let conf = StreamingConf { batches: Some(2), ..StreamingConf::default() };
+    /// let mut ssc = StreamingContext::new(conf, Duration::from_millis(100)).unwrap();
+    /// // The numbers 0..10, from where the receiver left off.
+    /// let numbers = ssc
+    ///     .reliable_receiver_stream(|from: u64, store: &mut dyn FnMut(u64) -> bool| {
+    ///         for x in from..10 {
+    ///             if !store(x) {
+    ///                 break;
+    ///             }
+    ///         }
+    ///         Receive::Done
+    ///     })
+    ///     .unwrap();
+    /// numbers.count().unwrap().print().unwrap();
+    /// ssc.start().unwrap();
+    /// ssc.await_termination().unwrap();
+    /// ```
+    pub fn reliable_receiver_stream<T: ShuffleData>(
+        &self,
+        mut receive: impl FnMut(u64, &mut dyn FnMut(T) -> bool) -> Receive + Send + 'static,
+    ) -> Result<DStream<T>, StreamingError> {
+        self.reporting_receiver_stream(move |store, _report, stored| receive(stored, store))
     }
 
     /// [`StreamingContext::receiver_stream`] with `report(what)`: a record the receiver
-    /// dropped, kept in [`StreamingContext::receiver_events`].
+    /// dropped, kept in [`StreamingContext::receiver_events`]; and the records it stored so far
+    /// (see [`StreamingContext::reliable_receiver_stream`]).
     pub(crate) fn reporting_receiver_stream<T: ShuffleData>(
         &self,
-        receive: impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive + Send + 'static,
+        receive: impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String), u64) -> Receive + Send + 'static,
     ) -> Result<DStream<T>, StreamingError> {
         self.graph.check_not_started()?;
         let tracker = Arc::new(Tracker::default());
         let sc = self.graph.sc.clone();
-        let block_ids = Ids::starting_at(BLOCK_IDS + ((self.graph.trackers.lock().expect("graph").len() as u64) << 40));
+        let receiver = self.graph.trackers.lock().expect("graph").len();
+        let block_ids = Ids::starting_at(BLOCK_IDS + ((receiver as u64) << 40));
         self.graph.receivers.lock().expect("graph").push(receiver_tracker::starter(
+            receiver,
             block_ids,
             Arc::clone(&tracker),
             self.conf.receiver_restart_delay,
-            receive,
+            Box::new(receive),
         ));
         let expire = Arc::clone(&tracker);
         self.graph.on_batch_done(Box::new(move |t, remember| expire.expire(t.saturating_sub(remember))));

@@ -38,33 +38,35 @@ impl StreamingContext {
     pub fn socket_text_stream(&self, addr: &str) -> Result<DStream<String>, StreamingError> {
         let addr = addr.to_owned();
         let mut resolved = None;
-        self.reporting_receiver_stream(move |store: &mut dyn FnMut(String) -> bool, report: &dyn Fn(String)| {
-            let target = match resolved.or_else(|| resolve(&addr)) {
-                Some(a) => a,
-                None => return Receive::Restart(format!("cannot resolve {addr}: give host:port")),
-            };
-            resolved = Some(target);
-            let stream = match TcpStream::connect_timeout(&target, CONNECT) {
-                Ok(s) => s,
-                Err(e) => return Receive::Restart(format!("error connecting to {addr}: {e}")),
-            };
-            let mut stopped = false;
-            let read = for_each_line(stream, MAX_LINE_BYTES, |line| match line {
-                Line::Bytes(bytes) => {
-                    stopped = !store(String::from_utf8_lossy(&bytes).into_owned());
-                    !stopped
+        self.reporting_receiver_stream(
+            move |store: &mut dyn FnMut(String) -> bool, report: &dyn Fn(String), _stored| {
+                let target = match resolved.or_else(|| resolve(&addr)) {
+                    Some(a) => a,
+                    None => return Receive::Restart(format!("cannot resolve {addr}: give host:port")),
+                };
+                resolved = Some(target);
+                let stream = match TcpStream::connect_timeout(&target, CONNECT) {
+                    Ok(s) => s,
+                    Err(e) => return Receive::Restart(format!("error connecting to {addr}: {e}")),
+                };
+                let mut stopped = false;
+                let read = for_each_line(stream, MAX_LINE_BYTES, |line| match line {
+                    Line::Bytes(bytes) => {
+                        stopped = !store(String::from_utf8_lossy(&bytes).into_owned());
+                        !stopped
+                    }
+                    Line::TooLong(len) => {
+                        report(format!("{addr}: skipped {}", Line::too_long(len, MAX_LINE_BYTES)));
+                        true
+                    }
+                });
+                match read {
+                    _ if stopped => Receive::Done,
+                    Ok(()) => Receive::Restart(format!("{addr}: the socket data stream had no more data")),
+                    Err(e) => Receive::Restart(format!("error receiving data from {addr}: {e}")),
                 }
-                Line::TooLong(len) => {
-                    report(format!("{addr}: skipped {}", Line::too_long(len, MAX_LINE_BYTES)));
-                    true
-                }
-            });
-            match read {
-                _ if stopped => Receive::Done,
-                Ok(()) => Receive::Restart(format!("{addr}: the socket data stream had no more data")),
-                Err(e) => Receive::Restart(format!("error receiving data from {addr}: {e}")),
-            }
-        })
+            },
+        )
     }
 }
 

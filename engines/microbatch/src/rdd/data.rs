@@ -74,6 +74,12 @@ impl Ids {
         Self(Arc::new(std::sync::atomic::AtomicU64::new(first)))
     }
 
+    /// Ids from `first` on, if they were not there yet (a resumed receiver's blocks follow its
+    /// logged ones).
+    pub(crate) fn advance_to(&self, first: u64) {
+        self.0.fetch_max(first, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// A fresh id.
     pub(crate) fn next(&self) -> u64 {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)

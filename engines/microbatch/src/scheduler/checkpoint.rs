@@ -35,6 +35,14 @@ pub struct Metadata {
     /// The epoch ms of batch time 0 (0: a manual clock, or a checkpoint from before it was kept).
     #[serde(default)]
     pub zero_ms: u64,
+    /// With the receivers' write-ahead log: `(receiver, batch time, its blocks)` for every batch
+    /// from the cut to `time` that took blocks.
+    #[serde(default)]
+    pub received: Vec<(usize, Time, Vec<crate::rdd::BlockRef>)>,
+    /// With the receivers' write-ahead log: per receiver, the first block id no batch up to
+    /// `time` took (0: none taken).
+    #[serde(default)]
+    pub received_through: Vec<u64>,
 }
 
 fn metadata_dir(dir: &Path) -> PathBuf {
@@ -74,10 +82,20 @@ impl Kept {
     }
 }
 
+/// What the writer may remove once a metadata file is written: state files of cuts before
+/// `previous_cut`, and, per receiver, logged blocks below `logged_below` (those taken by batches
+/// up to `previous_cut`).
+pub(crate) struct Removable {
+    pub previous_cut: Time,
+    pub logged_below: Vec<u64>,
+}
+
 /// Writes `meta`, then removes the files no recovery could use: metadata beyond those [`Kept`],
-/// and, when the cut has moved, the state files of cuts before `previous_cut`. Returns the bytes
-/// written. The directory is listed only when the cut moves, not every batch.
-fn write(dir: &Path, meta: &Metadata, previous_cut: Time, kept: &mut Kept) -> Result<u64, String> {
+/// and, when the cut has moved, the state files of cuts before `previous_cut` and the logged
+/// blocks before it. Returns the bytes written. The directory is listed only when the cut moves,
+/// not every batch.
+fn write(dir: &Path, meta: &Metadata, removable: &Removable, kept: &mut Kept) -> Result<u64, String> {
+    let previous_cut = removable.previous_cut;
     let bytes = serde_json::to_vec(meta).map_err(|e| format!("cannot encode the metadata checkpoint: {e}"))?;
     let path = metadata_dir(dir).join(format!("checkpoint-{}", meta.time / 1_000_000));
     write_checked(&path, &bytes)?;
@@ -104,6 +122,12 @@ fn write(dir: &Path, meta: &Metadata, previous_cut: Time, kept: &mut Kept) -> Re
                 }
             }
         }
+        for (receiver, below) in removable.logged_below.iter().enumerate() {
+            crate::scheduler::write_ahead_log::clean(
+                &crate::scheduler::write_ahead_log::log_dir(dir, receiver),
+                *below,
+            );
+        }
         kept.states_before = previous_cut;
     }
     Ok(bytes.len() as u64)
@@ -113,22 +137,22 @@ fn write(dir: &Path, meta: &Metadata, previous_cut: Time, kept: &mut Kept) -> Re
 /// writes the files in order and removes those no recovery could use. [`MetadataWriter::finish`]
 /// waits for every file queued (a stop, graceful or not, leaves the last batch's metadata).
 pub(crate) struct MetadataWriter {
-    queue: Option<mpsc::Sender<(Metadata, Time)>>,
+    queue: Option<mpsc::Sender<(Metadata, Removable)>>,
     thread: Option<std::thread::JoinHandle<Result<u64, String>>>,
 }
 
 impl MetadataWriter {
     /// A writer into `dir`.
     pub(crate) fn start(dir: PathBuf) -> Result<Self, String> {
-        let (queue, queued) = mpsc::channel::<(Metadata, Time)>();
+        let (queue, queued) = mpsc::channel::<(Metadata, Removable)>();
         let thread = std::thread::Builder::new()
             .name("checkpoint-writer".into())
             .spawn(move || {
                 let mut bytes = 0;
                 let mut kept = Kept::existing(&dir);
-                for (meta, previous_cut) in queued {
+                for (meta, removable) in queued {
                     let started = std::time::Instant::now();
-                    bytes += write(&dir, &meta, previous_cut, &mut kept)?;
+                    bytes += write(&dir, &meta, &removable, &mut kept)?;
                     let ms = started.elapsed().as_secs_f64() * 1e3;
                     tracing::trace!(
                         time_ms = meta.time / 1_000_000,
@@ -143,13 +167,13 @@ impl MetadataWriter {
         Ok(Self { queue: Some(queue), thread: Some(thread) })
     }
 
-    /// Queues `meta` (the files before `previous_cut` may go once it is written); an error is the
+    /// Queues `meta` (the files `removable` names may go once it is written); an error is the
     /// one the writer stopped at.
-    pub(crate) fn write(&mut self, meta: Metadata, previous_cut: Time) -> Result<(), String> {
-        match self.queue.as_ref().map(|q| q.send((meta, previous_cut))) {
-            Some(Ok(())) => Ok(()),
-            _ => self.finish().map(|_| ()),
+    pub(crate) fn write(&mut self, meta: Metadata, removable: Removable) -> Result<(), String> {
+        if self.queue.as_ref().is_some_and(|q| q.send((meta, removable)).is_ok()) {
+            return Ok(());
         }
+        self.finish().map(|_| ())
     }
 
     /// Waits for every file queued; returns the bytes written, or the error the writer stopped at.
@@ -246,6 +270,8 @@ mod tests {
             streams: 1,
             inputs: Vec::new(),
             zero_ms: 0,
+            received: Vec::new(),
+            received_through: Vec::new(),
         }
     }
 
@@ -270,7 +296,8 @@ mod tests {
                 state(&dir, cut);
                 previous = cut.saturating_sub(10);
             }
-            writer.write(meta(b, cut), previous * 100_000_000).unwrap();
+            let removable = Removable { previous_cut: previous * 100_000_000, logged_below: Vec::new() };
+            writer.write(meta(b, cut), removable).unwrap();
         }
         writer.finish().unwrap();
         let times: Vec<u64> = listed(&dir).iter().map(|(_, t)| t / 100_000_000).collect();

@@ -4,6 +4,7 @@
 //! batch the metadata. A restarted program resumes just after its last cut, running the batches
 //! since again from their recorded offsets, without waiting for the clock.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -18,14 +19,15 @@ use crate::executor::messages::{Action, Msg};
 use crate::executor::registry::Registry;
 use crate::executor::Waits;
 use crate::rdd::{BlockRef, RddNode};
-use crate::scheduler::checkpoint::{self, Metadata, Ranges};
+use crate::scheduler::checkpoint::{self, Metadata, Ranges, Removable};
 use crate::scheduler::cluster::{self, Executors};
 use crate::scheduler::dag::DagScheduler;
 use crate::scheduler::follower::follow;
 use crate::scheduler::job_scheduler::JobScheduler;
 use crate::scheduler::listener::Listener;
-use crate::scheduler::receiver_tracker::ReceiverEnv;
+use crate::scheduler::receiver_tracker::{self, ReceiverEnv};
 use crate::scheduler::stop::{Stop, StopSignal};
+use crate::scheduler::write_ahead_log;
 use crate::time::Time;
 
 /// Where checkpoints go, and the checkpoint a restarted program resumes from.
@@ -69,7 +71,7 @@ pub(crate) fn drive(
     let dag = DagScheduler::new(Arc::clone(&registry), to_fabric, completions, conf.executors);
     let jobs = JobScheduler::new(dag, &conf, graph.ingest.clone(), listeners, observer.recorder());
     let mut generator = JobGenerator::new(graph, conf, registry, jobs, cluster.processes, cluster.workers);
-    generator.start_receivers();
+    generator.start_receivers(&checkpointing);
     let epoch = generator.restore(&checkpointing, observer.start());
     stop.register_driver();
     generator.run(&stop, epoch, checkpointing.as_ref().map(|(dir, _)| dir.as_path()));
@@ -79,7 +81,9 @@ pub(crate) fn drive(
 
 /// Stops the executors and returns the batches' infos, or the run's failure.
 fn finish(generator: JobGenerator, workers: Executors) -> Result<Vec<BatchInfo>, String> {
+    let logged: u64 = generator.graph.trackers.lock().expect("graph").iter().map(|t| t.logged_bytes()).sum();
     let JobGenerator { jobs, mut failure, mut stats, writer, .. } = generator;
+    stats.bytes += logged;
     // The last batches' metadata reaches the disk before the run ends.
     match writer.map(|mut w| w.finish()) {
         Some(Ok(bytes)) => stats.bytes += bytes,
@@ -145,6 +149,33 @@ struct JobGenerator {
     receivers_stop: Arc<AtomicBool>,
     /// The receivers' block generators, running.
     receivers: Vec<std::thread::JoinHandle<()>>,
+    /// With the receivers' write-ahead log, what the metadata records of their blocks.
+    received: Received,
+}
+
+/// What the metadata checkpoint records of the receivers' blocks (with their write-ahead log).
+#[derive(Default)]
+struct Received {
+    /// The blocks of every batch since the cut, by (receiver, batch time).
+    batches: BTreeMap<(usize, Time), Vec<BlockRef>>,
+    /// Per receiver, the first block id no batch took yet.
+    through: Vec<u64>,
+    /// `through` at the last cut and at the one before it (blocks below the latter may go).
+    at_cut: Vec<u64>,
+    at_previous_cut: Vec<u64>,
+}
+
+impl Received {
+    /// Batch `t` took `blocks`.
+    fn took(&mut self, blocks: &[(usize, Time, Vec<BlockRef>)]) {
+        for (r, at, refs) in blocks.iter().filter(|(_, _, refs)| !refs.is_empty()) {
+            self.batches.insert((*r, *at), refs.clone());
+            if self.through.len() <= *r {
+                self.through.resize(r + 1, 0);
+            }
+            self.through[*r] = self.through[*r].max(refs.iter().map(|b| b.id + 1).max().unwrap_or(0));
+        }
+    }
 }
 
 impl JobGenerator {
@@ -178,11 +209,14 @@ impl JobGenerator {
             writer: None,
             receivers_stop: Arc::default(),
             receivers: Vec::new(),
+            received: Received::default(),
         }
     }
 
-    /// Starts every receiver.
-    fn start_receivers(&mut self) {
+    /// Starts every receiver; with their write-ahead log, first recovers what it holds (the
+    /// blocks of the batches to run again, and those no finished batch took).
+    fn start_receivers(&mut self, checkpointing: &Checkpointing) {
+        let wal = checkpointing.as_ref().filter(|_| self.conf.receiver_wal);
         let env = ReceiverEnv {
             to_fabric: self.jobs.dag.sender(),
             alive: self.jobs.dag.alive(),
@@ -190,9 +224,24 @@ impl JobGenerator {
             block_interval: self.conf.block_interval,
             max_rate: self.conf.receiver_max_rate,
             ingest: self.graph.ingest.clone(),
+            wal: wal.map(|(dir, _)| dir.clone()),
         };
-        for start in std::mem::take(&mut *self.graph.receivers.lock().expect("graph")) {
-            match start(&env) {
+        let trackers = self.graph.trackers.lock().expect("graph").clone();
+        let fabric = receiver_tracker::Fabric { to: &env.to_fabric, alive: &env.alive };
+        for (i, start) in std::mem::take(&mut *self.graph.receivers.lock().expect("graph")).into_iter().enumerate() {
+            let resume = match wal {
+                Some((dir, meta)) => {
+                    match receiver_tracker::recover(dir, i, meta.as_ref(), self.graph.batch_ns, &trackers[i], &fabric) {
+                        Ok(resume) => resume,
+                        Err(e) => {
+                            self.failure = Some(e);
+                            return;
+                        }
+                    }
+                }
+                None => write_ahead_log::Resume::default(),
+            };
+            match start(&env, resume) {
                 Ok(handle) => self.receivers.push(handle),
                 Err(e) => self.failure = Some(e),
             }
@@ -243,6 +292,9 @@ impl JobGenerator {
             "restored from the metadata checkpoint"
         );
         (self.replay_until, self.cut, self.previous_cut) = (meta.time, meta.cut, meta.cut);
+        self.received.through = meta.received_through.clone();
+        self.received.batches =
+            meta.received.iter().filter(|(_, t, _)| *t >= meta.cut).map(|(r, t, b)| ((*r, *t), b.clone())).collect();
         // A program started anew goes on as if it had started the cut's time ago; a restarted
         // process of a run that spans restarts keeps the run's start (which is earlier), so the
         // batches of the time it was down run at once, as Spark's restart generates them.
@@ -332,6 +384,9 @@ impl JobGenerator {
             (o.generate)(t);
         }
         let inputs = Fresh::take(&self.graph);
+        if self.conf.receiver_wal {
+            self.received.took(&inputs.blocks);
+        }
         self.announce(t, &inputs);
         if let Err(e) = self.jobs.run_jobs(&self.outputs, t) {
             self.failure = Some(format!("batch {} ms: {e}", t / 1_000_000));
@@ -386,9 +441,13 @@ impl JobGenerator {
                 (hook.write)(sid, t, dir, &mut run as &mut RunJob<'_>)?;
             }
             (self.previous_cut, self.cut) = (self.cut, t);
+            let through = self.received.through.clone();
+            self.received.at_previous_cut = std::mem::replace(&mut self.received.at_cut, through);
             self.stats.taken += 1;
             self.stats.bytes += (0..self.hooks.len()).map(|sid| checkpoint::state_bytes(dir, sid, t)).sum::<u64>();
         }
+        let cut = self.cut;
+        self.received.batches.retain(|(_, at), _| *at >= cut);
         let mut inputs = self.graph.inputs.lock().expect("graph");
         inputs.retain(|(_, at), _| *at >= self.cut);
         let meta = Metadata {
@@ -398,12 +457,16 @@ impl JobGenerator {
             streams: self.hooks.len(),
             inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
             zero_ms: self.graph.zero_ms.load(Ordering::Acquire),
+            received: self.received.batches.iter().map(|((r, at), b)| (*r, *at, b.clone())).collect(),
+            received_through: self.received.through.clone(),
         };
         drop(inputs);
         self.stats.metadata += 1;
         if self.writer.is_none() {
             self.writer = Some(checkpoint::MetadataWriter::start(dir.to_path_buf())?);
         }
-        self.writer.as_mut().expect("started").write(meta, self.previous_cut)
+        let removable =
+            Removable { previous_cut: self.previous_cut, logged_below: self.received.at_previous_cut.clone() };
+        self.writer.as_mut().expect("started").write(meta, removable)
     }
 }

@@ -2,7 +2,8 @@
 //! checkpoints), the [`job_scheduler`] (runs a batch's jobs, reports `BatchInfo`, feeds the
 //! [`rate`] estimator), the [`dag`] scheduler (cuts a job into stages at shuffle boundaries and
 //! runs them; [`placement`] says where tasks run, [`map_output`] where their outputs are), the
-//! [`receiver_tracker`] (received blocks and their batches), the metadata [`checkpoint`],
+//! [`receiver_tracker`] (received blocks and their batches) and its [`write_ahead_log`], the
+//! metadata [`checkpoint`],
 //! [`faults`] injection, the [`stop`] signal, the executors' [`cluster`], and the [`follower`]
 //! that runs in every other process.
 
@@ -19,3 +20,4 @@ pub(crate) mod placement;
 pub mod rate;
 pub(crate) mod receiver_tracker;
 pub(crate) mod stop;
+pub(crate) mod write_ahead_log;

@@ -7,7 +7,8 @@
 //! is. Blocks leave the executors once their batch is out of the remember window.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -15,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use crate::executor::messages::Msg;
 use crate::rdd::{BlockRef, Ids, ShuffleData};
+use crate::scheduler::checkpoint::Metadata;
+use crate::scheduler::dag::Liveness;
 use crate::scheduler::rate::{min_limit, RateLimit};
+use crate::scheduler::write_ahead_log::{self, Logged, Resume};
 use crate::time::Time;
 
 /// What the driver gives a receiver when the context starts.
@@ -32,10 +36,18 @@ pub(crate) struct ReceiverEnv {
     pub max_rate: Option<f64>,
     /// What backpressure allows, records/s, if set.
     pub ingest: RateLimit,
+    /// With the write-ahead log: the checkpoint directory its blocks are written to.
+    pub wal: Option<PathBuf>,
 }
 
-/// Starts a receiver's threads; returns the block generator's handle.
-pub(crate) type Starter = Box<dyn FnOnce(&ReceiverEnv) -> Result<JoinHandle<()>, String> + Send>;
+/// Starts a receiver's threads, resuming its input where its write-ahead log says; returns the
+/// block generator's handle.
+pub(crate) type Starter = Box<dyn FnOnce(&ReceiverEnv, Resume) -> Result<JoinHandle<()>, String> + Send>;
+
+/// What a receiver's `receive` is called with: `store(record)`, `report(what)` for a record it
+/// dropped, and the records stored so far (with the write-ahead log, by earlier runs of the
+/// program too): where a reliable source resumes.
+pub(crate) type ReceiveFn<T> = dyn FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String), u64) -> Receive + Send;
 
 /// The blocks a receiver has stored and not yet given to a batch, and those given.
 #[derive(Default)]
@@ -49,6 +61,8 @@ pub(crate) struct Tracker {
     /// Every restart and dropped record, with why (Spark's `onReceiverError`).
     events: Mutex<Vec<String>>,
     finished: AtomicBool,
+    /// Bytes written to the write-ahead log.
+    logged_bytes: AtomicU64,
 }
 
 impl Tracker {
@@ -71,7 +85,17 @@ impl Tracker {
         fresh.into_iter().map(|t| (t, allocated.get(&t).cloned().unwrap_or_default())).collect()
     }
 
-    /// In a follower: batch `t` holds `blocks`.
+    /// A block recovered from the write-ahead log, for the next batch.
+    pub fn push_pending(&self, block: BlockRef) {
+        self.pending.lock().expect("tracker").push(block);
+    }
+
+    /// Bytes written to the write-ahead log so far.
+    pub fn logged_bytes(&self) -> u64 {
+        self.logged_bytes.load(Ordering::Relaxed)
+    }
+
+    /// In a follower (or a program resuming from its write-ahead log): batch `t` holds `blocks`.
     pub fn preset(&self, t: Time, blocks: Vec<BlockRef>) {
         self.presets.lock().expect("tracker").insert(t, blocks);
     }
@@ -123,17 +147,22 @@ pub enum Receive {
     Fail(String),
 }
 
-/// Makes the starter of a receiver: `receive(store)` runs on its own thread, calling
-/// `store(record)` for every record (false, not stored, once the context stops: return then) and
-/// `report(what)` for a record it dropped; it is called again `restart_delay` after it asks for
-/// a restart.
+/// Makes the starter of receiver number `receiver`: `receive(store, report, stored)` runs on its
+/// own thread, calling `store(record)` for every record (false, not stored, once the context
+/// stops: return then) and `report(what)` for a record it dropped; it is called again
+/// `restart_delay` after it asks for a restart.
 pub(crate) fn starter<T: ShuffleData>(
+    receiver: usize,
     ids: Ids,
     tracker: Arc<Tracker>,
     restart_delay: Duration,
-    mut receive: impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive + Send + 'static,
+    mut receive: Box<ReceiveFn<T>>,
 ) -> Starter {
-    Box::new(move |env: &ReceiverEnv| {
+    Box::new(move |env: &ReceiverEnv, resume: Resume| {
+        ids.advance_to(resume.next_id);
+        let log = env.wal.as_ref().map(|dir| write_ahead_log::log_dir(dir, receiver));
+        let stored = Arc::new(AtomicU64::new(resume.from));
+        let counted = Arc::clone(&stored);
         let buffer: Arc<Mutex<Vec<T>>> = Arc::default();
         let done = Arc::new(AtomicBool::new(false));
         let (stop, max_rate, ingest) = (Arc::clone(&env.stop), env.max_rate, env.ingest.clone());
@@ -164,9 +193,10 @@ pub(crate) fn starter<T: ShuffleData>(
                     }
                     in_window += 1;
                     buffer.push(x);
+                    counted.fetch_add(1, Ordering::Relaxed);
                     true
                 };
-                supervise(&mut receive, &mut store, &failed, restart_delay, &stopped);
+                supervise(&mut *receive, &mut store, &stored, &failed, restart_delay, &stopped);
                 finished.store(true, Ordering::Release);
             })
             .map_err(|e| format!("cannot start a receiver: {e}"))?;
@@ -175,7 +205,7 @@ pub(crate) fn starter<T: ShuffleData>(
         std::thread::Builder::new()
             .name("block-generator".into())
             .spawn(move || {
-                let mut next = 0usize;
+                let mut end = resume.from;
                 loop {
                     std::thread::sleep(interval);
                     // Read before the last take: a record stored after it finds the flag set.
@@ -183,10 +213,11 @@ pub(crate) fn starter<T: ShuffleData>(
                     let ended = done.load(Ordering::Acquire);
                     let records = std::mem::take(&mut *buffer.lock().expect("receiver buffer"));
                     if !records.is_empty() {
-                        if !store_block(&tracker, &to_fabric, &alive, (ids.next(), next), &records) {
+                        end += records.len() as u64;
+                        if !store_block(&tracker, &to_fabric, &alive, (ids.next(), end, log.as_deref()), &records) {
+                            tracker.finished.store(true, Ordering::Release);
                             return;
                         }
-                        next += 1;
                     }
                     if ended || stopping {
                         tracker.finished.store(true, Ordering::Release);
@@ -198,38 +229,123 @@ pub(crate) fn starter<T: ShuffleData>(
     })
 }
 
-/// Stores `records` as block `id`, the receiver's `next`-th, on two live executors, and gives it
-/// to the tracker; false when the fabric is gone.
+/// Stores `records` as block `id` (the receiver's records through it: `end`) on two live
+/// executors, written first to the write-ahead log `log` if there is one, and gives it to the
+/// tracker; false when the fabric is gone or the log cannot be written (the tracker's error says
+/// so, and the program stops).
 fn store_block<T: ShuffleData>(
     tracker: &Tracker,
     to_fabric: &Sender<Msg>,
     alive: &Mutex<Vec<Option<u32>>>,
-    (id, next): (u64, usize),
+    (id, end, log): (u64, u64, Option<&std::path::Path>),
     records: &[T],
 ) -> bool {
-    let (hosts, incarnations) = replica_hosts(alive, next);
-    let data = Arc::new(bincode::serialize(records).expect("encode a received block"));
-    for &to in &hosts {
-        if to_fabric.send(Msg::Store { to, id, data: Arc::clone(&data) }).is_err() {
-            return false;
+    let data = bincode::serialize(records).expect("encode a received block");
+    let n = records.len() as u64;
+    let data = match log {
+        Some(log) => {
+            let block = Logged { id, records: n, end, data };
+            match write_ahead_log::append(log, &block) {
+                Ok(bytes) => tracker.logged_bytes.fetch_add(bytes, Ordering::Relaxed),
+                Err(e) => {
+                    *tracker.error.lock().expect("tracker") = Some(format!("the receivers' write-ahead log: {e}"));
+                    return false;
+                }
+            };
+            block.data
         }
+        None => data,
+    };
+    match place_block(to_fabric, alive, id, Arc::new(data), n) {
+        Some(block) => {
+            tracker.pending.lock().expect("tracker").push(block);
+            true
+        }
+        None => false,
     }
-    tracker.pending.lock().expect("tracker").push(BlockRef { id, records: records.len() as u64, hosts, incarnations });
-    true
+}
+
+/// Stores block `id` of `records` records on two live executors (round the executors by id);
+/// `None` when the fabric is gone.
+pub(crate) fn place_block(
+    to_fabric: &Sender<Msg>,
+    alive: &Mutex<Vec<Option<u32>>>,
+    id: u64,
+    data: Arc<Vec<u8>>,
+    records: u64,
+) -> Option<BlockRef> {
+    let (hosts, incarnations) = replica_hosts(alive, id as usize);
+    for &to in &hosts {
+        to_fabric.send(Msg::Store { to, id, data: Arc::clone(&data) }).ok()?;
+    }
+    Some(BlockRef { id, records, hosts, incarnations })
+}
+
+/// The fabric a recovered block is stored on again.
+pub(crate) struct Fabric<'a> {
+    pub to: &'a Sender<Msg>,
+    pub alive: &'a Liveness,
+}
+
+/// Recovers receiver `receiver`'s logged blocks for a program resuming from `meta` (`None`:
+/// none was written, so no batch finished and every logged block is pending): the batches since
+/// the cut get their blocks again (stored anew on the live executors), and the blocks no
+/// finished batch took are the tracker's pending ones, in order.
+pub(crate) fn recover(
+    dir: &Path,
+    receiver: usize,
+    meta: Option<&Metadata>,
+    batch_ns: u64,
+    tracker: &Tracker,
+    fabric: &Fabric<'_>,
+) -> Result<Resume, String> {
+    let logged = write_ahead_log::read_all(&write_ahead_log::log_dir(dir, receiver))?;
+    let resume = Resume {
+        from: logged.iter().map(|b| b.end).max().unwrap_or(0),
+        next_id: logged.last().map_or(0, |b| b.id + 1),
+    };
+    let mut by_id: BTreeMap<u64, Logged> = logged.into_iter().map(|b| (b.id, b)).collect();
+    let store = |b: &Logged| {
+        place_block(fabric.to, fabric.alive, b.id, Arc::new(b.data.clone()), b.records).ok_or("the executors are gone")
+    };
+    if let Some(meta) = meta {
+        let mut batches: BTreeMap<Time, Vec<BlockRef>> =
+            (meta.cut / batch_ns + 1..=meta.time / batch_ns).map(|k| (k * batch_ns, Vec::new())).collect();
+        for (_, t, refs) in meta.received.iter().filter(|(r, t, _)| *r == receiver && *t > meta.cut) {
+            let blocks = batches.entry(*t).or_default();
+            for b in refs {
+                let logged = by_id.get(&b.id).ok_or_else(|| {
+                    format!("the receivers' write-ahead log has lost block {} of batch {} ms: delete the checkpoint directory to start afresh", b.id, t / 1_000_000)
+                })?;
+                blocks.push(store(logged)?);
+            }
+        }
+        for (t, blocks) in batches {
+            tracker.preset(t, blocks);
+        }
+        let through = meta.received_through.get(receiver).copied().unwrap_or(0);
+        by_id.retain(|id, _| *id >= through);
+    }
+    for b in by_id.values() {
+        let block = store(b)?;
+        tracker.push_pending(block);
+    }
+    Ok(resume)
 }
 
 /// Calls `receive` until it is done or fails, or the context stops; again `restart_delay` after
 /// each restart it asks for (Spark's `ReceiverSupervisor`).
 fn supervise<T>(
-    receive: &mut impl FnMut(&mut dyn FnMut(T) -> bool, &dyn Fn(String)) -> Receive,
+    receive: &mut ReceiveFn<T>,
     store: &mut dyn FnMut(T) -> bool,
+    stored: &AtomicU64,
     tracker: &Tracker,
     restart_delay: Duration,
     stopped: &AtomicBool,
 ) {
     let report = |what: String| tracker.event(what);
     loop {
-        match receive(store, &report) {
+        match receive(store, &report, stored.load(Ordering::Relaxed)) {
             Receive::Done => return,
             Receive::Fail(e) => {
                 *tracker.error.lock().expect("tracker") = Some(format!("the receiver failed: {e}"));

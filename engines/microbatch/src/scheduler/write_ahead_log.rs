@@ -1,0 +1,132 @@
+//! The receivers' write-ahead log (Spark's `spark.streaming.receiver.writeAheadLog.enable`: its
+//! `WriteAheadLogBasedBlockHandler`, and the `ReceivedBlockTracker`'s own log of which batch took
+//! which block). With it, a received block is written to the checkpoint directory
+//! (`receivedData/<receiver>/<block id>`, checksummed, written whole) before it counts as stored,
+//! and the metadata checkpoint records the blocks of every batch since the last cut and, per
+//! receiver, the first block no finished batch took. A program resumed by `get_or_create` then:
+//! - runs the batches since the cut again on their logged blocks (stored again on the live
+//!   executors, whose memory is new);
+//! - gives the first new batch every logged block no finished batch took (those stored while
+//!   the last batches ran, and those of the batches in flight when the driver died);
+//! - tells each receiver how many of its records are logged, so that a reliable source (one that
+//!   can send again from an offset) resumes right after them: nothing a receiver stored is lost,
+//!   and nothing is read twice.
+//!
+//! Blocks taken by batches at or before the cut before the last one are removed (no usable
+//! checkpoint needs them), except each receiver's newest, which keeps its record count.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use workloads::durable::{read_checked, write_checked};
+
+/// One logged block: its id, its records, and the receiver's records through it (the offset a
+/// reliable source resumes from, were this the last block).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Logged {
+    pub id: u64,
+    pub records: u64,
+    pub end: u64,
+    pub data: Vec<u8>,
+}
+
+/// Receiver `receiver`'s log in checkpoint directory `dir`.
+pub(crate) fn log_dir(dir: &Path, receiver: usize) -> PathBuf {
+    dir.join("receivedData").join(receiver.to_string())
+}
+
+/// Every receiver's log in `dir`.
+pub(crate) fn root(dir: &Path) -> PathBuf {
+    dir.join("receivedData")
+}
+
+/// Writes `block` to the log `log`; returns the bytes written.
+pub(crate) fn append(log: &Path, block: &Logged) -> Result<u64, String> {
+    let bytes = bincode::serialize(block).map_err(|e| format!("cannot encode a received block: {e}"))?;
+    write_checked(&log.join(block.id.to_string()), &bytes)?;
+    Ok(bytes.len() as u64 + 12)
+}
+
+/// The block ids in `log`, in order (a temporary file of a write cut short is not one).
+fn ids(log: &Path) -> Vec<(u64, PathBuf)> {
+    let mut ids: Vec<(u64, PathBuf)> = std::fs::read_dir(log)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+        .collect();
+    ids.sort_by_key(|(id, _)| *id);
+    ids
+}
+
+/// Every block in `log`, in id order; a damaged one is an error naming it (its records would be
+/// lost without a word).
+pub(crate) fn read_all(log: &Path) -> Result<Vec<Logged>, String> {
+    ids(log)
+        .into_iter()
+        .map(|(_, path)| {
+            read_checked(&path).and_then(|b| {
+                bincode::deserialize(&b).map_err(|e| format!("{} does not decode: {e}", path.display()))
+            })
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|e| {
+            format!("the receivers' write-ahead log is damaged ({e}): its records are lost; delete the checkpoint directory to start afresh")
+        })
+}
+
+/// Removes the blocks of `log` below `below`, but its newest.
+pub(crate) fn clean(log: &Path, below: u64) {
+    let ids = ids(log);
+    let newest = ids.last().map(|(id, _)| *id);
+    for (id, path) in ids {
+        if id < below && Some(id) != newest {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Where a receiver's input resumes: the records its log holds, and the next block id.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Resume {
+    /// Records the receiver stored in earlier runs of the program (a reliable source skips them).
+    pub from: u64,
+    /// The first block id after the logged ones (0: none logged).
+    pub next_id: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(id: u64, end: u64) -> Logged {
+        Logged { id, records: 1, end, data: bincode::serialize(&vec![id]).unwrap() }
+    }
+
+    #[test]
+    fn a_log_reads_back_in_order_refuses_damage_and_keeps_its_newest_block_when_cleaned() {
+        let dir = workloads::durable::scratch_dir("wal-test");
+        let log = log_dir(&dir, 0);
+        for (id, end) in [(12, 3), (10, 1), (11, 2)] {
+            append(&log, &block(id, end)).unwrap();
+        }
+        let read: Vec<(u64, u64)> = read_all(&log).unwrap().iter().map(|b| (b.id, b.end)).collect();
+        assert_eq!(read, vec![(10, 1), (11, 2), (12, 3)]);
+        // A temporary file of a write cut short is not a block.
+        std::fs::write(log.join("13.tmp"), b"torn").unwrap();
+        assert_eq!(read_all(&log).unwrap().len(), 3);
+        // Cleaned below 13: only the newest (12) stays, with its record count.
+        clean(&log, 13);
+        let read: Vec<(u64, u64)> = read_all(&log).unwrap().iter().map(|b| (b.id, b.end)).collect();
+        assert_eq!(read, vec![(12, 3)]);
+        // A damaged block is refused, naming the file.
+        let path = log.join("12");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let err = read_all(&log).unwrap_err();
+        assert!(err.contains("is corrupt") && err.contains("delete the checkpoint directory"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
