@@ -66,6 +66,12 @@ pub struct RunArgs {
     /// counted runs, whose work must not depend on timing.
     #[arg(long, env = "STREAMBENCH_MANUAL_CLOCK")]
     pub manual_clock: bool,
+    /// Micro-batch, socket source: the receivers' write-ahead log (Spark's
+    /// `spark.streaming.receiver.writeAheadLog.enable`): every received block is written to the
+    /// checkpoint directory before it counts as stored, so a restarted driver loses no received
+    /// line (`kill-process` on a socket source needs it, and a feed started with `--resumable`).
+    #[arg(long, env = "STREAMBENCH_RECEIVER_WAL")]
+    pub receiver_wal: bool,
     /// Write this process's raw share of the run (as a process of a cluster run does, for
     /// `streambench merge` to verify) instead of verifying it here.
     #[arg(long, hide = true)]
@@ -169,6 +175,13 @@ impl RunArgs {
         spec.microbatch.batch_interval_ns = self.batch_interval;
         spec.microbatch.keep_lost_executors_dead = self.keep_lost_executors_dead;
         spec.microbatch.manual_clock = self.manual_clock;
+        spec.microbatch.receiver_wal = self.receiver_wal;
+        if self.receiver_wal && self.engine != Engine::Microbatch {
+            bail!("--receiver-wal is the micro-batch engine's receivers' write-ahead log: leave it out for the native engine (its socket source keeps no log)");
+        }
+        if self.receiver_wal && !matches!(self.source, Source::Socket(_)) {
+            bail!("--receiver-wal logs what a receiver stores: give --source socket://HOST:PORT (the generator is a direct stream, whose offsets the metadata checkpoint records already)");
+        }
         spec.checkpoint = CheckpointSpec { interval_ns: self.checkpoint_interval, dir: self.checkpoint_dir.clone() };
         spec.faults = match self.chaos {
             Some(seed) => {

@@ -2,6 +2,8 @@
 //! the process at the fault's time and restarts the whole cluster; the micro-batch driver resumes
 //! from its metadata checkpoint, the native workers from their last committed snapshot. The
 //! result spans both generations and equals the oracle: nothing lost, nothing counted twice.
+//! On a socket source the micro-batch receivers' write-ahead log (`--receiver-wal`) and a
+//! resumable feed make the same hold: a restarted driver loses no received line.
 
 mod support;
 
@@ -125,4 +127,73 @@ fn kill_process_is_refused_where_a_restart_could_not_resume() {
         "kill-process and kill-worker in one run",
     );
     refused(&[&on_two("microbatch")[..], &["--fault", "kill-process:2@1s"]].concat(), "process 2");
+    // A socket source: only the micro-batch engine with its receivers' write-ahead log.
+    let socket = ["--source", "socket://127.0.0.1:9", "--fault", "kill-process:1@1s"];
+    refused(&[&on_two("microbatch")[..], &socket].concat(), "--receiver-wal and a feed started with --resumable");
+    refused(&[&on_two("native")[..], &socket].concat(), "the native engine's socket source keeps no log");
+    refused(
+        &["run", "--engine", "native", "--workload", "wordcount", "--source", "socket://127.0.0.1:9", "--receiver-wal"],
+        "leave it out for the native engine",
+    );
+    refused(
+        &["run", "--engine", "microbatch", "--workload", "wordcount", "--receiver-wal"],
+        "--receiver-wal logs what a receiver stores: give --source socket://HOST:PORT",
+    );
+}
+
+#[test]
+fn a_restarted_micro_batch_driver_loses_no_received_socket_line_with_the_write_ahead_log() {
+    let dir = scratch("restart-socket-wal");
+    // The driver's process (which runs the receiver) killed 2 s into 3 s of lines, then the
+    // executors' process 2 s in: each time the restarted receiver asks the feed for the lines
+    // after those its log holds, and the batches since the cut run again on the logged blocks.
+    for fault in ["kill-process:0@2s", "kill-process:1@2s"] {
+        let count = 150_000;
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut feeder = std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
+            .args(["feed", "--workload", "wordcount", "--rate", "50k", "--count", &count.to_string()])
+            .args(["--listen", &addr, "--resumable", "--accept-timeout", "5s"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = dir.join(format!("{}.json", fault.replace([':', '@'], "-")));
+        let source = format!("socket://{addr}");
+        let o = streambench(&[
+            "cluster",
+            "--processes",
+            "2",
+            "--",
+            "--engine",
+            "microbatch",
+            "--workload",
+            "wordcount",
+            "--source",
+            &source,
+            "--receiver-wal",
+            "--duration",
+            "30s",
+            "--warmup",
+            "500ms",
+            "--batch-interval",
+            "200ms",
+            "--checkpoint-interval",
+            "1s",
+            "--fault",
+            fault,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{fault}: {}", stderr(&o));
+        assert!(feeder.wait().unwrap().success(), "{fault}: the feed served every connection");
+        let r = json(&out);
+        assert_eq!(r["correct"], true, "{fault}: {}", r["verification"]);
+        assert_eq!(r["input_records"], count, "{fault}: every line read once");
+        assert_eq!(r["latency"]["input"]["count"], count, "{fault}: every line's input latency");
+        let d = &r["delivery"];
+        assert_eq!(d["generations"], 2, "{fault}: {d}");
+        assert_eq!(d["replayed_mismatches"], 0, "{fault}: {d}");
+        let effective = r["recovery"][0]["effective_at_s"].as_f64().unwrap();
+        assert!((2.0..2.1).contains(&effective), "{fault}: the kill at 2 s took effect at {effective}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -188,8 +188,10 @@ fn refuse_unrestartable(run: &crate::run_args::RunArgs, resized: bool) -> Result
     if resized && run.engine == Engine::Native {
         bail!("--restart-processes: the native engine resumes on as many workers as it snapshotted (its keyed state is not split again by key): leave it out");
     }
-    if !matches!(run.source, workloads::Source::Generator) {
-        bail!("kill-process needs a source that can be read again after a restart: use the generator (a socket source would need the receivers' write-ahead log)");
+    let replayable =
+        matches!(run.source, workloads::Source::Generator) || (run.engine == Engine::Microbatch && run.receiver_wal);
+    if !replayable {
+        bail!("kill-process needs a source that can be read again after a restart: use the generator, or, on a socket source, the micro-batch engine with --receiver-wal and a feed started with --resumable (the native engine's socket source keeps no log)");
     }
     if run.faults.iter().any(|f| matches!(f, Fault::KillWorker { .. })) {
         bail!("kill-process and kill-worker in one run are not supported: give one kind of kill");

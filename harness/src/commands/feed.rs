@@ -1,6 +1,12 @@
 //! `streambench feed`: a tokio load generator that sends generated events over TCP on schedule,
 //! for the engines' socket sources. It serves one connection, sends a bounded number of events
 //! (by `--count` or `--duration`), then closes the connection: every loop here stops by itself.
+//!
+//! `--resumable` makes it a replayable source, as a reliable receiver's source is (a Kafka topic
+//! read from an offset): each connection first says `from N` (the lines the engine has logged),
+//! and the feed sends from line N on, each at its time (lines already due at once); it serves
+//! one connection after another until one has been sent every line and no other comes within
+//! `--accept-timeout`.
 
 use std::time::Duration;
 
@@ -36,9 +42,14 @@ pub struct FeedArgs {
     /// Send wordcount lines as JSON events instead of plain text.
     #[arg(long)]
     pub json: bool,
-    /// Give up waiting for a connection after this long.
+    /// Give up waiting for a connection after this long (with --resumable: the wait for a
+    /// reconnection once every line is sent, after which the feed ends).
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "STREAMBENCH_ACCEPT_TIMEOUT")]
     pub accept_timeout: u64,
+    /// Serve reconnections, each resuming where the engine says it has logged (`from N` first):
+    /// for the micro-batch engine's `--receiver-wal` across `kill-process`.
+    #[arg(long, requires = "listen")]
+    pub resumable: bool,
 }
 
 fn parse_feed_rate(s: &str) -> Result<f64, String> {
@@ -74,6 +85,37 @@ async fn feed_async(args: &FeedArgs) -> Result<FeedStats> {
     let write = registry::def(args.events.workload).writer(&spec, if args.json { Wire::Json } else { Wire::Text })?;
     let schedule = spec.schedule();
     let timeout = Duration::from_nanos(args.accept_timeout);
+    let send = |stream: TcpStream, from: u64, start: tokio::time::Instant| {
+        let (schedule, write) = (&schedule, &write);
+        async move {
+            stream.set_nodelay(true)?;
+            let mut out = BufWriter::with_capacity(1 << 16, stream);
+            let mut line = Vec::with_capacity(256);
+            let mut i = from;
+            while i < count {
+                let now = start.elapsed().as_nanos() as u64;
+                while i < count && schedule.due(0, i).unwrap_or(0) <= now {
+                    line.clear();
+                    write(0, i, &mut line);
+                    line.push(b'\n');
+                    out.write_all(&line).await?;
+                    i += 1;
+                }
+                out.flush().await?;
+                if i < count {
+                    let next = schedule.due(0, i).unwrap_or(0);
+                    tokio::time::sleep_until(start + Duration::from_nanos(next)).await;
+                }
+            }
+            out.flush().await?;
+            out.into_inner().shutdown().await?;
+            anyhow::Ok(())
+        }
+    };
+    if args.resumable {
+        let addr = args.listen.as_deref().context("--resumable listens: give --listen ADDR")?;
+        return resumable(addr, timeout, count, send).await;
+    }
     let stream = match (&args.listen, &args.connect) {
         (Some(addr), _) => {
             let listener = TcpListener::bind(addr)
@@ -96,27 +138,47 @@ async fn feed_async(args: &FeedArgs) -> Result<FeedStats> {
         }
         (None, None) => bail!("give --listen ADDR or --connect ADDR"),
     };
-    stream.set_nodelay(true)?;
-    let mut out = BufWriter::with_capacity(1 << 16, stream);
     let start = tokio::time::Instant::now();
-    let mut line = Vec::with_capacity(256);
-    let mut i = 0;
-    while i < count {
-        let now = start.elapsed().as_nanos() as u64;
-        while i < count && schedule.due(0, i).unwrap_or(0) <= now {
-            line.clear();
-            write(0, i, &mut line);
-            line.push(b'\n');
-            out.write_all(&line).await?;
-            i += 1;
-        }
-        out.flush().await?;
-        if i < count {
-            let next = schedule.due(0, i).unwrap_or(0);
-            tokio::time::sleep_until(start + Duration::from_nanos(next)).await;
-        }
-    }
-    out.flush().await?;
-    out.into_inner().shutdown().await?;
+    send(stream, 0, start).await?;
     Ok(FeedStats { events: count, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// How long a connection to a resumable feed has to say where it resumes.
+const HANDSHAKE: Duration = Duration::from_secs(5);
+
+/// Serves connections one after another, each from the line it asks for (`from N`), on the
+/// schedule of the first connection's start, until every line was sent on one and no other
+/// connection comes within `timeout`. A connection broken while sending is the engine's
+/// restart: the next one says where to go on.
+async fn resumable<F, Fut>(addr: &str, timeout: Duration, count: u64, send: F) -> Result<FeedStats>
+where
+    F: Fn(TcpStream, u64, tokio::time::Instant) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    use tokio::io::AsyncBufReadExt;
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}: is the port in use?"))?;
+    let (mut start, mut finished) = (None, false);
+    loop {
+        let stream = match tokio::time::timeout(timeout, listener.accept()).await {
+            Ok(accepted) => accepted?.0,
+            Err(_) if finished => break,
+            Err(_) => bail!("no engine connected to {addr} within {} s", timeout.as_secs()),
+        };
+        let mut reader = tokio::io::BufReader::new(stream);
+        let mut first = String::new();
+        match tokio::time::timeout(HANDSHAKE, reader.read_line(&mut first)).await {
+            Ok(Ok(_)) => {}
+            _ => bail!("a resumable feed expects `from N` first: run the micro-batch engine with --receiver-wal (or leave out --resumable)"),
+        }
+        let from: u64 = match first.trim().strip_prefix("from ").map(str::parse) {
+            Some(Ok(n)) if n <= count => n,
+            _ => bail!("a resumable feed expects `from N` (N at most {count}) first, got {:?}", first.trim()),
+        };
+        let start = *start.get_or_insert_with(tokio::time::Instant::now);
+        // A connection broken while sending is the engine's restart.
+        finished |= send(reader.into_inner(), from, start).await.is_ok();
+    }
+    let seconds = start.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    Ok(FeedStats { events: count, seconds })
 }

@@ -136,6 +136,11 @@ pub struct MicrobatchSettings {
     /// a run's work does not depend on timing (counted runs).
     #[serde(default)]
     pub manual_clock: bool,
+    /// The receivers' write-ahead log (`spark.streaming.receiver.writeAheadLog.enable`): a
+    /// socket source's blocks are written to the checkpoint directory before they count as
+    /// stored, so what the receiver stored survives a restart of the driver's process.
+    #[serde(default)]
+    pub receiver_wal: bool,
 }
 
 impl Default for MicrobatchSettings {
@@ -146,6 +151,7 @@ impl Default for MicrobatchSettings {
             backpressure: None,
             keep_lost_executors_dead: false,
             manual_clock: false,
+            receiver_wal: false,
         }
     }
 }

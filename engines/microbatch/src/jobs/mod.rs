@@ -80,6 +80,7 @@ fn conf_of(spec: &RunSpec) -> StreamingConf {
         relaunch_lost_executors: !settings.keep_lost_executors_dead,
         block_interval: Duration::from_nanos(settings.block_interval_ns),
         backpressure: settings.backpressure.unwrap_or(false),
+        receiver_wal: settings.receiver_wal,
         ..StreamingConf::default()
     }
 }

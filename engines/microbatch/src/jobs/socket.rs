@@ -19,26 +19,30 @@ use crate::jobs::{conf_of, Job};
 use crate::rdd::ShuffleData;
 use crate::StreamingError;
 
-/// A line as the receiver stores it: its arrival (ns from the start), and its bytes, or its
-/// length when it was over the bound.
-type RawLine = (u64, Result<Vec<u8>, usize>);
+/// A line as the receiver stores it: where it is, and its bytes, or its length when it was over
+/// the bound.
+type RawLine = (At, Result<Vec<u8>, usize>);
+
+/// Where a line is: its arrival (ns from the start) and its offset in the feed's stream (the
+/// lines before it, in this run and, with the receivers' write-ahead log, in earlier ones).
+type At = (u64, u64);
 
 /// A socket line on its way to becoming a workload's event `E`, with its arrival time.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Parsed<E> {
     /// An empty line.
-    Blank(u64),
+    Blank(At),
     /// A line, not parsed yet.
-    Line(u64, String),
+    Line(At, String),
     /// An event.
-    Event(u64, E),
+    Event(At, E),
     /// Why a line is not an event.
-    Malformed(u64, String),
+    Malformed(At, String),
 }
 
 impl<E> Parsed<E> {
-    /// When the line arrived.
-    fn arrival(&self) -> u64 {
+    /// When the line arrived, and its offset.
+    fn at(&self) -> At {
         match self {
             Parsed::Blank(at) | Parsed::Line(at, _) | Parsed::Event(at, _) | Parsed::Malformed(at, _) => *at,
         }
@@ -55,7 +59,7 @@ impl<E> Parsed<E> {
     /// The event with its line's arrival time (its latency reference), if the line was one.
     pub(crate) fn timed(&self) -> Option<(&E, u64)> {
         match self {
-            Parsed::Event(arrival, e) => Some((e, *arrival)),
+            Parsed::Event((arrival, _), e) => Some((e, *arrival)),
             _ => None,
         }
     }
@@ -124,9 +128,14 @@ impl SocketSource<'_> {
         let (slide, drained) = (self.slide, Arc::clone(&self.drained));
         // How far the input was read, and when the last batch that read some was done.
         let (mut read, mut last_input) = (0, None);
-        let account = Mutex::new(move |t: u64, blocks: Vec<Vec<(u64, u64)>>| {
-            let from = read;
-            for (ms, n) in blocks.into_iter().flatten() {
+        let account = Mutex::new(move |t: u64, blocks: Vec<(u64, Vec<(u64, u64)>)>| {
+            let before = read;
+            // A batch's blocks hold a run of the stream's lines (a resumed program's first ones
+            // start where its write-ahead log does).
+            if let Some((first, _)) = blocks.iter().find(|(_, runs)| !runs.is_empty()) {
+                read = *first;
+            }
+            for (ms, n) in blocks.into_iter().flat_map(|(_, runs)| runs) {
                 recorder.inputs(n, ms * 1_000_000);
                 recorder.read(0, read, read + n, ms * 1_000_000, t.div_ceil(slide) * slide);
                 read += n;
@@ -135,14 +144,24 @@ impl SocketSource<'_> {
             recorder.partition_end(0, read);
             let now = recorder.now_ns();
             recorder.reflect(t + 1, now);
-            if read > from {
+            if read != before {
                 last_input = Some(now);
             } else if let Some(done) = last_input.take_if(|_| drained()) {
                 recorder.inputs_done(done);
             }
+            // The batch's accounting is done: a commit point of a run that spans restarts.
+            recorder.commit(workloads::contract::journal::Commit::Batch {
+                source: crate::commits::LISTENER,
+                time_ns: t,
+                part: 0,
+                parts: 1,
+            });
         });
         events
-            .map_partitions(|lines| vec![by_millisecond(lines.iter().map(Parsed::arrival))])?
+            .map_partitions(|lines| {
+                let first = lines.first().map_or(0, |l| l.at().1);
+                vec![(first, by_millisecond(lines.iter().map(|l| l.at().0)))]
+            })?
             .foreach_batch(move |t, blocks| (account.lock().expect("account"))(t, blocks))
     }
 }
@@ -176,38 +195,25 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
         })),
         ..conf_of(spec)
     };
-    let mut ssc = StreamingContext::new(conf, Duration::from_nanos(interval))?;
-    ssc.set_observer(observer.clone());
     let scratch = workloads::durable::scratch_dir("microbatch");
-    ssc.checkpoint(spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone()))?;
+    let dir = spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone());
+    let batch = Duration::from_nanos(interval);
+    // A restarted generation of a run that spans restarts resumes from the metadata checkpoint
+    // and, with the receivers' write-ahead log, from what its receiver had logged.
+    let restarted = spec.cluster.journal.as_ref().is_some_and(|j| j.generation > 0);
+    let mut ssc = if restarted {
+        StreamingContext::get_or_create(&dir, || StreamingContext::new(conf, batch))?
+    } else {
+        let mut ssc = StreamingContext::new(conf, batch)?;
+        ssc.checkpoint(dir)?;
+        ssc
+    };
+    ssc.set_observer(observer.clone());
     if let Some(ns) = spec.checkpoint.interval_ns {
         ssc.checkpoint_interval(Duration::from_nanos(ns))?;
     }
     let epoch = observer.start();
-    let addr = addr.to_owned();
-    // (arrival ns, the line's bytes or its length when over the bound): UTF-8 is checked when
-    // the line is parsed. The feed's end is the input's end (no reconnecting, unlike
-    // `socket_text_stream`).
-    let raw = ssc.receiver_stream(move |store: &mut dyn FnMut(RawLine) -> bool| {
-        let stream = match workloads::socket::connect(&addr) {
-            Ok(s) => s,
-            Err(e) => return Receive::Fail(e),
-        };
-        let read = workloads::socket::for_each_line(stream, MAX_LINE_BYTES, |line| {
-            let at = epoch.elapsed().as_nanos() as u64;
-            store((
-                at,
-                match line {
-                    Line::Bytes(bytes) => Ok(bytes),
-                    Line::TooLong(len) => Err(len),
-                },
-            ))
-        });
-        match read {
-            Ok(()) => Receive::Done,
-            Err(e) => Receive::Fail(format!("reading {addr}: {e}")),
-        }
-    })?;
+    let raw = raw_lines(&ssc, addr, epoch, spec.microbatch.receiver_wal)?;
     let _ = drained.set(ssc.receivers_drained());
     let drained = ssc.receivers_drained();
     let lines = raw
@@ -229,4 +235,48 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
         let _ = std::fs::remove_dir_all(scratch);
     }
     result.map(drop)
+}
+
+/// The lines read from `addr`, each with its arrival (since `epoch`) and offset.
+fn raw_lines(
+    ssc: &StreamingContext,
+    addr: &str,
+    epoch: std::time::Instant,
+    wal: bool,
+) -> Result<DStream<RawLine>, StreamingError> {
+    let addr = addr.to_owned();
+    // ((arrival ns, offset), the line's bytes or its length when over the bound): UTF-8 is
+    // checked when the line is parsed. The feed's end is the input's end (no reconnecting, unlike
+    // `socket_text_stream`). With the write-ahead log the receiver is a reliable one: it asks a
+    // resumable feed for the lines after those it logged (`from N`).
+    ssc.reliable_receiver_stream(move |from: u64, store: &mut dyn FnMut(RawLine) -> bool| {
+        let mut stream = match workloads::socket::connect(&addr) {
+            Ok(s) => s,
+            Err(e) => return Receive::Fail(e),
+        };
+        if wal {
+            if from > 0 {
+                tracing::info!(from, "the receiver resumes after the lines its write-ahead log holds");
+            }
+            if let Err(e) = std::io::Write::write_all(&mut stream, format!("from {from}\n").as_bytes()) {
+                return Receive::Fail(format!("asking {addr} for the lines from {from}: {e}"));
+            }
+        }
+        let mut offset = from;
+        let read = workloads::socket::for_each_line(stream, MAX_LINE_BYTES, |line| {
+            let at = (epoch.elapsed().as_nanos() as u64, offset);
+            offset += 1;
+            store((
+                at,
+                match line {
+                    Line::Bytes(bytes) => Ok(bytes),
+                    Line::TooLong(len) => Err(len),
+                },
+            ))
+        });
+        match read {
+            Ok(()) => Receive::Done,
+            Err(e) => Receive::Fail(format!("reading {addr}: {e}")),
+        }
+    })
 }
