@@ -64,7 +64,8 @@ impl StreamingContext {
             *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
             Some(sc.source(partitions, move |p| {
-                let mut out = Vec::new();
+                // A record per offset, as a rule (word count's lines become words later).
+                let mut out = Vec::with_capacity((ranges[p].1 - ranges[p].0) as usize);
                 for i in ranges[p].0..ranges[p].1 {
                     read(p, i, &mut out);
                 }

@@ -86,6 +86,49 @@ impl Ids {
     }
 }
 
+/// `n` shuffle blocks written record by record (bincode's encoding of a `Vec<T>`: the length,
+/// then the records), each buffer sized up front for an even share of `records` records of about
+/// `record_bytes` each: a `Vec` of the records per block, then each serialised and grown by
+/// doubling, had cost 5 % of a shuffling job's instructions in copies.
+pub(crate) struct BlockWriter {
+    blocks: Vec<(Vec<u8>, u64)>,
+}
+
+impl BlockWriter {
+    /// `n` empty blocks for `records` records in all.
+    pub(crate) fn new(n: usize, records: usize, record_bytes: usize) -> Self {
+        let share = records / n.max(1);
+        let capacity = 8 + (share + share / 8 + 4) * record_bytes;
+        let blocks = (0..n)
+            .map(|_| {
+                let mut b = Vec::with_capacity(capacity);
+                b.extend_from_slice(&0u64.to_le_bytes());
+                (b, 0)
+            })
+            .collect();
+        Self { blocks }
+    }
+
+    /// Appends `record` to block `b`.
+    #[inline]
+    pub(crate) fn push<T: Serialize + ?Sized>(&mut self, b: usize, record: &T) {
+        let (bytes, count) = &mut self.blocks[b];
+        bincode::serialize_into(&mut *bytes, record).expect("serialise a shuffle record");
+        *count += 1;
+    }
+
+    /// The blocks, each a serialised `Vec` of its records.
+    pub(crate) fn finish(self) -> Vec<Vec<u8>> {
+        self.blocks
+            .into_iter()
+            .map(|(mut bytes, count)| {
+                bytes[..8].copy_from_slice(&count.to_le_bytes());
+                bytes
+            })
+            .collect()
+    }
+}
+
 /// The partition of `key` among `n`.
 pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
     use std::hash::BuildHasher;

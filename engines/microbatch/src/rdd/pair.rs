@@ -6,7 +6,10 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::rdd::data::{partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData};
+use crate::rdd::data::{
+    partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData,
+};
+use crate::rdd::data::BlockWriter;
 use crate::rdd::Rdd;
 
 impl<T: ShuffleData> Rdd<T> {
@@ -20,16 +23,18 @@ impl<T: ShuffleData> Rdd<T> {
         route: impl Fn(usize, usize, &T, usize) -> usize + Send + Sync + 'static,
     ) -> Rdd<T> {
         let map_side: MapSideFn = Arc::new(move |part, p, n| {
-            let mut buckets: Vec<Vec<&T>> = (0..n).map(|_| Vec::new()).collect();
-            for (i, x) in records::<T>(part).iter().enumerate() {
-                buckets[route(p, i, x, n)].push(x);
+            let records = records::<T>(part);
+            let mut blocks = BlockWriter::new(n, records.len(), std::mem::size_of::<T>());
+            for (i, x) in records.iter().enumerate() {
+                blocks.push(route(p, i, x, n), x);
             }
-            buckets.iter().map(|b| bincode::serialize(b).expect("serialise a shuffle block")).collect()
+            blocks.finish()
         });
         let reduce: ReduceFn = Arc::new(move |blocks| {
-            let mut out = Vec::new();
-            for block in blocks {
-                let mut part: Vec<T> = bincode::deserialize(block).expect("a shuffle block this run wrote");
+            let parts: Vec<Vec<T>> =
+                blocks.iter().map(|b| bincode::deserialize(b).expect("a shuffle block this run wrote")).collect();
+            let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for mut part in parts {
                 out.append(&mut part);
             }
             partition(out)
@@ -219,11 +224,11 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
                     }
                 }
             }
-            let mut buckets: Vec<Vec<(K, C)>> = (0..n).map(|_| Vec::new()).collect();
-            for (k, c) in combined {
-                buckets[partition_of(&k, n)].push((k, c));
+            let mut blocks = BlockWriter::new(n, combined.len(), std::mem::size_of::<(K, C)>());
+            for kc in &combined {
+                blocks.push(partition_of(kc.0, n), &kc);
             }
-            buckets.iter().map(|b| bincode::serialize(b).expect("serialise a shuffle block")).collect()
+            blocks.finish()
         });
         let reduce: ReduceFn = Arc::new(move |blocks| {
             let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
