@@ -100,13 +100,12 @@ fn a_killed_process_of_the_native_engine_is_restarted_from_its_last_snapshot() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn the_micro_batch_engine_resumes_its_checkpoint_at_another_parallelism() {
-    let dir = scratch("restart-resized");
-    // Two processes' checkpoint resumed on one, and one's on two.
+/// A checkpoint of two processes resumed on one, and one's on two, by `engine`.
+fn resumes_at_another_parallelism(engine: &str) {
+    let dir = scratch(&format!("restart-resized-{engine}"));
     for (before, after, fault) in [(2, 1, "kill-process:1@3s"), (1, 2, "kill-process:0@3s")] {
-        let r = resized("microbatch", fault, before, after, &dir);
-        assert_restarted_exactly(&r, &format!("{before} -> {after} processes"));
+        let r = resized(engine, fault, before, after, &dir);
+        assert_restarted_exactly(&r, &format!("{engine}: {before} -> {after} processes"));
         assert_eq!(r["config"]["cluster"]["processes"], after);
         assert_eq!(r["config"]["partitions"], before, "the input keeps its partitions");
     }
@@ -114,14 +113,19 @@ fn the_micro_batch_engine_resumes_its_checkpoint_at_another_parallelism() {
 }
 
 #[test]
+fn the_micro_batch_engine_resumes_its_checkpoint_at_another_parallelism() {
+    resumes_at_another_parallelism("microbatch");
+}
+
+#[test]
+fn the_native_engine_resumes_its_snapshot_at_another_parallelism_its_state_split_by_key() {
+    resumes_at_another_parallelism("native");
+}
+
+#[test]
 fn kill_process_is_refused_where_a_restart_could_not_resume() {
     let on_two =
         |engine: &'static str| ["cluster", "--processes", "2", "--", "--engine", engine, "--workload", "wordcount"];
-    let resized = ["cluster", "--processes", "2", "--restart-processes", "1", "--", "--engine", "native"];
-    refused(
-        &[&resized[..], &["--workload", "wordcount", "--fault", "kill-process:1@1s"]].concat(),
-        "the native engine resumes on as many workers",
-    );
     refused(
         &[&on_two("native")[..], &["--fault", "kill-process:1@1s", "--fault", "kill-worker:0@2s"]].concat(),
         "kill-process and kill-worker in one run",

@@ -90,7 +90,7 @@ fn setup(args: &ClusterArgs) -> Result<(Setup, crate::run_args::RunArgs)> {
     let mut run = crate::run_args::without(&args.run, "--out");
     match &journal {
         Some(_) => {
-            refuse_unrestartable(&base, n != later)?;
+            refuse_unrestartable(&base)?;
             if base.checkpoint_dir.is_none() {
                 // A restarted generation resumes from the checkpoints the one before it wrote.
                 run.extend(["--checkpoint-dir".to_owned(), dir.join("checkpoints").display().to_string()]);
@@ -183,11 +183,8 @@ fn replay(journal: &Path, m: &mut Partial, applied: Vec<(usize, u64)>, generatio
     })
 }
 
-/// Refuses what a supervisor restart cannot resume (`resized`: on another number of processes).
-fn refuse_unrestartable(run: &crate::run_args::RunArgs, resized: bool) -> Result<()> {
-    if resized && run.engine == Engine::Native {
-        bail!("--restart-processes: the native engine resumes on as many workers as it snapshotted (its keyed state is not split again by key): leave it out");
-    }
+/// Refuses what a supervisor restart cannot resume.
+fn refuse_unrestartable(run: &crate::run_args::RunArgs) -> Result<()> {
     let replayable =
         matches!(run.source, workloads::Source::Generator) || (run.engine == Engine::Microbatch && run.receiver_wal);
     if !replayable {

@@ -135,6 +135,35 @@ impl SlidingTopK {
     pub fn is_empty(&self) -> bool {
         self.panes.is_empty()
     }
+
+    /// The windows of several instances (one per worker, each with its own tags) as one, with
+    /// only the tags whose hash `keep` says: a snapshot restored at another parallelism. Every
+    /// instance of one consistent cut has fired the same windows; the latest is taken. `None`
+    /// without an instance.
+    pub fn merge(parts: Vec<SlidingTopK>, keep: impl Fn(u64) -> bool) -> Option<SlidingTopK> {
+        let mut parts = parts.into_iter();
+        let mut merged = parts.next()?;
+        let mut panes = std::mem::take(&mut merged.panes);
+        for part in parts {
+            merged.next_end = merged.next_end.max(part.next_end);
+            for (end, pane) in part.panes {
+                let into = panes.entry(end).or_default();
+                for (key, hash, n) in pane.iter() {
+                    *into.get_or_insert_with(hash, key, || 0) += n;
+                }
+            }
+        }
+        for (end, pane) in panes {
+            let mine = merged.panes.entry(end).or_default();
+            for (key, hash, n) in pane.iter().filter(|e| keep(e.1)) {
+                *mine.get_or_insert_with(hash, key, || 0) += n;
+            }
+            if mine.is_empty() {
+                merged.panes.remove(&end);
+            }
+        }
+        Some(merged)
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,8 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::rdd::data::{
-    partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData,
-};
 use crate::rdd::data::BlockWriter;
+use crate::rdd::data::{partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData};
 use crate::rdd::Rdd;
 
 impl<T: ShuffleData> Rdd<T> {

@@ -8,11 +8,11 @@ use rustc_hash::FxHashMap;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
-use workloads::hash::mix64;
 use workloads::output::Alert;
 use workloads::sensors::{SensorReading, SensorSpec, SensorWindow, Threshold};
 
 use crate::operators::{time_of, waker};
+use crate::snapshot::rescale::sensor_route;
 use crate::snapshot::Control;
 
 /// A reading on its way to its detector, with its due time.
@@ -37,7 +37,7 @@ pub fn detect<'s>(
             }
         };
     let scope = readings.scope();
-    readings.unary_frontier(Exchange::new(|r: &ReadingRecord| mix64(r.0.sensor as u64)), "Detect", move |_cap, info| {
+    readings.unary_frontier(Exchange::new(|r: &ReadingRecord| sensor_route(r.0.sensor)), "Detect", move |_cap, info| {
         let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
         let mut epochs = state.aligner(&["detect"], waker(&scope, &info));
         let mut alerts = Vec::new();

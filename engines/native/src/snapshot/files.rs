@@ -14,6 +14,8 @@ pub(crate) struct WorkerFile {
     pub(crate) epoch: u64,
     pub(crate) generation: u32,
     pub(crate) worker: usize,
+    /// How many workers took the snapshot.
+    pub(crate) workers: usize,
     pub(crate) parts: Vec<(String, Vec<u8>)>,
 }
 
@@ -30,29 +32,60 @@ pub(crate) fn worker_file(worker: usize) -> String {
     format!("worker-{worker:04}.snap")
 }
 
-/// Reads worker `me`'s parts of the snapshot in `path`, after checking every worker's file.
-/// `Err(None)`: not committed (a file is missing); `Err(Some(why))`: a file is damaged.
+/// A worker's parts, by name.
+pub(crate) type Parts = FxHashMap<String, Vec<u8>>;
+
+/// What a restoring worker gets of a committed snapshot.
+pub(crate) enum Snapshot {
+    /// Its own parts: the snapshot was taken by as many workers.
+    Own(Parts),
+    /// Every old worker's parts, to be split again (taken by another number of workers).
+    Rescaled(Vec<Parts>),
+}
+
+/// Reads worker `me`'s parts (of `workers`) of the snapshot in `path`, after checking every
+/// file of it (worker 0's says how many workers took it). `Err(None)`: not committed (a file is
+/// missing); `Err(Some(why))`: a file is damaged.
 pub(crate) fn read_snapshot(
     path: &Path,
     epoch: u64,
     generation: u32,
     workers: usize,
     me: usize,
-) -> Result<FxHashMap<String, Vec<u8>>, Option<String>> {
-    if (0..workers).any(|w| !path.join(worker_file(w)).exists()) {
+) -> Result<Snapshot, Option<String>> {
+    let read = |w: usize| -> Result<WorkerFile, Option<String>> {
+        let file = path.join(worker_file(w));
+        let bytes = read_checked(&file).map_err(Some)?;
+        let f: WorkerFile =
+            bincode::deserialize(&bytes).map_err(|e| Some(format!("{} does not decode: {e}", file.display())))?;
+        if f.epoch != epoch || f.generation != generation || f.worker != w {
+            return Err(Some(format!("{} belongs to another snapshot", file.display())));
+        }
+        Ok(f)
+    };
+    if !path.join(worker_file(0)).exists() {
         return Err(None);
     }
-    let mut mine = None;
-    for w in 0..workers {
-        let bytes = read_checked(&path.join(worker_file(w))).map_err(Some)?;
-        let file: WorkerFile = bincode::deserialize(&bytes)
-            .map_err(|e| Some(format!("{} does not decode: {e}", path.join(worker_file(w)).display())))?;
-        if file.epoch != epoch || file.generation != generation || file.worker != w {
-            return Err(Some(format!("{} belongs to another snapshot", path.join(worker_file(w)).display())));
-        }
-        if w == me {
-            mine = Some(file.parts.into_iter().collect());
-        }
+    let first = read(0)?;
+    let taken_by = first.workers;
+    if (1..taken_by).any(|w| !path.join(worker_file(w)).exists()) {
+        return Err(None);
     }
-    Ok(mine.expect("me < workers"))
+    let mut files = vec![first];
+    for w in 1..taken_by {
+        files.push(read(w)?);
+    }
+    if let Some(f) = files.iter().find(|f| f.workers != taken_by) {
+        return Err(Some(format!(
+            "{} says {} workers took it, worker 0's {taken_by}",
+            worker_file(f.worker),
+            f.workers
+        )));
+    }
+    let parts = |f: WorkerFile| f.parts.into_iter().collect::<Parts>();
+    if taken_by == workers {
+        Ok(Snapshot::Own(parts(files.swap_remove(me))))
+    } else {
+        Ok(Snapshot::Rescaled(files.into_iter().map(parts).collect()))
+    }
 }

@@ -32,6 +32,7 @@
 pub mod aligner;
 pub mod epochs;
 pub mod files;
+pub mod rescale;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -39,7 +40,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use timely::scheduling::Activator;
 use workloads::durable::write_checked;
@@ -47,7 +47,8 @@ use workloads::{Fault, OutputMark, RunSpec};
 
 use crate::snapshot::aligner::Aligner;
 use crate::snapshot::epochs::Epochs;
-use crate::snapshot::files::{epoch_dir, parse_epoch_dir, read_snapshot, worker_file, WorkerFile};
+use crate::snapshot::files::{epoch_dir, parse_epoch_dir, read_snapshot, worker_file, Parts, Snapshot, WorkerFile};
+use crate::snapshot::rescale::Part;
 use crate::time::{DEFAULT_INTERVAL_NS, TICK_NS};
 
 /// What a restore went back to.
@@ -57,7 +58,10 @@ pub struct Restored {
     pub epoch: u64,
     /// Whether a snapshot was found.
     pub found: bool,
-    parts: FxHashMap<String, Vec<u8>>,
+    parts: Parts,
+    /// A snapshot taken by another number of workers: every old worker's parts (each operator
+    /// keeps its share, see `rescale`).
+    rescaled: Vec<Parts>,
 }
 
 /// Per-worker state that outlives a dataflow: the snapshot store, the faults to inject, and how
@@ -208,13 +212,21 @@ impl Control {
         self.restored.borrow().epoch
     }
 
-    /// The restored state of part `name`, decoded; `None` when starting afresh.
-    pub fn part<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+    /// The restored state of part `name`, decoded (of a snapshot taken by another number of
+    /// workers: this worker's share of every old worker's, see `rescale`); `None` when starting
+    /// afresh.
+    pub fn part<T: Part>(&self, name: &str) -> Option<T> {
         let restored = self.restored.borrow();
-        let bytes = restored.parts.get(name)?;
         // The file's checksum was verified and it was written by this binary for this run (the
         // directory is cleared at the start), so a decoding failure is a bug, not bad input.
-        Some(bincode::deserialize(bytes).unwrap_or_else(|e| panic!("snapshot part {name} does not decode: {e}")))
+        let decode = |bytes: &Vec<u8>| -> T {
+            bincode::deserialize(bytes).unwrap_or_else(|e| panic!("snapshot part {name} does not decode: {e}"))
+        };
+        if !restored.rescaled.is_empty() {
+            let parts = restored.rescaled.iter().map(|p| p.get(name).map(decode)).collect::<Option<Vec<T>>>()?;
+            return Some(T::rescale(parts, self.worker, self.workers));
+        }
+        restored.parts.get(name).map(decode)
     }
 
     /// A stateful operator's epoch tracker, starting after the restored epoch, for an operator
@@ -299,7 +311,8 @@ impl Control {
                 }
             }
             let _snapshot = tracing::debug_span!("snapshot", epoch, worker = self.worker).entered();
-            let file = WorkerFile { epoch, generation: self.generation.get(), worker: self.worker, parts };
+            let (worker, workers) = (self.worker, self.workers);
+            let file = WorkerFile { epoch, generation: self.generation.get(), worker, workers, parts };
             let path = epoch_dir(dir, epoch, self.generation.get()).join(worker_file(self.worker));
             let started = std::time::Instant::now();
             let bytes = bincode::serialize(&file).map_err(|e| e.to_string());
@@ -346,10 +359,22 @@ impl Control {
             epochs.sort_unstable_by_key(|e| std::cmp::Reverse((e.0, e.1)));
             for (epoch, generation, path) in epochs {
                 match read_snapshot(&path, epoch, generation, self.workers, self.worker) {
-                    Ok(parts) => {
+                    Ok(snapshot) => {
                         restored.epoch = epoch;
                         restored.found = true;
-                        restored.parts = parts;
+                        match snapshot {
+                            Snapshot::Own(parts) => restored.parts = parts,
+                            Snapshot::Rescaled(all) => {
+                                tracing::info!(
+                                    epoch,
+                                    from_workers = all.len(),
+                                    to_workers = self.workers,
+                                    worker = self.worker,
+                                    "restoring a snapshot taken at another parallelism: its keyed state split again"
+                                );
+                                restored.rescaled = all;
+                            }
+                        }
                         break;
                     }
                     // Not every worker got to write this one: not committed, not worth a word.
