@@ -6,7 +6,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use workloads::schedule::Schedule;
 use workloads::{Observer, RunSpec};
@@ -92,23 +91,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer) -> Result<
         ..conf_of(spec)
     };
     // Without a directory of the user's, checkpoints go to a private one removed afterwards.
-    let scratch = spec.checkpoint.dir.is_none().then(|| workloads::durable::scratch_dir("microbatch"));
-    let dir = spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory");
-    let batch = Duration::from_nanos(interval);
-    // A restarted generation of a run that spans restarts resumes from the metadata checkpoint,
-    // as a Spark driver restarted with `getOrCreate` does.
-    let restarted = spec.cluster.journal.as_ref().is_some_and(|j| j.generation > 0);
-    let mut ssc = if restarted {
-        StreamingContext::get_or_create(&dir, || StreamingContext::new(conf, batch))?
-    } else {
-        let mut ssc = StreamingContext::new(conf, batch)?;
-        ssc.checkpoint(dir)?;
-        ssc
-    };
-    ssc.set_observer(observer.clone());
-    if let Some(ns) = spec.checkpoint.interval_ns {
-        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
-    }
+    let (mut ssc, scratch) = crate::jobs::context(spec, conf, observer)?;
     let planner =
         Arc::new(Mutex::new(Planner { ends: vec![0; partitions], read: Vec::new(), planned: vec![0; partitions] }));
     let range = range(spec, &planner, &exhausted_at);

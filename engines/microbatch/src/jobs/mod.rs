@@ -19,6 +19,7 @@ use std::time::Duration;
 use workloads::{Fault, JobSpec, Observer, RunSpec, Source};
 
 use crate::conf::{Clock, StreamingConf};
+use crate::context::StreamingContext;
 use crate::jobs::direct::DirectSource;
 use crate::jobs::socket::SocketSource;
 use crate::StreamingError;
@@ -62,6 +63,34 @@ pub fn run(spec: &RunSpec, observer: &Observer) -> Result<(), StreamingError> {
         Source::Socket(addr) => socket::run(spec, job(&spec.job), observer, addr),
         Source::Generator => direct::run(spec, job(&spec.job), observer),
     }
+}
+
+/// The context of a run of `spec` on `conf`, reporting to `observer`, checkpointing into the
+/// spec's directory or, without one, a private one (returned, for the caller to remove after
+/// the run). A restarted generation of a run that spans restarts resumes from the metadata
+/// checkpoint (and the receivers' write-ahead log), as a Spark driver restarted with
+/// `getOrCreate` does.
+fn context(
+    spec: &RunSpec,
+    conf: StreamingConf,
+    observer: &Observer,
+) -> Result<(StreamingContext, Option<std::path::PathBuf>), StreamingError> {
+    let scratch = spec.checkpoint.dir.is_none().then(|| workloads::durable::scratch_dir("microbatch"));
+    let dir = spec.checkpoint.dir.clone().or_else(|| scratch.clone()).expect("a directory");
+    let batch = Duration::from_nanos(spec.microbatch.batch_interval_ns);
+    let restarted = spec.cluster.journal.as_ref().is_some_and(|j| j.generation > 0);
+    let mut ssc = if restarted {
+        StreamingContext::get_or_create(&dir, || StreamingContext::new(conf, batch))?
+    } else {
+        let mut ssc = StreamingContext::new(conf, batch)?;
+        ssc.checkpoint(dir)?;
+        ssc
+    };
+    ssc.set_observer(observer.clone());
+    if let Some(ns) = spec.checkpoint.interval_ns {
+        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
+    }
+    Ok((ssc, scratch))
 }
 
 /// What every run's context has: an executor per worker of the cluster, two shuffle partitions

@@ -6,7 +6,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, RunSpec};
@@ -195,23 +194,7 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
         })),
         ..conf_of(spec)
     };
-    let scratch = workloads::durable::scratch_dir("microbatch");
-    let dir = spec.checkpoint.dir.clone().unwrap_or_else(|| scratch.clone());
-    let batch = Duration::from_nanos(interval);
-    // A restarted generation of a run that spans restarts resumes from the metadata checkpoint
-    // and, with the receivers' write-ahead log, from what its receiver had logged.
-    let restarted = spec.cluster.journal.as_ref().is_some_and(|j| j.generation > 0);
-    let mut ssc = if restarted {
-        StreamingContext::get_or_create(&dir, || StreamingContext::new(conf, batch))?
-    } else {
-        let mut ssc = StreamingContext::new(conf, batch)?;
-        ssc.checkpoint(dir)?;
-        ssc
-    };
-    ssc.set_observer(observer.clone());
-    if let Some(ns) = spec.checkpoint.interval_ns {
-        ssc.checkpoint_interval(Duration::from_nanos(ns))?;
-    }
+    let (mut ssc, scratch) = crate::jobs::context(spec, conf, observer)?;
     let epoch = observer.start();
     let raw = raw_lines(&ssc, addr, epoch, spec.microbatch.receiver_wal)?;
     let _ = drained.set(ssc.receivers_drained());
@@ -231,8 +214,8 @@ pub(crate) fn run(spec: &RunSpec, job: &dyn Job, observer: &Observer, addr: &str
     job.socket(spec, &SocketSource { ssc: &ssc, lines, observer, interval, slide, drained })?;
     ssc.start()?;
     let result = ssc.await_termination();
-    if spec.checkpoint.dir.is_none() {
-        let _ = std::fs::remove_dir_all(scratch);
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
     }
     result.map(drop)
 }
