@@ -58,11 +58,7 @@ fn a_socket_source_in_a_cluster_of_two_processes_equals_the_oracle() {
     let dir = scratch("cluster-socket");
     for engine in ENGINES {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut feeder = std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
-            .args(["feed", "--workload", "hashtags", "--rate", "100k", "--count", "20000", "--listen", &addr])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut feeder = feed(&["--workload", "hashtags", "--rate", "100k", "--count", "20000", "--listen", &addr]);
         let out = dir.join(format!("{engine}.json"));
         let source = format!("socket://{addr}");
         let mut args = vec!["cluster", "--processes", "2", "--", "--engine", engine, "--workload", "hashtags"];

@@ -19,34 +19,10 @@ fn killed(engine: &str, fault: &str, dir: &std::path::Path) -> serde_json::Value
 fn resized(engine: &str, fault: &str, before: u32, after: u32, dir: &std::path::Path) -> serde_json::Value {
     let out = dir.join(format!("{engine}-{}-{before}-{after}.json", fault.replace([':', '@'], "-")));
     let (before, after) = (before.to_string(), after.to_string());
-    let o = streambench(&[
-        "cluster",
-        "--processes",
-        &before,
-        "--restart-processes",
-        &after,
-        "--",
-        "--engine",
-        engine,
-        "--workload",
-        "wordcount",
-        "--rate",
-        "50k",
-        "--duration",
-        "6s",
-        "--warmup",
-        "1s",
-        "--batch-interval",
-        "200ms",
-        "--checkpoint-interval",
-        "1s",
-        "--fault",
-        fault,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{engine} {fault}: {}", stderr(&o));
-    json(&out)
+    let run = ["--engine", engine, "--workload", "wordcount", "--rate", "50k", "--duration", "6s", "--warmup", "1s"];
+    let settings = ["--batch-interval", "200ms", "--checkpoint-interval", "1s", "--fault", fault];
+    let cluster = ["--processes", before.as_str(), "--restart-processes", after.as_str()];
+    cluster_run(&cluster, &[&run[..], &settings].concat(), &out, &format!("{engine} {fault}"))
 }
 
 fn assert_restarted_exactly(r: &serde_json::Value, what: &str) {
@@ -154,42 +130,27 @@ fn a_restarted_micro_batch_driver_loses_no_received_socket_line_with_the_write_a
     for fault in ["kill-process:0@2s", "kill-process:1@2s"] {
         let count = 150_000;
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut feeder = std::process::Command::new(env!("CARGO_BIN_EXE_streambench"))
-            .args(["feed", "--workload", "wordcount", "--rate", "50k", "--count", &count.to_string()])
-            .args(["--listen", &addr, "--resumable", "--accept-timeout", "5s"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = dir.join(format!("{}.json", fault.replace([':', '@'], "-")));
-        let source = format!("socket://{addr}");
-        let o = streambench(&[
-            "cluster",
-            "--processes",
-            "2",
-            "--",
-            "--engine",
-            "microbatch",
+        let n = count.to_string();
+        let mut feeder = feed(&[
             "--workload",
             "wordcount",
-            "--source",
-            &source,
-            "--receiver-wal",
-            "--duration",
-            "30s",
-            "--warmup",
-            "500ms",
-            "--batch-interval",
-            "200ms",
-            "--checkpoint-interval",
-            "1s",
-            "--fault",
-            fault,
-            "--out",
-            out.to_str().unwrap(),
+            "--rate",
+            "50k",
+            "--count",
+            &n,
+            "--listen",
+            &addr,
+            "--resumable",
+            "--accept-timeout",
+            "5s",
         ]);
-        assert!(o.status.success(), "{fault}: {}", stderr(&o));
+        let out = dir.join(format!("{}.json", fault.replace([':', '@'], "-")));
+        let source = format!("socket://{addr}");
+        let run = ["--engine", "microbatch", "--workload", "wordcount", "--source", &source, "--receiver-wal"];
+        let settings =
+            ["--duration", "30s", "--warmup", "500ms", "--batch-interval", "200ms", "--checkpoint-interval", "1s"];
+        let r = cluster_run(&["--processes", "2"], &[&run[..], &settings, &["--fault", fault]].concat(), &out, fault);
         assert!(feeder.wait().unwrap().success(), "{fault}: the feed served every connection");
-        let r = json(&out);
         assert_eq!(r["correct"], true, "{fault}: {}", r["verification"]);
         assert_eq!(r["input_records"], count, "{fault}: every line read once");
         assert_eq!(r["latency"]["input"]["count"], count, "{fault}: every line's input latency");

@@ -26,12 +26,9 @@ fn feed_loses_nothing(engine: &str) {
         let windowed = !job.is_empty() || workload == Workload::Ysb;
         let workload = workload.name();
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut feeder = Command::new(env!("CARGO_BIN_EXE_streambench"))
-            .args(["feed", "--workload", workload, "--rate", "100k", "--count", &count.to_string(), "--seed", "9"])
-            .args(["--listen", &addr])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let n = count.to_string();
+        let mut feeder =
+            feed(&["--workload", workload, "--rate", "100k", "--count", &n, "--seed", "9", "--listen", &addr]);
         let out = dir.join(format!("{workload}-{}.json", job.len()));
         let mut args = vec!["run", "--engine", engine, "--batch-interval", "50ms", "--workload", workload];
         args.extend(["--workers", "2", "--seed", "9", "--duration", "30s", "--warmup", "0", "--collect", "full"]);

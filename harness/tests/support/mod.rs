@@ -45,3 +45,24 @@ pub fn refused(args: &[&str], message: &str) {
     assert!(!o.status.success(), "{args:?} was not refused");
     assert!(stderr(&o).contains(message), "{args:?}: expected {message:?} in: {}", stderr(&o));
 }
+
+/// Starts `streambench feed` with `args` (its standard error kept for a failure's message).
+pub fn feed(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_streambench"))
+        .arg("feed")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start streambench feed")
+}
+
+/// Runs `streambench cluster` with the cluster options `cluster`, then the run options `run`
+/// writing to `out`; asserts it succeeded (saying `what` otherwise) and returns the result.
+pub fn cluster_run(cluster: &[&str], run: &[&str], out: &std::path::Path, what: &str) -> serde_json::Value {
+    let out_arg = out.to_str().expect("a UTF-8 path");
+    let args: Vec<&str> =
+        ["cluster"].iter().chain(cluster).chain(&["--"]).chain(run).chain(&["--out", out_arg]).copied().collect();
+    let o = streambench(&args);
+    assert!(o.status.success(), "{what}: {}", stderr(&o));
+    json(out)
+}

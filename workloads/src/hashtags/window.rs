@@ -141,25 +141,12 @@ impl SlidingTopK {
     /// instance of one consistent cut has fired the same windows; the latest is taken. `None`
     /// without an instance.
     pub fn merge(parts: Vec<SlidingTopK>, keep: impl Fn(u64) -> bool) -> Option<SlidingTopK> {
-        let mut parts = parts.into_iter();
-        let mut merged = parts.next()?;
-        let mut panes = std::mem::take(&mut merged.panes);
-        for part in parts {
-            merged.next_end = merged.next_end.max(part.next_end);
-            for (end, pane) in part.panes {
-                let into = panes.entry(end).or_default();
-                for (key, hash, n) in pane.iter() {
-                    *into.get_or_insert_with(hash, key, || 0) += n;
-                }
-            }
-        }
-        for (end, pane) in panes {
-            let mine = merged.panes.entry(end).or_default();
+        let first = parts.first()?;
+        let next_end = parts.iter().map(|p| p.next_end).max().unwrap_or(first.next_end);
+        let mut merged = SlidingTopK { next_end, panes: Default::default(), ..*first };
+        for (end, pane) in parts.iter().flat_map(|p| &p.panes) {
             for (key, hash, n) in pane.iter().filter(|e| keep(e.1)) {
-                *mine.get_or_insert_with(hash, key, || 0) += n;
-            }
-            if mine.is_empty() {
-                merged.panes.remove(&end);
+                *merged.panes.entry(*end).or_default().get_or_insert_with(hash, key, || 0) += n;
             }
         }
         Some(merged)

@@ -305,8 +305,9 @@ pub(crate) fn recover(
         next_id: logged.last().map_or(0, |b| b.id + 1),
     };
     let mut by_id: BTreeMap<u64, Logged> = logged.into_iter().map(|b| (b.id, b)).collect();
-    let store = |b: &Logged| {
-        place_block(fabric.to, fabric.alive, b.id, Arc::new(b.data.clone()), b.records).ok_or("the executors are gone")
+    // Each logged block is stored again once, its bytes moved (not copied) to the executors.
+    let store = |b: Logged| {
+        place_block(fabric.to, fabric.alive, b.id, Arc::new(b.data), b.records).ok_or("the executors are gone")
     };
     if let Some(meta) = meta {
         let mut batches: BTreeMap<Time, Vec<BlockRef>> =
@@ -314,7 +315,7 @@ pub(crate) fn recover(
         for (_, t, refs) in meta.received.iter().filter(|(r, t, _)| *r == receiver && *t > meta.cut) {
             let blocks = batches.entry(*t).or_default();
             for b in refs {
-                let logged = by_id.get(&b.id).ok_or_else(|| {
+                let logged = by_id.remove(&b.id).ok_or_else(|| {
                     format!("the receivers' write-ahead log has lost block {} of batch {} ms: delete the checkpoint directory to start afresh", b.id, t / 1_000_000)
                 })?;
                 blocks.push(store(logged)?);
@@ -326,9 +327,8 @@ pub(crate) fn recover(
         let through = meta.received_through.get(receiver).copied().unwrap_or(0);
         by_id.retain(|id, _| *id >= through);
     }
-    for b in by_id.values() {
-        let block = store(b)?;
-        tracker.push_pending(block);
+    for b in by_id.into_values() {
+        tracker.push_pending(store(b)?);
     }
     Ok(resume)
 }
