@@ -81,7 +81,8 @@ pub struct JournalStats {
     /// Outputs of batches committed again by a later generation (at-least-once duplicates):
     /// not kept, counted.
     pub replayed_outputs: u64,
-    /// Of those, outputs that differ from what the first commit of their batch wrote.
+    /// Of those, outputs that differ from what the batch's owner wrote for the same part (where
+    /// it split the batch into the same parts).
     pub replayed_mismatches: u64,
     /// Outputs committed after the snapshot the next generation restored, thrown away (the
     /// restart wrote them again).
@@ -205,10 +206,12 @@ pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String
     let restored: BTreeMap<u32, Option<u64>> =
         (1..=last).filter_map(|g| read_restored(dir, g).map(|r| (g, r))).collect();
     let owners = owners(&frames);
-    let mut digests: BTreeMap<(u32, u64), BTreeMap<u32, u64>> = BTreeMap::new();
+    // Each part's outputs by generation: a part committed again is compared with the owner's
+    // same part (a generation killed mid-batch committed only some of its parts).
+    let mut digests: BTreeMap<Commit, BTreeMap<u32, u64>> = BTreeMap::new();
     for f in &frames {
-        if let Commit::Batch { source, time_ns, .. } = f.commit {
-            let d = digests.entry((source, time_ns)).or_default().entry(f.generation).or_insert(0);
+        if let Commit::Batch { .. } = f.commit {
+            let d = digests.entry(f.commit).or_default().entry(f.generation).or_insert(0);
             *d = d.wrapping_add(outputs_digest(&f.report));
         }
     }
@@ -219,8 +222,9 @@ pub fn replay(dir: &Path, report: &mut RunReport) -> Result<JournalStats, String
             Commit::Batch { source, time_ns, .. } => match owners.get(&(source, time_ns)) {
                 Some(&owner) if owner != frame.generation => {
                     stats.replayed_outputs += outputs;
-                    let by_generation = &digests[&(source, time_ns)];
-                    if by_generation[&owner] != by_generation[&frame.generation] {
+                    // Compared where the owner split the batch into the same parts.
+                    let by_generation = &digests[&frame.commit];
+                    if by_generation.get(&owner).is_some_and(|d| *d != by_generation[&frame.generation]) {
                         stats.replayed_mismatches += outputs;
                     }
                     false
@@ -409,6 +413,25 @@ mod tests {
         assert_eq!(replayed(2), (2, 4));
         // Only part 0 before the kill: generation 1 owns it.
         assert_eq!(replayed(1), (4, 2));
+    }
+
+    #[test]
+    fn a_part_committed_before_a_kill_mid_batch_is_compared_with_the_same_part_run_again() {
+        let part = |p| Commit::Batch { source: 2, time_ns: 5, part: p, parts: 2 };
+        // Generation 0 wrote part 0 of batch 5 (part 1 never came: the kill); generation 1 ran
+        // both parts, part 0 as `again` (rows of part 1 are other words than part 0's).
+        let mismatches = |again: RunReport| {
+            let dir = crate::durable::scratch_dir("journal-part-again");
+            JournalWriter::open(&spec(&dir, 0), 0, 0).unwrap().append(part(0), &mut observed(5, 2, 1)).unwrap();
+            let mut second = JournalWriter::open(&spec(&dir, 1), 0, 0).unwrap();
+            second.append(part(0), &mut { again }).unwrap();
+            second.append(part(1), &mut observed(6, 3, 1)).unwrap();
+            let stats = replay(&dir, &mut RunReport::empty(100_000_000)).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            (stats.replayed_outputs, stats.replayed_mismatches)
+        };
+        assert_eq!(mismatches(observed(5, 2, 1)), (2, 0), "the same part, the same outputs");
+        assert_eq!(mismatches(observed(5, 1, 1)), (2, 2), "part 0 computed otherwise");
     }
 
     #[test]

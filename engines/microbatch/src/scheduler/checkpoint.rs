@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use workloads::durable::{read_checked, write_checked};
 
+use crate::scheduler::write_ahead_log;
 use crate::time::Time;
 
 /// One batch's `[from, to)` offsets, per partition of a direct stream.
@@ -84,7 +85,7 @@ impl Kept {
 
 /// What the writer may remove once a metadata file is written: state files of cuts before
 /// `previous_cut`, and, per receiver, logged blocks below `logged_below` (those taken by batches
-/// up to `previous_cut`).
+/// up to `previous_cut`) and the logged allocations of those batches.
 pub(crate) struct Removable {
     pub previous_cut: Time,
     pub logged_below: Vec<u64>,
@@ -123,11 +124,9 @@ fn write(dir: &Path, meta: &Metadata, removable: &Removable, kept: &mut Kept) ->
             }
         }
         for (receiver, below) in removable.logged_below.iter().enumerate() {
-            crate::scheduler::write_ahead_log::clean(
-                &crate::scheduler::write_ahead_log::log_dir(dir, receiver),
-                *below,
-            );
+            write_ahead_log::clean(&write_ahead_log::log_dir(dir, receiver), *below);
         }
+        write_ahead_log::clean_allocations(dir, previous_cut);
         kept.states_before = previous_cut;
     }
     Ok(bytes.len() as u64)

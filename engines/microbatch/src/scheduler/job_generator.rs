@@ -228,10 +228,18 @@ impl JobGenerator {
         };
         let trackers = self.graph.trackers.lock().expect("graph").clone();
         let fabric = receiver_tracker::Fabric { to: &env.to_fabric, alive: &env.alive };
+        let allocated = match wal.map(|(dir, _)| write_ahead_log::allocations(dir)).transpose() {
+            Ok(allocated) => allocated.unwrap_or_default(),
+            Err(e) => {
+                self.failure = Some(e);
+                return;
+            }
+        };
         for (i, start) in std::mem::take(&mut *self.graph.receivers.lock().expect("graph")).into_iter().enumerate() {
             let resume = match wal {
                 Some((dir, meta)) => {
-                    match receiver_tracker::recover(dir, i, meta.as_ref(), self.graph.batch_ns, &trackers[i], &fabric) {
+                    let logged = receiver_tracker::Logs { dir, meta: meta.as_ref(), allocated: &allocated };
+                    match receiver_tracker::recover(&logged, i, self.graph.batch_ns, &trackers[i], &fabric) {
                         Ok(resume) => resume,
                         Err(e) => {
                             self.failure = Some(e);
@@ -386,6 +394,11 @@ impl JobGenerator {
         let inputs = Fresh::take(&self.graph);
         if self.conf.receiver_wal {
             self.received.took(&inputs.blocks);
+            let took = inputs.blocks.iter().map(|(r, at, b)| (*r, *at, b.iter().map(|b| b.id).collect()));
+            if let Some(Err(e)) = dir.map(|dir| write_ahead_log::log_allocations(dir, took)) {
+                self.failure = Some(format!("batch {} ms: the write-ahead log: {e}", t / 1_000_000));
+                return;
+            }
         }
         self.announce(t, &inputs);
         if let Err(e) = self.jobs.run_jobs(&self.outputs, t) {

@@ -287,43 +287,58 @@ pub(crate) struct Fabric<'a> {
     pub alive: &'a Liveness,
 }
 
-/// Recovers receiver `receiver`'s logged blocks for a program resuming from `meta` (`None`:
-/// none was written, so no batch finished and every logged block is pending): the batches since
-/// the cut get their blocks again (stored anew on the live executors), and the blocks no
-/// finished batch took are the tracker's pending ones, in order.
+/// What a resumed program recovers receivers' blocks from: the checkpoint directory, the newest
+/// good metadata checkpoint (`None`: none was written, so no batch finished), and the logged
+/// allocations of batches.
+pub(crate) struct Logs<'a> {
+    pub dir: &'a Path,
+    pub meta: Option<&'a Metadata>,
+    pub allocated: &'a write_ahead_log::Allocations,
+}
+
+/// Recovers receiver `receiver`'s logged blocks for a resumed program: the batches since the
+/// cut get their blocks again (stored anew on the live executors), as do batches that started
+/// after the last metadata checkpoint (by their logged allocations); the blocks no batch took
+/// are the tracker's pending ones, in order.
 pub(crate) fn recover(
-    dir: &Path,
+    logs: &Logs<'_>,
     receiver: usize,
-    meta: Option<&Metadata>,
     batch_ns: u64,
     tracker: &Tracker,
     fabric: &Fabric<'_>,
 ) -> Result<Resume, String> {
-    let logged = write_ahead_log::read_all(&write_ahead_log::log_dir(dir, receiver))?;
+    let logged = write_ahead_log::read_all(&write_ahead_log::log_dir(logs.dir, receiver))?;
     let resume = Resume {
         from: logged.iter().map(|b| b.end).max().unwrap_or(0),
         next_id: logged.last().map_or(0, |b| b.id + 1),
     };
     let mut by_id: BTreeMap<u64, Logged> = logged.into_iter().map(|b| (b.id, b)).collect();
+    let (cut, time) = logs.meta.map_or((0, 0), |m| (m.cut, m.time));
+    // Each batch since the cut: none of its blocks (a batch the metadata names without this
+    // receiver's), those the metadata names, or, after it, those the batch's allocation logged.
+    let mut batches: BTreeMap<Time, Vec<u64>> =
+        (cut / batch_ns + 1..=time / batch_ns).map(|k| (k * batch_ns, Vec::new())).collect();
+    for (_, t, refs) in logs.meta.iter().flat_map(|m| &m.received).filter(|(r, t, _)| *r == receiver && *t > cut) {
+        batches.insert(*t, refs.iter().map(|b| b.id).collect());
+    }
+    for (t, took) in logs.allocated.range(time + 1..).filter(|(t, _)| **t > cut) {
+        let ids = took.iter().filter(|(r, _)| *r == receiver).flat_map(|(_, ids)| ids.iter().copied());
+        batches.insert(*t, ids.collect());
+    }
     // Each logged block is stored again once, its bytes moved (not copied) to the executors.
     let store = |b: Logged| {
         place_block(fabric.to, fabric.alive, b.id, Arc::new(b.data), b.records).ok_or("the executors are gone")
     };
-    if let Some(meta) = meta {
-        let mut batches: BTreeMap<Time, Vec<BlockRef>> =
-            (meta.cut / batch_ns + 1..=meta.time / batch_ns).map(|k| (k * batch_ns, Vec::new())).collect();
-        for (_, t, refs) in meta.received.iter().filter(|(r, t, _)| *r == receiver && *t > meta.cut) {
-            let blocks = batches.entry(*t).or_default();
-            for b in refs {
-                let logged = by_id.remove(&b.id).ok_or_else(|| {
-                    format!("the receivers' write-ahead log has lost block {} of batch {} ms: delete the checkpoint directory to start afresh", b.id, t / 1_000_000)
-                })?;
-                blocks.push(store(logged)?);
-            }
-        }
-        for (t, blocks) in batches {
-            tracker.preset(t, blocks);
-        }
+    for (t, ids) in batches {
+        let blocks = ids.into_iter().map(|id| {
+            let logged = by_id.remove(&id).ok_or_else(|| {
+                format!("the receivers' write-ahead log has lost block {id} of batch {} ms: delete the checkpoint directory to start afresh", t / 1_000_000)
+            })?;
+            Ok(store(logged)?)
+        });
+        tracker.preset(t, blocks.collect::<Result<_, String>>()?);
+    }
+    if let Some(meta) = logs.meta {
         let through = meta.received_through.get(receiver).copied().unwrap_or(0);
         by_id.retain(|id, _| *id >= through);
     }
@@ -384,4 +399,54 @@ fn replica_hosts(alive: &Mutex<Vec<Option<u32>>>, next: usize) -> (Vec<usize>, V
         alive.lock().expect("alive").iter().enumerate().filter_map(|(e, a)| a.map(|i| (e, i))).collect();
     let chosen = if live.len() > 1 { vec![live[next % live.len()], live[(next + 1) % live.len()]] } else { live };
     chosen.into_iter().unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// Logged blocks 0..5; batch 100 ms (the last the metadata checkpoint names) took block 0,
+    /// batch 200 ms took blocks 1 and 2 and was logged but never checkpointed (the driver died
+    /// while it ran), block 3 came after it.
+    #[test]
+    fn a_resumed_program_gives_a_batch_it_ran_after_the_last_metadata_checkpoint_the_blocks_it_took() {
+        let dir = workloads::durable::scratch_dir("wal-recover");
+        let log = write_ahead_log::log_dir(&dir, 0);
+        for id in 0..4 {
+            let data = bincode::serialize(&vec![id]).unwrap();
+            write_ahead_log::append(&log, &Logged { id, records: 1, end: id + 1, data }).unwrap();
+        }
+        let took = [(0, 100 * MS, vec![0]), (0, 200 * MS, vec![1, 2])].into_iter();
+        write_ahead_log::log_allocations(&dir, took).unwrap();
+        let block = |id| BlockRef { id, records: 1, hosts: vec![0], incarnations: Vec::new() };
+        let meta = Metadata {
+            batch_ns: 100 * MS,
+            time: 100 * MS,
+            cut: 0,
+            streams: 0,
+            inputs: Vec::new(),
+            zero_ms: 0,
+            received: vec![(0, 100 * MS, vec![block(0)])],
+            received_through: vec![1],
+        };
+        let (to, stored) = std::sync::mpsc::channel();
+        let alive: Liveness = Arc::new(Mutex::new(vec![Some(0), Some(0)]));
+        let tracker = Tracker::default();
+        let allocated = write_ahead_log::allocations(&dir).unwrap();
+        let logs = Logs { dir: &dir, meta: Some(&meta), allocated: &allocated };
+        let resume = recover(&logs, 0, 100 * MS, &tracker, &Fabric { to: &to, alive: &alive }).unwrap();
+        assert_eq!((resume.from, resume.next_id), (4, 4));
+        let ids = |t| tracker.allocate(t).iter().map(|b| b.id).collect::<Vec<_>>();
+        assert_eq!(ids(100 * MS), vec![0], "the checkpointed batch, as the metadata says");
+        assert_eq!(ids(200 * MS), vec![1, 2], "the batch after it, as its allocation was logged");
+        assert_eq!(ids(300 * MS), vec![3], "the next batch: what no batch took");
+        // Every block stored again, on two executors each.
+        assert_eq!(stored.try_iter().count(), 8);
+        // Cleaning below the cut at 200 ms leaves that batch's allocation.
+        write_ahead_log::clean_allocations(&dir, 200 * MS);
+        assert_eq!(write_ahead_log::allocations(&dir).unwrap().keys().copied().collect::<Vec<_>>(), vec![200 * MS]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -2,23 +2,29 @@
 //! `WriteAheadLogBasedBlockHandler`, and the `ReceivedBlockTracker`'s own log of which batch took
 //! which block). With it, a received block is written to the checkpoint directory
 //! (`receivedData/<receiver>/<block id>`, checksummed, written whole) before it counts as stored,
+//! which blocks each batch took is logged before the batch runs (`receivedData/batches/<time>`),
 //! and the metadata checkpoint records the blocks of every batch since the last cut and, per
 //! receiver, the first block no finished batch took. A program resumed by `get_or_create` then:
 //! - runs the batches since the cut again on their logged blocks (stored again on the live
-//!   executors, whose memory is new);
-//! - gives the first new batch every logged block no finished batch took (those stored while
-//!   the last batches ran, and those of the batches in flight when the driver died);
+//!   executors, whose memory is new), and a batch that started after the last metadata
+//!   checkpoint on the blocks it took then: a batch run again computes what it did before;
+//! - gives the first new batch every logged block no batch took (those stored while the last
+//!   batches ran);
 //! - tells each receiver how many of its records are logged, so that a reliable source (one that
 //!   can send again from an offset) resumes right after them: nothing a receiver stored is lost,
 //!   and nothing is read twice.
 //!
-//! Blocks taken by batches at or before the cut before the last one are removed (no usable
-//! checkpoint needs them), except each receiver's newest, which keeps its record count.
+//! Blocks taken by batches at or before the cut before the last one, and those batches'
+//! allocations, are removed (no usable checkpoint needs them), except each receiver's newest
+//! block, which keeps its record count.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use workloads::durable::{read_checked, write_checked};
+
+use crate::time::Time;
 
 /// One logged block: its id, its records, and the receiver's records through it (the offset a
 /// reliable source resumes from, were this the last block).
@@ -47,7 +53,8 @@ pub(crate) fn append(log: &Path, block: &Logged) -> Result<u64, String> {
     Ok(bytes.len() as u64 + 12)
 }
 
-/// The block ids in `log`, in order (a temporary file of a write cut short is not one).
+/// The numbered files in `log` (block ids, batch times), in order (a temporary file of a write
+/// cut short is not one).
 fn ids(log: &Path) -> Vec<(u64, PathBuf)> {
     let mut ids: Vec<(u64, PathBuf)> = std::fs::read_dir(log)
         .into_iter()
@@ -81,6 +88,54 @@ pub(crate) fn clean(log: &Path, below: u64) {
     let newest = ids.last().map(|(id, _)| *id);
     for (id, path) in ids {
         if id < below && Some(id) != newest {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The batches' allocations: which logged blocks each batch took, by receiver (the
+/// `ReceivedBlockTracker`'s `BatchAllocationEvent`s), one file per batch time.
+fn allocations_dir(dir: &Path) -> PathBuf {
+    root(dir).join("batches")
+}
+
+/// Each batch time's blocks, by receiver: `(receiver, block ids)`.
+pub(crate) type Allocations = BTreeMap<Time, Vec<(usize, Vec<u64>)>>;
+
+/// Logs which blocks batches took (`(receiver, batch time, block ids)`), before they run: a
+/// program resumed after a driver died gives a batch it ran the same blocks again, even when
+/// the metadata checkpoint written after it was not.
+pub(crate) fn log_allocations(dir: &Path, took: impl Iterator<Item = (usize, Time, Vec<u64>)>) -> Result<(), String> {
+    let mut by_time = Allocations::new();
+    for (receiver, t, ids) in took {
+        by_time.entry(t).or_default().push((receiver, ids));
+    }
+    for (t, blocks) in by_time {
+        let bytes = bincode::serialize(&blocks).map_err(|e| format!("cannot encode a batch's blocks: {e}"))?;
+        write_checked(&allocations_dir(dir).join(t.to_string()), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Every logged allocation in `dir`; a damaged one is an error naming it.
+pub(crate) fn allocations(dir: &Path) -> Result<Allocations, String> {
+    ids(&allocations_dir(dir))
+        .into_iter()
+        .map(|(t, path)| {
+            read_checked(&path)
+                .and_then(|b| bincode::deserialize(&b).map_err(|e| format!("{} does not decode: {e}", path.display())))
+                .map(|blocks| (t, blocks))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|e| {
+            format!("the receivers' write-ahead log is damaged ({e}): delete the checkpoint directory to start afresh")
+        })
+}
+
+/// Removes the allocations of batches before `below`.
+pub(crate) fn clean_allocations(dir: &Path, below: Time) {
+    for (t, path) in ids(&allocations_dir(dir)) {
+        if t < below {
             let _ = std::fs::remove_file(path);
         }
     }
