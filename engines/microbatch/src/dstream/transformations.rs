@@ -79,7 +79,7 @@ impl<T: Data> DStream<T> {
         let f = Arc::new(f);
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(move |xs| xs.iter().flat_map(|x| f(x)).collect())
+            r.flat_map(move |x| f(x))
         })
     }
 

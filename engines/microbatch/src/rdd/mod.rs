@@ -138,9 +138,17 @@ impl<T: Data> Rdd<T> {
         self.map_partitions(move |xs| xs.iter().map(&f).collect())
     }
 
-    /// `flatMap`: every record of `f` of every record.
+    /// `flatMap`: every record of `f` of every record. Each record's output is appended in
+    /// place (a `FlatMap` iterator moves every output twice more through its own state, and
+    /// `collect` cannot size the vector from it).
     pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(&self, f: impl Fn(&T) -> I + Send + Sync + 'static) -> Rdd<U> {
-        self.map_partitions(move |xs| xs.iter().flat_map(&f).collect())
+        self.map_partitions(move |xs| {
+            let mut out = Vec::with_capacity(xs.len());
+            for x in xs {
+                out.extend(f(x));
+            }
+            out
+        })
     }
 
     /// `filter`: the records for which `f` holds.

@@ -124,7 +124,9 @@ where
             let d = drain(&receiver, &mut recorder.borrow_mut(), &parse, &mut buffer, read, at);
             read += d.lines;
             if !buffer.is_empty() {
-                output.session(&*cap).give_iterator(buffer.drain(..));
+                output.session(&*cap).give_container(&mut buffer);
+                buffer.clear();
+                buffer.reserve(crate::time::CHUNK);
             }
             if d.closed {
                 recorder.borrow_mut().partition_end(0, read);

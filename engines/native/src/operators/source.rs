@@ -97,7 +97,14 @@ where
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             let now = state.recorder.borrow().now_ns();
-            let mut emit = |buffer: &mut Vec<D>| output.session(&*cap).give_iterator(buffer.drain(..));
+            // A chunk goes downstream whole (record by record, each would be copied once more
+            // into the output's own buffers); the next one gets room for a chunk and the records
+            // of the event that fills it.
+            let mut emit = |buffer: &mut Vec<D>| {
+                output.session(&*cap).give_container(buffer);
+                buffer.clear();
+                buffer.reserve(2 * CHUNK);
+            };
             // A fault came due: the worker had read what was due by then (so a stalled worker
             // still loses the same input), then stops here and restores.
             if let Some(at) = state.control.pending_kill().filter(|&at| now >= at) {
