@@ -6,16 +6,31 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` with a header (length, CRC-32), atomically (a temporary file, then a
 /// rename). Parent directories are created.
 pub fn write_checked(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut data = Vec::with_capacity(bytes.len() + 12);
-    data.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    data.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
-    data.extend_from_slice(bytes);
+    write_checked_parts(path, &[bytes])
+}
+
+/// [`write_checked`] of the concatenation of `parts`, written part by part (a large part is not
+/// copied into one buffer first).
+pub fn write_checked_parts(path: &Path, parts: &[&[u8]]) -> Result<(), String> {
+    use std::io::Write;
+    let mut crc = crc32fast::Hasher::new();
+    for part in parts {
+        crc.update(part);
+    }
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut header = [0u8; 12];
+    header[..8].copy_from_slice(&(len as u64).to_le_bytes());
+    header[8..].copy_from_slice(&crc.finalize().to_le_bytes());
     let tmp = path.with_extension("tmp");
     let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    std::fs::write(&tmp, &data).map_err(fail)?;
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    for part in std::iter::once(&header[..]).chain(parts.iter().copied()) {
+        file.write_all(part).map_err(fail)?;
+    }
+    drop(file);
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
@@ -35,7 +50,9 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>, String> {
     if crc32fast::hash(body) != crc {
         return Err(format!("{} is corrupt (checksum mismatch)", path.display()));
     }
-    Ok(body.to_vec())
+    let mut data = data;
+    data.drain(..12);
+    Ok(data)
 }
 
 /// A private directory for a run's checkpoints when the user gave none (the caller removes it
@@ -62,6 +79,11 @@ mod tests {
         std::fs::write(&path, &data[..15]).unwrap();
         assert!(read_checked(&path).unwrap_err().contains("truncated"));
         assert!(read_checked(&dir.join("missing")).unwrap_err().contains("cannot read"));
+        // Written in parts: the same file as the parts written whole.
+        write_checked_parts(&path, &[b"hello", b"", b" state"]).unwrap();
+        let parts = std::fs::read(&path).unwrap();
+        write_checked(&path, b"hello state").unwrap();
+        assert_eq!(parts, std::fs::read(&path).unwrap());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use workloads::durable::{read_checked, write_checked};
+use workloads::durable::{read_checked, write_checked, write_checked_parts};
 
 use crate::time::Time;
 
@@ -46,11 +46,13 @@ pub(crate) fn root(dir: &Path) -> PathBuf {
     dir.join("receivedData")
 }
 
-/// Writes `block` to the log `log`; returns the bytes written.
+/// Writes `block` to the log `log`; returns the bytes written. The file holds `block` encoded
+/// by bincode: its fields and the data's length, then the data, written from where it is.
 pub(crate) fn append(log: &Path, block: &Logged) -> Result<u64, String> {
-    let bytes = bincode::serialize(block).map_err(|e| format!("cannot encode a received block: {e}"))?;
-    write_checked(&log.join(block.id.to_string()), &bytes)?;
-    Ok(bytes.len() as u64 + 12)
+    let head = (block.id, block.records, block.end, block.data.len() as u64);
+    let head = bincode::serialize(&head).map_err(|e| format!("cannot encode a received block: {e}"))?;
+    write_checked_parts(&log.join(block.id.to_string()), &[&head, &block.data])?;
+    Ok((head.len() + block.data.len()) as u64 + 12)
 }
 
 /// The numbered files in `log` (block ids, batch times), in order (a temporary file of a write
@@ -167,6 +169,8 @@ mod tests {
         }
         let read: Vec<(u64, u64)> = read_all(&log).unwrap().iter().map(|b| (b.id, b.end)).collect();
         assert_eq!(read, vec![(10, 1), (11, 2), (12, 3)]);
+        // Each block decodes whole, its data as written.
+        assert!(read_all(&log).unwrap().iter().all(|b| b.data == block(b.id, b.end).data && b.records == 1));
         // A temporary file of a write cut short is not a block.
         std::fs::write(log.join("13.tmp"), b"torn").unwrap();
         assert_eq!(read_all(&log).unwrap().len(), 3);
