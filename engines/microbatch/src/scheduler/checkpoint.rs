@@ -36,10 +36,6 @@ pub struct Metadata {
     /// The epoch ms of batch time 0 (0: a manual clock, or a checkpoint from before it was kept).
     #[serde(default)]
     pub zero_ms: u64,
-    /// With the receivers' write-ahead log: `(receiver, batch time, its blocks)` for every batch
-    /// from the cut to `time` that took blocks.
-    #[serde(default)]
-    pub received: Vec<(usize, Time, Vec<crate::rdd::BlockRef>)>,
     /// With the receivers' write-ahead log: per receiver, the first block id no batch up to
     /// `time` took (0: none taken).
     #[serde(default)]
@@ -269,7 +265,6 @@ mod tests {
             streams: 1,
             inputs: Vec::new(),
             zero_ms: 0,
-            received: Vec::new(),
             received_through: Vec::new(),
         }
     }

@@ -4,7 +4,6 @@
 //! batch the metadata. A restarted program resumes just after its last cut, running the batches
 //! since again from their recorded offsets, without waiting for the clock.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -153,11 +152,10 @@ struct JobGenerator {
     received: Received,
 }
 
-/// What the metadata checkpoint records of the receivers' blocks (with their write-ahead log).
+/// What the metadata checkpoint records of the receivers' blocks (with their write-ahead log,
+/// which logs each batch's blocks itself).
 #[derive(Default)]
 struct Received {
-    /// The blocks of every batch since the cut, by (receiver, batch time).
-    batches: BTreeMap<(usize, Time), Vec<BlockRef>>,
     /// Per receiver, the first block id no batch took yet.
     through: Vec<u64>,
     /// `through` at the last cut and at the one before it (blocks below the latter may go).
@@ -168,8 +166,7 @@ struct Received {
 impl Received {
     /// Batch `t` took `blocks`.
     fn took(&mut self, blocks: &[(usize, Time, Vec<BlockRef>)]) {
-        for (r, at, refs) in blocks.iter().filter(|(_, _, refs)| !refs.is_empty()) {
-            self.batches.insert((*r, *at), refs.clone());
+        for (r, _, refs) in blocks.iter().filter(|(_, _, refs)| !refs.is_empty()) {
             if self.through.len() <= *r {
                 self.through.resize(r + 1, 0);
             }
@@ -301,8 +298,6 @@ impl JobGenerator {
         );
         (self.replay_until, self.cut, self.previous_cut) = (meta.time, meta.cut, meta.cut);
         self.received.through = meta.received_through.clone();
-        self.received.batches =
-            meta.received.iter().filter(|(_, t, _)| *t >= meta.cut).map(|(r, t, b)| ((*r, *t), b.clone())).collect();
         // A program started anew goes on as if it had started the cut's time ago; a restarted
         // process of a run that spans restarts keeps the run's start (which is earlier), so the
         // batches of the time it was down run at once, as Spark's restart generates them.
@@ -459,8 +454,6 @@ impl JobGenerator {
             self.stats.taken += 1;
             self.stats.bytes += (0..self.hooks.len()).map(|sid| checkpoint::state_bytes(dir, sid, t)).sum::<u64>();
         }
-        let cut = self.cut;
-        self.received.batches.retain(|(_, at), _| *at >= cut);
         let mut inputs = self.graph.inputs.lock().expect("graph");
         inputs.retain(|(_, at), _| *at >= self.cut);
         let meta = Metadata {
@@ -470,7 +463,6 @@ impl JobGenerator {
             streams: self.hooks.len(),
             inputs: inputs.iter().map(|((s, at), r)| (*s, *at, r.clone())).collect(),
             zero_ms: self.graph.zero_ms.load(Ordering::Acquire),
-            received: self.received.batches.iter().map(|((r, at), b)| (*r, *at, b.clone())).collect(),
             received_through: self.received.through.clone(),
         };
         drop(inputs);

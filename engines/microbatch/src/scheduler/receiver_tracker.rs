@@ -296,10 +296,10 @@ pub(crate) struct Logs<'a> {
     pub allocated: &'a write_ahead_log::Allocations,
 }
 
-/// Recovers receiver `receiver`'s logged blocks for a resumed program: the batches since the
-/// cut get their blocks again (stored anew on the live executors), as do batches that started
-/// after the last metadata checkpoint (by their logged allocations); the blocks no batch took
-/// are the tracker's pending ones, in order.
+/// Recovers receiver `receiver`'s logged blocks for a resumed program: every batch since the
+/// cut that took blocks (finished, or running when the driver died) gets them again, by its
+/// logged allocation (stored anew on the live executors); the blocks no batch took are the
+/// tracker's pending ones, in order.
 pub(crate) fn recover(
     logs: &Logs<'_>,
     receiver: usize,
@@ -314,14 +314,11 @@ pub(crate) fn recover(
     };
     let mut by_id: BTreeMap<u64, Logged> = logged.into_iter().map(|b| (b.id, b)).collect();
     let (cut, time) = logs.meta.map_or((0, 0), |m| (m.cut, m.time));
-    // Each batch since the cut: none of its blocks (a batch the metadata names without this
-    // receiver's), those the metadata names, or, after it, those the batch's allocation logged.
+    // Each batch since the cut: the blocks its logged allocation names, or none (a finished batch
+    // whose receiver streams were not computed).
     let mut batches: BTreeMap<Time, Vec<u64>> =
         (cut / batch_ns + 1..=time / batch_ns).map(|k| (k * batch_ns, Vec::new())).collect();
-    for (_, t, refs) in logs.meta.iter().flat_map(|m| &m.received).filter(|(r, t, _)| *r == receiver && *t > cut) {
-        batches.insert(*t, refs.iter().map(|b| b.id).collect());
-    }
-    for (t, took) in logs.allocated.range(time + 1..).filter(|(t, _)| **t > cut) {
+    for (t, took) in logs.allocated.range(cut + 1..) {
         let ids = took.iter().filter(|(r, _)| *r == receiver).flat_map(|(_, ids)| ids.iter().copied());
         batches.insert(*t, ids.collect());
     }
@@ -407,7 +404,7 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
-    /// Logged blocks 0..5; batch 100 ms (the last the metadata checkpoint names) took block 0,
+    /// Logged blocks 0..4; batch 100 ms (the last the metadata checkpoint names) took block 0,
     /// batch 200 ms took blocks 1 and 2 and was logged but never checkpointed (the driver died
     /// while it ran), block 3 came after it.
     #[test]
@@ -420,7 +417,6 @@ mod tests {
         }
         let took = [(0, 100 * MS, vec![0]), (0, 200 * MS, vec![1, 2])].into_iter();
         write_ahead_log::log_allocations(&dir, took).unwrap();
-        let block = |id| BlockRef { id, records: 1, hosts: vec![0], incarnations: Vec::new() };
         let meta = Metadata {
             batch_ns: 100 * MS,
             time: 100 * MS,
@@ -428,7 +424,6 @@ mod tests {
             streams: 0,
             inputs: Vec::new(),
             zero_ms: 0,
-            received: vec![(0, 100 * MS, vec![block(0)])],
             received_through: vec![1],
         };
         let (to, stored) = std::sync::mpsc::channel();
@@ -439,7 +434,7 @@ mod tests {
         let resume = recover(&logs, 0, 100 * MS, &tracker, &Fabric { to: &to, alive: &alive }).unwrap();
         assert_eq!((resume.from, resume.next_id), (4, 4));
         let ids = |t| tracker.allocate(t).iter().map(|b| b.id).collect::<Vec<_>>();
-        assert_eq!(ids(100 * MS), vec![0], "the checkpointed batch, as the metadata says");
+        assert_eq!(ids(100 * MS), vec![0], "the checkpointed batch, run again");
         assert_eq!(ids(200 * MS), vec![1, 2], "the batch after it, as its allocation was logged");
         assert_eq!(ids(300 * MS), vec![3], "the next batch: what no batch took");
         // Every block stored again, on two executors each.

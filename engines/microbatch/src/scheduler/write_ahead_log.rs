@@ -3,11 +3,11 @@
 //! which block). With it, a received block is written to the checkpoint directory
 //! (`receivedData/<receiver>/<block id>`, checksummed, written whole) before it counts as stored,
 //! which blocks each batch took is logged before the batch runs (`receivedData/batches/<time>`),
-//! and the metadata checkpoint records the blocks of every batch since the last cut and, per
-//! receiver, the first block no finished batch took. A program resumed by `get_or_create` then:
-//! - runs the batches since the cut again on their logged blocks (stored again on the live
-//!   executors, whose memory is new), and a batch that started after the last metadata
-//!   checkpoint on the blocks it took then: a batch run again computes what it did before;
+//! and the metadata checkpoint records, per receiver, the first block no finished batch took. A
+//! program resumed by `get_or_create` then:
+//! - runs the batches since the cut again on the logged blocks each took (stored again on the
+//!   live executors, whose memory is new), a batch that started after the last metadata
+//!   checkpoint too: a batch run again computes what it did before;
 //! - gives the first new batch every logged block no batch took (those stored while the last
 //!   batches ran);
 //! - tells each receiver how many of its records are logged, so that a reliable source (one that
