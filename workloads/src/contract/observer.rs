@@ -270,7 +270,7 @@ impl Recorder {
     /// output): the inputs they reflect get their input-latency samples.
     pub fn reflect(&mut self, frontier_ns: u64, now_ns: u64) {
         let mut reflections = std::mem::take(&mut self.reflections);
-        reflections.reflect(frontier_ns, |reference_ns, n| self.input_latencies(reference_ns, now_ns, n));
+        reflections.reflect(frontier_ns, now_ns, |reference_ns, n| self.input_latencies(reference_ns, now_ns, n));
         self.reflections = reflections;
     }
 

@@ -149,6 +149,11 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    /// The tick of `ms` milliseconds.
+    fn t(ms: u64) -> u64 {
+        ms * MS / TICK_NS
+    }
+
     fn cadence(profile: Profile, restored: u64) -> Cadence {
         let spec = RunSpec::new(JobSpec::default_for(Workload::Wordcount), profile, 10_000 * MS);
         Cadence::new(&spec, 1_000 * MS, 0, restored)
@@ -164,19 +169,19 @@ mod tests {
     #[test]
     fn at_max_epochs_come_once_a_wall_interval_however_fast_event_time_runs() {
         let mut c = cadence(Profile::Max { nominal: 1e6 }, 0);
-        assert_eq!(held(c.step(0, Some(0), 0)), (None, 200), "held ahead of the outputs");
+        assert_eq!(held(c.step(0, Some(0), 0)), (None, t(200)), "held ahead of the outputs");
         // Small moves of the outputs do not move it (each move is progress traffic).
-        assert_eq!(held(c.step(200, Some(40), MS)), (None, 200));
+        assert_eq!(held(c.step(t(200), Some(t(40)), MS)), (None, t(200)));
         // The data keeps up with the capability, 3 s of wall time in steps of 1 ms.
-        let (mut cap, mut epochs) = (200, Vec::new());
+        let (mut cap, mut epochs) = (t(200), Vec::new());
         for ms in 2..=3_000 {
-            let (announce, hold) = held(c.step(cap, Some(cap - 10), ms * MS));
+            let (announce, hold) = held(c.step(cap, Some(cap - t(10)), ms * MS));
             epochs.extend(announce);
             assert!(hold > cap || (announce.is_none() && hold == cap));
             cap = hold;
         }
         // Event time ran on far past 3 s; one epoch each wall second, at the time then held.
-        assert!(cap > 100_000, "{cap}");
+        assert!(cap > t(100_000), "{cap}");
         assert_eq!(epochs.len(), 3, "{epochs:?}");
         assert!(epochs.windows(2).all(|w| w[0] < w[1]));
         // The outputs past the end: the coordinator lets go.
@@ -186,12 +191,12 @@ mod tests {
 
     #[test]
     fn at_a_fixed_rate_the_capability_stays_ahead_of_the_clock_and_after_the_restored_epoch() {
-        let mut c = cadence(Profile::Constant { rate: 1e4 }, 3_000);
+        let mut c = cadence(Profile::Constant { rate: 1e4 }, t(3_000));
         // A restored dataflow starts past its epoch, whatever the outputs say.
         let (_, hold) = held(c.step(0, Some(0), 3_500 * MS));
-        assert_eq!(hold, 3_550);
-        let (announce, hold) = held(c.step(hold, Some(3_900), 4_000 * MS));
-        assert_eq!((announce, hold), (Some(3_550), 4_050));
+        assert_eq!(hold, t(3_550));
+        let (announce, hold) = held(c.step(hold, Some(t(3_900)), 4_000 * MS));
+        assert_eq!((announce, hold), (Some(t(3_550)), t(4_050)));
         assert_eq!(c.sleep(4_000 * MS), Duration::from_millis(2));
         assert_eq!(c.sleep(4_999 * MS), Duration::from_millis(1));
     }

@@ -29,7 +29,7 @@ use timely::scheduling::Activator;
 use workloads::{Recorder, RunSpec, Schedule};
 
 use crate::snapshot::Control;
-use crate::time::{CHUNK, END_TICK, SOURCE_BATCH, TICK_NS};
+use crate::time::{CHUNK, END_TICK, SOURCE_BATCH, SOURCE_PAUSE_NS, TICK_NS};
 
 /// Which partitions a worker reads and where each ends.
 #[derive(Clone, Debug)]
@@ -292,9 +292,30 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
         } else if max {
             activator.activate_after(Duration::from_micros(100));
         } else {
-            let next = read.next_due.saturating_sub(now).min(until_fault).min(waits);
-            activator.activate_after(Duration::from_nanos(next));
+            activator.activate_after(pause(read.next_due, now, until_fault.min(waits)));
         }
         true
+    }
+}
+
+/// How long an open-loop source sleeps at `now` when the next event is due at `next_due` and it
+/// must look again within `within` ns (a fault, an epoch): until the event is due, but at least
+/// [`SOURCE_PAUSE_NS`], so that the worker parks between reads (and the core is free for the
+/// other worker) rather than waking for every event of a fast schedule.
+fn pause(next_due: u64, now: u64, within: u64) -> Duration {
+    Duration::from_nanos(next_due.saturating_sub(now).max(SOURCE_PAUSE_NS).min(within))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_sleeps_until_its_next_event_but_never_less_than_its_pause_nor_past_a_deadline() {
+        let pause_ns = |next_due, now, within| pause(next_due, now, within).as_nanos() as u64;
+        assert_eq!(pause_ns(1_000_000, 0, u64::MAX), 1_000_000, "an event due in 1 ms");
+        assert_eq!(pause_ns(1_000, 0, u64::MAX), SOURCE_PAUSE_NS, "an event due in 1 µs waits for more");
+        assert_eq!(pause_ns(0, 5, u64::MAX), SOURCE_PAUSE_NS, "an event already due");
+        assert_eq!(pause_ns(1_000_000, 0, 20_000), 20_000, "a fault or an epoch sooner");
     }
 }
