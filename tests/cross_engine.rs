@@ -147,3 +147,21 @@ fn micro_batch_running_counts_are_checked_batch_by_batch() {
     let verdict = registry::verify(&s, &report, Running::Snapshots).unwrap();
     assert!(!verdict.correct && verdict.message.contains(&format!("batch {} ms", middle / MS)), "{}", verdict.message);
 }
+
+#[test]
+fn micro_batch_running_counts_kept_as_digests_are_checked_batch_by_batch() {
+    // Without `Collect::Full` a batch's snapshot is kept as its digest alone; a middle batch
+    // whose digest is off is caught all the same.
+    let mut s = spec(Workload::Wordcount, rate(Workload::Wordcount), 2);
+    s.collect = Collect::Digest;
+    let mut report = microbatch(&s);
+    assert!(report.outputs.snapshots.is_empty(), "no rows kept");
+    let verdict = registry::verify(&s, &report, Running::Snapshots).unwrap();
+    assert!(verdict.correct, "{}", verdict.message);
+    let batches: Vec<u64> = report.outputs.snapshot_digests.keys().copied().collect();
+    assert!(batches.len() > 3, "{batches:?}");
+    let middle = batches[batches.len() / 2];
+    report.outputs.snapshot_digests.get_mut(&middle).unwrap().sum ^= 1;
+    let verdict = registry::verify(&s, &report, Running::Snapshots).unwrap();
+    assert!(!verdict.correct && verdict.message.contains(&format!("batch {} ms", middle / MS)), "{}", verdict.message);
+}

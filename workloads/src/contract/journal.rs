@@ -318,6 +318,9 @@ fn outputs_digest(report: &RunReport) -> u64 {
     let o = &report.outputs;
     let mut h = mix64(o.digest.updates).wrapping_add(o.digest.sum);
     let mut add = |x: u64| h = h.wrapping_add(mix64(x));
+    for (t, d) in &o.snapshot_digests {
+        add(mix64(d.updates ^ t.rotate_left(17)).wrapping_add(d.sum));
+    }
     for (t, rows) in &o.snapshots {
         for w in rows {
             add(key_hash(&w.word) ^ w.count ^ t.rotate_left(23));
@@ -350,7 +353,10 @@ mod tests {
     /// A report of `n` snapshot rows of batch `t`, and `inputs` inputs in timeline bucket 3.
     fn observed(t: u64, n: u64, inputs: u64) -> RunReport {
         let mut r = RunReport::empty(100_000_000);
-        let rows = (0..n).map(|i| WordTotal { word: format!("w{i}"), count: i + t }).collect();
+        let rows: Vec<WordTotal> = (0..n).map(|i| WordTotal { word: format!("w{i}"), count: i + t }).collect();
+        // As a recorder keeping every output does: the rows and their digest.
+        let digest = r.outputs.snapshot_digests.entry(t).or_default();
+        rows.iter().for_each(|w| digest.add(crate::hash::key_hash(&w.word), w.count));
         r.outputs.snapshots.insert(t, rows);
         r.inputs = inputs;
         r.timeline = (0..4).map(|_| TimelineBucket::new()).collect();

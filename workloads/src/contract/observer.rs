@@ -298,10 +298,12 @@ impl Recorder {
         }
     }
 
-    /// A running-count snapshot of the batch at `batch_ns` (`update_state_by_key` emits every
-    /// key each batch): always kept, as snapshots are bounded by the vocabulary per batch.
-    pub fn word_snapshot(&mut self, batch_ns: u64, word: &str, count: u64) {
-        self.report.outputs.snapshots.entry(batch_ns).or_default().push(WordTotal { word: word.to_owned(), count });
+    /// A row of batch `batch_ns`'s running-count snapshot: into its digest, kept if `Full`.
+    pub fn word_snapshot(&mut self, batch_ns: u64, word: &str, word_hash: u64, count: u64) {
+        self.report.outputs.snapshot_digests.entry(batch_ns).or_default().add(word_hash, count);
+        if self.collect == Collect::Full {
+            self.report.outputs.snapshots.entry(batch_ns).or_default().push(WordTotal { word: word.to_owned(), count });
+        }
     }
 
     /// Notes that partition `p` was read up to `end` by the batch at `batch_ns`.

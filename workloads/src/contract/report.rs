@@ -64,9 +64,14 @@ pub struct Outputs {
     /// Running-count updates (only with `Collect::Full`).
     pub word_totals: Vec<WordTotal>,
     /// Running-count snapshots (`update_state_by_key` emits every key each batch), by batch
-    /// time, ns: always kept, as they are bounded by the vocabulary per batch.
+    /// time, ns, row by row (only with `Collect::Full`).
     #[serde(default)]
     pub snapshots: BTreeMap<u64, Vec<WordTotal>>,
+    /// The digest of each batch's running-count snapshot, by batch time, ns: always kept (a
+    /// snapshot is the whole vocabulary seen so far, every batch: at 10 ms batches, rows would
+    /// grow by a million a second).
+    #[serde(default)]
+    pub snapshot_digests: BTreeMap<u64, UpdateDigest>,
     /// Digest of every running-count update.
     pub digest: UpdateDigest,
     /// Windowed word counts.
@@ -83,16 +88,19 @@ impl Outputs {
         for (t, mut s) in other.snapshots {
             self.snapshots.entry(t).or_default().append(&mut s);
         }
+        for (t, d) in other.snapshot_digests {
+            self.snapshot_digests.entry(t).or_default().merge(&d);
+        }
         self.digest.merge(&other.digest);
         self.windowed.extend(other.windowed);
         self.hashtags.extend(other.hashtags);
         self.alerts.extend(other.alerts);
     }
 
-    /// The number of outputs (running-count updates by the digest, snapshots row by row).
+    /// The number of outputs (running-count updates and snapshot rows by their digests).
     pub fn len(&self) -> u64 {
-        let snapshots: usize = self.snapshots.values().map(Vec::len).sum();
-        self.digest.updates + (snapshots + self.windowed.len() + self.hashtags.len() + self.alerts.len()) as u64
+        let snapshots: u64 = self.snapshot_digests.values().map(|d| d.updates).sum();
+        self.digest.updates + snapshots + (self.windowed.len() + self.hashtags.len() + self.alerts.len()) as u64
     }
 
     /// Whether there is no output.

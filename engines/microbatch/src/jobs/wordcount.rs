@@ -6,6 +6,7 @@
 
 use compact_str::CompactString;
 use std::time::Duration;
+use workloads::hash::key_hash;
 use workloads::output::WindowedCount;
 use workloads::wordcount::event::line_text;
 use workloads::{RunSpec, WordCountSpec};
@@ -72,7 +73,7 @@ fn running(lines: &DStream<(String, u64)>) -> Result<(), StreamingError> {
         .foreach_partition_recorded(|t, _p, totals, r| {
             let now = r.now_ns();
             for (word, (total, updated)) in totals {
-                r.word_snapshot(t, word, *total);
+                r.word_snapshot(t, word, key_hash(word), *total);
                 if let Some(due) = updated {
                     r.output_latency(if *due == 0 { t } else { *due }, now);
                 }
