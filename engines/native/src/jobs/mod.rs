@@ -17,6 +17,7 @@ use std::rc::Rc;
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use workloads::{JobSpec, Recorder, RunSpec};
 
+use crate::operators::keys::Batch;
 use crate::operators::{socket, source};
 use crate::snapshot::Control;
 use crate::NativeError;
@@ -38,6 +39,9 @@ pub(crate) fn job(spec: &RunSpec) -> Result<Box<dyn Job>, NativeError> {
     })
 }
 
+/// A socket line parser: the line, its read stamp, where its records go.
+pub(crate) type Parse<D> = fn(&str, u64, &mut Vec<D>) -> Result<(), String>;
+
 /// Where one worker's records come from and where its outputs go.
 pub(crate) struct Input<'a> {
     /// The socket's lines (worker 0 of a socket run).
@@ -53,12 +57,12 @@ pub(crate) struct Input<'a> {
 
 impl Input<'_> {
     /// The `Source` stream: parsed socket lines, nothing, or generated events made into records.
-    pub(crate) fn stream<'s, D: timely::ExchangeData>(
+    pub(crate) fn stream<'s, C: Batch>(
         &self,
         scope: Scope<'s, u64>,
-        parse: fn(&str, u64, &mut Vec<D>) -> Result<(), String>,
-        produce: impl FnMut(u32, u64, u64, &mut Vec<D>) + 'static,
-    ) -> Stream<'s, u64, Vec<D>> {
+        parse: Parse<C::Record>,
+        produce: impl FnMut(u32, u64, u64, &mut Vec<C::Record>) + 'static,
+    ) -> Stream<'s, u64, C> {
         match self.receiver {
             Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(self.recorder), parse),
             None if self.no_input => socket::empty(scope),

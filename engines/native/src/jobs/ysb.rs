@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use compact_str::CompactString;
-use timely::dataflow::operators::vec::Map;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::Scope;
 use workloads::hash::key_hash;
@@ -16,6 +18,7 @@ use workloads::ysb::{AdGenerator, EventType};
 use workloads::{RunSpec, YsbSpec};
 
 use crate::jobs::{Input, Job};
+use crate::operators::keys::KeyBatch;
 use crate::operators::sink::sink;
 use crate::operators::window_count::tumbling_count;
 
@@ -37,16 +40,24 @@ type View = (u32, u64);
 impl Job for Ysb {
     fn build<'s>(&self, scope: Scope<'s, u64>, input: Input<'_>) {
         let gen = self.gen.clone();
-        let views = input.stream(scope, parse_view, move |p, i, _due, out: &mut Vec<View>| {
+        let views = input.stream::<Vec<View>>(scope, parse_view, move |p, i, _due, out| {
             let e = gen.event(p, i);
             if e.event_type == EventType::View {
                 out.push((e.ad_id, e.event_time));
             }
         });
         let table: Arc<[u32]> = self.gen.table();
-        let keyed = views.map(move |(ad, t)| {
-            let campaign = CompactString::from(workloads::ysb::oracle::campaign_key(table[ad as usize]));
-            (key_hash(&campaign), campaign, t)
+        // The join, chained to the source: each view becomes its campaign's key.
+        let keyed = views.unary::<CapacityContainerBuilder<KeyBatch>, _, _, _>(Pipeline, "Join", move |_, _| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let mut session = output.session(&cap);
+                    for (ad, t) in data.drain(..) {
+                        let campaign = CompactString::from(workloads::ysb::oracle::campaign_key(table[ad as usize]));
+                        session.give((key_hash(&campaign), campaign, t));
+                    }
+                })
+            }
         });
         let windows = tumbling_count(keyed, self.window_ns, input.control).probe_with(input.probe);
         sink(windows, input.control, std::rc::Rc::clone(input.recorder), |r, now, out: WindowedCount| {

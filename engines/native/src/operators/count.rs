@@ -6,52 +6,45 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use compact_str::CompactString;
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, Stream};
 use workloads::keyed::StrMap;
 use workloads::Recorder;
 
+use crate::operators::keys::{by_key, KeyBatch};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
-/// A key on its way to be counted: `(hash, key, time_ns)`, where the time is its input's due
-/// time (the latency reference of a running count) or its event time (for windows).
-pub type KeyRecord = (u64, CompactString, u64);
+pub use crate::operators::keys::KeyRecord;
 
 /// Running count of `keys`, every update recorded as a running total.
 pub fn running_count<'s>(
-    keys: Stream<'s, u64, Vec<KeyRecord>>,
+    keys: Stream<'s, u64, KeyBatch>,
     recorder: Rc<RefCell<Recorder>>,
     probe: &ProbeHandle<u64>,
     control: &Rc<Control>,
 ) {
     let control = Rc::clone(control);
     let scope = keys.scope();
-    keys.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|r: &KeyRecord| r.0),
-        "Count+Sink",
-        move |_cap, info| {
-            let mut counts: StrMap<u64> = control.part("count").unwrap_or_default();
-            let mut epochs = control.aligner(&["count", "outputs"], waker(&scope, &info));
-            move |(input, frontier), _output| {
-                let mut r = recorder.borrow_mut();
-                input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d)));
-                epochs.settle(
-                    frontier.frontier(),
-                    &mut (&mut counts, &mut *r),
-                    |(counts, r), epoch| {
-                        control.put(epoch, "count", &**counts);
-                        control.put_outputs(epoch, r);
-                    },
-                    |(counts, r), (), mut data| count(counts, r, &mut data),
-                );
-            }
-        },
-    )
+    keys.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(by_key(), "Count+Sink", move |_cap, info| {
+        let mut counts: StrMap<u64> = control.part("count").unwrap_or_default();
+        let mut epochs = control.aligner(&["count", "outputs"], waker(&scope, &info));
+        move |(input, frontier), _output| {
+            let mut r = recorder.borrow_mut();
+            input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d)));
+            epochs.settle(
+                frontier.frontier(),
+                &mut (&mut counts, &mut *r),
+                |(counts, r), epoch| {
+                    control.put(epoch, "count", &**counts);
+                    control.put_outputs(epoch, r);
+                },
+                |(counts, r), (), mut data| count(counts, r, &mut data),
+            );
+        }
+    })
     .probe_with(probe);
 }
 

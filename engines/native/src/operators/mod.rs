@@ -9,6 +9,7 @@
 pub mod checkpoints;
 pub mod count;
 pub mod detect;
+pub mod keys;
 pub mod sink;
 pub mod sliding_count;
 pub mod socket;

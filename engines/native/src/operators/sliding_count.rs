@@ -4,19 +4,18 @@
 
 use std::rc::Rc;
 
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
 
-use crate::operators::count::KeyRecord;
+use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
 
 /// The partial results of `keys` per sliding window of `spec`.
 pub fn sliding_count<'s>(
-    keys: Stream<'s, u64, Vec<KeyRecord>>,
+    keys: Stream<'s, u64, KeyBatch>,
     spec: &HashtagSpec,
     control: &Rc<Control>,
 ) -> Stream<'s, u64, Vec<HashtagWindow>> {
@@ -28,7 +27,7 @@ pub fn sliding_count<'s>(
         }
     };
     let scope = keys.scope();
-    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, info| {
+    keys.unary_frontier(by_key(), "WindowCount", move |cap, info| {
         let mut cap = Some(cap);
         let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
         let mut epochs = state.aligner(&["window"], waker(&scope, &info));

@@ -18,11 +18,13 @@ use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, Recorder};
 
+use crate::operators::keys::Batch;
 use crate::time::{CHUNK, TICK_NS};
 use crate::NativeError;
 
@@ -101,32 +103,32 @@ struct Drained {
 }
 
 /// A stream of the records parsed from the socket's lines.
-pub fn stream<'s, D, P>(
+pub fn stream<'s, C, P>(
     scope: Scope<'s, u64>,
     receiver: Receiver,
     recorder: Rc<RefCell<Recorder>>,
     parse: P,
-) -> Stream<'s, u64, Vec<D>>
+) -> Stream<'s, u64, C>
 where
-    D: timely::ExchangeData,
-    P: Fn(&str, u64, &mut Vec<D>) -> Result<(), String> + 'static,
+    C: Batch,
+    P: Fn(&str, u64, &mut Vec<C::Record>) -> Result<(), String> + 'static,
 {
-    source(scope, "Source", move |capability, info| {
+    source::<_, CapacityContainerBuilder<C>, _, _>(scope, "Source", move |capability, info| {
         let activator = scope.activator_for(Rc::clone(&info.address));
         let mut capability = Some(capability);
         let mut read = 0u64;
-        let mut buffer = Vec::new();
+        let mut buffer = C::default();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             // Read before draining: every line stamped before it is on the channel by now.
             let watermark = receiver.watermark.load(Ordering::Acquire);
             let at = *cap.time() * TICK_NS;
-            let d = drain(&receiver, &mut recorder.borrow_mut(), &parse, &mut buffer, read, at);
+            let d = drain(&receiver, &mut recorder.borrow_mut(), &parse, buffer.records(), read, at);
             read += d.lines;
-            if !buffer.is_empty() {
+            if !buffer.records().is_empty() {
                 output.session(&*cap).give_container(&mut buffer);
-                buffer.clear();
-                buffer.reserve(crate::time::CHUNK);
+                buffer.records().clear();
+                buffer.records().reserve(crate::time::CHUNK);
             }
             if d.closed {
                 recorder.borrow_mut().partition_end(0, read);
@@ -195,8 +197,6 @@ where
 }
 
 /// A stream with no records, for workers that do not read the socket.
-pub fn empty<'s, D: timely::ExchangeData>(scope: Scope<'s, u64>) -> Stream<'s, u64, Vec<D>> {
-    source::<_, timely::container::CapacityContainerBuilder<Vec<D>>, _, _>(scope, "Source", |_capability, _info| {
-        |_output| {}
-    })
+pub fn empty<'s, C: Batch>(scope: Scope<'s, u64>) -> Stream<'s, u64, C> {
+    source::<_, CapacityContainerBuilder<C>, _, _>(scope, "Source", |_capability, _info| |_output| {})
 }

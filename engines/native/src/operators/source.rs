@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::{ProbeHandle, Scope, Stream};
@@ -28,6 +29,7 @@ use timely::order::PartialOrder;
 use timely::scheduling::Activator;
 use workloads::{Recorder, RunSpec, Schedule};
 
+use crate::operators::keys::Batch;
 use crate::snapshot::Control;
 use crate::time::{CHUNK, END_TICK, SOURCE_BATCH, SOURCE_PAUSE_NS, TICK_NS};
 
@@ -71,7 +73,7 @@ struct Cursor {
 /// A source of records made from the generator's events: `produce(p, i, due_ns, out)` turns
 /// event `i` of partition `p` (due at `due_ns`, or pulled then at `max`) into records. It starts
 /// from the offsets of the snapshot `control` restored, if any.
-pub fn generator<'s, D, F>(
+pub fn generator<'s, C, F>(
     scope: Scope<'s, u64>,
     name: &str,
     plan: Plan,
@@ -79,13 +81,13 @@ pub fn generator<'s, D, F>(
     probe: ProbeHandle<u64>,
     control: Rc<Control>,
     produce: F,
-) -> Stream<'s, u64, Vec<D>>
+) -> Stream<'s, u64, C>
 where
-    D: timely::ExchangeData,
-    F: FnMut(u32, u64, u64, &mut Vec<D>) + 'static,
+    C: Batch,
+    F: FnMut(u32, u64, u64, &mut Vec<C::Record>) + 'static,
 {
     control.register("source");
-    source(scope, name, move |mut capability, info| {
+    source::<_, CapacityContainerBuilder<C>, _, _>(scope, name, move |mut capability, info| {
         let activator = scope.activator_for(Rc::clone(&info.address));
         let mut state = Generator::new(plan, recorder, probe, control, produce);
         // A restored source resumes at its watermark, not at time 0.
@@ -100,10 +102,10 @@ where
             // A chunk goes downstream whole (record by record, each would be copied once more
             // into the output's own buffers); the next one gets room for a chunk and the records
             // of the event that fills it.
-            let mut emit = |buffer: &mut Vec<D>| {
+            let mut emit = |buffer: &mut C| {
                 output.session(&*cap).give_container(buffer);
-                buffer.clear();
-                buffer.reserve(2 * CHUNK);
+                buffer.records().clear();
+                buffer.records().reserve(2 * CHUNK);
             };
             // A fault came due: the worker had read what was due by then (so a stalled worker
             // still loses the same input), then stops here and restores.
@@ -131,7 +133,7 @@ struct Read {
 }
 
 /// A generator source's state between activations.
-struct Generator<D, F> {
+struct Generator<C, F> {
     plan: Plan,
     recorder: Rc<RefCell<Recorder>>,
     probe: ProbeHandle<u64>,
@@ -141,10 +143,10 @@ struct Generator<D, F> {
     /// The next epoch this source owes offsets for (an index into the announced epochs).
     epoch: usize,
     finished: bool,
-    buffer: Vec<D>,
+    buffer: C,
 }
 
-impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
+impl<C: Batch, F: FnMut(u32, u64, u64, &mut Vec<C::Record>)> Generator<C, F> {
     fn new(
         plan: Plan,
         recorder: Rc<RefCell<Recorder>>,
@@ -161,7 +163,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
                 Cursor { partition, next, end, done: end.is_some_and(|e| next >= e) }
             })
             .collect();
-        Self { plan, recorder, probe, control, produce, cursors, epoch: 0, finished: false, buffer: Vec::new() }
+        Self { plan, recorder, probe, control, produce, cursors, epoch: 0, finished: false, buffer: C::default() }
     }
 
     /// The watermark: the least event time (ticks) any partition can still produce.
@@ -208,7 +210,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
 
     /// Reads what is due at `now` from every partition (at most a batch each), emitting records
     /// through `emit` in chunks.
-    fn read(&mut self, now: u64, at: u64, emit: &mut impl FnMut(&mut Vec<D>)) -> Read {
+    fn read(&mut self, now: u64, at: u64, emit: &mut impl FnMut(&mut C)) -> Read {
         let schedule = &self.plan.schedule;
         let max = schedule.profile().is_max();
         let lead = self.plan.max_lead_ticks;
@@ -231,9 +233,9 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
                     None if blocked => break,
                     None => now,
                 };
-                (self.produce)(c.partition, c.next, due, &mut self.buffer);
+                (self.produce)(c.partition, c.next, due, self.buffer.records());
                 c.next += 1;
-                if self.buffer.len() >= CHUNK {
+                if self.buffer.records().len() >= CHUNK {
                     emit(&mut self.buffer);
                 }
             }
@@ -248,7 +250,7 @@ impl<D, F: FnMut(u32, u64, u64, &mut Vec<D>)> Generator<D, F> {
                 more_now = true;
             }
         }
-        if !self.buffer.is_empty() {
+        if !self.buffer.records().is_empty() {
             emit(&mut self.buffer);
         }
         if fresh > 0 {

@@ -5,21 +5,20 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use workloads::keyed::StrMap;
 use workloads::output::WindowedCount;
 
-use crate::operators::count::KeyRecord;
+use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
 
 /// Counts `keys` per tumbling window of `window_ns` (by each record's event time).
 pub fn tumbling_count<'s>(
-    keys: Stream<'s, u64, Vec<KeyRecord>>,
+    keys: Stream<'s, u64, KeyBatch>,
     window_ns: u64,
     control: &Rc<Control>,
 ) -> Stream<'s, u64, Vec<WindowedCount>> {
@@ -31,7 +30,7 @@ pub fn tumbling_count<'s>(
         }
     };
     let scope = keys.scope();
-    keys.unary_frontier(Exchange::new(|r: &KeyRecord| r.0), "WindowCount", move |cap, info| {
+    keys.unary_frontier(by_key(), "WindowCount", move |cap, info| {
         // One capability for the earliest open window; windows are emitted in order.
         let mut cap = Some(cap);
         let mut windows: BTreeMap<u64, StrMap<u64>> = state.part("window").unwrap_or_default();
