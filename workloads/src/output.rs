@@ -87,6 +87,13 @@ impl UpdateDigest {
         self.sum = self.sum.wrapping_add(Self::term(word_hash, count));
     }
 
+    /// Takes back one update added before (a running total that has moved on).
+    #[inline]
+    pub fn remove(&mut self, word_hash: u64, count: u64) {
+        self.updates -= 1;
+        self.sum = self.sum.wrapping_sub(Self::term(word_hash, count));
+    }
+
     /// Adds another digest.
     pub fn merge(&mut self, other: &Self) {
         self.updates += other.updates;

@@ -93,15 +93,18 @@ fn final_snapshot(outputs: &Outputs, totals: &BTreeMap<String, u64>) -> Verdict 
         expected.add(key_hash(w), *c);
     }
     let got = outputs.snapshot_digests.values().next_back().copied().unwrap_or_default();
+    snapshot_by_digest(got, expected, "the last running-count snapshot")
+}
+
+/// A snapshot kept as its digest against the oracle's.
+fn snapshot_by_digest(got: UpdateDigest, expected: UpdateDigest, what: &str) -> Verdict {
     if got == expected {
-        Verdict::ok(got.updates, "the last running-count snapshot (by digest)")
+        Verdict::ok(got.updates, &format!("{what} (by digest)"))
     } else {
+        let keys = (got.updates, expected.updates);
         Verdict::failed(
             got.updates,
-            format!(
-                "the last running-count snapshot differs from the final totals: {} keys, expected {} (by digest)",
-                got.updates, expected.updates
-            ),
+            format!("{what}: {} keys whose totals differ from the oracle's {} (by digest)", keys.0, keys.1),
         )
     }
 }
@@ -142,8 +145,7 @@ fn per_batch(judge: &Judge<'_>, g: &LineGenerator, outputs: &Outputs) -> Verdict
         for (w, c) in oracle::drawn_words(g, &batch) {
             let (hash, total) = running.entry(w).or_insert_with(|| (key_hash(w), 0));
             if *total > 0 {
-                expected.sum = expected.sum.wrapping_sub(UpdateDigest::term(*hash, *total));
-                expected.updates -= 1;
+                expected.remove(*hash, *total);
             }
             *total += c;
             expected.add(*hash, *total);
@@ -155,16 +157,7 @@ fn per_batch(judge: &Judge<'_>, g: &LineGenerator, outputs: &Outputs) -> Verdict
             }
             None => {
                 let got = outputs.snapshot_digests.get(t).copied().unwrap_or_default();
-                match got == expected {
-                    true => Verdict::ok(got.updates, "running-count snapshots (by digest)"),
-                    false => Verdict::failed(
-                        got.updates,
-                        format!(
-                            "{} keys whose totals differ from the oracle's {} (by digest)",
-                            got.updates, expected.updates
-                        ),
-                    ),
-                }
+                snapshot_by_digest(got, expected, "running-count snapshots")
             }
         };
         checked += expected.updates;

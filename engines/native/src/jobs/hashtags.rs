@@ -11,7 +11,7 @@ use workloads::text::hashtags;
 use workloads::{HashtagSpec, RunSpec};
 
 use crate::jobs::{Input, Job};
-use crate::operators::count::KeyRecord;
+use crate::operators::keys::KeyRecord;
 use crate::operators::sink::sink;
 use crate::operators::sliding_count::sliding_count;
 use crate::operators::top_k::top_k;

@@ -12,7 +12,8 @@ use workloads::wordcount::LineGenerator;
 use workloads::{RunSpec, WordCountSpec};
 
 use crate::jobs::{Input, Job};
-use crate::operators::count::{running_count, KeyRecord};
+use crate::operators::count::running_count;
+use crate::operators::keys::KeyRecord;
 use crate::operators::sink::sink;
 use crate::operators::window_count::tumbling_count;
 use crate::NativeError;

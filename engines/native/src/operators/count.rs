@@ -13,11 +13,9 @@ use timely::dataflow::{ProbeHandle, Stream};
 use workloads::keyed::StrMap;
 use workloads::Recorder;
 
-use crate::operators::keys::{by_key, KeyBatch};
+use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
-
-pub use crate::operators::keys::KeyRecord;
 
 /// Running count of `keys`, every update recorded as a running total.
 pub fn running_count<'s>(

@@ -79,6 +79,13 @@ pub trait Batch: timely::Container + SizableContainer + Clone + Send {
     type Record;
     /// The records, to write into.
     fn records(&mut self) -> &mut Vec<Self::Record>;
+
+    /// Empties the batch (after it was handed on) with room for `records` more.
+    fn refill(&mut self, records: usize) {
+        let r = self.records();
+        r.clear();
+        r.reserve(records);
+    }
 }
 
 impl<D: Clone + Send + 'static> Batch for Vec<D> {

@@ -127,8 +127,7 @@ where
             read += d.lines;
             if !buffer.records().is_empty() {
                 output.session(&*cap).give_container(&mut buffer);
-                buffer.records().clear();
-                buffer.records().reserve(crate::time::CHUNK);
+                buffer.refill(CHUNK);
             }
             if d.closed {
                 recorder.borrow_mut().partition_end(0, read);

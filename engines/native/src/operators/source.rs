@@ -104,8 +104,7 @@ where
             // of the event that fills it.
             let mut emit = |buffer: &mut C| {
                 output.session(&*cap).give_container(buffer);
-                buffer.records().clear();
-                buffer.records().reserve(2 * CHUNK);
+                buffer.refill(2 * CHUNK);
             };
             // A fault came due: the worker had read what was due by then (so a stalled worker
             // still loses the same input), then stops here and restores.
