@@ -73,7 +73,8 @@ impl PushInto<KeyRecord> for KeyBatch {
 
 /// What a source emits: a container whose records it writes into as a `Vec`, and hands on
 /// whole, a chunk at a time, while the chunk is still in cache (an operator between the source
-/// and the exchange would leave every chunk of an activation to be partitioned cold: -20 %).
+/// and the exchange would leave every chunk of an activation to be partitioned cold: -19 %,
+/// `results/PERFORMANCE.md` §12).
 pub trait Batch: timely::Container + SizableContainer + Clone + Send {
     /// The record.
     type Record;
