@@ -97,6 +97,22 @@ impl<V> StrMap<V> {
     }
 }
 
+impl StrMap<u64> {
+    /// Takes `n` off `key`'s count, removing the key at zero (so that the map holds only keys
+    /// with a count). A key absent or below `n` is a caller's error: debug builds assert it.
+    #[inline]
+    pub fn subtract(&mut self, hash: u64, key: &str, n: u64) {
+        match self.table.find_entry(hash, |e| e.1 == hash && e.0 == key) {
+            Ok(mut entry) if entry.get().2 > n => entry.get_mut().2 -= n,
+            Ok(entry) => {
+                debug_assert_eq!(entry.get().2, n, "{key}: subtracting more than its count");
+                entry.remove();
+            }
+            Err(_) => debug_assert!(n == 0, "{key}: subtracting from a key not counted"),
+        }
+    }
+}
+
 /// A map serialises as its `(key, value)` pairs; reading rehashes each key.
 impl<V: serde::Serialize> serde::Serialize for StrMap<V> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
