@@ -4,8 +4,10 @@
 //! A fault's **band** is 1.25 x the highest per-interval input p99 between the warm-up and the
 //! fault: steady state stays inside it by construction. **Recovery** is measured from when the
 //! fault took effect (as the engine reported it) to when latency fell back into band at the start
-//! of the first *sustained* stretch in band: [`SUSTAIN_S`] of consecutive intervals with samples,
-//! all in band (or every interval left, if fewer remain). The fall is interpolated between the
+//! of the first *sustained* stretch in band: an interval in band from which the p99 of every
+//! input sample until [`SUSTAIN_S`] of wall time later, pooled, is in band too (so a stall of a
+//! few milliseconds inside that second, which delays few of its inputs, does not undo it, where a
+//! backlog, which delays many, does). The fall is interpolated between the
 //! last interval above the band and the first of the stretch, so a sample landing just above or
 //! just below the band moves recovery by a little, not by the gap to the next sample (a whole
 //! batch interval for the micro-batch engine). A later single spike does not undo it, so reruns
@@ -109,14 +111,50 @@ pub(crate) fn describe(fault: &Fault) -> (u64, String) {
     }
 }
 
-/// The first interval of `after` that starts a stretch of [`SUSTAIN_S`] (at least one interval)
-/// of intervals with samples all within `ok`.
-fn sustained(after: &[&TimelinePoint], interval_s: f64, ok: impl Fn(&TimelinePoint) -> bool) -> Option<usize> {
-    let need = ((SUSTAIN_S / interval_s).round() as usize).max(1);
-    (0..after.len()).find(|&i| {
-        let stretch = &after[i..(i + need).min(after.len())];
-        stretch.iter().all(|p| ok(p))
+/// The first interval of `after` back in band (its own `value` at or below the band) that starts
+/// a stretch of [`SUSTAIN_S`] of wall time in which the quantile `q` of every sample of the
+/// stretch, pooled, is within the band: at most `1 - q` of them above it (`above` gives an
+/// interval's samples above the band and its samples). The stretch runs to the first interval
+/// with samples at or past its start plus [`SUSTAIN_S`], that one included (or to the end of the
+/// run). In time, not in intervals with samples: a micro-batch engine has samples only when a
+/// batch ends (one interval a second at 1 s batches), and ten of those would be ten seconds.
+/// Pooled: a stall of a few milliseconds inside the stretch delays few of its inputs and leaves
+/// it in band, where a backlog delays most of them.
+fn sustained(
+    after: &[&TimelinePoint],
+    in_band: impl Fn(&TimelinePoint) -> bool,
+    q: f64,
+    above: impl Fn(&TimelinePoint) -> (u64, u64),
+) -> Option<usize> {
+    (0..after.len()).filter(|&i| in_band(after[i])).find(|&i| {
+        let until = after[i].t_s + SUSTAIN_S - 1e-9;
+        let stretch = 1 + after[i + 1..].iter().zip(&after[i..]).take_while(|(_, before)| before.t_s < until).count();
+        let (over, all) = after[i..(i + stretch).min(after.len())]
+            .iter()
+            .map(|p| above(p))
+            .fold((0, 0), |(o, a), (po, pa)| (o + po, a + pa));
+        over as f64 <= (1.0 - q) * all as f64
     })
+}
+
+/// The input samples of the interval `p` above `band_ms`, and all of them: from its histogram in
+/// `report`, or, without one, from `value` alone (all of them when it is above).
+fn above_band(
+    report: &RunReport,
+    interval_s: f64,
+    p: &TimelinePoint,
+    band_ms: f64,
+    value: impl Fn(&TimelinePoint) -> Option<f64>,
+) -> (u64, u64) {
+    let bucket = report.timeline.get((p.t_s / interval_s).round() as usize).map(|b| &b.input_latency_us);
+    match bucket.filter(|h| !h.is_empty()) {
+        Some(h) => {
+            let band_us = (band_ms * 1000.0) as u64;
+            let over = if h.max() <= band_us { 0 } else { h.count_between(h.highest_equivalent(band_us) + 1, h.max()) };
+            (over, h.len())
+        }
+        None => (if value(p).is_some_and(|v| v > band_ms) { p.reflected } else { 0 }, p.reflected),
+    }
 }
 
 /// When `value` fell back to `band` or below at `after[j]`, the start of the stretch: between
@@ -163,12 +201,15 @@ pub fn recoveries(
         // Intervals that end after the effect, with samples.
         let after: Vec<&TimelinePoint> =
             timeline.iter().filter(|p| p.t_s + interval_s > eff && p.t_s < next && p.reflected > 0).collect();
-        let p99 = |p: &TimelinePoint| p.input_p99_ms;
-        let p50 = |p: &TimelinePoint| p.input_p50_ms;
-        let recovered = sustained(&after, interval_s, |p| p99(p).is_some_and(|v| v <= band))
-            .map(|j| (fell_back(&after, j, band, p99) - eff).max(0.0));
-        let caught_up = sustained(&after, interval_s, |p| p50(p).is_some_and(|v| v <= band_p50))
-            .map(|j| (fell_back(&after, j, band_p50, p50) - eff).max(0.0));
+        let p99: fn(&TimelinePoint) -> Option<f64> = |p| p.input_p99_ms;
+        let p50: fn(&TimelinePoint) -> Option<f64> = |p| p.input_p50_ms;
+        let back = |band: f64, value: fn(&TimelinePoint) -> Option<f64>, q: f64| {
+            let in_band = |p: &TimelinePoint| value(p).is_some_and(|v| v <= band);
+            sustained(&after, in_band, q, |p| above_band(report, interval_s, p, band, value))
+                .map(|j| (fell_back(&after, j, band, value) - eff).max(0.0))
+        };
+        let recovered = back(band, p99, 0.99);
+        let caught_up = back(band_p50, p50, 0.5);
         let first = (effective_ns / report.timeline_ns.max(1)) as usize;
         let band_us = (band * 1000.0) as u64;
         let until = if next.is_finite() { (next * 1e9) as u64 / report.timeline_ns.max(1) } else { u64::MAX };
@@ -296,6 +337,80 @@ mod tests {
         // Below: the fall from 100 at 6 s to 12.4 at 7 s crosses 12.5 at ~7.0 s; above: from
         // 12.6 at 7 s to 10 at 8 s, at ~7.04 s. Without interpolation, 2 s and 3 s.
         assert!((below - 1.9989).abs() < 1e-3 && (above - 2.0385).abs() < 1e-3, "{below} {above}");
+    }
+
+    #[test]
+    fn a_micro_batch_recovery_is_sustained_over_a_second_not_over_ten_batches() {
+        // 100 ms intervals with samples only where a 1 s batch ends (at x.4 s), steady at 1,400
+        // ms (band 1,750); a kill at 10 s; the batch ending at 10.4 s back in band.
+        let fault = [Fault::KillWorker { worker: 1, at_ns: 10_000_000_000 }];
+        let tl = |late: &[(u32, f64)]| -> Vec<TimelinePoint> {
+            (0..200u32)
+                .map(|i| {
+                    let mut p = point(i as f64 / 10.0, late.iter().find(|l| l.0 == i).map_or(1_400.0, |l| l.1));
+                    if i % 10 != 4 {
+                        (p.reflected, p.outputs, p.input_p50_ms, p.input_p99_ms) = (0, 0, None, None);
+                    }
+                    p
+                })
+                .collect()
+        };
+        let rec =
+            |late: &[(u32, f64)]| recoveries(&fault, &report(None), &tl(late), 0.1, 1.0, true).unwrap()[0].clone();
+        // A noise spike six batches later (one batch over the band) leaves the recovery alone.
+        let r = rec(&[(164, 1_800.0)]);
+        assert!((r.band_p99_ms - 1_750.0).abs() < 1e-9, "{r:?}");
+        assert!((r.recovery_s.unwrap() - 0.4).abs() < 1e-6, "{r:?}");
+        // The next batch over the band: the stretch from 10.4 s is not sustained; the one from
+        // 12.4 s is, its fall from 2,750 at 11.4 s interpolated: 11.4 + 1,000 / 1,350 s.
+        let r = rec(&[(114, 2_750.0)]);
+        assert!((r.recovery_s.unwrap() - (1.4 + 1_000.0 / 1_350.0)).abs() < 1e-6, "{r:?}");
+    }
+
+    /// A report of 100 ms intervals, each with 1,000 input samples: `ms(i, k)` is the latency of
+    /// the `k`th sample of interval `i`; and its timeline.
+    fn recorded(ms: impl Fn(u32, u32) -> u64) -> (RunReport, Vec<TimelinePoint>) {
+        let mut r = report(None);
+        r.timeline = (0..120)
+            .map(|i| {
+                let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+                (0..1_000).for_each(|k| h.record(ms(i, k) * 1_000).unwrap());
+                workloads::contract::TimelineBucket {
+                    inputs: 1_000,
+                    outputs: 10,
+                    output_latency_us: h.clone(),
+                    input_latency_us: h,
+                }
+            })
+            .collect();
+        r.finished_ns = 12_000_000_000;
+        let points = crate::timeline::points(&r);
+        (r, points)
+    }
+
+    #[test]
+    fn a_stall_inside_the_sustained_second_does_not_undo_a_recovery_but_a_backlog_does() {
+        // Steady at 1 to 2 ms with a pre-fault stall (band 1.25 x 10 ms); a kill at 5 s, a
+        // backlog until 5.5 s; then at 6.0 s a stall that delays 5 % of one interval's inputs
+        // by 20 ms (its p99 over the band; 0.5 % of the second from 5.5 s).
+        let fault = [Fault::KillWorker { worker: 1, at_ns: 5_000_000_000 }];
+        let steady = |i: u32, k: u32| if i == 30 && k < 20 { 10 } else { 1 + u64::from(k % 2) };
+        let run = |stall_share: u32| {
+            let (r, tl) = recorded(|i, k| match i {
+                50..55 => 100,
+                60 if k < stall_share => 20,
+                _ => steady(i, k),
+            });
+            recoveries(&fault, &r, &tl, 0.1, 1.0, true).unwrap()[0].clone()
+        };
+        let r = run(50);
+        assert!((r.band_p99_ms - 12.5).abs() < 0.1, "{r:?}");
+        // The fall from 100 ms at 5.4 s to 2 ms at 5.5 s crosses the band at ~5.489 s.
+        assert!((r.recovery_s.unwrap() - 0.489).abs() < 1e-3, "the stall left it recovered: {r:?}");
+        // The same stall on 30 % of the interval's inputs (2.7 % of the second): a backlog; the
+        // recovery is after it, on the fall from 20 ms at 6.0 s to 2 ms at 6.1 s (~6.042 s).
+        let r = run(300);
+        assert!((r.recovery_s.unwrap() - 1.042).abs() < 1e-3, "{r:?}");
     }
 
     #[test]
