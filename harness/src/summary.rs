@@ -40,8 +40,12 @@ pub struct SummaryRun {
     pub records_per_sec: f64,
     /// Input records per second per node.
     pub records_per_sec_per_node: f64,
-    /// Throughput as a ratio to the COST loop of the same comparison.
+    /// Throughput as a ratio to the COST loop run right before it (a `max` run; other runs: the
+    /// comparison's first COST loop).
     pub cost_ratio: Option<f64>,
+    /// That COST loop's records per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_records_per_sec: Option<f64>,
     /// Both latency families, ms, with their counts.
     pub latency: Latencies,
     /// Which oracle judged `correct`.
@@ -92,6 +96,7 @@ impl SummaryRun {
             records_per_sec: r.throughput.records_per_sec,
             records_per_sec_per_node: r.throughput.records_per_sec_per_node,
             cost_ratio: cost.map(|c| r.throughput.records_per_sec_per_node / c.records_per_sec),
+            cost_records_per_sec: cost.map(|c| c.records_per_sec),
             latency: r.latency.clone(),
             processes: r.config.cluster.processes,
             workers: r.config.cluster.workers,
@@ -120,6 +125,7 @@ impl SummaryRun {
             records_per_sec: 0.0,
             records_per_sec_per_node: 0.0,
             cost_ratio: None,
+            cost_records_per_sec: None,
             latency: Latencies::default(),
             processes: 0,
             workers: 0,

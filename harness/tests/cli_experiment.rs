@@ -73,6 +73,15 @@ fn an_experiment_runs_writes_tidy_csv_and_resumes_without_repeating_a_run() {
         assert_eq!(half["offered_rate"].as_f64().unwrap(), want, "{engine}");
     }
 
+    // Each max run against a COST loop run right before it, not against the one at the start.
+    let first_loop = summary["cost"]["wordcount"]["records_per_sec"].as_f64().unwrap();
+    for run in runs.iter().filter(|r| r["kind"] == "max") {
+        let paired = run["cost_records_per_sec"].as_f64().expect("a COST loop of its own");
+        assert_ne!(paired, first_loop, "{}", run["engine"]);
+        let ratio = run["records_per_sec_per_node"].as_f64().unwrap() / paired;
+        assert!(close(&run["cost_ratio"].to_string(), ratio), "{}", run["engine"]);
+    }
+
     // runs.csv: one row per run, the documented columns, the JSON's figures.
     let (header, table) = rows(&out.join("runs.csv"));
     for column in [

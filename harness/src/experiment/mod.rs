@@ -129,7 +129,10 @@ impl Done<'_> {
                     return Ok((r, None, true));
                 }
             }
-            if run.median_of > 1 {
+            // A run at max is measured against a COST loop run right before it, not against one
+            // run minutes earlier on a machine whose speed has moved since.
+            let paired = run.kind == RunKind::Max && self.loops.contains_key(&workload) && options.processes == 1;
+            if run.median_of > 1 || paired {
                 let (r, paired) = self.median(run, &planned)?;
                 write_json(Some(&path), &r)?;
                 return Ok((r, Some(paired), false));
@@ -173,11 +176,11 @@ impl Done<'_> {
         }
     }
 
-    /// `run.median_of` runs of `spec`, each right after its own COST loop; the one with the
-    /// median ratio to its loop, with that loop.
+    /// `run.median_of` runs of `spec` (at least one), each right after its own COST loop; the
+    /// one with the median ratio to its loop, with that loop.
     fn median(&self, run: &PlannedRun, spec: &RunSpec) -> Result<(RunResult, CostEntry)> {
         let mut samples = Vec::new();
-        for _ in 0..run.median_of {
+        for _ in 0..run.median_of.max(1) {
             let paired = match self.loops.get(&run.workload()) {
                 Some((cost, records)) => cost_loop(cost, *records)?,
                 None => CostEntry { records: 0, records_per_sec: f64::NAN },
