@@ -129,11 +129,9 @@ fn sustained(
     (0..after.len()).filter(|&i| in_band(after[i])).find(|&i| {
         let until = after[i].t_s + SUSTAIN_S - 1e-9;
         let stretch = 1 + after[i + 1..].iter().zip(&after[i..]).take_while(|(_, before)| before.t_s < until).count();
-        let (over, all) = after[i..(i + stretch).min(after.len())]
-            .iter()
-            .map(|p| above(p))
-            .fold((0, 0), |(o, a), (po, pa)| (o + po, a + pa));
-        over as f64 <= (1.0 - q) * all as f64
+        let (above_band, all) =
+            after[i..i + stretch].iter().map(|p| above(p)).fold((0, 0), |(o, a), (po, pa)| (o + po, a + pa));
+        above_band as f64 <= (1.0 - q) * all as f64
     })
 }
 
@@ -148,12 +146,17 @@ fn above_band(
 ) -> (u64, u64) {
     let bucket = report.timeline.get((p.t_s / interval_s).round() as usize).map(|b| &b.input_latency_us);
     match bucket.filter(|h| !h.is_empty()) {
-        Some(h) => {
-            let band_us = (band_ms * 1000.0) as u64;
-            let over = if h.max() <= band_us { 0 } else { h.count_between(h.highest_equivalent(band_us) + 1, h.max()) };
-            (over, h.len())
-        }
+        Some(h) => (over(h, (band_ms * 1000.0) as u64), h.len()),
         None => (if value(p).is_some_and(|v| v > band_ms) { p.reflected } else { 0 }, p.reflected),
+    }
+}
+
+/// The samples of `h` (µs) above `band_us`.
+fn over(h: &hdrhistogram::Histogram<u64>, band_us: u64) -> u64 {
+    if h.is_empty() || h.max() <= band_us {
+        0
+    } else {
+        h.count_between(h.highest_equivalent(band_us) + 1, h.max())
     }
 }
 
@@ -213,14 +216,8 @@ pub fn recoveries(
         let first = (effective_ns / report.timeline_ns.max(1)) as usize;
         let band_us = (band * 1000.0) as u64;
         let until = if next.is_finite() { (next * 1e9) as u64 / report.timeline_ns.max(1) } else { u64::MAX };
-        let delayed = report.timeline.iter().take(until as usize).skip(first).map(|b| {
-            let h = &b.input_latency_us;
-            if h.is_empty() || h.max() <= band_us {
-                0
-            } else {
-                h.count_between(h.highest_equivalent(band_us) + 1, h.max())
-            }
-        });
+        let delayed =
+            report.timeline.iter().take(until as usize).skip(first).map(|b| over(&b.input_latency_us, band_us));
         Recovery {
             fault: text,
             at_s: at_ns as f64 / 1e9,
