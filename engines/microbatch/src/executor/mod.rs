@@ -70,22 +70,27 @@ pub fn run_executor(worker: &mut Worker, registry: Arc<Registry>, recorder: Reco
                     let mut cap = Some(cap);
                     let mut executor = Executor::new(index, registry, recorder, link, waits.input_wait);
                     move |input, output| {
-                        let mut shutdown = false;
+                        let mut told = false;
                         input.for_each(|_cap, data| {
                             for m in data.drain(..) {
-                                shutdown |= executor.receive(m);
+                                told |= executor.receive(m);
                             }
                         });
-                        shutdown |= executor.relay_from_driver();
+                        let hung_up = executor.relay_from_driver();
                         executor.run_ready();
                         if let Some(c) = cap.as_ref() {
                             if !executor.outbox.is_empty() {
                                 output.session(c).give_iterator(executor.outbox.drain(..));
                             }
                         }
+                        // The relay stops only once the driver has hung up: its own shutdown can
+                        // come back through the exchange before the driver has sent the others',
+                        // which it must still pass on.
+                        let shutdown = if executor.link.from_driver.is_some() { hung_up } else { told };
                         if shutdown {
-                            cap = None;
-                            executor.recorder.complete();
+                            if cap.take().is_some() {
+                                executor.recorder.complete();
+                            }
                         } else if !executor.pending.is_empty() {
                             activator.activate_after(Duration::from_micros(200));
                         } else if executor.link.from_driver.is_some() {

@@ -94,9 +94,29 @@ pub(crate) fn start_executors(
     Ok(Some(workers))
 }
 
-/// Waits for this process's executors; the run's failure, if any, else theirs.
+/// How long the executors have to stop once told to: they stop within a few polls of the relay.
+const STOP_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits for this process's executors; the run's failure, if any, else theirs. Executors still
+/// running `STOP_WAIT` after their shutdown are a bug: the run fails saying so instead of hanging.
 pub(crate) fn join_executors(workers: Executors, failure: Option<String>) -> Result<(), String> {
+    join_within(workers, failure, STOP_WAIT)
+}
+
+fn join_within(workers: Executors, failure: Option<String>, wait: Duration) -> Result<(), String> {
     let mut failure = failure;
+    let deadline = Instant::now() + wait;
+    while !workers.is_finished() {
+        if Instant::now() > deadline {
+            return Err(failure.unwrap_or_else(|| {
+                format!(
+                    "the executors did not stop within {} s of their shutdown (left running): a bug, please report it with the run's log",
+                    wait.as_secs()
+                )
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     match workers.join() {
         Ok(Ok(results)) => {
             if let Some(e) = results.into_iter().find_map(|r| r.err()) {
@@ -137,4 +157,49 @@ fn timely_config(cluster: &ClusterSpec) -> Result<timely::Config, String> {
         CommConfig::Thread
     };
     Ok(timely::Config { communication, worker: timely::WorkerConfig::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use workloads::contract::Collect;
+
+    use super::*;
+
+    /// Two executors in this process, and the driver's end of their link.
+    fn two_executors() -> (Sender<Msg>, Executors) {
+        let cluster = ClusterSpec { workers: 2, ..ClusterSpec::default() };
+        let (to_fabric, from_driver) = mpsc::channel();
+        let (to_driver, _) = mpsc::channel();
+        let (to_follower, _) = mpsc::channel();
+        let link = link(&cluster, from_driver, to_driver, to_follower);
+        let observer = Observer::with(0, 1_000_000_000, Collect::Full);
+        let waits = Waits { input_wait: Duration::from_secs(1), relay_poll: Duration::from_millis(1) };
+        let workers = start_executors(&cluster, &Arc::default(), &observer, link, waits);
+        (to_fabric, workers.expect("executors").expect("running"))
+    }
+
+    /// The driver's shutdown of the relay can come back through the exchange before the driver
+    /// has sent the other executor its own: both executors still stop.
+    #[test]
+    fn every_executor_stops_when_the_relay_is_told_before_the_others() {
+        let (to_fabric, workers) = two_executors();
+        to_fabric.send(Msg::Shutdown { to: 0 }).expect("send");
+        // Long enough for the relay to pass its own shutdown on and receive it back.
+        std::thread::sleep(Duration::from_millis(200));
+        to_fabric.send(Msg::Shutdown { to: 1 }).expect("send");
+        drop(to_fabric);
+        assert_eq!(join_within(workers, None, Duration::from_secs(10)), Ok(()));
+    }
+
+    #[test]
+    fn executors_that_do_not_stop_fail_the_run_instead_of_hanging_it() {
+        let (to_fabric, workers) = two_executors();
+        let stuck = join_within(workers, None, Duration::from_millis(300));
+        assert!(stuck.as_ref().is_err_and(|e| e.contains("did not stop")), "{stuck:?}");
+        for to in 0..2 {
+            to_fabric.send(Msg::Shutdown { to }).expect("send");
+        }
+    }
 }
