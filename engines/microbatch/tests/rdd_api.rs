@@ -126,3 +126,38 @@ fn count_and_collect_in_foreach_rdd_run_jobs_on_the_executors() {
     run(&mut ssc);
     assert_eq!(*seen.lock().unwrap(), BTreeMap::from([(100, vec![(3, vec![2, 4, 6])]), (200, vec![(0, vec![])])]));
 }
+
+#[test]
+fn a_stages_narrow_transformations_run_record_by_record_into_the_shuffle() {
+    let _one = support::one_context();
+    // One partition of three lines: `flat_map`, `filter` and `map` run on each record in turn
+    // as the map side of `reduce_by_key` reads it (Spark's iterator chain), not each over the
+    // whole partition before the next (which materialises every step's output).
+    let mut ssc = context(1, 1);
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = ssc.queue_stream(vec![vec![s("a b"), s("c"), s("d a")]]).unwrap();
+    let (c1, c2, c3) = (Arc::clone(&calls), Arc::clone(&calls), Arc::clone(&calls));
+    let counts = lines
+        .flat_map(move |l: &String| {
+            c1.lock().unwrap().push(format!("split {l}"));
+            l.split(' ').map(s).collect::<Vec<_>>()
+        })
+        .unwrap()
+        .filter(move |w| {
+            c2.lock().unwrap().push(format!("keep {w}"));
+            w != "c"
+        })
+        .unwrap()
+        .map(move |w| {
+            c3.lock().unwrap().push(format!("pair {w}"));
+            (w.clone(), 1u64)
+        })
+        .unwrap()
+        .reduce_by_key(|a, b| a + b)
+        .unwrap();
+    let out = collect(&counts);
+    run(&mut ssc);
+    assert_eq!(out.lock().unwrap()[&100], kv(&[("a", 2), ("b", 1), ("d", 1)]));
+    let order = "split a b, keep a, pair a, keep b, pair b, split c, keep c, split d a, keep d, pair d, keep a, pair a";
+    assert_eq!(calls.lock().unwrap().join(", "), order);
+}

@@ -67,7 +67,7 @@ impl<T: Data> DStream<T> {
         let f = Arc::new(f);
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(move |xs| xs.iter().map(|x| f(x)).collect())
+            r.map(move |x| f(x))
         })
     }
 
@@ -88,7 +88,7 @@ impl<T: Data> DStream<T> {
         let f = Arc::new(f);
         self.derive(move |r| {
             let f = Arc::clone(&f);
-            r.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect())
+            r.filter(move |x| f(x))
         })
     }
 

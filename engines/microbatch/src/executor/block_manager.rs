@@ -4,7 +4,7 @@
 //! (receiver) blocks stored on it; and the task context that computes a partition through it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -127,24 +127,24 @@ impl BlockManager {
 /// Computes partitions through a block manager: cached ones are read from it or kept in it.
 pub(crate) struct Cx<'a> {
     pub(crate) bm: &'a mut BlockManager,
-    /// The executor's kill switch: once set, the task stops at the next partition it computes.
-    pub(crate) killed: &'a AtomicBool,
+    /// The executor's kill switch: once set, the task stops at the next partition it computes
+    /// (or the next record a pipelined transformation reads).
+    pub(crate) killed: &'a Arc<AtomicBool>,
 }
 
-/// What a task stopped by its executor's kill switch unwinds with (not a panic of user code).
-pub(crate) struct Killed;
-
 impl Cx<'_> {
-    /// Stops the task, unwinding with [`Killed`], if its executor has been killed since it
-    /// began. `resume_unwind` runs no panic hook: nothing is printed for a killed task.
+    /// Stops the task, unwinding with [`Killed`](crate::rdd::Killed), if its executor has been
+    /// killed since it began.
     pub(crate) fn stop_if_killed(&self) {
-        if self.killed.load(Ordering::Acquire) {
-            std::panic::resume_unwind(Box::new(Killed));
-        }
+        crate::rdd::stop_if_killed(self.killed);
     }
 }
 
 impl TaskContext for Cx<'_> {
+    fn kill_switch(&self) -> Option<Arc<AtomicBool>> {
+        Some(Arc::clone(self.killed))
+    }
+
     fn partition(&mut self, rdd: &Arc<RddNode>, p: usize) -> Partition {
         let computed = if rdd.cached {
             if let Some(hit) = self.bm.cached.get(&(rdd.id, p)) {
@@ -195,7 +195,7 @@ mod tests {
         bm.put_shuffle_block(shuffle.id, 0, 0, block(Vec::new()));
         assert!(bm.missing_inputs(&reduced.node, 0).is_empty());
         // Two jobs read the partition: both find every block.
-        let alive = AtomicBool::new(false);
+        let alive = Arc::new(AtomicBool::new(false));
         for _ in 0..2 {
             let part = Cx { bm: &mut bm, killed: &alive }.partition(&reduced.node, 0);
             assert_eq!(crate::rdd::records::<(u64, u64)>(&part), &vec![(2, 2)]);

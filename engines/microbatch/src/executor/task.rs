@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use workloads::Recorder;
 
-use crate::executor::block_manager::{BlockManager, Cx, Killed};
+use crate::executor::block_manager::{BlockManager, Cx};
 use crate::executor::messages::{Msg, Task, TaskKind};
 use crate::executor::registry::Registry;
-use crate::rdd::{RddNode, TaskContext};
+use crate::rdd::{Killed, RddNode, TaskContext};
 
 /// Runs `task` over `rdd`; shuffle blocks go to `outbox`. Returns what the action sent back
 /// and why the task failed, if it did; `None` when the executor was killed before the task
@@ -22,26 +22,30 @@ pub(crate) fn run(
     rdd: &Arc<RddNode>,
     registry: &Registry,
     bm: &mut BlockManager,
-    killed: &AtomicBool,
+    killed: &Arc<AtomicBool>,
     recorder: &mut Recorder,
     outbox: &mut Vec<Msg>,
 ) -> Option<(Vec<u8>, Option<String>)> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut cx = Cx { bm, killed };
-        let computed = cx.partition(rdd, task.partition);
-        cx.stop_if_killed();
         match &task.kind {
             TaskKind::ShuffleMap { shuffle, placement } => match registry.shuffle(*shuffle) {
                 Some(s) => {
+                    // The map side reads its partition through the stage's pipeline.
+                    let blocks = (s.map_side)(&mut cx, rdd, task.partition, placement.len());
+                    cx.stop_if_killed();
                     // Kept here (for a reducer lost later) and pushed to the reducers.
-                    let blocks = (s.map_side)(&computed, task.partition, placement.len());
                     outbox.extend(cx.bm.put_map_output(*shuffle, task.partition, placement, blocks));
                     Ok(Vec::new())
                 }
                 None => Err(format!("unknown shuffle {shuffle}")),
             },
             TaskKind::Result { job } => match registry.action(*job) {
-                Some(action) => action(task.partition, &computed, recorder),
+                Some(action) => {
+                    let computed = cx.partition(rdd, task.partition);
+                    cx.stop_if_killed();
+                    action(task.partition, &computed, recorder)
+                }
                 None => Err(format!("unknown job {job}")),
             },
         }

@@ -11,6 +11,9 @@ use crate::rdd::Data;
 use crate::scheduler::rate::min_limit;
 use crate::StreamingError;
 
+/// Offsets a direct stream's task reads before handing their records on.
+const READ_CHUNK: usize = 1024;
+
 impl StreamingContext {
     /// A direct stream over `partitions` source partitions (Kafka's direct stream: the driver
     /// decides each batch's offset ranges, the executors read them). Batch `t` of partition `p`
@@ -63,13 +66,21 @@ impl StreamingContext {
             };
             *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
-            Some(sc.source(partitions, move |p| {
-                // A record per offset, as a rule (word count's lines become words later).
-                let mut out = Vec::with_capacity((ranges[p].1 - ranges[p].0) as usize);
-                for i in ranges[p].0..ranges[p].1 {
-                    read(p, i, &mut out);
+            Some(sc.pipelined_source(partitions, move |p, sink| {
+                // Read a chunk of offsets at a time, then handed on (as a Kafka consumer polls a
+                // batch of records): reading one record at a time between the consumer's work
+                // left each read's cache misses alone, and cost a fifth of word count's rate.
+                let mut out = Vec::with_capacity(READ_CHUNK);
+                let (mut i, end) = ranges[p];
+                while i < end {
+                    for j in i..end.min(i + READ_CHUNK as u64) {
+                        read(p, j, &mut out);
+                    }
+                    i = end.min(i + READ_CHUNK as u64);
+                    for x in out.drain(..) {
+                        sink(&x);
+                    }
                 }
-                out
             }))
         }))
     }

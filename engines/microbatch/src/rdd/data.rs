@@ -33,9 +33,16 @@ impl<T: Data + Serialize + DeserializeOwned> ShuffleData for T {}
 pub type SourceFn = Arc<dyn Fn(usize) -> Partition + Send + Sync>;
 /// Turns a parent partition into a partition.
 pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
-/// Turns parent partition `p` into one serialised block per reduce partition (map-side
-/// combine): `(partition, p, reducers)`.
-pub type MapSideFn = Arc<dyn Fn(&Partition, usize, usize) -> Vec<Vec<u8>> + Send + Sync>;
+/// Turns partition `p` of the shuffle's parent, read in a task's context, into one serialised
+/// block per reduce partition (map-side combine): `(cx, parent, p, reducers)`.
+pub type MapSideFn = Arc<
+    dyn Fn(&mut dyn crate::rdd::TaskContext, &Arc<crate::rdd::RddNode>, usize, usize) -> Vec<Vec<u8>> + Send + Sync,
+>;
+/// Pushes every record of a partition (`p`), in order, to a sink, reading its parents in the
+/// task's context: a stage's narrow transformations record by record.
+pub type PipeFn<T> = Arc<dyn Fn(&mut dyn crate::rdd::TaskContext, usize, &mut dyn FnMut(&T)) + Send + Sync>;
+/// Computes a whole partition (`p`) in a task's context.
+pub type CollectFn = Arc<dyn Fn(&mut dyn crate::rdd::TaskContext, usize) -> Partition + Send + Sync>;
 /// Turns every block of a reduce partition (one per map partition, in map-partition order) into
 /// the partition.
 pub type ReduceFn = Arc<dyn Fn(&[&[u8]]) -> Partition + Send + Sync>;

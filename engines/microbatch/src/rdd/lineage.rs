@@ -3,11 +3,15 @@
 //! ([`walk`] with a [`Visitor`]: the stages a job needs, what a task waits for, where a task
 //! runs, what the registry learns, what became materialized).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::rdd::data::{DecodeFn, MapSideFn, NarrowFn, Partition, RddId, ReduceFn, ShuffleId, SourceFn, ZipFn};
+use crate::rdd::data::{
+    records, CollectFn, Data, DecodeFn, MapSideFn, NarrowFn, Partition, PipeFn, RddId, ReduceFn, ShuffleId, SourceFn,
+    ZipFn,
+};
 
 /// How an executor obtains the inputs of a computation: computed parents and shuffle blocks.
 pub trait TaskContext {
@@ -19,6 +23,21 @@ pub trait TaskContext {
     /// A received block stored on this executor (the scheduler runs a block's task where a
     /// copy is).
     fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>>;
+    /// The executor's kill switch, read by pipelined transformations at every record.
+    fn kill_switch(&self) -> Option<Arc<AtomicBool>> {
+        None
+    }
+}
+
+/// What a task stopped by its executor's kill switch unwinds with (not a panic of user code).
+pub struct Killed;
+
+/// Stops the task, unwinding with [`Killed`], once `switch` is set. `resume_unwind` runs no
+/// panic hook: nothing is printed for a killed task.
+pub fn stop_if_killed(switch: &AtomicBool) {
+    if switch.load(Ordering::Acquire) {
+        std::panic::resume_unwind(Box::new(Killed));
+    }
 }
 
 /// A shuffle dependency: the parent and its map side.
@@ -48,6 +67,10 @@ pub enum Kind {
     /// Blocks a receiver stored in executors' block managers, one partition each (Spark's
     /// `BlockRDD`).
     Blocks(Vec<BlockRef>, DecodeFn),
+    /// Records computed one at a time, from the parent's one at a time (`map`, `flat_map`,
+    /// `filter`) or from nothing (a direct stream's offset ranges): a consumer in the same task
+    /// reads them without materialising them, or any pipelined node before them.
+    Pipelined(Option<Arc<RddNode>>, Pipe),
 }
 
 /// A received block: its id and the executors holding a copy (the first, then its replica).
@@ -87,15 +110,56 @@ pub struct RddNode {
     pub partitioner: Option<usize>,
 }
 
+/// How a pipelined node's records are computed: one at a time into a sink (its typed
+/// [`PipeFn`], behind `Any`), or all of them into a partition.
+pub struct Pipe {
+    each: Box<dyn std::any::Any + Send + Sync>,
+    collect: CollectFn,
+}
+
+impl Pipe {
+    /// The pipe of a node of `T` records whose partition `p` pushes `each` its records.
+    pub fn new<T: Data>(each: PipeFn<T>) -> Self {
+        let all = Arc::clone(&each);
+        let collect: CollectFn = Arc::new(move |cx, p| {
+            let mut out = Vec::new();
+            all(cx, p, &mut |x: &T| out.push(x.clone()));
+            crate::rdd::data::partition(out)
+        });
+        Self { each: Box::new(each), collect }
+    }
+}
+
+/// Pushes every record of partition `p` of `node`, in order, to `sink`. A pipelined node that is
+/// not cached computes them record by record from its parent's (as Spark's narrow
+/// transformations run through one iterator chain in a stage's task); any other node's partition
+/// is computed in `cx` (or read from its cache) and its records read.
+pub fn for_each<T: Data>(node: &Arc<RddNode>, cx: &mut dyn TaskContext, p: usize, sink: &mut dyn FnMut(&T)) {
+    if let Some(each) = node.pipe().and_then(|pipe| pipe.each.downcast_ref::<PipeFn<T>>()) {
+        return each(cx, p, sink);
+    }
+    let part = cx.partition(node, p);
+    for x in records::<T>(&part) {
+        sink(x);
+    }
+}
+
 impl RddNode {
+    /// How its records are pushed one at a time, when it is pipelined and not cached (a cached
+    /// node's partition is computed once and kept).
+    pub fn pipe(&self) -> Option<&Pipe> {
+        match &self.kind {
+            Kind::Pipelined(_, pipe) if !self.cached => Some(pipe),
+            _ => None,
+        }
+    }
+
     /// Computes partition `p` in `cx`.
     pub fn compute(self: &Arc<Self>, cx: &mut dyn TaskContext, p: usize) -> Partition {
         match &self.kind {
             Kind::Source(f) => f(p),
-            Kind::Narrow(parent, f) => {
-                let input = cx.partition(parent, p);
-                f(&input)
-            }
+            Kind::Pipelined(_, pipe) => (pipe.collect)(cx, p),
+            Kind::Narrow(parent, f) => f(&cx.partition(parent, p)),
             Kind::Union(parents) => {
                 let (parent, q) = union_parent(parents, p).expect("partition within the union");
                 cx.partition(parent, q)
@@ -156,8 +220,8 @@ pub fn walk(node: &Arc<RddNode>, p: Option<usize>, visitor: &mut impl Visitor) {
         return;
     }
     match &node.kind {
-        Kind::Source(_) | Kind::Blocks(..) => {}
-        Kind::Narrow(parent, _) => walk(parent, p, visitor),
+        Kind::Source(_) | Kind::Blocks(..) | Kind::Pipelined(None, _) => {}
+        Kind::Narrow(parent, _) | Kind::Pipelined(Some(parent), _) => walk(parent, p, visitor),
         Kind::Zip(parents, _) => parents.iter().for_each(|parent| walk(parent, p, visitor)),
         Kind::Union(parents) => match p {
             Some(p) => {

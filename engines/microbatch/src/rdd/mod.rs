@@ -3,9 +3,11 @@
 //! An [`Rdd<T>`] is a typed handle on a type-erased [`RddNode`]. Nodes are registered by id in a
 //! per-process registry, so a task names an RDD and a partition, never a closure: every worker runs
 //! the same program and builds the same lineage (as every Spark executor runs the same jar).
-//! Narrow dependencies (map-partitions, union) are computed in the task that needs them; a
-//! shuffle dependency ends a stage: its map side combines and partitions each parent partition
-//! into serialised blocks sent to the reducers' executors. [`lineage`] holds the graph and its
+//! Narrow dependencies (map-partitions, union) are computed in the task that needs them, and
+//! `map`, `flat_map` and `filter` record by record into their consumer (nothing between them
+//! materialised, as Spark chains a stage's iterators); a shuffle dependency ends a stage: its
+//! map side combines and partitions each parent partition into serialised blocks sent to the
+//! reducers' executors. [`lineage`] holds the graph and its
 //! walk, [`data`] what partitions hold, [`pair`] the keyed operations.
 
 pub mod data;
@@ -17,10 +19,10 @@ use std::sync::Arc;
 
 pub(crate) use data::Ids;
 pub use data::{
-    partition, partition_of, records, Action, Data, DecodeFn, Either, Grouped, MapSideFn, NarrowFn, Partition, RddId,
-    ReduceFn, RunJob, ShuffleData, ShuffleId, SourceFn, ZipFn,
+    partition, partition_of, records, Action, CollectFn, Data, DecodeFn, Either, Grouped, MapSideFn, NarrowFn,
+    Partition, PipeFn, RddId, ReduceFn, RunJob, ShuffleData, ShuffleId, SourceFn, ZipFn,
 };
-pub use lineage::{BlockRef, Kind, RddNode, Shuffle, TaskContext};
+pub use lineage::{for_each, stop_if_killed, BlockRef, Killed, Kind, Pipe, RddNode, Shuffle, TaskContext};
 
 /// What RDDs are built in (Spark's `SparkContext`, as far as RDDs need one): the ids of
 /// lineage nodes, which must not collide within a run, and the default parallelism. Every RDD of
@@ -75,6 +77,18 @@ impl RddContext {
     ) -> Rdd<T> {
         let f: SourceFn = Arc::new(move |p| partition(f(p)));
         self.node(partitions, Kind::Source(f), false)
+    }
+
+    /// A source RDD whose partition `p` `each` pushes to its sink record by record: its
+    /// consumers in the task (pipelined transformations, a shuffle's map side) read it without
+    /// materialising it, as Spark's `KafkaRDD` is an iterator over the records it fetches.
+    pub(crate) fn pipelined_source<T: Data>(
+        &self,
+        partitions: usize,
+        each: impl Fn(usize, &mut dyn FnMut(&T)) + Send + Sync + 'static,
+    ) -> Rdd<T> {
+        let pipe: PipeFn<T> = Arc::new(move |_cx, p, sink| each(p, sink));
+        self.node(partitions, Kind::Pipelined(None, Pipe::new(pipe)), false)
     }
 
     /// Co-partitioned parents (the same partition count and partitioner) combined partition
@@ -133,28 +147,50 @@ impl<T: Data> Rdd<T> {
         self.sc.node(self.node.partitions, Kind::Narrow(Arc::clone(&self.node), f), false)
     }
 
-    /// `map`: `f` of every record.
+    /// `map`: `f` of every record (pipelined).
     pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Rdd<U> {
-        self.map_partitions(move |xs| xs.iter().map(&f).collect())
+        self.pipelined(move |x, sink| sink(&f(x)))
     }
 
-    /// `flatMap`: every record of `f` of every record. Each record's output is appended in
-    /// place (a `FlatMap` iterator moves every output twice more through its own state, and
-    /// `collect` cannot size the vector from it).
+    /// `flatMap`: every record of `f` of every record (pipelined).
     pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(&self, f: impl Fn(&T) -> I + Send + Sync + 'static) -> Rdd<U> {
-        self.map_partitions(move |xs| {
-            let mut out = Vec::with_capacity(xs.len());
-            for x in xs {
-                out.extend(f(x));
+        self.pipelined(move |x, sink| {
+            for y in f(x) {
+                sink(&y);
             }
-            out
         })
     }
 
-    /// `filter`: the records for which `f` holds.
+    /// `filter`: the records for which `f` holds (pipelined).
     pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
         let keyed = self.node.partitioner.is_some();
-        self.map_partitions(move |xs| xs.iter().filter(|x| f(x)).cloned().collect()).partitioned(keyed)
+        self.pipelined(move |x, sink| {
+            if f(x) {
+                sink(x);
+            }
+        })
+        .partitioned(keyed)
+    }
+
+    /// A narrow transformation that `each` computes record by record, pushing a record's
+    /// outputs to its sink. A consumer in the same task (another pipelined transformation, the
+    /// map side of a shuffle) reads it without materialising it or its pipelined parents:
+    /// Spark's narrow transformations, chained iterators in one task of a stage. Materialised
+    /// (an action's input, a zip's, a cached RDD) it is computed from its parent's records all
+    /// the same.
+    fn pipelined<U: Data>(&self, each: impl Fn(&T, &mut dyn FnMut(&U)) + Send + Sync + 'static) -> Rdd<U> {
+        let parent = Arc::clone(&self.node);
+        let pipe: PipeFn<U> = Arc::new(move |cx, p, sink| {
+            // A killed executor's task stops at the next record (Spark: the next `hasNext` of
+            // its `InterruptibleIterator`), not at the end of the stage's pipeline.
+            let killed = cx.kill_switch().unwrap_or_default();
+            for_each::<T>(&parent, cx, p, &mut |x| {
+                stop_if_killed(&killed);
+                each(x, &mut *sink)
+            })
+        });
+        let parent = Some(Arc::clone(&self.node));
+        self.sc.node(self.node.partitions, Kind::Pipelined(parent, Pipe::new(pipe)), false)
     }
 
     /// `union(other)`: this RDD's partitions, then the other's.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::rdd::data::BlockWriter;
 use crate::rdd::data::{partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData};
-use crate::rdd::Rdd;
+use crate::rdd::{for_each, Rdd};
 
 impl<T: ShuffleData> Rdd<T> {
     /// Redistributes the records into `partitions` partitions without combining: the record
@@ -20,11 +20,19 @@ impl<T: ShuffleData> Rdd<T> {
         partitions: usize,
         route: impl Fn(usize, usize, &T, usize) -> usize + Send + Sync + 'static,
     ) -> Rdd<T> {
-        let map_side: MapSideFn = Arc::new(move |part, p, n| {
-            let records = records::<T>(part);
-            let mut blocks = BlockWriter::new(n, records.len(), std::mem::size_of::<T>());
-            for (i, x) in records.iter().enumerate() {
+        let map_side: MapSideFn = Arc::new(move |cx, parent, p, n| {
+            // A materialised parent's blocks are sized from its records; a pipelined one's grow.
+            let computed = parent.pipe().is_none().then(|| cx.partition(parent, p));
+            let known = computed.as_ref().map_or(0, |c| records::<T>(c).len());
+            let mut blocks = BlockWriter::new(n, known, std::mem::size_of::<T>());
+            let mut i = 0;
+            let mut push = |x: &T| {
                 blocks.push(route(p, i, x, n), x);
+                i += 1;
+            };
+            match &computed {
+                Some(c) => records::<T>(c).iter().for_each(push),
+                None => for_each::<T>(parent, cx, p, &mut push),
             }
             blocks.finish()
         });
@@ -210,18 +218,16 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
                 })
                 .partitioned(true);
         }
-        let map_side: MapSideFn = Arc::new(move |p, _, n| {
+        let map_side: MapSideFn = Arc::new(move |cx, parent, p, n| {
             // Combined first, then split: a key's reduce partition is found once per key, not
-            // once per record.
+            // once per record. The pairs come one at a time from the parent's pipeline.
             let mut combined: rustc_hash::FxHashMap<K, C> = Default::default();
-            for (k, v) in records::<(K, V)>(p) {
-                match combined.get_mut(k) {
-                    Some(c) => merge_value(c, v),
-                    None => {
-                        combined.insert(k.clone(), create(v));
-                    }
+            for_each::<(K, V)>(parent, cx, p, &mut |(k, v)| match combined.get_mut(k) {
+                Some(c) => merge_value(c, v),
+                None => {
+                    combined.insert(k.clone(), create(v));
                 }
-            }
+            });
             let mut blocks = BlockWriter::new(n, combined.len(), std::mem::size_of::<(K, C)>());
             for kc in &combined {
                 blocks.push(partition_of(kc.0, n), &kc);

@@ -90,7 +90,7 @@ fn location(rdd: &Arc<RddNode>, p: usize) -> Location {
         fn node(&mut self, node: &Arc<RddNode>, p: Option<usize>) -> bool {
             let p = p.expect("a placement follows one partition");
             match &node.kind {
-                Kind::Union(_) | Kind::Narrow(..) => true,
+                Kind::Union(_) | Kind::Narrow(..) | Kind::Pipelined(Some(_), _) => true,
                 Kind::Blocks(blocks, _) => {
                     self.0 = Location::Hosts(blocks[p].clone());
                     false
