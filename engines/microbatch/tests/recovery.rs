@@ -280,29 +280,33 @@ fn one_batch_killing_executor_1_at_350_ms() -> StreamingContext {
 #[test]
 fn a_killed_executor_stops_the_task_it_is_running_at_once() {
     let _one = support::one_context();
-    // One batch on the system clock; each partition's task is a chain of 40 maps of 10 ms
-    // (400 ms), and executor 1 is killed 150 ms into it. Its task stops at the next map and is
-    // lost; the relaunched executor runs the partition again in full. Had the task run on to
-    // its end, partition 1 would have been mapped 80 times.
+    // One batch on the system clock; each partition's task maps 40 records through a chain of
+    // two maps of 5 ms (400 ms), and executor 1 is killed 150 ms into it. Its task stops before
+    // the next record and is lost; the relaunched executor runs the partition again in full.
+    // Had the task run on to its end, partition 1's records would have been mapped 80 times.
     let mut ssc = one_batch_killing_executor_1_at_350_ms();
     let calls: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
     let mut records = ssc
-        .direct_stream(2, |_p, _t, from, _allowed| from + 1, |p, _i, out: &mut Vec<u32>| out.push(p as u32))
+        .direct_stream(2, |_p, _t, from, _allowed| from + 40, |p, _i, out: &mut Vec<u32>| out.push(p as u32))
         .unwrap();
-    for _ in 0..40 {
+    for step in 0..2 {
         let calls = Arc::clone(&calls);
         records = records
             .map(move |p| {
-                calls[*p as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(10));
+                if step == 0 {
+                    calls[*p as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
                 *p
             })
             .unwrap();
     }
     let out = collect(&records);
     run(&mut ssc);
-    assert_eq!(out.lock().unwrap()[&200], vec![0, 1], "both partitions' records, once");
+    let mut expected = vec![0; 40];
+    expected.extend([1; 40]);
+    assert_eq!(out.lock().unwrap()[&200], expected, "both partitions' records, once");
     let [p0, p1] = [0, 1].map(|p| calls[p].load(std::sync::atomic::Ordering::Relaxed));
     assert_eq!(p0, 40, "the survivor's task ran once");
-    assert!((41..80).contains(&p1), "partition 1: the lost attempt stopped mid-chain, then 40: {p1}");
+    assert!((41..80).contains(&p1), "partition 1: the lost attempt stopped mid-partition, then 40: {p1}");
 }

@@ -66,7 +66,7 @@ impl StreamingContext {
             };
             *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
-            Some(sc.pipelined_source(partitions, move |p, sink| {
+            Some(sc.pipelined_source(partitions, move |p, killed, sink| {
                 // Read a chunk of offsets at a time, then handed on (as a Kafka consumer polls a
                 // batch of records): reading one record at a time between the consumer's work
                 // left each read's cache misses alone, and cost a fifth of word count's rate.
@@ -77,9 +77,11 @@ impl StreamingContext {
                         read(p, j, &mut out);
                     }
                     i = end.min(i + READ_CHUNK as u64);
-                    for x in out.drain(..) {
-                        sink(&x);
+                    for x in &out {
+                        crate::rdd::stop_if_killed(killed);
+                        sink(x);
                     }
+                    out.clear();
                 }
             }))
         }))

@@ -133,13 +133,17 @@ impl Pipe {
 /// Pushes every record of partition `p` of `node`, in order, to `sink`. A pipelined node that is
 /// not cached computes them record by record from its parent's (as Spark's narrow
 /// transformations run through one iterator chain in a stage's task); any other node's partition
-/// is computed in `cx` (or read from its cache) and its records read.
+/// is computed in `cx` (or read from its cache) and its records read. A killed executor's task
+/// stops before the next record the pipeline's first node hands on (Spark: the next `hasNext`
+/// of the `InterruptibleIterator` over a task's input), not at the end of its partition.
 pub fn for_each<T: Data>(node: &Arc<RddNode>, cx: &mut dyn TaskContext, p: usize, sink: &mut dyn FnMut(&T)) {
     if let Some(each) = node.pipe().and_then(|pipe| pipe.each.downcast_ref::<PipeFn<T>>()) {
         return each(cx, p, sink);
     }
     let part = cx.partition(node, p);
+    let killed = cx.kill_switch().unwrap_or_default();
     for x in records::<T>(&part) {
+        stop_if_killed(&killed);
         sink(x);
     }
 }

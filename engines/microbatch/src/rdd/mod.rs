@@ -15,6 +15,7 @@ pub mod lineage;
 pub mod pair;
 
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub(crate) use data::Ids;
@@ -85,9 +86,10 @@ impl RddContext {
     pub(crate) fn pipelined_source<T: Data>(
         &self,
         partitions: usize,
-        each: impl Fn(usize, &mut dyn FnMut(&T)) + Send + Sync + 'static,
+        each: impl Fn(usize, &AtomicBool, &mut dyn FnMut(&T)) + Send + Sync + 'static,
     ) -> Rdd<T> {
-        let pipe: PipeFn<T> = Arc::new(move |_cx, p, sink| each(p, sink));
+        // `each` reads the kill switch at every record: see `for_each`.
+        let pipe: PipeFn<T> = Arc::new(move |cx, p, sink| each(p, &cx.kill_switch().unwrap_or_default(), sink));
         self.node(partitions, Kind::Pipelined(None, Pipe::new(pipe)), false)
     }
 
@@ -180,15 +182,7 @@ impl<T: Data> Rdd<T> {
     /// the same.
     fn pipelined<U: Data>(&self, each: impl Fn(&T, &mut dyn FnMut(&U)) + Send + Sync + 'static) -> Rdd<U> {
         let parent = Arc::clone(&self.node);
-        let pipe: PipeFn<U> = Arc::new(move |cx, p, sink| {
-            // A killed executor's task stops at the next record (Spark: the next `hasNext` of
-            // its `InterruptibleIterator`), not at the end of the stage's pipeline.
-            let killed = cx.kill_switch().unwrap_or_default();
-            for_each::<T>(&parent, cx, p, &mut |x| {
-                stop_if_killed(&killed);
-                each(x, &mut *sink)
-            })
-        });
+        let pipe: PipeFn<U> = Arc::new(move |cx, p, sink| for_each::<T>(&parent, cx, p, &mut |x| each(x, &mut *sink)));
         let parent = Some(Arc::clone(&self.node));
         self.sc.node(self.node.partitions, Kind::Pipelined(parent, Pipe::new(pipe)), false)
     }
