@@ -75,10 +75,17 @@ fn malformed_socket_lines_are_counted_and_reported() {
 
 fn malformed_lines_are_counted(engine: &str) {
     for workload in Workload::ALL.map(Workload::name) {
-        // Good lines as `feed --json` sends them, then a broken JSON line and one not UTF-8.
+        // Good lines as `feed --json` sends them, then a broken JSON line and one not UTF-8;
+        // for ysb also a well-formed event of an ad the campaign table does not hold.
         let gen = streambench(&["gen", "--workload", workload, "--count", "100"]);
         assert!(gen.status.success(), "{}", stderr(&gen));
         let good: Vec<String> = stdout(&gen).lines().map(str::to_owned).collect();
+        let unknown_ad = (workload == "ysb").then(|| {
+            let mut e: serde_json::Value = serde_json::from_str(&good[0]).unwrap();
+            e["ad_id"] = serde_json::json!(u32::MAX);
+            e.to_string()
+        });
+        let bad = 2 + u64::from(unknown_ad.is_some());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let writer = std::thread::spawn(move || {
@@ -88,6 +95,9 @@ fn malformed_lines_are_counted(engine: &str) {
             }
             writeln!(s, "{{\"broken").unwrap();
             s.write_all(b"\xff\xfe not utf-8\n").unwrap();
+            if let Some(line) = unknown_ad {
+                writeln!(s, "{line}").unwrap();
+            }
             for line in &good[50..] {
                 writeln!(s, "{line}").unwrap();
             }
@@ -114,10 +124,13 @@ fn malformed_lines_are_counted(engine: &str) {
         writer.join().unwrap();
         assert!(o.status.success(), "{engine} {workload}: {}", stderr(&o));
         let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-        assert_eq!(r["input_records"], 102, "{engine} {workload}");
-        assert_eq!(r["malformed"], 2, "{engine} {workload}");
+        assert_eq!(r["input_records"], 100 + bad, "{engine} {workload}");
+        assert_eq!(r["malformed"], bad, "{engine} {workload}");
         let examples = r["malformed_examples"].to_string();
         assert!(examples.contains("not a JSON") && examples.contains("not UTF-8"), "{workload}: {examples}");
+        if bad == 3 {
+            assert!(examples.contains("is not in the campaign table"), "{engine}: {examples}");
+        }
     }
 }
 

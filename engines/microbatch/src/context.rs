@@ -175,6 +175,12 @@ impl StreamingContext {
         self.graph.sc.parallelize(data, partitions)
     }
 
+    /// `sparkContext.broadcast(value)`: `value` shared read-only by every task of every batch
+    /// ([`Broadcast`](crate::rdd::Broadcast)).
+    pub fn broadcast<T: Send + Sync + 'static>(&self, value: T) -> crate::rdd::Broadcast<T> {
+        self.graph.sc.broadcast(value)
+    }
+
     /// Partitions of shuffles and state (Spark's `spark.default.parallelism`).
     pub fn default_parallelism(&self) -> usize {
         self.graph.partitions

@@ -232,6 +232,39 @@ fn window_operations_plain_and_inverse() {
 }
 
 #[test]
+fn reduce_by_key_and_window_reduces_each_batch_once_however_many_windows_hold_it() {
+    let _one = support::one_context();
+    // Six batches of 100 records of one key; windows of 3 batches every batch: each batch is in
+    // three windows. As Spark defines it (each batch reduced, the reductions windowed and
+    // reduced again) a batch's records are combined once: about 100 calls per batch, plus two
+    // per window. Windowing the records first would combine each batch's again in every
+    // window that holds it, about 300 calls per window.
+    let mut ssc = context(2, 6);
+    let batches: Vec<Vec<(String, u64)>> = (0..6).map(|_| vec![(s("k"), 1); 100]).collect();
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Arc::clone(&calls);
+    let sums = collect(
+        &ssc.queue_stream(batches)
+            .unwrap()
+            .reduce_by_key_and_window(
+                move |a, b| {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    a + b
+                },
+                ms(300),
+                ms(100),
+            )
+            .unwrap(),
+    );
+    run(&mut ssc);
+    let expected: BTreeMap<u64, Vec<(String, u64)>> =
+        (1..=6).map(|b| (b * 100, vec![(s("k"), 100 * b.min(3))])).collect();
+    assert_eq!(*sums.lock().unwrap(), expected);
+    let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((6 * 99..=6 * 99 + 6 * 2 + 12).contains(&calls), "{calls} calls of the reduce function");
+}
+
+#[test]
 fn map_with_state_initial_state_partitions_timeout_and_snapshots() {
     let _one = support::one_context();
     // A running sum per key starting from the initial state; a key idle for 200 ms times out

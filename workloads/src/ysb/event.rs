@@ -60,6 +60,21 @@ pub fn parse(line: &str) -> Result<AdEvent, String> {
     serde_json::from_str(line).map_err(|e| format!("not a JSON ad event ({e})"))
 }
 
+/// A JSON ad event whose ad is one of the `ads` of the run's campaign table (the join of both
+/// engines looks its campaign up there): an ad outside it is refused, to be counted as malformed,
+/// not dropped by the join or looked up out of range.
+pub fn parse_known(line: &str, ads: usize) -> Result<AdEvent, String> {
+    let e = parse(line)?;
+    if (e.ad_id as usize) < ads {
+        Ok(e)
+    } else {
+        Err(format!(
+            "ad {} is not in the campaign table of {ads} ads (send events generated with this run's --seed and ad count)",
+            e.ad_id
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +94,7 @@ mod tests {
         assert!(line.contains(r#""event_type":"view""#) && line.contains(r#""ad_type":"sponsored-search""#), "{line}");
         assert_eq!(parse(&line), Ok(e));
         assert!(parse(r#"{"ad_id": 3"#).unwrap_err().contains("not a JSON ad event"));
+        assert_eq!(parse_known(&line, 4), Ok(e));
+        assert!(parse_known(&line, 3).unwrap_err().contains("ad 3 is not in the campaign table of 3 ads"));
     }
 }

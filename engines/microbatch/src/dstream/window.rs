@@ -153,14 +153,18 @@ impl<T: ShuffleData> DStream<T> {
 }
 
 impl<K: ShuffleData + Hash + Eq, V: ShuffleData> DStream<(K, V)> {
-    /// `reduceByKeyAndWindow(f, length, slide)`: the window, then `reduceByKey`.
+    /// `reduceByKeyAndWindow(f, length, slide)`: as Spark defines it, each batch reduced by key,
+    /// the window of those reductions, reduced again. A window keeps (and a batch in several
+    /// windows is computed once into) a batch's reduction, one record per key, never its records.
     pub fn reduce_by_key_and_window(
         &self,
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
         length: Duration,
         slide: Duration,
     ) -> Result<DStream<(K, V)>, StreamingError> {
-        self.window(length, slide)?.reduce_by_key(f)
+        let f = Arc::new(f);
+        let g = Arc::clone(&f);
+        self.reduce_by_key(move |a, b| f(a, b))?.window(length, slide)?.reduce_by_key(move |a, b| g(a, b))
     }
 
     /// `groupByKeyAndWindow(length, slide)`.

@@ -87,7 +87,7 @@ impl SocketSource<'_> {
     /// them).
     pub(crate) fn events<E: ShuffleData>(
         &self,
-        parse: fn(&str) -> Result<E, String>,
+        parse: impl Fn(&str) -> Result<E, String> + Send + Sync + 'static,
     ) -> Result<DStream<Parsed<E>>, StreamingError> {
         self.lines
             .map_partitions(move |lines| {

@@ -43,11 +43,10 @@ fn wordcount(lines: &DStream<(String, u64)>, s: &WordCountSpec, interval: u64) -
     let pairs = lines.flat_map(|(l, _): &(String, u64)| {
         workloads::text::words(l).map(|w| (CompactString::from(w), 1u64)).collect::<Words<_>>()
     })?;
-    let per_batch = pairs.reduce_by_key(|a, b| a + b)?;
     let counts = if w == interval {
-        per_batch
+        pairs.reduce_by_key(|a, b| a + b)?
     } else {
-        per_batch.reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
+        pairs.reduce_by_key_and_window(|a, b| a + b, Duration::from_nanos(w), Duration::from_nanos(w))?
     };
     counts.foreach_partition_recorded(|t, _p, counts, r| {
         let now = r.now_ns();

@@ -10,6 +10,7 @@
 //! reducers' executors. [`lineage`] holds the graph and its
 //! walk, [`data`] what partitions hold, [`pair`] the keyed operations.
 
+pub mod broadcast;
 pub mod data;
 pub mod lineage;
 pub mod pair;
@@ -18,6 +19,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+pub use broadcast::Broadcast;
 pub(crate) use data::Ids;
 pub use data::{
     partition, partition_of, records, Action, CollectFn, Data, DecodeFn, Either, Grouped, MapSideFn, NarrowFn,
@@ -56,6 +58,11 @@ impl RddContext {
             let (len, per) = (data.len(), data.len().div_ceil(n));
             data[(p * per).min(len)..((p + 1) * per).min(len)].to_vec()
         })
+    }
+
+    /// `broadcast(value)`: `value` shared read-only by every task ([`Broadcast`]).
+    pub fn broadcast<T: Send + Sync + 'static>(&self, value: T) -> Broadcast<T> {
+        Broadcast::new(value)
     }
 
     /// `emptyRDD`: an RDD of `partitions` empty partitions.

@@ -39,9 +39,6 @@ pub(crate) fn job(spec: &RunSpec) -> Result<Box<dyn Job>, NativeError> {
     })
 }
 
-/// A socket line parser: the line, its read stamp, where its records go.
-pub(crate) type Parse<D> = fn(&str, u64, &mut Vec<D>) -> Result<(), String>;
-
 /// Where one worker's records come from and where its outputs go.
 pub(crate) struct Input<'a> {
     /// The socket's lines (worker 0 of a socket run).
@@ -60,7 +57,7 @@ impl Input<'_> {
     pub(crate) fn stream<'s, C: Batch>(
         &self,
         scope: Scope<'s, u64>,
-        parse: Parse<C::Record>,
+        parse: impl Fn(&str, u64, &mut Vec<C::Record>) -> Result<(), String> + 'static,
         produce: impl FnMut(u32, u64, u64, &mut Vec<C::Record>) + 'static,
     ) -> Stream<'s, u64, C> {
         match self.receiver {

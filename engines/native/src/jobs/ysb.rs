@@ -13,7 +13,7 @@ use timely::dataflow::operators::Probe;
 use timely::dataflow::Scope;
 use workloads::hash::key_hash;
 use workloads::output::WindowedCount;
-use workloads::ysb::event::parse;
+use workloads::ysb::event::parse_known;
 use workloads::ysb::{AdGenerator, EventType};
 use workloads::{RunSpec, YsbSpec};
 
@@ -40,7 +40,9 @@ type View = (u32, u64);
 impl Job for Ysb {
     fn build<'s>(&self, scope: Scope<'s, u64>, input: Input<'_>) {
         let gen = self.gen.clone();
-        let views = input.stream::<Vec<View>>(scope, parse_view, move |p, i, _due, out| {
+        let ads = gen.table().len();
+        let parse = move |line: &str, now, out: &mut Vec<View>| parse_view(line, now, ads, out);
+        let views = input.stream::<Vec<View>>(scope, parse, move |p, i, _due, out| {
             let e = gen.event(p, i);
             if e.event_type == EventType::View {
                 out.push((e.ad_id, e.event_time));
@@ -68,8 +70,8 @@ impl Job for Ysb {
 }
 
 /// A socket line: a JSON ad event, timed by its arrival; only views go on.
-fn parse_view(line: &str, now: u64, out: &mut Vec<View>) -> Result<(), String> {
-    let e = parse(line)?;
+fn parse_view(line: &str, now: u64, ads: usize, out: &mut Vec<View>) -> Result<(), String> {
+    let e = parse_known(line, ads)?;
     if e.event_type == EventType::View {
         out.push((e.ad_id, now));
     }
