@@ -136,6 +136,26 @@ impl BlockWriter {
     }
 }
 
+/// The records of `block` (as a [`BlockWriter`] wrote it), each handed to `f` as it is decoded:
+/// nothing collected on the way. Returns how many there were.
+pub(crate) fn read_block<T: DeserializeOwned>(block: &[u8], mut f: impl FnMut(T)) -> usize {
+    use bincode::Options;
+    let count = block_len(block);
+    // `bincode::serialize`'s own options: fixed-width integers, trailing bytes allowed.
+    let options = bincode::DefaultOptions::new().with_fixint_encoding().allow_trailing_bytes();
+    let mut records = bincode::Deserializer::from_slice(&block[8..], options);
+    for _ in 0..count {
+        f(T::deserialize(&mut records).expect("a shuffle block this run wrote"));
+    }
+    count
+}
+
+/// How many records `block` holds.
+pub(crate) fn block_len(block: &[u8]) -> usize {
+    let head: [u8; 8] = block[..8].try_into().expect("a shuffle block starts with its record count");
+    u64::from_le_bytes(head) as usize
+}
+
 /// The partition of `key` among `n`.
 pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
     use std::hash::BuildHasher;

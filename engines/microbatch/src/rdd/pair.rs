@@ -7,7 +7,9 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::rdd::data::BlockWriter;
-use crate::rdd::data::{partition, partition_of, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData};
+use crate::rdd::data::{
+    block_len, partition, partition_of, read_block, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData,
+};
 use crate::rdd::{for_each, Rdd};
 
 impl<T: ShuffleData> Rdd<T> {
@@ -37,11 +39,11 @@ impl<T: ShuffleData> Rdd<T> {
             blocks.finish()
         });
         let reduce: ReduceFn = Arc::new(move |blocks| {
-            let parts: Vec<Vec<T>> =
-                blocks.iter().map(|b| bincode::deserialize(b).expect("a shuffle block this run wrote")).collect();
-            let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-            for mut part in parts {
-                out.append(&mut part);
+            // Decoded straight into one partition sized up front: no vector per block, no
+            // growing, no copy from one into the other.
+            let mut out = Vec::with_capacity(blocks.iter().map(|b| block_len(b)).sum());
+            for block in blocks {
+                read_block(block, |x: T| out.push(x));
             }
             partition(out)
         });
@@ -237,15 +239,12 @@ impl<K: ShuffleData + Hash + Eq, V: ShuffleData> Rdd<(K, V)> {
         let reduce: ReduceFn = Arc::new(move |blocks| {
             let mut out: rustc_hash::FxHashMap<K, C> = Default::default();
             for block in blocks {
-                let pairs: Vec<(K, C)> = bincode::deserialize(block).expect("a shuffle block this run wrote");
-                for (k, c) in pairs {
-                    match out.get_mut(&k) {
-                        Some(existing) => merge_combiners(existing, c),
-                        None => {
-                            out.insert(k, c);
-                        }
+                read_block(block, |(k, c): (K, C)| match out.get_mut(&k) {
+                    Some(existing) => merge_combiners(existing, c),
+                    None => {
+                        out.insert(k, c);
                     }
-                }
+                });
             }
             partition(out.into_iter().collect::<Vec<(K, C)>>())
         });
