@@ -66,7 +66,9 @@ impl StreamingContext {
             };
             *next.lock().expect("offsets") = Some(ranges.iter().map(|(_, to)| *to).collect());
             let read = Arc::clone(&read);
-            Some(sc.pipelined_source(partitions, move |p, killed, sink| {
+            let bounds = ranges.clone();
+            let bound = move |p: usize| bounds[p].1.saturating_sub(bounds[p].0) as usize;
+            Some(sc.pipelined_source(partitions, bound, move |p, killed, sink| {
                 // Read a chunk of offsets at a time, then handed on (as a Kafka consumer polls a
                 // batch of records): reading one record at a time between the consumer's work
                 // left each read's cache misses alone, and cost a fifth of word count's rate.

@@ -115,18 +115,37 @@ pub struct RddNode {
 pub struct Pipe {
     each: Box<dyn std::any::Any + Send + Sync>,
     collect: CollectFn,
+    bound: Option<BoundFn>,
 }
 
+/// How many records partition `p` of a pipelined node is expected to push at most, known before
+/// it runs (a direct stream's: its offsets, one record each). It only sizes what is built from
+/// them: a partition that pushes more makes those grow, nothing else.
+pub type BoundFn = Arc<dyn Fn(usize) -> usize + Send + Sync>;
+
 impl Pipe {
-    /// The pipe of a node of `T` records whose partition `p` pushes `each` its records.
-    pub fn new<T: Data>(each: PipeFn<T>) -> Self {
+    /// The pipe of a node of `T` records whose partition `p` pushes `each` its records, at most
+    /// `bound(p)` of them when that is known (a source's offset range; a `map` or `filter` of
+    /// a bounded parent): what is built from them is sized once instead of growing.
+    pub fn new<T: Data>(each: PipeFn<T>, bound: Option<BoundFn>) -> Self {
         let all = Arc::clone(&each);
+        let at_most = bound.clone();
         let collect: CollectFn = Arc::new(move |cx, p| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(at_most.as_ref().map_or(0, |b| b(p)));
             all(cx, p, &mut |x: &T| out.push(x.clone()));
             crate::rdd::data::partition(out)
         });
-        Self { each: Box::new(each), collect }
+        Self { each: Box::new(each), collect, bound }
+    }
+
+    /// At most how many records partition `p` holds, if known before it is computed.
+    pub fn bound(&self, p: usize) -> Option<usize> {
+        self.bound.as_ref().map(|b| b(p))
+    }
+
+    /// The bound function, for a node that pushes at most one record per record of this one.
+    pub fn bound_fn(&self) -> Option<BoundFn> {
+        self.bound.clone()
     }
 }
 

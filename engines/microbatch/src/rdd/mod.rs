@@ -93,11 +93,12 @@ impl RddContext {
     pub(crate) fn pipelined_source<T: Data>(
         &self,
         partitions: usize,
+        bound: impl Fn(usize) -> usize + Send + Sync + 'static,
         each: impl Fn(usize, &AtomicBool, &mut dyn FnMut(&T)) + Send + Sync + 'static,
     ) -> Rdd<T> {
         // `each` reads the kill switch at every record: see `for_each`.
         let pipe: PipeFn<T> = Arc::new(move |cx, p, sink| each(p, &cx.kill_switch().unwrap_or_default(), sink));
-        self.node(partitions, Kind::Pipelined(None, Pipe::new(pipe)), false)
+        self.node(partitions, Kind::Pipelined(None, Pipe::new(pipe, Some(Arc::new(bound)))), false)
     }
 
     /// Co-partitioned parents (the same partition count and partitioner) combined partition
@@ -158,12 +159,12 @@ impl<T: Data> Rdd<T> {
 
     /// `map`: `f` of every record (pipelined).
     pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Rdd<U> {
-        self.pipelined(move |x, sink| sink(&f(x)))
+        self.pipelined(true, move |x, sink| sink(&f(x)))
     }
 
     /// `flatMap`: every record of `f` of every record (pipelined).
     pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(&self, f: impl Fn(&T) -> I + Send + Sync + 'static) -> Rdd<U> {
-        self.pipelined(move |x, sink| {
+        self.pipelined(false, move |x, sink| {
             for y in f(x) {
                 sink(&y);
             }
@@ -173,7 +174,7 @@ impl<T: Data> Rdd<T> {
     /// `filter`: the records for which `f` holds (pipelined).
     pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Rdd<T> {
         let keyed = self.node.partitioner.is_some();
-        self.pipelined(move |x, sink| {
+        self.pipelined(true, move |x, sink| {
             if f(x) {
                 sink(x);
             }
@@ -187,11 +188,18 @@ impl<T: Data> Rdd<T> {
     /// Spark's narrow transformations, chained iterators in one task of a stage. Materialised
     /// (an action's input, a zip's, a cached RDD) it is computed from its parent's records all
     /// the same.
-    fn pipelined<U: Data>(&self, each: impl Fn(&T, &mut dyn FnMut(&U)) + Send + Sync + 'static) -> Rdd<U> {
+    /// `at_most_one`: `each` pushes at most one record per record, so a bound on the parent's
+    /// partitions bounds this node's.
+    fn pipelined<U: Data>(
+        &self,
+        at_most_one: bool,
+        each: impl Fn(&T, &mut dyn FnMut(&U)) + Send + Sync + 'static,
+    ) -> Rdd<U> {
         let parent = Arc::clone(&self.node);
         let pipe: PipeFn<U> = Arc::new(move |cx, p, sink| for_each::<T>(&parent, cx, p, &mut |x| each(x, &mut *sink)));
+        let bound = self.node.pipe().and_then(Pipe::bound_fn).filter(|_| at_most_one);
         let parent = Some(Arc::clone(&self.node));
-        self.sc.node(self.node.partitions, Kind::Pipelined(parent, Pipe::new(pipe)), false)
+        self.sc.node(self.node.partitions, Kind::Pipelined(parent, Pipe::new(pipe, bound)), false)
     }
 
     /// `union(other)`: this RDD's partitions, then the other's.
@@ -273,5 +281,21 @@ impl<T: ShuffleData> Rdd<T> {
             Arc::new(|_p, part: &Partition, _r| Ok((records::<T>(part).len() as u64).to_le_bytes().to_vec()));
         let counts = run(Arc::clone(&self.node), action)?;
         Ok(counts.iter().map(|b| b.as_slice().try_into().map_or(0, u64::from_le_bytes)).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sources_bound_carries_through_map_and_filter_but_not_flat_map() {
+        let sc = RddContext::new(Ids::default(), 2);
+        let source = sc.pipelined_source(2, |p| 10 + p, |_p, _killed, sink: &mut dyn FnMut(&u64)| sink(&1));
+        let bound = |r: &Rdd<u64>| r.node.pipe().and_then(|pipe| pipe.bound(1));
+        assert_eq!(bound(&source), Some(11));
+        assert_eq!(bound(&source.map(|x| x + 1).filter(|x| *x > 1)), Some(11));
+        assert_eq!(bound(&source.flat_map(|x| vec![*x; 3])), None, "a flat_map may push more than it reads");
+        assert_eq!(bound(&source.flat_map(|x| vec![*x; 3]).map(|x| x + 1)), None);
     }
 }

@@ -23,9 +23,14 @@ impl<T: ShuffleData> Rdd<T> {
         route: impl Fn(usize, usize, &T, usize) -> usize + Send + Sync + 'static,
     ) -> Rdd<T> {
         let map_side: MapSideFn = Arc::new(move |cx, parent, p, n| {
-            // A materialised parent's blocks are sized from its records; a pipelined one's grow.
+            // Blocks sized from a materialised parent's records, or from a pipelined one's bound
+            // (its source's offsets); otherwise they grow.
             let computed = parent.pipe().is_none().then(|| cx.partition(parent, p));
-            let known = computed.as_ref().map_or(0, |c| records::<T>(c).len());
+            let known = match (&computed, parent.pipe()) {
+                (Some(c), _) => records::<T>(c).len(),
+                (None, Some(pipe)) => pipe.bound(p).unwrap_or(0),
+                (None, None) => 0,
+            };
             let mut blocks = BlockWriter::new(n, known, std::mem::size_of::<T>());
             let mut i = 0;
             let mut push = |x: &T| {
