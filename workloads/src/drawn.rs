@@ -100,6 +100,41 @@ pub fn by_window(
     filed
 }
 
+/// [`by_window`] under two filings at once, `(time, monotone)` each (a run judged by arrival
+/// time and compared with event time too): every event is drawn once. When both times never
+/// decrease, the offsets go in runs over which neither window changes, each run's draws counted
+/// once and added under both windows; otherwise it is two passes of [`by_window`].
+pub fn by_windows_both(
+    offsets: std::ops::Range<u64>,
+    (pools, pool): (usize, usize),
+    span: u64,
+    (first, first_monotone): (impl Fn(u64) -> u64, bool),
+    (second, second_monotone): (impl Fn(u64) -> u64, bool),
+    draw: impl Fn(u64) -> Option<(usize, usize)>,
+) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
+    if !(first_monotone && second_monotone) {
+        let a = by_window(offsets.clone(), (pools, pool), span, first_monotone, &first, &draw);
+        return (a, by_window(offsets, (pools, pool), span, second_monotone, &second, &draw));
+    }
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    let mut i = offsets.start;
+    while i < offsets.end {
+        let (end_a, end_b) = ((first(i) / span + 1) * span, (second(i) / span + 1) * span);
+        let next_a = first_where(i + 1, offsets.end, |k| first(k) >= end_a);
+        let next = first_where(i + 1, next_a, |k| second(k) >= end_b);
+        let mut run = Drawn::new(pools, pool);
+        for k in i..next {
+            if let Some((p, index)) = draw(k) {
+                run.add(p, index);
+            }
+        }
+        merge_into(&mut a, end_a, run.clone());
+        merge_into(&mut b, end_b, run);
+        i = next;
+    }
+    (a, b)
+}
+
 /// The first `k` in `lo..hi` where `holds(k)` (`hi` if none), for a `holds` that stays true once
 /// it is: doubling steps from `lo`, then a binary search (few reads when the answer is near).
 fn first_where(mut lo: u64, hi: u64, holds: impl Fn(u64) -> bool) -> u64 {
@@ -143,6 +178,24 @@ pub fn merge_into(filed: &mut BTreeMap<u64, Drawn>, key: u64, drawn: Drawn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_filings_in_one_pass_equal_two_passes() {
+        // Event `i` is text `i % 5`; one filing every 7 offsets, the other every 3 (both
+        // monotone), then one that goes back (not monotone: two passes).
+        let draw = |i: u64| Some((0, (i % 5) as usize));
+        let flat =
+            |m: BTreeMap<u64, Drawn>| m.into_iter().map(|(k, d)| (k, d.each().collect::<Vec<_>>())).collect::<Vec<_>>();
+        type Filing = (fn(u64) -> u64, bool);
+        let cases: [Filing; 3] = [(|i| i / 7 * 10, true), (|i| i / 3 * 10, true), (|i| (i % 4) * 10, false)];
+        for (first, m1) in cases {
+            for (second, m2) in cases {
+                let (a, b) = by_windows_both(3..100, (1, 5), 20, (first, m1), (second, m2), draw);
+                assert_eq!(flat(a), flat(by_window(3..100, (1, 5), 20, m1, first, draw)));
+                assert_eq!(flat(b), flat(by_window(3..100, (1, 5), 20, m2, second, draw)));
+            }
+        }
+    }
 
     #[test]
     fn draws_count_and_merge() {

@@ -133,11 +133,23 @@ impl<'a> Judge<'a> {
     /// arrival time) also says how they compare with the event-time oracle, `check(false)`, and
     /// carries that comparison's accuracy.
     pub fn windows(&self, check: impl Fn(bool) -> Verdict) -> Verdict {
-        let verdict = check(true);
-        if self.by_arrival() {
-            crate::verdict::note_event_time(verdict, &check(false))
-        } else {
-            verdict
+        self.windows_in_one_pass(|both| (check(true), both.then(|| check(false))), |v| v.clone())
+    }
+
+    /// [`Judge::windows`] for an oracle that makes both expectations in one pass over the
+    /// events: `expected(both)` gives the expectation over [`Judge::window_time`]s and, when
+    /// `both` (windows by arrival), the event-time one; `compare` judges the outputs against one.
+    pub fn windows_in_one_pass<E>(
+        &self,
+        expected: impl FnOnce(bool) -> (E, Option<E>),
+        compare: impl Fn(&E) -> Verdict,
+    ) -> Verdict {
+        let both = self.by_arrival();
+        let (first, event_time) = expected(both);
+        let verdict = compare(&first);
+        match event_time.filter(|_| both) {
+            Some(e) => crate::verdict::note_event_time(verdict, &compare(&e)),
+            None => verdict,
         }
     }
 }

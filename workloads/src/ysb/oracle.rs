@@ -52,6 +52,34 @@ pub fn campaign_draws(
     crate::drawn::by_window(offsets, (2, campaigns), window_ns, monotone, at, event)
 }
 
+/// [`campaign_draws`] under two filings at once, `(time, monotone)` each: a run judged by
+/// arrival and compared with event time draws each event once.
+pub fn campaign_draws_both(
+    g: &AdGenerator,
+    p: u32,
+    offsets: std::ops::Range<u64>,
+    window_ns: u64,
+    (first, first_monotone): (impl Fn(u64, u64) -> u64, bool),
+    (second, second_monotone): (impl Fn(u64, u64) -> u64, bool),
+) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
+    let table = g.table();
+    let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
+    let event_time = |i| g.schedule().event_time(p, i);
+    let (at_first, at_second) = (|i| first(i, event_time(i)), |i| second(i, event_time(i)));
+    let event = |i| {
+        let (ad, view) = g.ad_and_view(p, i);
+        Some((usize::from(!view), table[ad as usize] as usize))
+    };
+    crate::drawn::by_windows_both(
+        offsets,
+        (2, campaigns),
+        window_ns,
+        (at_first, first_monotone),
+        (at_second, second_monotone),
+        event,
+    )
+}
+
 /// The campaign windows of per-window views, sorted by window and campaign.
 pub fn drawn_windows(windows: &BTreeMap<u64, Drawn>) -> Vec<WindowedCount> {
     let window = |(&window_end, d): (&u64, &Drawn)| {
