@@ -37,7 +37,8 @@ fn assert_restarted_exactly(r: &serde_json::Value, what: &str) {
     assert_eq!(recovery["exact"], true, "{what}: {recovery}");
     let first = recovery["first_output_after_s"].as_f64().unwrap();
     assert!(first > 0.0 && first < 10.0, "{what}: outputs again {first} s after the kill");
-    // One timeline across the generations: outputs before the kill and after it.
+    // One timeline across the generations: outputs before the kill and after it (until the
+    // run's end: a restart slowed by a loaded machine catches up after the nominal 6 s).
     let timeline = r["timeline"].as_array().unwrap();
     let outputs_in = |from: f64, to: f64| {
         timeline
@@ -46,7 +47,7 @@ fn assert_restarted_exactly(r: &serde_json::Value, what: &str) {
             .map(|p| p["outputs"].as_u64().unwrap())
             .sum::<u64>()
     };
-    assert!(outputs_in(1.0, 3.0) > 0 && outputs_in(4.0, 6.5) > 0, "{what}: {timeline:?}");
+    assert!(outputs_in(1.0, 3.0) > 0 && outputs_in(4.0, f64::INFINITY) > 0, "{what}: {timeline:?}");
 }
 
 #[test]
