@@ -78,6 +78,11 @@ impl AdGenerator {
         Arc::clone(&self.table)
     }
 
+    /// How many campaigns the table names (ids `0..campaigns`).
+    pub fn campaigns(&self) -> usize {
+        self.table.iter().max().map_or(0, |c| *c as usize + 1)
+    }
+
     /// The table as `(ad_id, campaign_id)` pairs.
     pub fn table_pairs(&self) -> Vec<(u32, u32)> {
         self.table.iter().enumerate().map(|(ad, c)| (ad as u32, *c)).collect()

@@ -40,16 +40,19 @@ pub fn campaign_draws(
     monotone: bool,
     time: impl Fn(u64, u64) -> u64,
 ) -> BTreeMap<u64, Drawn> {
-    let table = g.table();
-    let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
     let at = |i| time(i, g.schedule().event_time(p, i));
-    // Every event is counted, views in pool 0 and the others in pool 1 (which no window reads):
-    // a third of the events are views, at random, and a branch on it would mispredict.
-    let event = |i| {
+    crate::drawn::by_window(offsets, (2, g.campaigns()), window_ns, monotone, at, view_draw(g, p))
+}
+
+/// What event `i` of partition `p` draws: its campaign, in pool 0 for a view and pool 1 (which
+/// no window reads) otherwise. Every event is counted: a third of the events are views, at
+/// random, and a branch on it would mispredict.
+fn view_draw(g: &AdGenerator, p: u32) -> impl Fn(u64) -> Option<(usize, usize)> + '_ {
+    let table = g.table();
+    move |i| {
         let (ad, view) = g.ad_and_view(p, i);
         Some((usize::from(!view), table[ad as usize] as usize))
-    };
-    crate::drawn::by_window(offsets, (2, campaigns), window_ns, monotone, at, event)
+    }
 }
 
 /// [`campaign_draws`] under two filings at once, `(time, monotone)` each: a run judged by
@@ -62,22 +65,10 @@ pub fn campaign_draws_both(
     (first, first_monotone): (impl Fn(u64, u64) -> u64, bool),
     (second, second_monotone): (impl Fn(u64, u64) -> u64, bool),
 ) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
-    let table = g.table();
-    let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
     let event_time = |i| g.schedule().event_time(p, i);
     let (at_first, at_second) = (|i| first(i, event_time(i)), |i| second(i, event_time(i)));
-    let event = |i| {
-        let (ad, view) = g.ad_and_view(p, i);
-        Some((usize::from(!view), table[ad as usize] as usize))
-    };
-    crate::drawn::by_windows_both(
-        offsets,
-        (2, campaigns),
-        window_ns,
-        (at_first, first_monotone),
-        (at_second, second_monotone),
-        event,
-    )
+    let (first, second) = ((at_first, first_monotone), (at_second, second_monotone));
+    crate::drawn::by_windows_both(offsets, (2, g.campaigns()), window_ns, first, second, view_draw(g, p))
 }
 
 /// The campaign windows of per-window views, sorted by window and campaign.

@@ -40,7 +40,8 @@ type View = (u32, u64);
 impl Job for Ysb {
     fn build<'s>(&self, scope: Scope<'s, u64>, input: Input<'_>) {
         let gen = self.gen.clone();
-        let ads = gen.table().len();
+        let table: Arc<[u32]> = gen.table();
+        let ads = table.len();
         let parse = move |line: &str, now, out: &mut Vec<View>| parse_view(line, now, ads, out);
         let views = input.stream::<Vec<View>>(scope, parse, move |p, i, _due, out| {
             let e = gen.event(p, i);
@@ -48,11 +49,9 @@ impl Job for Ysb {
                 out.push((e.ad_id, e.event_time));
             }
         });
-        let table: Arc<[u32]> = self.gen.table();
         // Each campaign's key and its hash, made once (as the benchmark's table maps an ad to its
         // campaign's id string), not formatted and hashed again for every view.
-        let campaigns = table.iter().max().map_or(0, |c| *c as usize + 1);
-        let keys: Vec<(u64, CompactString)> = (0..campaigns as u32)
+        let keys: Vec<(u64, CompactString)> = (0..self.gen.campaigns() as u32)
             .map(|c| {
                 let key = CompactString::from(workloads::ysb::oracle::campaign_key(c));
                 (key_hash(&key), key)
