@@ -75,8 +75,8 @@ fn malformed_socket_lines_are_counted_and_reported() {
 
 fn malformed_lines_are_counted(engine: &str) {
     for workload in Workload::ALL.map(Workload::name) {
-        // Good lines as `feed --json` sends them, then a broken JSON line and one not UTF-8;
-        // for ysb also a well-formed event of an ad the campaign table does not hold.
+        // Good lines as `feed --json` sends them, then a broken JSON line, one not UTF-8 and a
+        // blank one; for ysb also a well-formed event of an ad the campaign table does not hold.
         let gen = streambench(&["gen", "--workload", workload, "--count", "100"]);
         assert!(gen.status.success(), "{}", stderr(&gen));
         let good: Vec<String> = stdout(&gen).lines().map(str::to_owned).collect();
@@ -94,7 +94,7 @@ fn malformed_lines_are_counted(engine: &str) {
                 writeln!(s, "{line}").unwrap();
             }
             writeln!(s, "{{\"broken").unwrap();
-            s.write_all(b"\xff\xfe not utf-8\n").unwrap();
+            s.write_all(b"\xff\xfe not utf-8\n\n").unwrap();
             if let Some(line) = unknown_ad {
                 writeln!(s, "{line}").unwrap();
             }
@@ -124,13 +124,15 @@ fn malformed_lines_are_counted(engine: &str) {
         writer.join().unwrap();
         assert!(o.status.success(), "{engine} {workload}: {}", stderr(&o));
         let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-        assert_eq!(r["input_records"], 100 + bad, "{engine} {workload}");
+        assert_eq!(r["input_records"], 100 + bad + 1, "{engine} {workload}");
         assert_eq!(r["malformed"], bad, "{engine} {workload}");
         let examples = r["malformed_examples"].to_string();
         assert!(examples.contains("not a JSON") && examples.contains("not UTF-8"), "{workload}: {examples}");
         if bad == 3 {
             assert!(examples.contains("is not in the campaign table"), "{engine}: {examples}");
         }
+        // The sender's events are its well-formed lines: judged without the skipped ones.
+        assert_eq!(r["correct"], true, "{engine} {workload}: {}", r["verification"]);
     }
 }
 

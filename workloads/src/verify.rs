@@ -3,6 +3,8 @@
 //! exactly the offset ranges the run read, so a workload regenerates them, computes its oracle
 //! over them and compares the outputs (see each workload's `verify`).
 
+use std::collections::BTreeMap;
+
 use crate::contract::report::RunReport;
 use crate::contract::spec::{RunSpec, Source};
 use crate::verdict::Verdict;
@@ -26,11 +28,19 @@ pub struct Judge<'a> {
     /// How its running counts report.
     pub running: Running,
     ends: Vec<u64>,
+    /// Per partition, the micro-batch batches' arrival runs and the native engine's ingestion
+    /// runs, `(end offset, time)`, in the events' offsets (see [`Judge::new`]).
+    batches: BTreeMap<u32, Vec<(u64, u64)>>,
+    ingestion: BTreeMap<u32, Vec<(u64, u64)>>,
 }
 
 impl<'a> Judge<'a> {
     /// A judge of `report`, or the failed verdict when the run read other input than its spec
     /// offers (input lost or invented) or reported generated records malformed.
+    ///
+    /// A socket's events are the sender's well-formed lines: the lines the run skipped
+    /// (malformed or blank, `report.skipped_lines`) are taken out of its offsets, so that the
+    /// `i`-th event read is judged as the generator's `i`-th.
     pub fn new(spec: &'a RunSpec, report: &'a RunReport, running: Running) -> Result<Self, Verdict> {
         if report.malformed > 0 && spec.source == Source::Generator {
             return Err(Verdict::failed(0, format!("{} generated records were reported malformed", report.malformed)));
@@ -50,7 +60,19 @@ impl<'a> Judge<'a> {
             }
             ends.push(read);
         }
-        Ok(Self { spec, report, running, ends })
+        let events = Renumber::new(&report.skipped_lines);
+        ends.iter_mut().for_each(|e| *e = events.before(*e));
+        let renumber = |runs: &BTreeMap<u32, Vec<(u64, u64)>>| -> BTreeMap<u32, Vec<(u64, u64)>> {
+            runs.iter().map(|(&p, a)| (p, a.iter().map(|&(end, t)| (events.before(end), t)).collect())).collect()
+        };
+        let (batches, ingestion) = (renumber(&report.microbatch.arrivals), renumber(&report.native.ingestion));
+        Ok(Self { spec, report, running, ends, batches, ingestion })
+    }
+
+    /// Per partition, the micro-batch batches' arrival runs, `(end offset, batch time)`, in the
+    /// events' offsets.
+    pub fn batch_arrivals(&self) -> &BTreeMap<u32, Vec<(u64, u64)>> {
+        &self.batches
     }
 
     /// Every `(partition, offset)` the run read.
@@ -101,8 +123,8 @@ impl<'a> Judge<'a> {
     /// for the time its events are filed under (a batch's interval: an event read by the batch
     /// at `t` counts as of `t - interval`; nothing for a read stamp).
     fn arrivals(&self, p: u32) -> Option<(&[(u64, u64)], u64)> {
-        let batches = self.report.microbatch.arrivals.get(&p).map(|a| (&a[..], self.spec.microbatch.batch_interval_ns));
-        batches.or_else(|| self.report.native.ingestion.get(&p).map(|a| (&a[..], 0)))
+        let batches = self.batches.get(&p).map(|a| (&a[..], self.spec.microbatch.batch_interval_ns));
+        batches.or_else(|| self.ingestion.get(&p).map(|a| (&a[..], 0)))
     }
 
     /// Whether the times [`Judge::window_time`] files partition `p`'s events `..end` under
@@ -154,6 +176,36 @@ impl<'a> Judge<'a> {
     }
 }
 
+/// A socket stream's offsets renumbered without the lines that were no event.
+struct Renumber {
+    /// The skipped ranges, each with the lines skipped before it.
+    runs: Vec<(u64, u64, u64)>,
+}
+
+impl Renumber {
+    fn new(skipped: &[(u64, u64)]) -> Self {
+        let mut before = 0;
+        let runs = skipped
+            .iter()
+            .map(|&(s, e)| {
+                let r = (s, e, before);
+                before += e - s;
+                r
+            })
+            .collect();
+        Self { runs }
+    }
+
+    /// The events before stream offset `offset`.
+    fn before(&self, offset: u64) -> u64 {
+        let at = self.runs.partition_point(|r| r.0 < offset);
+        match at.checked_sub(1).map(|i| self.runs[i]) {
+            None => offset,
+            Some((s, e, before)) => offset - before - (e.min(offset) - s),
+        }
+    }
+}
+
 /// `f` over every item, on every core (each thread takes the next item as it finishes one); the
 /// results in no particular order.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -174,4 +226,25 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("a verification thread panicked")).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::report::skip_line;
+
+    #[test]
+    fn skipped_lines_are_taken_out_of_the_events_numbering() {
+        // Lines 3, 4 and 9 of a socket stream were no event (line 4 reported twice, by a batch
+        // run again, and out of order).
+        let mut skipped = Vec::new();
+        for offset in [3, 4, 9, 4] {
+            skip_line(&mut skipped, offset);
+        }
+        assert_eq!(skipped, [(3, 5), (9, 10)]);
+        let events = Renumber::new(&skipped);
+        let before: Vec<u64> = (0..=12).map(|o| events.before(o)).collect();
+        assert_eq!(before, [0, 1, 2, 3, 3, 3, 4, 5, 6, 7, 7, 8, 9]);
+        assert_eq!(Renumber::new(&[]).before(7), 7);
+    }
 }

@@ -14,6 +14,8 @@ pub mod observer;
 mod reflect;
 pub mod report;
 pub mod spec;
+#[cfg(test)]
+mod tests;
 
 pub use fault::{chaos, parse_duration_ns, BadFault, Fault};
 pub use observer::{LatencyRuns, Observer, Recorder};

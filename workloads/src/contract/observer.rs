@@ -334,6 +334,12 @@ impl Recorder {
         }
     }
 
+    /// Socket line `offset` was no event (malformed or blank): the judge numbers the events
+    /// without it.
+    pub fn skipped_line(&mut self, offset: u64) {
+        crate::contract::report::skip_line(&mut self.report.skipped_lines, offset);
+    }
+
     /// Notes that partition `p` was read up to (exclusive) offset `end`.
     pub fn partition_end(&mut self, p: u32, end: u64) {
         let e = self.report.partition_ends.entry(p).or_insert(0);
@@ -463,38 +469,5 @@ impl Drop for LatencyRuns<'_> {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.hand_over();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorders_merge_without_sharing() {
-        let obs = Observer::with(0, SECOND_NS, Collect::Full);
-        obs.start();
-        let mut a = obs.recorder();
-        let mut b = obs.recorder();
-        a.inputs(10, 0);
-        a.output_latency(0, 2_000_000);
-        a.read(0, 0, 10, 1_000_000, 0);
-        a.reflect(1, 3_000_000);
-        b.inputs(5, 1_500_000_000);
-        b.output_latency(1_000_000_000, 1_500_000_000);
-        b.read(1, 0, 5, 1_500_000_000, 7);
-        b.alert(Alert { sensor: 1, seq: 2, milli: 3 });
-        a.finish();
-        drop(b);
-        let r = obs.report();
-        assert_eq!(r.inputs, 15);
-        assert_eq!(r.output_latency_us.len(), 2);
-        assert_eq!(r.input_latency_us.len(), 10);
-        assert_eq!(r.input_latency_us.max(), 2_000);
-        assert_eq!(r.inputs_in_flight, 5);
-        assert_eq!(r.timeline.len(), 2);
-        assert_eq!(r.timeline[1].inputs, 5);
-        assert_eq!(r.outputs.alerts.len(), 1);
-        assert!(r.output_latency_us.value_at_quantile(1.0) >= 499_000);
     }
 }

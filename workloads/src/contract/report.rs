@@ -141,6 +141,11 @@ pub struct RunReport {
     pub malformed: u64,
     /// Examples of malformed records.
     pub malformed_examples: Vec<String>,
+    /// Socket runs: the lines that were no event (malformed or blank), as sorted, disjoint
+    /// ranges of the stream's offsets. The sender's events are its well-formed lines, so the
+    /// judge numbers them without these.
+    #[serde(default)]
+    pub skipped_lines: Vec<(u64, u64)>,
     /// When the last worker finished, ns from the start.
     pub finished_ns: u64,
     /// When the last recorder that counted inputs finished (the end of the last batch that read
@@ -228,6 +233,32 @@ impl MicrobatchReport {
 }
 
 /// Per-partition `(end offset, time)` runs from two reports, in offset order.
+/// Notes socket line `offset` in `runs`, sorted, disjoint ranges of offsets (lines come in
+/// order; one out of order is merged in).
+pub(crate) fn skip_line(runs: &mut Vec<(u64, u64)>, offset: u64) {
+    match runs.last_mut() {
+        Some(last) if last.1 == offset => last.1 += 1,
+        Some(last) if last.0 <= offset && offset < last.1 => {}
+        Some(last) if last.1 > offset => *runs = union_ranges(std::mem::take(runs), vec![(offset, offset + 1)]),
+        _ => runs.push((offset, offset + 1)),
+    }
+}
+
+/// The ranges of both, sorted and coalesced (a line reported twice, by a batch run again,
+/// counts once).
+fn union_ranges(mut a: Vec<(u64, u64)>, b: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    a.extend(b);
+    a.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(a.len());
+    for (s, e) in a {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
 fn merge_runs(mine: &mut BTreeMap<u32, Vec<(u64, u64)>>, other: BTreeMap<u32, Vec<(u64, u64)>>) {
     for (p, mut runs) in other {
         let m = mine.entry(p).or_default();
@@ -301,6 +332,7 @@ impl RunReport {
             partition_ends: BTreeMap::new(),
             malformed: 0,
             malformed_examples: Vec::new(),
+            skipped_lines: Vec::new(),
             finished_ns: 0,
             inputs_done_ns: 0,
             microbatch: MicrobatchReport::default(),
@@ -336,6 +368,7 @@ impl RunReport {
         self.malformed += other.malformed;
         self.malformed_examples.extend(other.malformed_examples);
         self.malformed_examples.truncate(crate::verdict::EXAMPLES);
+        self.skipped_lines = union_ranges(std::mem::take(&mut self.skipped_lines), other.skipped_lines);
         self.finished_ns = self.finished_ns.max(other.finished_ns);
         self.inputs_done_ns = self.inputs_done_ns.max(other.inputs_done_ns);
         self.microbatch.merge(other.microbatch);

@@ -125,7 +125,7 @@ fn per_batch(judge: &Judge<'_>, g: &LineGenerator, outputs: &Outputs) -> Verdict
         .collect();
     // Per partition, how far the batches up to each snapshot's time had read.
     let reached: BTreeMap<u32, Vec<u64>> =
-        judge.report.microbatch.arrivals.iter().map(|(&p, a)| (p, ends_by(a, &times))).collect();
+        judge.batch_arrivals().iter().map(|(&p, a)| (p, ends_by(a, &times))).collect();
     let mut pieces = Vec::new();
     for (&p, ends) in &reached {
         let mut from = 0;
@@ -168,9 +168,9 @@ fn per_batch(judge: &Judge<'_>, g: &LineGenerator, outputs: &Outputs) -> Verdict
             );
         }
     }
-    for (p, end) in &judge.report.partition_ends {
-        let at = reached.get(p).and_then(|e| e.last()).copied().unwrap_or(0);
-        if at != *end {
+    for (p, &end) in judge.ends().iter().enumerate() {
+        let at = reached.get(&(p as u32)).and_then(|e| e.last()).copied().unwrap_or(0);
+        if at != end {
             return Verdict::failed(
                 checked,
                 format!("the last snapshot counts partition {p} to offset {at}, but it was read to {end}"),

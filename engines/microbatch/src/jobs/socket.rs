@@ -110,7 +110,8 @@ impl SocketSource<'_> {
             .persist()
     }
 
-    /// After the workload's outputs: malformed lines, on the executors; on the driver, the lines
+    /// After the workload's outputs: malformed lines, on the executors (counted, and with blank
+    /// ones taken out of the events' numbering); on the driver, the lines
     /// each batch read, by the millisecond they arrived in (the same grouping as inputs due on a
     /// schedule): the input count, input latency by the shared observer (the batch's outputs
     /// reflect them, or the output of the window that fires next), the verification's reference
@@ -118,8 +119,13 @@ impl SocketSource<'_> {
     pub(crate) fn account<E: ShuffleData>(&self, events: &DStream<Parsed<E>>) -> Result<(), StreamingError> {
         events.foreach_partition_recorded(move |_t, _p, lines, r| {
             for p in lines {
-                if let Parsed::Malformed(_, why) = p {
-                    r.malformed(|| why.clone());
+                match p {
+                    Parsed::Malformed((_, offset), why) => {
+                        r.malformed(|| why.clone());
+                        r.skipped_line(*offset);
+                    }
+                    Parsed::Blank((_, offset)) => r.skipped_line(*offset),
+                    Parsed::Line(..) | Parsed::Event(..) => {}
                 }
             }
         })?;

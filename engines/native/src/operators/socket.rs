@@ -163,22 +163,26 @@ where
             Ok(chunk) => {
                 r.inputs(chunk.len() as u64, now);
                 for (stamp, line) in chunk {
-                    r.read(0, read + d.lines, read + d.lines + 1, stamp, at);
-                    r.ingested(0, read + d.lines, stamp);
+                    let offset = read + d.lines;
+                    r.read(0, offset, offset + 1, stamp, at);
+                    r.ingested(0, offset, stamp);
                     d.lines += 1;
                     d.last = Some(stamp);
                     let line = match line {
                         Ok(line) => line,
                         Err(why) => {
                             r.malformed(|| why);
+                            r.skipped_line(offset);
                             continue;
                         }
                     };
                     if line.trim().is_empty() {
+                        r.skipped_line(offset);
                         continue;
                     }
                     if let Err(why) = parse(&line, stamp, buffer) {
                         r.malformed(|| format!("{why}: {}", line.chars().take(80).collect::<String>()));
+                        r.skipped_line(offset);
                     }
                 }
             }
