@@ -135,6 +135,20 @@ pub fn by_windows_both(
     (a, b)
 }
 
+/// [`by_windows_both`] with filings of an event's offset and its time (`event_time(i)`).
+pub fn by_filings_both(
+    offsets: std::ops::Range<u64>,
+    pools: (usize, usize),
+    span: u64,
+    event_time: impl Fn(u64) -> u64,
+    (first, first_monotone): (impl Fn(u64, u64) -> u64, bool),
+    (second, second_monotone): (impl Fn(u64, u64) -> u64, bool),
+    draw: impl Fn(u64) -> Option<(usize, usize)>,
+) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
+    let (at_first, at_second) = (|i| first(i, event_time(i)), |i| second(i, event_time(i)));
+    by_windows_both(offsets, pools, span, (at_first, first_monotone), (at_second, second_monotone), draw)
+}
+
 /// The first `k` in `lo..hi` where `holds(k)` (`hi` if none), for a `holds` that stays true once
 /// it is: doubling steps from `lo`, then a binary search (few reads when the answer is near).
 fn first_where(mut lo: u64, hi: u64, holds: impl Fn(u64) -> bool) -> u64 {

@@ -1,8 +1,9 @@
 //! `hashtags` verification: every window's result against the oracle (by arrival time for
 //! micro-batch windows and socket runs).
 
-use crate::drawn::merge_all;
+use crate::drawn::{by_filings_both, merge_all};
 use crate::hashtags::generator::TweetGenerator;
+use crate::hashtags::generator::{PHASES, TWEET_POOL};
 use crate::hashtags::oracle;
 use crate::hashtags::spec::HashtagSpec;
 use crate::hashtags::window::HashtagWindow;
@@ -16,13 +17,17 @@ pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict
     // arrival time in the same pass; then each distinct tweet's tags once, and the windows.
     let by_arrival = judge.by_arrival();
     let parts = judge.par_ranges(|p, offsets| {
-        let (by_time, by_batch_time) =
-            (judge.times_monotone(p, false, offsets.end), judge.times_monotone(p, true, offsets.end));
-        let by_event = oracle::pane_draws(g, p, offsets.clone(), spec.slide_ns, by_time, |_, t| t);
-        let by_batch = by_arrival.then(|| {
-            oracle::pane_draws(g, p, offsets, spec.slide_ns, by_batch_time, |i, t| judge.window_time(p, i, t))
-        });
-        (by_event, by_batch.unwrap_or_default())
+        let by_event = (|_, t| t, judge.times_monotone(p, false, offsets.end));
+        if by_arrival {
+            let filed = (|i, t| judge.window_time(p, i, t), judge.times_monotone(p, true, offsets.end));
+            let (event_time, draw) = (|i| g.schedule().event_time(p, i), |i| Some(g.draw(p, i)));
+            let pools = (PHASES, TWEET_POOL);
+            let (by_batch, by_event) =
+                by_filings_both(offsets, pools, spec.slide_ns, event_time, filed, by_event, draw);
+            (by_event, by_batch)
+        } else {
+            (oracle::pane_draws(g, p, offsets, spec.slide_ns, by_event.1, by_event.0), Default::default())
+        }
     });
     let (event_draws, batch_draws): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     let (event_draws, batch_draws) = (merge_all(event_draws), merge_all(batch_draws));

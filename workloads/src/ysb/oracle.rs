@@ -62,13 +62,11 @@ pub fn campaign_draws_both(
     p: u32,
     offsets: std::ops::Range<u64>,
     window_ns: u64,
-    (first, first_monotone): (impl Fn(u64, u64) -> u64, bool),
-    (second, second_monotone): (impl Fn(u64, u64) -> u64, bool),
+    first: (impl Fn(u64, u64) -> u64, bool),
+    second: (impl Fn(u64, u64) -> u64, bool),
 ) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
     let event_time = |i| g.schedule().event_time(p, i);
-    let (at_first, at_second) = (|i| first(i, event_time(i)), |i| second(i, event_time(i)));
-    let (first, second) = ((at_first, first_monotone), (at_second, second_monotone));
-    crate::drawn::by_windows_both(offsets, (2, g.campaigns()), window_ns, first, second, view_draw(g, p))
+    crate::drawn::by_filings_both(offsets, (2, g.campaigns()), window_ns, event_time, first, second, view_draw(g, p))
 }
 
 /// The campaign windows of per-window views, sorted by window and campaign.
