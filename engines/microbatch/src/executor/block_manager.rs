@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::executor::messages::Msg;
+use crate::rdd::data::give_back;
 use crate::rdd::lineage::{walk, Visitor};
 use crate::rdd::{Partition, RddId, RddNode, ReduceFn, Shuffle, ShuffleId, TaskContext};
 
@@ -39,7 +40,9 @@ pub struct BlockManager {
 impl BlockManager {
     /// Keeps map partition `map`'s block for reduce partition `reduce`.
     pub(crate) fn put_shuffle_block(&mut self, shuffle: ShuffleId, reduce: usize, map: usize, data: Block) {
-        self.blocks.entry((shuffle, reduce)).or_default().insert(map, data);
+        if let Some(replaced) = self.blocks.entry((shuffle, reduce)).or_default().insert(map, data) {
+            give_back(replaced);
+        }
     }
 
     /// Keeps what this executor's map task for partition `map` wrote, and returns the messages
@@ -53,6 +56,9 @@ impl BlockManager {
     ) -> impl Iterator<Item = Msg> + '_ {
         let blocks: Vec<Block> = blocks.into_iter().map(Arc::new).collect();
         let output = MapOutput { placement: placement.to_vec(), blocks };
+        if let Some(replaced) = self.outputs.remove(&(shuffle, map)) {
+            replaced.blocks.into_iter().for_each(give_back);
+        }
         let kept: &MapOutput = self.outputs.entry((shuffle, map)).insert_entry(output).into_mut();
         kept.blocks.iter().zip(&kept.placement).enumerate().map(move |(reduce, (data, &to))| Msg::Block {
             to,
@@ -91,9 +97,13 @@ impl BlockManager {
         let gone: FxHashSet<RddId> = ids.into_iter().collect();
         self.cached.retain(|(id, _), _| !gone.contains(id));
         self.stored.retain(|id, _| !gone.contains(id));
+        // The shuffles' buffers go back to be written into again (by whichever executor lets go
+        // of a block last).
         let gone: FxHashSet<ShuffleId> = shuffles.into_iter().collect();
-        self.blocks.retain(|(id, _), _| !gone.contains(id));
-        self.outputs.retain(|(id, _), _| !gone.contains(id));
+        let blocks = self.blocks.extract_if(|(id, _), _| gone.contains(id)).flat_map(|(_, b)| b.into_values());
+        blocks.for_each(give_back);
+        let outputs = self.outputs.extract_if(|(id, _), _| gone.contains(id)).flat_map(|(_, o)| o.blocks);
+        outputs.for_each(give_back);
     }
 
     /// The shuffle inputs partition `p` of `rdd` still lacks (not looking behind partitions

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -108,7 +108,7 @@ impl BlockWriter {
         let capacity = 8 + (share + share / 8 + 4) * record_bytes;
         let blocks = (0..n)
             .map(|_| {
-                let mut b = Vec::with_capacity(capacity);
+                let mut b = buffer(capacity);
                 b.extend_from_slice(&0u64.to_le_bytes());
                 (b, 0)
             })
@@ -136,6 +136,49 @@ impl BlockWriter {
     }
 }
 
+/// The buffers of shuffle blocks nothing holds any more (their shuffle forgotten on every
+/// executor that had them), written into again by the next blocks, as Spark writes its shuffle
+/// files again through the page cache. A new buffer for every block of every batch was memory
+/// the kernel had to map and zero: 56 % of the CPU time of micro-batch sensors at max
+/// (`results/PERFORMANCE.md` §20). Only buffers that once held live blocks come back, and a
+/// block takes one whenever one is kept, so what is kept and live together never exceeds the
+/// most that was ever live at once.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Buffers kept at most.
+const KEPT: usize = 4096;
+
+/// An empty buffer for a block of about `capacity` bytes, kept or new.
+fn buffer(capacity: usize) -> Vec<u8> {
+    let kept = take_kept(&mut BUFFERS.lock().expect("shuffle buffers"), capacity);
+    let mut b = kept.unwrap_or_default();
+    b.clear();
+    b.reserve(capacity);
+    b
+}
+
+/// Of `kept`, the smallest buffer that holds `capacity` bytes, else the largest (to be grown).
+fn take_kept(kept: &mut Vec<Vec<u8>>, capacity: usize) -> Option<Vec<u8>> {
+    let by_size = |(_, b): &(usize, &Vec<u8>)| b.capacity();
+    let fits = kept.iter().enumerate().filter(|(_, b)| b.capacity() >= capacity).min_by_key(by_size);
+    let at = fits.or_else(|| kept.iter().enumerate().max_by_key(by_size)).map(|(i, _)| i);
+    at.map(|i| kept.swap_remove(i))
+}
+
+/// Gives a block's buffer back to be written into again, once nothing else holds the block.
+pub(crate) fn give_back(block: Arc<Vec<u8>>) {
+    keep(&mut BUFFERS.lock().expect("shuffle buffers"), block);
+}
+
+/// Keeps `block`'s buffer in `kept` if nothing else holds the block and fewer than [`KEPT`] are.
+fn keep(kept: &mut Vec<Vec<u8>>, block: Arc<Vec<u8>>) {
+    if let Ok(b) = Arc::try_unwrap(block) {
+        if kept.len() < KEPT {
+            kept.push(b);
+        }
+    }
+}
+
 /// The records of `block` (as a [`BlockWriter`] wrote it), each handed to `f` as it is decoded:
 /// nothing collected on the way. Returns how many there were.
 pub(crate) fn read_block<T: DeserializeOwned>(block: &[u8], mut f: impl FnMut(T)) -> usize {
@@ -160,4 +203,35 @@ pub(crate) fn block_len(block: &[u8]) -> usize {
 pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
     use std::hash::BuildHasher;
     (workloads::hash::mix64(rustc_hash::FxBuildHasher.hash_one(key)) % n as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_nothing_holds_is_written_into_again() {
+        let mut kept = Vec::new();
+        let (small, large) = (Arc::new(Vec::<u8>::with_capacity(100)), Arc::new(Vec::<u8>::with_capacity(1000)));
+        // Held elsewhere too (the reducer's copy): not kept until the last holder lets go.
+        let elsewhere = Arc::clone(&small);
+        keep(&mut kept, small);
+        assert!(kept.is_empty());
+        keep(&mut kept, elsewhere);
+        keep(&mut kept, large);
+        assert_eq!(kept.len(), 2);
+        // The smallest that holds the block, else the largest.
+        assert_eq!(take_kept(&mut kept, 50).map(|b| b.capacity()), Some(100));
+        keep(&mut kept, Arc::new(Vec::with_capacity(100)));
+        assert_eq!(take_kept(&mut kept, 5000).map(|b| b.capacity()), Some(1000));
+        assert_eq!(take_kept(&mut kept, 10).map(|b| b.capacity()), Some(100));
+        assert_eq!(take_kept(&mut kept, 10), None);
+        // A block written into a kept buffer reads back as written.
+        let mut w = BlockWriter::new(2, 10, 8);
+        (0..10u64).for_each(|x| w.push((x % 2) as usize, &x));
+        let blocks = w.finish();
+        let mut read = Vec::new();
+        read_block(&blocks[1], |x: u64| read.push(x));
+        assert_eq!(read, [1, 3, 5, 7, 9]);
+    }
 }
