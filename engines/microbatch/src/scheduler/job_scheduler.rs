@@ -26,6 +26,9 @@ pub(crate) struct JobScheduler {
     listeners: Arc<Mutex<Vec<Listener>>>,
     /// Backpressure: the estimator starts at the initial rate (or at the first batch's rate).
     estimator: Option<PidRateEstimator>,
+    /// How often the outputs run, ns: the shortest slide of an output operation (see
+    /// [`JobScheduler::batch_completed`]).
+    output_every: Option<u64>,
     ingest: RateLimit,
     recorder: Recorder,
     infos: Vec<BatchInfo>,
@@ -44,11 +47,21 @@ impl JobScheduler {
         let estimator = conf
             .backpressure
             .then(|| PidRateEstimator::new(conf.initial_rate.or(conf.receiver_max_rate).unwrap_or(f64::MAX)));
-        Self { dag, listeners, estimator, ingest, recorder, infos: Vec::new(), launched: TaskCounts::default() }
+        Self {
+            dag,
+            listeners,
+            estimator,
+            output_every: None,
+            ingest,
+            recorder,
+            infos: Vec::new(),
+            launched: TaskCounts::default(),
+        }
     }
 
     /// Runs every output operation's jobs of batch `t`, in order; the first failure ends them.
     pub(crate) fn run_jobs(&mut self, outputs: &[Output], t: Time) -> Result<(), String> {
+        self.output_every = outputs.iter().map(|o| o.slide_ns).min();
         let dag = &mut self.dag;
         let mut run = |rdd: Arc<RddNode>, action: Action| dag.run_job(&rdd, action);
         for o in outputs.iter().filter(|o| t.is_multiple_of(o.slide_ns)) {
@@ -87,7 +100,14 @@ impl JobScheduler {
             "finished batch"
         );
         if let Some(estimator) = self.estimator.as_mut() {
-            estimator.update(info.records, info.processing_delay_ms, info.scheduling_delay_ms, batch_ns as f64 / 1e6);
+            // Spark spreads the backlog's correction over a batch interval. Its outputs, though,
+            // read their input only when they run (a window sliding every 10 s reads ten
+            // batches at once, as Spark's lazy windows do), so the estimator learns once a
+            // slide, and a backlog is drained over a slide: spread over one batch interval, the
+            // delay of one late window was read as ten batches' backlog and took the rate to its
+            // floor (micro-batch ysb at max fell to 1,000 records a window).
+            let every = self.output_every.unwrap_or(batch_ns).max(batch_ns);
+            estimator.update(info.records, info.processing_delay_ms, info.scheduling_delay_ms, every as f64 / 1e6);
             self.ingest.set(Some(estimator.rate()).filter(|r| *r < f64::MAX));
         }
         for l in self.listeners.lock().expect("listeners").iter_mut() {

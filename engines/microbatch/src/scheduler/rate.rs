@@ -81,4 +81,32 @@ mod tests {
         e.update(10_000, 500.0, 500.0, 1000.0);
         assert_eq!(e.rate(), 20_000.0 - 0.2 * 10_000.0);
     }
+
+    /// A window sliding every 10 s over 1 s batches, processed at about 100 M records/s (130 M
+    /// for the first, small one, 70 M for the next): each window reads ten batches at the
+    /// estimated rate and starts late by as much as the last one overran. The rate found after
+    /// each window, with the backlog spread over `period_ms`.
+    fn windows(period_ms: f64) -> Vec<f64> {
+        let (mut e, mut late_ms) = (PidRateEstimator::new(1e6), 0.0);
+        [130e6, 70e6, 100e6, 100e6, 100e6, 100e6, 100e6, 100e6]
+            .into_iter()
+            .map(|speed| {
+                let records = e.rate() * 10.0;
+                let processing_ms = records / speed * 1000.0;
+                e.update(records as u64, processing_ms, late_ms, period_ms);
+                late_ms = (late_ms + processing_ms - 10_000.0).max(0.0);
+                e.rate()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_window_slides_backlog_is_drained_over_the_slide() {
+        // Over the slide, the rate settles at what the windows are processed at.
+        let over_slide = windows(10_000.0);
+        assert!(over_slide[4..].iter().all(|r| (80e6..=100e6).contains(r)), "{over_slide:?}");
+        // Over a batch interval (Spark's), one late window is read as ten batches' backlog
+        // and the rate falls to its floor.
+        assert!(windows(1_000.0).contains(&100.0), "{:?}", windows(1_000.0));
+    }
 }
