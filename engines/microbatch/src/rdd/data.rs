@@ -148,16 +148,22 @@ static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Buffers kept at most.
 const KEPT: usize = 4096;
 
-/// An empty buffer for a block of about `capacity` bytes, kept or new.
+/// An empty buffer for a block of about `capacity` bytes: a kept one that holds it, or a new
+/// one with a quarter more room (pages it never writes cost nothing), so that the blocks of
+/// later batches, a little larger at a rising rate, fit in it when it comes back.
 fn buffer(capacity: usize) -> Vec<u8> {
-    let kept = take_kept(&mut BUFFERS.lock().expect("shuffle buffers"), capacity);
-    let mut b = kept.unwrap_or_default();
-    b.clear();
-    b.reserve(capacity);
-    b
+    match take_kept(&mut BUFFERS.lock().expect("shuffle buffers"), capacity) {
+        Some(mut b) if b.capacity() >= capacity => {
+            b.clear();
+            b
+        }
+        // Too small: let it go rather than grow it (growing copies what it held).
+        _ => Vec::with_capacity(capacity + capacity / 4),
+    }
 }
 
-/// Of `kept`, the smallest buffer that holds `capacity` bytes, else the largest (to be grown).
+/// Of `kept`, the smallest buffer that holds `capacity` bytes, else the largest (which the
+/// caller lets go: a new block never takes more buffers than are kept and live).
 fn take_kept(kept: &mut Vec<Vec<u8>>, capacity: usize) -> Option<Vec<u8>> {
     let by_size = |(_, b): &(usize, &Vec<u8>)| b.capacity();
     let fits = kept.iter().enumerate().filter(|(_, b)| b.capacity() >= capacity).min_by_key(by_size);
@@ -177,6 +183,44 @@ fn keep(kept: &mut Vec<Vec<u8>>, block: Arc<Vec<u8>>) {
             kept.push(b);
         }
     }
+}
+
+/// The partitions reduce tasks made, held after their task until their consumers are done with
+/// them (this the only holder), so that a later reduce of the same record type decodes into
+/// their memory: a new partition every batch was, like a new shuffle buffer, memory the kernel
+/// had to map and zero (`results/PERFORMANCE.md` §20). Memory freed and taken again a batch
+/// interval later has by then gone back to the kernel (the allocator purges after a second).
+static HELD: Mutex<Vec<Partition>> = Mutex::new(Vec::new());
+
+/// Partitions held at most (the oldest let go first).
+const HELD_AT_MOST: usize = 64;
+
+/// An empty vector for a reduce partition of `n` records: a held partition's, if one of this
+/// type holds them and nothing else holds it, else a new one.
+pub(crate) fn reduce_buffer<T: Data>(n: usize) -> Vec<T> {
+    let mut held = HELD.lock().expect("held partitions");
+    let free = |p: &Partition| Arc::strong_count(p) == 1 && records::<T>(p).capacity() >= n;
+    let reused = match held.iter().position(|p| p.is::<Vec<T>>() && free(p)) {
+        Some(at) => held.remove(at).downcast::<Vec<T>>().ok().and_then(|v| Arc::try_unwrap(v).ok()),
+        None => None,
+    };
+    drop(held);
+    match reused {
+        Some(mut v) => {
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(n + n / 4),
+    }
+}
+
+/// Holds a reduce task's partition (see [`reduce_buffer`]).
+pub(crate) fn hold(p: &Partition) {
+    let mut held = HELD.lock().expect("held partitions");
+    if held.len() == HELD_AT_MOST {
+        held.remove(0);
+    }
+    held.push(Arc::clone(p));
 }
 
 /// The records of `block` (as a [`BlockWriter`] wrote it), each handed to `f` as it is decoded:
@@ -233,5 +277,24 @@ mod tests {
         let mut read = Vec::new();
         read_block(&blocks[1], |x: u64| read.push(x));
         assert_eq!(read, [1, 3, 5, 7, 9]);
+    }
+
+    #[test]
+    fn a_reduce_partition_nothing_else_holds_is_decoded_into_again() {
+        // A record type of this test's own, so no other test's partitions are taken.
+        #[derive(Clone)]
+        struct Only(#[allow(dead_code)] u64);
+        let p = partition(Vec::<Only>::with_capacity(1000));
+        hold(&p);
+        // Its consumer still holds it: a new vector.
+        assert!(reduce_buffer::<Only>(10).capacity() < 1000);
+        let memory = records::<Only>(&p).as_ptr();
+        drop(p);
+        let again = reduce_buffer::<Only>(10);
+        assert_eq!((again.as_ptr(), again.is_empty()), (memory, true));
+        // Not when it is too small for the records.
+        hold(&partition(again));
+        let larger = reduce_buffer::<Only>(5000);
+        assert_ne!(larger.as_ptr(), memory);
     }
 }

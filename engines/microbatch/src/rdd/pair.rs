@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::rdd::data::BlockWriter;
 use crate::rdd::data::{
-    block_len, partition, partition_of, read_block, records, Data, Either, Grouped, MapSideFn, ReduceFn, ShuffleData,
+    block_len, hold, partition, partition_of, read_block, records, reduce_buffer, Data, Either, Grouped, MapSideFn,
+    ReduceFn, ShuffleData,
 };
 use crate::rdd::{for_each, Rdd};
 
@@ -46,11 +47,13 @@ impl<T: ShuffleData> Rdd<T> {
         let reduce: ReduceFn = Arc::new(move |blocks| {
             // Decoded straight into one partition sized up front: no vector per block, no
             // growing, no copy from one into the other.
-            let mut out = Vec::with_capacity(blocks.iter().map(|b| block_len(b)).sum());
+            let mut out = reduce_buffer(blocks.iter().map(|b| block_len(b)).sum());
             for block in blocks {
                 read_block(block, |x: T| out.push(x));
             }
-            partition(out)
+            let out = partition(out);
+            hold(&out);
+            out
         });
         self.shuffled(partitions, map_side, reduce)
     }
