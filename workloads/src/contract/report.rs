@@ -232,13 +232,11 @@ impl MicrobatchReport {
     }
 }
 
-/// Per-partition `(end offset, time)` runs from two reports, in offset order.
 /// Notes socket line `offset` in `runs`, sorted, disjoint ranges of offsets (lines come in
-/// order; one out of order is merged in).
+/// order; one out of order, or noted again, is merged in).
 pub(crate) fn skip_line(runs: &mut Vec<(u64, u64)>, offset: u64) {
     match runs.last_mut() {
         Some(last) if last.1 == offset => last.1 += 1,
-        Some(last) if last.0 <= offset && offset < last.1 => {}
         Some(last) if last.1 > offset => *runs = union_ranges(std::mem::take(runs), vec![(offset, offset + 1)]),
         _ => runs.push((offset, offset + 1)),
     }
@@ -259,6 +257,7 @@ fn union_ranges(mut a: Vec<(u64, u64)>, b: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
     out
 }
 
+/// Per-partition `(end offset, time)` runs from two reports, in offset order.
 fn merge_runs(mine: &mut BTreeMap<u32, Vec<(u64, u64)>>, other: BTreeMap<u32, Vec<(u64, u64)>>) {
     for (p, mut runs) in other {
         let m = mine.entry(p).or_default();
