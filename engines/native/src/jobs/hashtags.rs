@@ -1,7 +1,6 @@
 //! Trending hashtags: `Source` (tweets, their hashtags extracted), the sliding `WindowCount`
 //! per tag (each worker's partial per window), `TopK` per window, `Sink`.
 
-use compact_str::CompactString;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::Scope;
 use workloads::hash::key_hash;
@@ -11,7 +10,7 @@ use workloads::text::hashtags;
 use workloads::{HashtagSpec, RunSpec};
 
 use crate::jobs::{Input, Job};
-use crate::operators::keys::KeyRecord;
+use crate::operators::keys::KeyBatch;
 use crate::operators::sink::sink;
 use crate::operators::sliding_count::sliding_count;
 use crate::operators::top_k::top_k;
@@ -46,14 +45,14 @@ impl Job for Hashtags {
 
 /// The records of a tweet: every hashtag with its hash and the tweet's event time.
 #[inline]
-pub fn extract_tags(text: &str, event_time: u64, out: &mut Vec<KeyRecord>) {
+pub fn extract_tags(text: &str, event_time: u64, out: &mut KeyBatch) {
     for tag in hashtags(text) {
-        out.push((key_hash(tag), CompactString::from(tag), event_time));
+        out.push(key_hash(tag), tag, event_time);
     }
 }
 
 /// A socket line: a JSON tweet.
-fn parse_tweet(line: &str, now: u64, out: &mut Vec<KeyRecord>) -> Result<(), String> {
+fn parse_tweet(line: &str, now: u64, out: &mut KeyBatch) -> Result<(), String> {
     extract_tags(&tweet_text(line)?, now, out);
     Ok(())
 }

@@ -57,8 +57,8 @@ impl Input<'_> {
     pub(crate) fn stream<'s, C: Batch>(
         &self,
         scope: Scope<'s, u64>,
-        parse: impl Fn(&str, u64, &mut Vec<C::Record>) -> Result<(), String> + 'static,
-        produce: impl FnMut(u32, u64, u64, &mut Vec<C::Record>) + 'static,
+        parse: impl Fn(&str, u64, &mut C) -> Result<(), String> + 'static,
+        produce: impl FnMut(u32, u64, u64, &mut C) + 'static,
     ) -> Stream<'s, u64, C> {
         match self.receiver {
             Some(rx) => socket::stream(scope, rx.clone(), Rc::clone(self.recorder), parse),

@@ -1,7 +1,6 @@
 //! Word count: `Source` (lines, tokenised), then the running `Count+Sink`, or the tumbling
 //! `WindowCount` and `Sink`.
 
-use compact_str::CompactString;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::Scope;
 use workloads::hash::key_hash;
@@ -13,7 +12,7 @@ use workloads::{RunSpec, WordCountSpec};
 
 use crate::jobs::{Input, Job};
 use crate::operators::count::running_count;
-use crate::operators::keys::KeyRecord;
+use crate::operators::keys::KeyBatch;
 use crate::operators::sink::sink;
 use crate::operators::window_count::tumbling_count;
 use crate::NativeError;
@@ -54,14 +53,14 @@ impl Job for Wordcount {
 
 /// The records of a line: every word with its hash and `time`.
 #[inline]
-pub fn tokenize(text: &str, time: u64, out: &mut Vec<KeyRecord>) {
+pub fn tokenize(text: &str, time: u64, out: &mut KeyBatch) {
     for w in words(text) {
-        out.push((key_hash(w), CompactString::from(w), time));
+        out.push(key_hash(w), w, time);
     }
 }
 
 /// A socket line: plain text, or a JSON line event (whose text is used).
-fn parse_line(line: &str, now: u64, out: &mut Vec<KeyRecord>) -> Result<(), String> {
+fn parse_line(line: &str, now: u64, out: &mut KeyBatch) -> Result<(), String> {
     tokenize(&line_text(line)?, now, out);
     Ok(())
 }

@@ -64,7 +64,7 @@ impl Job for Ysb {
                     let mut session = output.session(&cap);
                     for (ad, t) in data.drain(..) {
                         let (hash, key) = &keys[table[ad as usize] as usize];
-                        session.give((*hash, key.clone(), t));
+                        session.give((*hash, key.as_str(), t));
                     }
                 })
             }

@@ -13,7 +13,7 @@ use timely::dataflow::{ProbeHandle, Stream};
 use workloads::keyed::StrMap;
 use workloads::Recorder;
 
-use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
+use crate::operators::keys::{by_key, KeyBatch};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
@@ -48,13 +48,13 @@ pub fn running_count<'s>(
 
 /// The running count's per-record work: each key's total goes up by one and is output.
 #[inline]
-fn count(counts: &mut StrMap<u64>, r: &mut Recorder, data: &mut Vec<KeyRecord>) {
+fn count(counts: &mut StrMap<u64>, r: &mut Recorder, data: &mut KeyBatch) {
     let now = r.now_ns();
     let mut runs = r.latency_runs(now);
-    for (hash, key, due) in data.drain(..) {
-        let count = counts.get_or_insert_with(hash, &key, || 0);
+    for (hash, key, due) in data.iter() {
+        let count = counts.get_or_insert_with(hash, key, || 0);
         *count += 1;
         runs.add(due);
-        runs.recorder().word_total(&key, hash, *count);
+        runs.recorder().word_total(key, hash, *count);
     }
 }

@@ -8,7 +8,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
 
-use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
+use crate::operators::keys::{by_key, KeyBatch};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -21,9 +21,9 @@ pub fn sliding_count<'s>(
 ) -> Stream<'s, u64, Vec<HashtagWindow>> {
     let spec = spec.clone();
     let state = Rc::clone(control);
-    let add = |windows: &mut SlidingTopK, data: &mut Vec<KeyRecord>| {
-        for (hash, key, t) in data.drain(..) {
-            windows.add(hash, &key, t, 1);
+    let add = |windows: &mut SlidingTopK, data: &mut KeyBatch| {
+        for (hash, key, t) in data.iter() {
+            windows.add(hash, key, t, 1);
         }
     };
     let scope = keys.scope();

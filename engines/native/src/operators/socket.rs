@@ -24,6 +24,8 @@ use timely::dataflow::{Scope, Stream};
 use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, Recorder};
 
+use timely::container::Accountable;
+
 use crate::operators::keys::Batch;
 use crate::time::{CHUNK, TICK_NS};
 use crate::NativeError;
@@ -111,7 +113,7 @@ pub fn stream<'s, C, P>(
 ) -> Stream<'s, u64, C>
 where
     C: Batch,
-    P: Fn(&str, u64, &mut Vec<C::Record>) -> Result<(), String> + 'static,
+    P: Fn(&str, u64, &mut C) -> Result<(), String> + 'static,
 {
     source::<_, CapacityContainerBuilder<C>, _, _>(scope, "Source", move |capability, info| {
         let activator = scope.activator_for(Rc::clone(&info.address));
@@ -123,9 +125,9 @@ where
             // Read before draining: every line stamped before it is on the channel by now.
             let watermark = receiver.watermark.load(Ordering::Acquire);
             let at = *cap.time() * TICK_NS;
-            let d = drain(&receiver, &mut recorder.borrow_mut(), &parse, buffer.records(), read, at);
+            let d = drain(&receiver, &mut recorder.borrow_mut(), &parse, &mut buffer, read, at);
             read += d.lines;
-            if !buffer.records().is_empty() {
+            if !Accountable::is_empty(&buffer) {
                 output.session(&*cap).give_container(&mut buffer);
                 buffer.refill(CHUNK);
             }
@@ -151,9 +153,9 @@ where
 
 /// Drains up to 64 chunks: each line parsed into `buffer` at its stamp and read (for input
 /// latency) at it, records going out at `at` ns.
-fn drain<D, P>(receiver: &Receiver, r: &mut Recorder, parse: &P, buffer: &mut Vec<D>, read: u64, at: u64) -> Drained
+fn drain<C, P>(receiver: &Receiver, r: &mut Recorder, parse: &P, buffer: &mut C, read: u64, at: u64) -> Drained
 where
-    P: Fn(&str, u64, &mut Vec<D>) -> Result<(), String>,
+    P: Fn(&str, u64, &mut C) -> Result<(), String>,
 {
     let mut d = Drained { lines: 0, last: None, empty: false, closed: false };
     let rx = receiver.lines.lock().expect("receiver lock");

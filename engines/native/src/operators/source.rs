@@ -29,6 +29,8 @@ use timely::order::PartialOrder;
 use timely::scheduling::Activator;
 use workloads::{Recorder, RunSpec, Schedule};
 
+use timely::container::Accountable;
+
 use crate::operators::keys::Batch;
 use crate::snapshot::Control;
 use crate::time::{CHUNK, END_TICK, SOURCE_BATCH, SOURCE_PAUSE_NS, TICK_NS};
@@ -84,7 +86,7 @@ pub fn generator<'s, C, F>(
 ) -> Stream<'s, u64, C>
 where
     C: Batch,
-    F: FnMut(u32, u64, u64, &mut Vec<C::Record>) + 'static,
+    F: FnMut(u32, u64, u64, &mut C) + 'static,
 {
     control.register("source");
     source::<_, CapacityContainerBuilder<C>, _, _>(scope, name, move |mut capability, info| {
@@ -145,7 +147,7 @@ struct Generator<C, F> {
     buffer: C,
 }
 
-impl<C: Batch, F: FnMut(u32, u64, u64, &mut Vec<C::Record>)> Generator<C, F> {
+impl<C: Batch, F: FnMut(u32, u64, u64, &mut C)> Generator<C, F> {
     fn new(
         plan: Plan,
         recorder: Rc<RefCell<Recorder>>,
@@ -232,9 +234,9 @@ impl<C: Batch, F: FnMut(u32, u64, u64, &mut Vec<C::Record>)> Generator<C, F> {
                     None if blocked => break,
                     None => now,
                 };
-                (self.produce)(c.partition, c.next, due, self.buffer.records());
+                (self.produce)(c.partition, c.next, due, &mut self.buffer);
                 c.next += 1;
-                if self.buffer.records().len() >= CHUNK {
+                if self.buffer.record_count() >= CHUNK as i64 {
                     emit(&mut self.buffer);
                 }
             }
@@ -249,7 +251,7 @@ impl<C: Batch, F: FnMut(u32, u64, u64, &mut Vec<C::Record>)> Generator<C, F> {
                 more_now = true;
             }
         }
-        if !self.buffer.records().is_empty() {
+        if !Accountable::is_empty(&self.buffer) {
             emit(&mut self.buffer);
         }
         if fresh > 0 {

@@ -11,7 +11,7 @@ use timely::dataflow::Stream;
 use workloads::keyed::StrMap;
 use workloads::output::WindowedCount;
 
-use crate::operators::keys::{by_key, KeyBatch, KeyRecord};
+use crate::operators::keys::{by_key, KeyBatch};
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -23,10 +23,10 @@ pub fn tumbling_count<'s>(
     control: &Rc<Control>,
 ) -> Stream<'s, u64, Vec<WindowedCount>> {
     let state = Rc::clone(control);
-    let add = move |windows: &mut BTreeMap<u64, StrMap<u64>>, data: &mut Vec<KeyRecord>| {
-        for (hash, key, t) in data.drain(..) {
+    let add = move |windows: &mut BTreeMap<u64, StrMap<u64>>, data: &mut KeyBatch| {
+        for (hash, key, t) in data.iter() {
             let end = (t / window_ns + 1) * window_ns;
-            *windows.entry(end).or_default().get_or_insert_with(hash, &key, || 0) += 1;
+            *windows.entry(end).or_default().get_or_insert_with(hash, key, || 0) += 1;
         }
     };
     let scope = keys.scope();

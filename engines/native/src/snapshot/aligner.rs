@@ -13,18 +13,18 @@ use crate::time::END_TICK;
 
 /// An operator's view of the epochs: the next snapshot it owes (an index into the worker's
 /// announced [`Epochs`]), and the input it holds back until then (the alignment), each batch
-/// with its time and stamp `S`. Input held at or past the bound of the known epochs waits for
+/// (a container `C`) with its time and stamp `S`. Input held at or past the bound of the known epochs waits for
 /// the bound to move, which wakes the operator (`waker`).
-pub struct Aligner<D, S = ()> {
+pub struct Aligner<C, S = ()> {
     epochs: Rc<Epochs>,
     next: usize,
-    held: Vec<(u64, S, Vec<D>)>,
+    held: Vec<(u64, S, C)>,
     waker: Activator,
     /// The bound's move count when the operator last asked to be woken.
     asked: Option<u64>,
 }
 
-impl<D, S> Aligner<D, S> {
+impl<C: Default, S> Aligner<C, S> {
     /// A tracker of the epochs announced in `epochs`, owing a snapshot for each, for the
     /// operator that `waker` activates.
     pub(crate) fn new(epochs: Rc<Epochs>, waker: Activator) -> Self {
@@ -36,13 +36,7 @@ impl<D, S> Aligner<D, S> {
     /// later batch, so that the input is processed in the order it came (the epochs known may
     /// have grown since the held input came, and a detector's windows depend on the order).
     #[inline]
-    pub fn admit(
-        &mut self,
-        time: u64,
-        stamp: impl FnOnce() -> S,
-        data: &mut Vec<D>,
-        process: impl FnOnce(&mut Vec<D>),
-    ) {
+    pub fn admit(&mut self, time: u64, stamp: impl FnOnce() -> S, data: &mut C, process: impl FnOnce(&mut C)) {
         if !self.held.is_empty() || time >= self.epochs.limit(self.next) {
             self.held.push((time, stamp(), std::mem::take(data)));
         } else {
@@ -60,7 +54,7 @@ impl<D, S> Aligner<D, S> {
 
     /// The held input that may now be processed: all of it once the input has ended, else what
     /// comes before the next epoch and the bound of the known ones.
-    fn release(&mut self, frontier: AntichainRef<'_, u64>) -> Vec<(S, Vec<D>)> {
+    fn release(&mut self, frontier: AntichainRef<'_, u64>) -> Vec<(S, C)> {
         if self.held.is_empty() {
             return Vec::new();
         }
@@ -83,7 +77,7 @@ impl<D, S> Aligner<D, S> {
         frontier: AntichainRef<'_, u64>,
         state: &mut St,
         mut snapshot: impl FnMut(&mut St, u64),
-        mut process: impl FnMut(&mut St, S, Vec<D>),
+        mut process: impl FnMut(&mut St, S, C),
     ) {
         loop {
             for (stamp, data) in self.release(frontier) {
@@ -125,7 +119,7 @@ mod tests {
 
     /// Admits `batches` (time, value), then settles at `frontier`; returns what was processed,
     /// in order, and the snapshots taken.
-    fn run(a: &mut Aligner<u32>, batches: &[(u64, u32)], frontier: u64, out: &mut Vec<u32>) -> Vec<u64> {
+    fn run(a: &mut Aligner<Vec<u32>>, batches: &[(u64, u32)], frontier: u64, out: &mut Vec<u32>) -> Vec<u64> {
         for &(time, v) in batches {
             a.admit(time, || (), &mut vec![v], |d| out.append(d));
         }

@@ -232,7 +232,7 @@ impl Control {
     /// A stateful operator's epoch tracker, starting after the restored epoch, for an operator
     /// that writes `parts` of every snapshot and that `waker` activates. `S` is what is kept with
     /// held input: a capability when output may follow from it, `()` otherwise.
-    pub fn aligner<D, S>(&self, parts: &[&str], waker: Activator) -> Aligner<D, S> {
+    pub fn aligner<C: Default, S>(&self, parts: &[&str], waker: Activator) -> Aligner<C, S> {
         for part in parts {
             self.register(part);
         }
