@@ -26,7 +26,10 @@ impl Sensors {
 impl Job for Sensors {
     fn build<'s>(&self, scope: Scope<'s, u64>, input: Input<'_>) {
         let gen = self.gen.clone();
-        let readings = input.stream(scope, parse_reading, move |p, i, due, out| out.push((gen.event(p, i), due)));
+        let readings = input.stream(scope, parse_reading, move |p, i, due, out: &mut Vec<ReadingRecord>| {
+            let r = gen.event(p, i);
+            out.push((r.sensor, r.seq, r.milli, due));
+        });
         let alerts = detect(readings, &self.spec, input.control).probe_with(input.probe);
         sink(alerts, input.control, std::rc::Rc::clone(input.recorder), |r, now, (alert, due): (Alert, u64)| {
             r.output_latency(due, now);
@@ -37,8 +40,7 @@ impl Job for Sensors {
 
 /// A socket line: a JSON reading, timed by its arrival.
 fn parse_reading(line: &str, now: u64, out: &mut Vec<ReadingRecord>) -> Result<(), String> {
-    let mut r = reading(line)?;
-    r.event_time = now;
-    out.push((r, now));
+    let r = reading(line)?;
+    out.push((r.sensor, r.seq, r.milli, now));
     Ok(())
 }

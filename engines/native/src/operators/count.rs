@@ -14,6 +14,7 @@ use workloads::keyed::StrMap;
 use workloads::Recorder;
 
 use crate::operators::keys::{by_key, KeyBatch};
+use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
@@ -31,7 +32,10 @@ pub fn running_count<'s>(
         let mut epochs = control.aligner(&["count", "outputs"], waker(&scope, &info));
         move |(input, frontier), _output| {
             let mut r = recorder.borrow_mut();
-            input.for_each(|cap, data| epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d)));
+            input.for_each(|cap, data| {
+                epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d));
+                give_back(std::mem::take(data));
+            });
             epochs.settle(
                 frontier.frontier(),
                 &mut (&mut counts, &mut *r),
@@ -39,7 +43,10 @@ pub fn running_count<'s>(
                     control.put(epoch, "count", &**counts);
                     control.put_outputs(epoch, r);
                 },
-                |(counts, r), (), mut data| count(counts, r, &mut data),
+                |(counts, r), (), mut data| {
+                    count(counts, r, &mut data);
+                    give_back(data);
+                },
             );
         }
     })

@@ -4,19 +4,39 @@
 
 use std::rc::Rc;
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use rustc_hash::FxHashMap;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 use workloads::output::Alert;
-use workloads::sensors::{SensorReading, SensorSpec, SensorWindow, Threshold};
+use workloads::sensors::{SensorSpec, SensorWindow, Threshold};
 
+use crate::operators::recycle::{self, give_back, Recycle};
 use crate::operators::{time_of, waker};
 use crate::snapshot::rescale::sensor_route;
 use crate::snapshot::Control;
 
-/// A reading on its way to its detector, with its due time.
-pub type ReadingRecord = (SensorReading, u64);
+/// A reading on its way to its detector, as the detector reads it: `(sensor, seq, milli, due)`,
+/// its due time the latency reference (the job's projection before the exchange, as a Flink
+/// user maps a reading to a tuple before `keyBy`, and as the micro-batch job keys it: the
+/// reading's event time and its ground truth do not travel).
+pub type ReadingRecord = (u32, u64, i64, u64);
+
+thread_local! {
+    static READINGS: RefCell<Vec<Vec<ReadingRecord>>> = RefCell::default();
+}
+
+impl Recycle for Vec<ReadingRecord> {
+    fn pool() -> &'static LocalKey<RefCell<Vec<Self>>> {
+        &READINGS
+    }
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.capacity() > 0
+    }
+}
 
 /// The alerts of `readings`, each with its reading's due time.
 pub fn detect<'s>(
@@ -29,15 +49,15 @@ pub fn detect<'s>(
     let state = Rc::clone(control);
     let check =
         move |windows: &mut FxHashMap<u32, SensorWindow>, data: &mut Vec<ReadingRecord>, alerts: &mut Vec<_>| {
-            for (r, due) in data.drain(..) {
-                let w = windows.entry(r.sensor).or_insert_with(|| SensorWindow::new(size));
-                if w.push(r.milli, threshold) {
-                    alerts.push((Alert { sensor: r.sensor, seq: r.seq, milli: r.milli }, due));
+            for (sensor, seq, milli, due) in data.drain(..) {
+                let w = windows.entry(sensor).or_insert_with(|| SensorWindow::new(size));
+                if w.push(milli, threshold) {
+                    alerts.push((Alert { sensor, seq, milli }, due));
                 }
             }
         };
     let scope = readings.scope();
-    readings.unary_frontier(Exchange::new(|r: &ReadingRecord| sensor_route(r.0.sensor)), "Detect", move |_cap, info| {
+    readings.unary_frontier(recycle::exchange(|r: &ReadingRecord| sensor_route(r.0)), "Detect", move |_cap, info| {
         let mut windows: FxHashMap<u32, SensorWindow> = state.part("detect").unwrap_or_default();
         let mut epochs = state.aligner(&["detect"], waker(&scope, &info));
         let mut alerts = Vec::new();
@@ -50,6 +70,7 @@ pub fn detect<'s>(
                         output.session(&cap).give_iterator(alerts.drain(..));
                     }
                 });
+                give_back(std::mem::take(data));
             });
             epochs.settle(
                 frontier.frontier(),
@@ -60,6 +81,7 @@ pub fn detect<'s>(
                     if !alerts.is_empty() {
                         output.session(&cap).give_iterator(alerts.drain(..));
                     }
+                    give_back(data);
                 },
             );
         }

@@ -6,10 +6,14 @@
 //! every record once and writes it again (what crossing a process costs: see
 //! `results/PERFORMANCE.md` §12 and §22).
 
-use timely::container::CapacityContainerBuilder;
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use timely::container::{Accountable, DrainContainer, PushInto, SizableContainer};
 use timely::dataflow::channels::pact::ExchangeCore;
 use timely::dataflow::channels::ContainerBytes;
+
+use crate::operators::recycle::{self, Recycle, Recycling};
 
 /// A key on its way to be counted: `(hash, key, time_ns)`, where the time is its input's due
 /// time (the latency reference of a running count) or its event time (for windows).
@@ -233,10 +237,23 @@ fn decode(bytes: &[u8]) -> KeyBatch {
     batch
 }
 
+thread_local! {
+    static KEY_BATCHES: RefCell<Vec<KeyBatch>> = RefCell::default();
+}
+
+impl Recycle for KeyBatch {
+    fn pool() -> &'static LocalKey<RefCell<Vec<Self>>> {
+        &KEY_BATCHES
+    }
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.hashes.capacity() > 0
+    }
+}
+
 /// The exchange of key batches by each key's hash.
-pub fn by_key() -> ExchangeCore<CapacityContainerBuilder<KeyBatch>, impl for<'a> FnMut(&KeyRecord<'a>) -> u64 + 'static>
-{
-    ExchangeCore::<CapacityContainerBuilder<KeyBatch>, _>::new(|r: &KeyRecord<'_>| r.0)
+pub fn by_key() -> ExchangeCore<Recycling<KeyBatch>, impl for<'a> FnMut(&KeyRecord<'a>) -> u64 + 'static> {
+    recycle::exchange(|r: &KeyRecord<'_>| r.0)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod checkpoints;
 pub mod count;
 pub mod detect;
 pub mod keys;
+pub mod recycle;
 pub mod sink;
 pub mod sliding_count;
 pub mod socket;

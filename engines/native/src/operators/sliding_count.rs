@@ -9,6 +9,7 @@ use timely::dataflow::Stream;
 use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
 
 use crate::operators::keys::{by_key, KeyBatch};
+use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -32,7 +33,10 @@ pub fn sliding_count<'s>(
         let mut windows = state.part("window").unwrap_or_else(|| SlidingTopK::new(&spec));
         let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
-            input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
+            input.for_each(|c, data| {
+                epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d));
+                give_back(std::mem::take(data));
+            });
             let Some(c) = cap.as_mut() else { return };
             // A window is emitted at its end (or the capability, if later).
             let mut fire = |windows: &mut SlidingTopK, done_ns: u64| {
@@ -49,7 +53,10 @@ pub fn sliding_count<'s>(
                     fire(windows, epoch * TICK_NS - 1);
                     state.put(epoch, "window", &*windows);
                 },
-                |windows, (), mut data| add(windows, &mut data),
+                |windows, (), mut data| {
+                    add(windows, &mut data);
+                    give_back(data);
+                },
             );
             let f = frontier.frontier().first().copied();
             fire(&mut windows, f.map(|f| f * TICK_NS).unwrap_or(u64::MAX));

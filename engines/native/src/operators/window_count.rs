@@ -12,6 +12,7 @@ use workloads::keyed::StrMap;
 use workloads::output::WindowedCount;
 
 use crate::operators::keys::{by_key, KeyBatch};
+use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -36,7 +37,10 @@ pub fn tumbling_count<'s>(
         let mut windows: BTreeMap<u64, StrMap<u64>> = state.part("window").unwrap_or_default();
         let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
-            input.for_each(|c, data| epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d)));
+            input.for_each(|c, data| {
+                epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d));
+                give_back(std::mem::take(data));
+            });
             let Some(c) = cap.as_ref() else { return };
             epochs.settle(
                 frontier.frontier(),
@@ -47,7 +51,10 @@ pub fn tumbling_count<'s>(
                     fire_windows(windows, epoch * TICK_NS - 1, c, output);
                     state.put(epoch, "window", &*windows);
                 },
-                |windows, (), mut data| add(windows, &mut data),
+                |windows, (), mut data| {
+                    add(windows, &mut data);
+                    give_back(data);
+                },
             );
             let done_ns = frontier.frontier().iter().map(|f| f * TICK_NS).min().unwrap_or(u64::MAX);
             fire_windows(&mut windows, done_ns, c, output);
