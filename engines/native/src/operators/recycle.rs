@@ -10,8 +10,9 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::thread::LocalKey;
 
-use timely::container::DrainContainer;
-use timely::container::{Accountable, ContainerBuilder, LengthPreservingContainerBuilder, PushInto, SizableContainer};
+use timely::container::{
+    Accountable, ContainerBuilder, DrainContainer, LengthPreservingContainerBuilder, PushInto, SizableContainer,
+};
 use timely::dataflow::channels::pact::ExchangeCore;
 
 /// How many read containers a worker keeps of one type (some 64 x 8 KiB).

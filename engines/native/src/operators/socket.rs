@@ -18,13 +18,11 @@ use std::sync::mpsc::{self, Receiver as MpscReceiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use timely::container::CapacityContainerBuilder;
+use timely::container::{Accountable, CapacityContainerBuilder};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 use workloads::socket::{Line, MAX_LINE_BYTES};
 use workloads::{Observer, Recorder};
-
-use timely::container::Accountable;
 
 use crate::operators::keys::Batch;
 use crate::time::{CHUNK, TICK_NS};

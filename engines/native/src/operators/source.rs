@@ -21,15 +21,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use timely::container::CapacityContainerBuilder;
+use timely::container::{Accountable, CapacityContainerBuilder};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::order::PartialOrder;
 use timely::scheduling::Activator;
 use workloads::{Recorder, RunSpec, Schedule};
-
-use timely::container::Accountable;
 
 use crate::operators::keys::Batch;
 use crate::snapshot::Control;
