@@ -145,13 +145,6 @@ impl<'a> PushInto<KeyRecord<'a>> for KeyBatch {
     }
 }
 
-impl<'a> PushInto<&KeyRecord<'a>> for KeyBatch {
-    #[inline]
-    fn push_into(&mut self, (hash, key, time): &KeyRecord<'a>) {
-        self.push(*hash, key, *time)
-    }
-}
-
 /// What a source emits: a container it writes records into, and hands on whole, a chunk at a
 /// time, while the chunk is still in cache (an operator between the source and the exchange
 /// would leave every chunk of an activation to be partitioned cold: -19 %,
@@ -262,7 +255,7 @@ mod tests {
 
     fn batch(records: &[KeyRecord<'_>]) -> KeyBatch {
         let mut b = KeyBatch::default();
-        records.iter().for_each(|r| b.push_into(r));
+        records.iter().for_each(|&(hash, key, time)| b.push(hash, key, time));
         b
     }
 
