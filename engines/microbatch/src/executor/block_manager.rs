@@ -10,12 +10,12 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::executor::messages::Msg;
-use crate::rdd::data::give_back;
+use crate::rdd::data::{give_back, Pages};
 use crate::rdd::lineage::{walk, Visitor};
 use crate::rdd::{Partition, RddId, RddNode, ReduceFn, Shuffle, ShuffleId, TaskContext};
 
-/// One shuffle block: a map partition's serialised records for one reduce partition.
-pub type Block = Arc<Vec<u8>>;
+/// One shuffle block: a map partition's serialised records for one reduce partition, in pages.
+pub type Block = Arc<Pages>;
 
 /// What one map task wrote: where each reduce partition's block went, and the blocks.
 struct MapOutput {
@@ -52,7 +52,7 @@ impl BlockManager {
         shuffle: ShuffleId,
         map: usize,
         placement: &[usize],
-        blocks: Vec<Vec<u8>>,
+        blocks: Vec<Pages>,
     ) -> impl Iterator<Item = Msg> + '_ {
         let blocks: Vec<Block> = blocks.into_iter().map(Arc::new).collect();
         let output = MapOutput { placement: placement.to_vec(), blocks };
@@ -174,8 +174,8 @@ impl TaskContext for Cx<'_> {
     fn reduce(&mut self, shuffle: ShuffleId, p: usize, reduce: &ReduceFn) -> Partition {
         // In map-partition order, so a reduce reads its inputs in the same order on every run.
         let blocks = self.bm.blocks.get(&(shuffle, p));
-        let blocks: Vec<&[u8]> = blocks.into_iter().flat_map(|b| b.values().map(|d| d.as_slice())).collect();
-        reduce(&blocks)
+        let pages = blocks.into_iter().flat_map(|b| b.values().flat_map(|pages| pages.iter().map(Vec::as_slice)));
+        reduce(&pages.collect::<Vec<&[u8]>>())
     }
 
     fn stored_block(&mut self, id: u64) -> Option<Arc<Vec<u8>>> {
@@ -194,7 +194,7 @@ mod tests {
         let reduced = sc.parallelize(vec![(1u64, 1u64), (2, 2), (3, 3)], 2).reduce_by_key_n(|a, b| a + b, 2);
         let Kind::Shuffled(shuffle, _) = &reduced.node.kind else { panic!("a shuffled RDD") };
         let mut bm = BlockManager::default();
-        let block = |v: Vec<(u64, u64)>| Arc::new(bincode::serialize(&v).unwrap());
+        let block = |v: Vec<(u64, u64)>| Arc::new(vec![bincode::serialize(&v).unwrap()]);
         // Reduce partition 0 waits for both map partitions' blocks, and says so.
         assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
         bm.put_shuffle_block(shuffle.id, 0, 1, block(vec![(2, 2)]));
@@ -220,7 +220,7 @@ mod tests {
     fn a_kept_map_output_is_pushed_again_to_where_a_lost_reducer_is_now() {
         let mut bm = BlockManager::default();
         let pushed: Vec<(usize, usize)> = bm
-            .put_map_output(7, 3, &[0, 1, 0], vec![vec![10], vec![11], vec![12]])
+            .put_map_output(7, 3, &[0, 1, 0], vec![vec![vec![10]], vec![vec![11]], vec![vec![12]]])
             .map(|m| match m {
                 Msg::Block { to, reduce, map: 3, shuffle: 7, .. } => (to, reduce),
                 other => panic!("{other:?}"),
@@ -232,7 +232,7 @@ mod tests {
         let again = bm.resend(1, &[0, 0, 0]);
         assert_eq!(again.len(), 1);
         let Msg::Block { to: 0, reduce: 1, map: 3, data, .. } = &again[0] else { panic!("{again:?}") };
-        assert_eq!(**data, vec![11]);
+        assert_eq!(**data, vec![vec![11]]);
         assert!(bm.resend(1, &[0, 0, 0]).is_empty());
         assert_eq!(bm.resend(0, &[2, 2, 2]).len(), 3);
         // Forgetting the shuffle drops the map output too.

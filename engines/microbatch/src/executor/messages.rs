@@ -60,8 +60,8 @@ pub enum Msg {
         reduce: usize,
         /// The map partition that wrote it (a map task run again writes the same block again).
         map: usize,
-        /// Serialised records (shared with the map side's kept copy within a process).
-        data: Arc<Vec<u8>>,
+        /// Serialised records in pages (shared with the map side's kept copy within a process).
+        data: Arc<crate::rdd::data::Pages>,
     },
     /// Executor to driver.
     Done {

@@ -35,16 +35,15 @@ pub type SourceFn = Arc<dyn Fn(usize) -> Partition + Send + Sync>;
 pub type NarrowFn = Arc<dyn Fn(&Partition) -> Partition + Send + Sync>;
 /// Turns partition `p` of the shuffle's parent, read in a task's context, into one serialised
 /// block per reduce partition (map-side combine): `(cx, parent, p, reducers)`.
-pub type MapSideFn = Arc<
-    dyn Fn(&mut dyn crate::rdd::TaskContext, &Arc<crate::rdd::RddNode>, usize, usize) -> Vec<Vec<u8>> + Send + Sync,
->;
+pub type MapSideFn =
+    Arc<dyn Fn(&mut dyn crate::rdd::TaskContext, &Arc<crate::rdd::RddNode>, usize, usize) -> Vec<Pages> + Send + Sync>;
 /// Pushes every record of a partition (`p`), in order, to a sink, reading its parents in the
 /// task's context: a stage's narrow transformations record by record.
 pub type PipeFn<T> = Arc<dyn Fn(&mut dyn crate::rdd::TaskContext, usize, &mut dyn FnMut(&T)) + Send + Sync>;
 /// Computes a whole partition (`p`) in a task's context.
 pub type CollectFn = Arc<dyn Fn(&mut dyn crate::rdd::TaskContext, usize) -> Partition + Send + Sync>;
-/// Turns every block of a reduce partition (one per map partition, in map-partition order) into
-/// the partition.
+/// Turns every page of every block of a reduce partition (blocks in map-partition order, a
+/// block's pages in order) into the partition.
 pub type ReduceFn = Arc<dyn Fn(&[&[u8]]) -> Partition + Send + Sync>;
 /// Decodes a received block into a partition.
 pub type DecodeFn = Arc<dyn Fn(&[u8]) -> Partition + Send + Sync>;
@@ -93,64 +92,108 @@ impl Ids {
     }
 }
 
-/// `n` shuffle blocks written record by record (bincode's encoding of a `Vec<T>`: the length,
-/// then the records), each buffer sized up front for an even share of `records` records of about
-/// `record_bytes` each: a `Vec` of the records per block, then each serialised and grown by
-/// doubling, had cost 5 % of a shuffling job's instructions in copies.
+/// A shuffle block (a map partition's records for one reduce partition) as pages, each a
+/// serialised `Vec` of its records (bincode's encoding: the length, then the records), in
+/// order. Pages are at most [`PAGE`] bytes (a record never straddles two), so that any page
+/// freed can hold any later block's records: blocks sized whole were, at a rising rate, always
+/// a little larger than every freed one, and every block was new memory
+/// (`results/PERFORMANCE.md` §26). Spark's shuffle files and Flink's network buffers are
+/// likewise written in pages (the page cache's, Flink's memory segments).
+pub type Pages = Vec<Vec<u8>>;
+
+/// The most bytes of records a page holds.
+pub(crate) const PAGE: usize = 4 << 20;
+
+/// Below this much room left, a page is full (a record larger than this grows its page).
+const ROOM: usize = 1024;
+
+/// `n` shuffle blocks written record by record into pages, the first page of each sized up front
+/// for an even share of `records` records of about `record_bytes` each: a `Vec` of the records
+/// per block, then each serialised and grown by doubling, had cost 5 % of a shuffling job's
+/// instructions in copies.
 pub(crate) struct BlockWriter {
-    blocks: Vec<(Vec<u8>, u64)>,
+    blocks: Vec<Block>,
+}
+
+/// A block being written: its full pages, the page being written and its records.
+struct Block {
+    pages: Pages,
+    page: Vec<u8>,
+    count: u64,
+}
+
+impl Block {
+    fn new(capacity: usize) -> Self {
+        let mut page = buffer(capacity);
+        page.extend_from_slice(&0u64.to_le_bytes());
+        Self { pages: Vec::new(), page, count: 0 }
+    }
+
+    /// Closes the page being written: its record count into its head.
+    fn close(&mut self, next: Vec<u8>) {
+        let mut full = std::mem::replace(&mut self.page, next);
+        full[..8].copy_from_slice(&self.count.to_le_bytes());
+        self.pages.push(full);
+        self.count = 0;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn turn_page(&mut self) {
+        let mut next = buffer(PAGE);
+        next.extend_from_slice(&0u64.to_le_bytes());
+        self.close(next);
+    }
 }
 
 impl BlockWriter {
     /// `n` empty blocks for `records` records in all.
     pub(crate) fn new(n: usize, records: usize, record_bytes: usize) -> Self {
         let share = records / n.max(1);
-        let capacity = 8 + (share + share / 8 + 4) * record_bytes;
-        let blocks = (0..n)
-            .map(|_| {
-                let mut b = buffer(capacity);
-                b.extend_from_slice(&0u64.to_le_bytes());
-                (b, 0)
-            })
-            .collect();
-        Self { blocks }
+        let capacity = (8 + (share + share / 8 + 4) * record_bytes).clamp(4 * ROOM, PAGE);
+        Self { blocks: (0..n).map(|_| Block::new(capacity)).collect() }
     }
 
     /// Appends `record` to block `b`.
     #[inline]
     pub(crate) fn push<T: Serialize + ?Sized>(&mut self, b: usize, record: &T) {
-        let (bytes, count) = &mut self.blocks[b];
-        bincode::serialize_into(&mut *bytes, record).expect("serialise a shuffle record");
-        *count += 1;
+        let block = &mut self.blocks[b];
+        if block.page.capacity() - block.page.len() < ROOM {
+            block.turn_page();
+        }
+        bincode::serialize_into(&mut block.page, record).expect("serialise a shuffle record");
+        block.count += 1;
     }
 
-    /// The blocks, each a serialised `Vec` of its records.
-    pub(crate) fn finish(self) -> Vec<Vec<u8>> {
+    /// The blocks, each its pages (none for a block without records).
+    pub(crate) fn finish(self) -> Vec<Pages> {
         self.blocks
             .into_iter()
-            .map(|(mut bytes, count)| {
-                bytes[..8].copy_from_slice(&count.to_le_bytes());
-                bytes
+            .map(|mut b| {
+                if b.count > 0 {
+                    b.close(Vec::new());
+                } else {
+                    keep(&mut BUFFERS.lock().expect("shuffle buffers"), std::mem::take(&mut b.page));
+                }
+                b.pages
             })
             .collect()
     }
 }
 
-/// The buffers of shuffle blocks nothing holds any more (their shuffle forgotten on every
+/// The pages of shuffle blocks nothing holds any more (their shuffle forgotten on every
 /// executor that had them), written into again by the next blocks, as Spark writes its shuffle
 /// files again through the page cache. A new buffer for every block of every batch was memory
 /// the kernel had to map and zero: 56 % of the CPU time of micro-batch sensors at max
-/// (`results/PERFORMANCE.md` §20). Only buffers that once held live blocks come back, and a
+/// (`results/PERFORMANCE.md` §20, §26). Only pages that once held live blocks come back, and a
 /// block takes one whenever one is kept, so what is kept and live together never exceeds the
 /// most that was ever live at once.
 static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
-/// Buffers kept at most.
+/// Pages kept at most.
 const KEPT: usize = 4096;
 
-/// An empty buffer for a block of about `capacity` bytes: a kept one that holds it, or a new
-/// one with a quarter more room (pages it never writes cost nothing), so that the blocks of
-/// later batches, a little larger at a rising rate, fit in it when it comes back.
+/// An empty page of at least `capacity` bytes: a kept one that holds it, or a new one.
 fn buffer(capacity: usize) -> Vec<u8> {
     match take_kept(&mut BUFFERS.lock().expect("shuffle buffers"), capacity) {
         Some(mut b) if b.capacity() >= capacity => {
@@ -158,7 +201,7 @@ fn buffer(capacity: usize) -> Vec<u8> {
             b
         }
         // Too small: let it go rather than grow it (growing copies what it held).
-        _ => Vec::with_capacity(capacity + capacity / 4),
+        _ => Vec::with_capacity(capacity),
     }
 }
 
@@ -171,17 +214,22 @@ fn take_kept(kept: &mut Vec<Vec<u8>>, capacity: usize) -> Option<Vec<u8>> {
     at.map(|i| kept.swap_remove(i))
 }
 
-/// Gives a block's buffer back to be written into again, once nothing else holds the block.
-pub(crate) fn give_back(block: Arc<Vec<u8>>) {
-    keep(&mut BUFFERS.lock().expect("shuffle buffers"), block);
+/// Gives a block's pages back to be written into again, once nothing else holds the block.
+pub(crate) fn give_back(block: Arc<Pages>) {
+    give_back_into(&mut BUFFERS.lock().expect("shuffle buffers"), block);
 }
 
-/// Keeps `block`'s buffer in `kept` if nothing else holds the block and fewer than [`KEPT`] are.
-fn keep(kept: &mut Vec<Vec<u8>>, block: Arc<Vec<u8>>) {
-    if let Ok(b) = Arc::try_unwrap(block) {
-        if kept.len() < KEPT {
-            kept.push(b);
-        }
+/// Keeps `block`'s pages in `kept` if nothing else holds the block.
+fn give_back_into(kept: &mut Vec<Vec<u8>>, block: Arc<Pages>) {
+    if let Ok(pages) = Arc::try_unwrap(block) {
+        pages.into_iter().for_each(|page| keep(kept, page));
+    }
+}
+
+/// Keeps `page` in `kept` if fewer than [`KEPT`] are.
+fn keep(kept: &mut Vec<Vec<u8>>, page: Vec<u8>) {
+    if kept.len() < KEPT && page.capacity() > 0 {
+        kept.push(page);
     }
 }
 
@@ -256,27 +304,47 @@ mod tests {
     #[test]
     fn a_block_nothing_holds_is_written_into_again() {
         let mut kept = Vec::new();
-        let (small, large) = (Arc::new(Vec::<u8>::with_capacity(100)), Arc::new(Vec::<u8>::with_capacity(1000)));
+        let small = Arc::new(vec![Vec::<u8>::with_capacity(100)]);
+        let large = Arc::new(vec![Vec::<u8>::with_capacity(1000), Vec::with_capacity(200)]);
         // Held elsewhere too (the reducer's copy): not kept until the last holder lets go.
         let elsewhere = Arc::clone(&small);
-        keep(&mut kept, small);
+        give_back_into(&mut kept, small);
         assert!(kept.is_empty());
-        keep(&mut kept, elsewhere);
-        keep(&mut kept, large);
-        assert_eq!(kept.len(), 2);
-        // The smallest that holds the block, else the largest.
+        give_back_into(&mut kept, elsewhere);
+        give_back_into(&mut kept, large);
+        assert_eq!(kept.len(), 3, "every page of a block nothing holds");
+        // The smallest that holds the page, else the largest.
         assert_eq!(take_kept(&mut kept, 50).map(|b| b.capacity()), Some(100));
-        keep(&mut kept, Arc::new(Vec::with_capacity(100)));
+        keep(&mut kept, Vec::with_capacity(100));
         assert_eq!(take_kept(&mut kept, 5000).map(|b| b.capacity()), Some(1000));
         assert_eq!(take_kept(&mut kept, 10).map(|b| b.capacity()), Some(100));
+        assert_eq!(take_kept(&mut kept, 10).map(|b| b.capacity()), Some(200));
         assert_eq!(take_kept(&mut kept, 10), None);
         // A block written into a kept buffer reads back as written.
         let mut w = BlockWriter::new(2, 10, 8);
         (0..10u64).for_each(|x| w.push((x % 2) as usize, &x));
         let blocks = w.finish();
         let mut read = Vec::new();
-        read_block(&blocks[1], |x: u64| read.push(x));
+        blocks[1].iter().for_each(|page| _ = read_block(page, |x: u64| read.push(x)));
         assert_eq!(read, [1, 3, 5, 7, 9]);
+    }
+
+    #[test]
+    fn a_block_is_written_in_pages_that_read_back_in_order_and_none_for_no_records() {
+        // Sized up front for far fewer records than come: pages are turned, none grows.
+        let mut w = BlockWriter::new(3, 100, 8);
+        let n = 2 * PAGE as u64 / 8;
+        (0..n).for_each(|x| w.push(if x % 2 == 0 { 0 } else { 2 }, &x));
+        let blocks = w.finish();
+        assert!(blocks[0].len() >= 2, "{} pages", blocks[0].len());
+        assert!(blocks[0].iter().all(|page| page.len() <= PAGE), "no page grew past a page");
+        assert!(blocks[1].is_empty(), "a block without records has no page");
+        for (b, rest) in [(0, 0), (2, 1)] {
+            let mut read = Vec::new();
+            let count: usize = blocks[b].iter().map(|page| read_block(page, |x: u64| read.push(x))).sum();
+            assert_eq!(count, blocks[b].iter().map(|page| block_len(page)).sum::<usize>());
+            assert!(read.iter().copied().eq((0..n).filter(|x| x % 2 == rest)), "block {b} in order");
+        }
     }
 
     #[test]
