@@ -116,15 +116,20 @@ fn live_status(observer: &Observer, duration_ns: u64) -> Option<StatusThread> {
     let thread = std::thread::spawn(move || {
         let started = std::time::Instant::now();
         let mut printed = 0;
+        // The inputs recorded as of the last line, and when: records/s is over the time since.
+        let mut last = (started, 0u64);
         while !flag.load(Relaxed) {
             std::thread::sleep(std::time::Duration::from_millis(250));
             let elapsed = started.elapsed().as_secs();
-            let Some((_, rps, p99)) = observer.live() else { continue };
+            let due = if plain { elapsed >= printed + 10 } else { last.0.elapsed().as_secs_f64() >= 1.0 };
+            let Some((recorded, p99)) = observer.live().filter(|_| due) else { continue };
+            let rps = recorded.saturating_sub(last.1) as f64 / last.0.elapsed().as_secs_f64();
+            last = (std::time::Instant::now(), recorded);
             let line = format!("{rps:>12.0} records/s  p99 {p99:>9.2} ms");
-            if plain && elapsed >= printed + 10 {
+            if plain {
                 printed = elapsed - elapsed % 10;
                 eprintln!("{elapsed:>5} s {line}");
-            } else if !plain {
+            } else {
                 bar.set_position(elapsed.min(seconds));
                 bar.set_message(line);
             }

@@ -15,6 +15,8 @@ use crate::spec::SECOND_NS;
 
 struct Shared {
     live: Mutex<BTreeMap<usize, TimelineBucket>>,
+    /// Inputs the workers have recorded, as of each one's last published interval.
+    recorded: std::sync::atomic::AtomicU64,
     epoch: OnceLock<Instant>,
     warmup_ns: u64,
     timeline_ns: u64,
@@ -56,6 +58,7 @@ impl Observer {
         Self {
             shared: Arc::new(Shared {
                 live: Mutex::new(BTreeMap::new()),
+                recorded: std::sync::atomic::AtomicU64::new(0),
                 epoch: OnceLock::new(),
                 warmup_ns,
                 timeline_ns: timeline_ns.max(1),
@@ -110,18 +113,22 @@ impl Observer {
             report: RunReport::empty(s.timeline_ns),
             observer: self.clone(),
             finished: false,
+            published_inputs: 0,
         }
     }
 
-    /// The latest interval every worker has finished: `(interval start s, input records/s, p99
-    /// ms)`, for a live status line. Workers publish an interval once, when they move past it.
-    pub fn live(&self) -> Option<(f64, f64, f64)> {
+    /// For a live status line: `(inputs recorded so far, p99 input latency ms of the latest
+    /// interval a worker has finished)`. Workers publish once an interval, when they move past it,
+    /// with the inputs they recorded since the last time: a status line's records/s is the
+    /// difference between two calls over the time between them. An interval's own count would
+    /// not do: the micro-batch engine records a batch's inputs when the batch is done, into the
+    /// intervals they arrived in, which are past by then.
+    pub fn live(&self) -> Option<(u64, f64)> {
         let live = self.shared.live.lock().expect("observer lock");
-        let (&i, b) = live.iter().next_back()?;
-        let secs = self.shared.timeline_ns as f64 / 1e9;
+        let (_, b) = live.iter().next_back()?;
         let h = &b.input_latency_us;
         let p99 = if h.is_empty() { 0.0 } else { h.value_at_quantile(0.99) as f64 / 1000.0 };
-        Some((i as f64 * secs, b.inputs as f64 / secs, p99))
+        Some((self.shared.recorded.load(std::sync::atomic::Ordering::Relaxed), p99))
     }
 
     /// Merges every finished recorder's report.
@@ -145,6 +152,8 @@ pub struct Recorder {
     report: RunReport,
     observer: Observer,
     finished: bool,
+    /// `report.inputs` when this worker last published an interval.
+    published_inputs: u64,
 }
 
 impl Recorder {
@@ -170,14 +179,18 @@ impl Recorder {
         &mut self.report.timeline[i]
     }
 
-    /// Adds this worker's last interval to the observer's live view (once per interval).
+    /// Adds this worker's last interval to the observer's live view (once per interval), and the
+    /// inputs it recorded since the last time (see [`Observer::live`]).
     #[cold]
-    fn publish(&self) {
+    fn publish(&mut self) {
         if let Some(last) = self.report.timeline.len().checked_sub(1) {
             let mut live = self.observer.shared.live.lock().expect("observer lock");
             let b = &self.report.timeline[last];
             let entry = live.entry(last).or_insert_with(TimelineBucket::new);
             entry.inputs += b.inputs;
+            let recorded = self.report.inputs - self.published_inputs;
+            self.observer.shared.recorded.fetch_add(recorded, std::sync::atomic::Ordering::Relaxed);
+            self.published_inputs = self.report.inputs;
             entry.outputs += b.outputs;
             let _ = entry.output_latency_us.add(&b.output_latency_us);
             let _ = entry.input_latency_us.add(&b.input_latency_us);

@@ -38,3 +38,23 @@ fn recorders_merge_without_sharing() {
     assert!(r.output_latency_us.value_at_quantile(1.0) >= 499_000);
     assert_eq!(r.skipped_lines, [(1, 2), (4, 6)]);
 }
+
+#[test]
+fn the_live_view_counts_inputs_recorded_into_intervals_already_past() {
+    let obs = Observer::with(0, SECOND_NS, Collect::Full);
+    obs.start();
+    let mut r = obs.recorder();
+    // As the micro-batch listener does: a batch's outputs first, then its inputs at their
+    // arrival times, one interval back.
+    r.output_latency(500_000_000, 1_200_000_000);
+    r.inputs(1_000, 600_000_000);
+    r.output_latency(1_500_000_000, 2_200_000_000);
+    r.inputs(3_000, 1_600_000_000);
+    assert_eq!(obs.live().map(|(n, _)| n), Some(1_000), "as of the interval that ended at 2 s");
+    r.output_latency(2_500_000_000, 3_100_000_000);
+    assert_eq!(obs.live().map(|(n, _)| n), Some(4_000), "as of the interval that ended at 3 s");
+    // The report keeps each input at its arrival.
+    r.finish();
+    let t = obs.report().timeline;
+    assert_eq!(t.iter().map(|b| b.inputs).collect::<Vec<_>>(), [1_000, 3_000, 0, 0]);
+}
