@@ -188,9 +188,6 @@ impl Recorder {
             let b = &self.report.timeline[last];
             let entry = live.entry(last).or_insert_with(TimelineBucket::new);
             entry.inputs += b.inputs;
-            let recorded = self.report.inputs - self.published_inputs;
-            self.observer.shared.recorded.fetch_add(recorded, std::sync::atomic::Ordering::Relaxed);
-            self.published_inputs = self.report.inputs;
             entry.outputs += b.outputs;
             let _ = entry.output_latency_us.add(&b.output_latency_us);
             let _ = entry.input_latency_us.add(&b.input_latency_us);
@@ -198,6 +195,14 @@ impl Recorder {
                 live.pop_first();
             }
         }
+        self.count_recorded();
+    }
+
+    /// Adds the inputs recorded since the last time to the observer's live count.
+    fn count_recorded(&mut self) {
+        let recorded = self.report.inputs.saturating_sub(self.published_inputs);
+        self.observer.shared.recorded.fetch_add(recorded, std::sync::atomic::Ordering::Relaxed);
+        self.published_inputs = self.report.inputs;
     }
 
     /// Counts `n` input records ingested at `now_ns`.
@@ -413,10 +418,16 @@ impl Recorder {
     /// A commit point of a run that spans process restarts ([`crate::contract::journal`]): what
     /// was observed since the last one goes to the journal. Nothing in other runs.
     pub fn commit(&mut self, commit: Commit) {
-        let Some(journal) = self.journal.as_mut() else { return };
+        if self.journal.is_none() {
+            return;
+        }
+        // The journal takes what was observed since the last commit out of the report.
+        self.count_recorded();
+        let journal = self.journal.as_mut().expect("a journal");
         if let Err(e) = journal.append(commit, &mut self.report) {
             self.observer.note(e);
         }
+        self.published_inputs = self.report.inputs;
     }
 
     /// Hands the report to the observer. Dropping a recorder does the same.
