@@ -14,7 +14,6 @@ use workloads::keyed::StrMap;
 use workloads::Recorder;
 
 use crate::operators::keys::{by_key, KeyBatch};
-use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 
@@ -33,20 +32,16 @@ pub fn running_count<'s>(
         move |(input, frontier), _output| {
             let mut r = recorder.borrow_mut();
             input.for_each(|cap, data| {
-                epochs.admit(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d));
-                give_back(std::mem::take(data));
+                epochs.admit_exchanged(time_of(&cap), || (), data, |d| count(&mut counts, &mut r, d));
             });
-            epochs.settle(
+            epochs.settle_exchanged(
                 frontier.frontier(),
                 &mut (&mut counts, &mut *r),
                 |(counts, r), epoch| {
                     control.put(epoch, "count", &**counts);
                     control.put_outputs(epoch, r);
                 },
-                |(counts, r), (), mut data| {
-                    count(counts, r, &mut data);
-                    give_back(data);
-                },
+                |(counts, r), (), data| count(counts, r, data),
             );
         }
     })

@@ -13,7 +13,7 @@ use timely::dataflow::Stream;
 use workloads::output::Alert;
 use workloads::sensors::{SensorSpec, SensorWindow, Threshold};
 
-use crate::operators::recycle::{self, give_back, Recycle};
+use crate::operators::recycle::{self, Recycle};
 use crate::operators::{time_of, waker};
 use crate::snapshot::rescale::sensor_route;
 use crate::snapshot::Control;
@@ -64,24 +64,22 @@ pub fn detect<'s>(
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
                 let held = || cap.retain_least(0).expect("output 0");
-                epochs.admit(time_of(&cap), held, data, |data| {
+                epochs.admit_exchanged(time_of(&cap), held, data, |data| {
                     check(&mut windows, data, &mut alerts);
                     if !alerts.is_empty() {
                         output.session(&cap).give_iterator(alerts.drain(..));
                     }
                 });
-                give_back(std::mem::take(data));
             });
-            epochs.settle(
+            epochs.settle_exchanged(
                 frontier.frontier(),
                 &mut windows,
                 |windows, epoch| state.put(epoch, "detect", &*windows),
-                |windows, cap, mut data| {
-                    check(windows, &mut data, &mut alerts);
+                |windows, cap, data| {
+                    check(windows, data, &mut alerts);
                     if !alerts.is_empty() {
                         output.session(&cap).give_iterator(alerts.drain(..));
                     }
-                    give_back(data);
                 },
             );
         }

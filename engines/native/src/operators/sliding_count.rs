@@ -9,7 +9,6 @@ use timely::dataflow::Stream;
 use workloads::hashtags::{HashtagSpec, HashtagWindow, SlidingTopK};
 
 use crate::operators::keys::{by_key, KeyBatch};
-use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -34,8 +33,7 @@ pub fn sliding_count<'s>(
         let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
             input.for_each(|c, data| {
-                epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d));
-                give_back(std::mem::take(data));
+                epochs.admit_exchanged(time_of(&c), || (), data, |d| add(&mut windows, d));
             });
             let Some(c) = cap.as_mut() else { return };
             // A window is emitted at its end (or the capability, if later).
@@ -45,7 +43,7 @@ pub fn sliding_count<'s>(
                     output.session(&c.delayed(&at)).give(w);
                 })
             };
-            epochs.settle(
+            epochs.settle_exchanged(
                 frontier.frontier(),
                 &mut windows,
                 |windows, epoch| {
@@ -53,10 +51,7 @@ pub fn sliding_count<'s>(
                     fire(windows, epoch * TICK_NS - 1);
                     state.put(epoch, "window", &*windows);
                 },
-                |windows, (), mut data| {
-                    add(windows, &mut data);
-                    give_back(data);
-                },
+                |windows, (), data| add(windows, data),
             );
             let f = frontier.frontier().first().copied();
             fire(&mut windows, f.map(|f| f * TICK_NS).unwrap_or(u64::MAX));

@@ -12,7 +12,6 @@ use workloads::keyed::StrMap;
 use workloads::output::WindowedCount;
 
 use crate::operators::keys::{by_key, KeyBatch};
-use crate::operators::recycle::give_back;
 use crate::operators::{time_of, waker};
 use crate::snapshot::Control;
 use crate::time::TICK_NS;
@@ -38,11 +37,10 @@ pub fn tumbling_count<'s>(
         let mut epochs = state.aligner(&["window"], waker(&scope, &info));
         move |(input, frontier), output| {
             input.for_each(|c, data| {
-                epochs.admit(time_of(&c), || (), data, |d| add(&mut windows, d));
-                give_back(std::mem::take(data));
+                epochs.admit_exchanged(time_of(&c), || (), data, |d| add(&mut windows, d));
             });
             let Some(c) = cap.as_ref() else { return };
-            epochs.settle(
+            epochs.settle_exchanged(
                 frontier.frontier(),
                 &mut windows,
                 |windows, epoch| {
@@ -51,10 +49,7 @@ pub fn tumbling_count<'s>(
                     fire_windows(windows, epoch * TICK_NS - 1, c, output);
                     state.put(epoch, "window", &*windows);
                 },
-                |windows, (), mut data| {
-                    add(windows, &mut data);
-                    give_back(data);
-                },
+                |windows, (), data| add(windows, data),
             );
             let done_ns = frontier.frontier().iter().map(|f| f * TICK_NS).min().unwrap_or(u64::MAX);
             fire_windows(&mut windows, done_ns, c, output);

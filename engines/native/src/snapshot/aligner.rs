@@ -8,6 +8,7 @@ use std::rc::Rc;
 use timely::progress::frontier::AntichainRef;
 use timely::scheduling::Activator;
 
+use crate::operators::recycle::{give_back, Recycle};
 use crate::snapshot::epochs::Epochs;
 use crate::time::END_TICK;
 
@@ -100,6 +101,37 @@ impl<C: Default, S> Aligner<C, S> {
             self.epochs.wake_when_the_bound_moves(&self.waker);
             self.asked = Some(moves);
         }
+    }
+}
+
+impl<C: Recycle + Default, S> Aligner<C, S> {
+    /// [`Aligner::admit`] of a container an exchange filled: once processed, it goes back to the
+    /// worker's pool for the exchange to write into again (`operators::recycle`).
+    #[inline]
+    pub fn admit_exchanged(
+        &mut self,
+        time: u64,
+        stamp: impl FnOnce() -> S,
+        data: &mut C,
+        process: impl FnOnce(&mut C),
+    ) {
+        self.admit(time, stamp, data, process);
+        give_back(std::mem::take(data));
+    }
+
+    /// [`Aligner::settle`] of containers an exchange filled: each held one, once processed, goes
+    /// back to the worker's pool.
+    pub fn settle_exchanged<St: ?Sized>(
+        &mut self,
+        frontier: AntichainRef<'_, u64>,
+        state: &mut St,
+        snapshot: impl FnMut(&mut St, u64),
+        mut process: impl FnMut(&mut St, S, &mut C),
+    ) {
+        self.settle(frontier, state, snapshot, |state, stamp, mut data| {
+            process(state, stamp, &mut data);
+            give_back(data);
+        });
     }
 }
 
