@@ -13,29 +13,27 @@ use crate::verify::Judge;
 /// Judges a hashtags run.
 pub fn run(judge: &Judge<'_>, spec: &HashtagSpec, g: &TweetGenerator) -> Verdict {
     let outputs = &judge.report.outputs.hashtags;
-    // The tweets each pane drew, over every core, by event time and (for windows by arrival) by
-    // arrival time in the same pass; then each distinct tweet's tags once, and the windows.
-    let by_arrival = judge.by_arrival();
-    let parts = judge.par_ranges(|p, offsets| {
-        let by_event = (|_, t| t, judge.times_monotone(p, false, offsets.end));
-        if by_arrival {
+    // The tweets each pane drew, over every core, by the windows' times and (for windows by
+    // arrival) by event time in the same pass; then each distinct tweet's tags once, and the
+    // windows.
+    let expected = |both: bool| {
+        let parts = judge.par_ranges(|p, offsets| {
             let filed = (|i, t| judge.window_time(p, i, t), judge.times_monotone(p, true, offsets.end));
-            let (event_time, draw) = (|i| g.schedule().event_time(p, i), |i| Some(g.draw(p, i)));
-            let pools = (PHASES, TWEET_POOL);
-            let (by_batch, by_event) =
-                by_filings_both(offsets, pools, spec.slide_ns, event_time, filed, by_event, draw);
-            (by_event, by_batch)
-        } else {
-            (oracle::pane_draws(g, p, offsets, spec.slide_ns, by_event.1, by_event.0), Default::default())
-        }
-    });
-    let (event_draws, batch_draws): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
-    let (event_draws, batch_draws) = (merge_all(event_draws), merge_all(batch_draws));
-    let (by_event, by_batch) = (oracle::drawn_panes(g, &event_draws), oracle::drawn_panes(g, &batch_draws));
-    judge.windows(|arrival| {
-        let panes = if arrival && by_arrival { &by_batch } else { &by_event };
-        hashtag_windows(outputs, &oracle::windows_of(panes, spec))
-    })
+            if both {
+                let by_event = (|_, t| t, judge.times_monotone(p, false, offsets.end));
+                let (event_time, draw) = (|i| g.schedule().event_time(p, i), |i| Some(g.draw(p, i)));
+                let pools = (PHASES, TWEET_POOL);
+                let (a, e) = by_filings_both(offsets, pools, spec.slide_ns, event_time, filed, by_event, draw);
+                (a, Some(e))
+            } else {
+                (oracle::pane_draws(g, p, offsets, spec.slide_ns, filed.1, filed.0), None)
+            }
+        });
+        let (first, event_time): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let windows = |parts: Vec<_>| oracle::windows_of(&oracle::drawn_panes(g, &merge_all(parts)), spec);
+        (windows(first), both.then(|| windows(event_time.into_iter().flatten().collect())))
+    };
+    judge.windows_in_one_pass(expected, |e| hashtag_windows(outputs, e))
 }
 
 /// Hashtag windows: each window once, with the oracle's total, distinct count and top-K.
