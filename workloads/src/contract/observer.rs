@@ -14,7 +14,8 @@ use crate::output::{Alert, WindowedCount, WordTotal};
 use crate::spec::SECOND_NS;
 
 struct Shared {
-    live: Mutex<BTreeMap<usize, TimelineBucket>>,
+    /// The input latencies of the last intervals the workers have published.
+    live: Mutex<BTreeMap<usize, hdrhistogram::Histogram<u64>>>,
     /// Inputs the workers have recorded, as of each one's last published interval.
     recorded: std::sync::atomic::AtomicU64,
     epoch: OnceLock<Instant>,
@@ -125,8 +126,7 @@ impl Observer {
     /// intervals they arrived in, which are past by then.
     pub fn live(&self) -> Option<(u64, f64)> {
         let live = self.shared.live.lock().expect("observer lock");
-        let (_, b) = live.iter().next_back()?;
-        let h = &b.input_latency_us;
+        let (_, h) = live.iter().next_back()?;
         let p99 = if h.is_empty() { 0.0 } else { h.value_at_quantile(0.99) as f64 / 1000.0 };
         Some((self.shared.recorded.load(std::sync::atomic::Ordering::Relaxed), p99))
     }
@@ -185,12 +185,8 @@ impl Recorder {
     fn publish(&mut self) {
         if let Some(last) = self.report.timeline.len().checked_sub(1) {
             let mut live = self.observer.shared.live.lock().expect("observer lock");
-            let b = &self.report.timeline[last];
-            let entry = live.entry(last).or_insert_with(TimelineBucket::new);
-            entry.inputs += b.inputs;
-            entry.outputs += b.outputs;
-            let _ = entry.output_latency_us.add(&b.output_latency_us);
-            let _ = entry.input_latency_us.add(&b.input_latency_us);
+            let entry = live.entry(last).or_insert_with(crate::histo::coarse);
+            let _ = entry.add(&self.report.timeline[last].input_latency_us);
             while live.len() > 4 {
                 live.pop_first();
             }
@@ -418,12 +414,9 @@ impl Recorder {
     /// A commit point of a run that spans process restarts ([`crate::contract::journal`]): what
     /// was observed since the last one goes to the journal. Nothing in other runs.
     pub fn commit(&mut self, commit: Commit) {
-        if self.journal.is_none() {
-            return;
-        }
-        // The journal takes what was observed since the last commit out of the report.
+        // The journal takes what was observed since the last commit out of the report: counted first.
         self.count_recorded();
-        let journal = self.journal.as_mut().expect("a journal");
+        let Some(journal) = self.journal.as_mut() else { return };
         if let Err(e) = journal.append(commit, &mut self.report) {
             self.observer.note(e);
         }

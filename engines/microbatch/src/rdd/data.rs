@@ -124,9 +124,14 @@ struct Block {
 
 impl Block {
     fn new(capacity: usize) -> Self {
+        Self { pages: Vec::new(), page: Self::empty_page(capacity), count: 0 }
+    }
+
+    /// A page of at least `capacity` bytes with a head for its record count.
+    fn empty_page(capacity: usize) -> Vec<u8> {
         let mut page = buffer(capacity);
         page.extend_from_slice(&0u64.to_le_bytes());
-        Self { pages: Vec::new(), page, count: 0 }
+        page
     }
 
     /// Closes the page being written: its record count into its head.
@@ -140,9 +145,7 @@ impl Block {
     #[cold]
     #[inline(never)]
     fn turn_page(&mut self) {
-        let mut next = buffer(PAGE);
-        next.extend_from_slice(&0u64.to_le_bytes());
-        self.close(next);
+        self.close(Self::empty_page(PAGE));
     }
 }
 
