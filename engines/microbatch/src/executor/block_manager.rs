@@ -194,7 +194,11 @@ mod tests {
         let reduced = sc.parallelize(vec![(1u64, 1u64), (2, 2), (3, 3)], 2).reduce_by_key_n(|a, b| a + b, 2);
         let Kind::Shuffled(shuffle, _) = &reduced.node.kind else { panic!("a shuffled RDD") };
         let mut bm = BlockManager::default();
-        let block = |v: Vec<(u64, u64)>| Arc::new(vec![bincode::serialize(&v).unwrap()]);
+        let block = |v: Vec<(u64, u64)>| {
+            let mut w = crate::rdd::data::BlockWriter::new(1, v.len(), 16);
+            v.iter().for_each(|r| w.push(0, r));
+            Arc::new(w.finish().pop().unwrap())
+        };
         // Reduce partition 0 waits for both map partitions' blocks, and says so.
         assert_eq!(bm.missing_inputs(&reduced.node, 0), vec![(shuffle.id, 0, 0, 2)]);
         bm.put_shuffle_block(shuffle.id, 0, 1, block(vec![(2, 2)]));

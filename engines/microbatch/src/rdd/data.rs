@@ -5,6 +5,7 @@ use std::any::Any;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+use bincode::Options as _;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -164,7 +165,7 @@ impl BlockWriter {
         if block.page.capacity() - block.page.len() < ROOM {
             block.turn_page();
         }
-        bincode::serialize_into(&mut block.page, record).expect("serialise a shuffle record");
+        shuffle_encoding().serialize_into(&mut block.page, record).expect("serialise a shuffle record");
         block.count += 1;
     }
 
@@ -277,15 +278,21 @@ pub(crate) fn hold(p: &Partition) {
 /// The records of `block` (as a [`BlockWriter`] wrote it), each handed to `f` as it is decoded:
 /// nothing collected on the way. Returns how many there were.
 pub(crate) fn read_block<T: DeserializeOwned>(block: &[u8], mut f: impl FnMut(T)) -> usize {
-    use bincode::Options;
     let count = block_len(block);
-    // `bincode::serialize`'s own options: fixed-width integers, trailing bytes allowed.
-    let options = bincode::DefaultOptions::new().with_fixint_encoding().allow_trailing_bytes();
-    let mut records = bincode::Deserializer::from_slice(&block[8..], options);
+    let mut records = bincode::Deserializer::from_slice(&block[8..], shuffle_encoding());
     for _ in 0..count {
         f(T::deserialize(&mut records).expect("a shuffle block this run wrote"));
     }
     count
+}
+
+/// How a shuffle block's records are encoded: integers as varints (small ones in a byte, signed
+/// ones zigzagged), so that a block holds about half the bytes of fixed-width integers, as Spark
+/// compresses its shuffle output by default (`spark.shuffle.compress`); trailing bytes allowed (a
+/// page is read record by record).
+fn shuffle_encoding() -> impl bincode::Options + Copy {
+    use bincode::Options;
+    bincode::DefaultOptions::new().with_varint_encoding().allow_trailing_bytes()
 }
 
 /// How many records `block` holds.
@@ -330,13 +337,16 @@ mod tests {
         let mut read = Vec::new();
         blocks[1].iter().for_each(|page| _ = read_block(page, |x: u64| read.push(x)));
         assert_eq!(read, [1, 3, 5, 7, 9]);
+        // Small integers in a byte each, after the page's count.
+        assert_eq!(blocks[1].iter().map(Vec::len).sum::<usize>(), 8 + 5);
     }
 
     #[test]
     fn a_block_is_written_in_pages_that_read_back_in_order_and_none_for_no_records() {
         // Sized up front for far fewer records than come: pages are turned, none grows.
         let mut w = BlockWriter::new(3, 100, 8);
-        let n = 2 * PAGE as u64 / 8;
+        // Varints of up to 5 bytes: each block two and a half pages of records.
+        let n = PAGE as u64;
         (0..n).for_each(|x| w.push(if x % 2 == 0 { 0 } else { 2 }, &x));
         let blocks = w.finish();
         assert!(blocks[0].len() >= 2, "{} pages", blocks[0].len());
