@@ -37,7 +37,7 @@ pub enum Fault {
 
 /// A fault spec that does not parse.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("bad fault `{0}`: use kill-worker:W@T, kill-process:P@T or slow-worker:W@T+D*F (T, D durations like 5s or 500ms, F a factor > 1)")]
+#[error("bad fault `{0}`: use kill-worker:W@T, kill-process:P@T or slow-worker:W@T+D*F (T, D durations like 5s or 500ms, D above 0, F a factor > 1)")]
 pub struct BadFault(pub String);
 
 /// Parses a duration such as `10s`, `250ms`, `2m`, `1500us` or `0`.
@@ -77,12 +77,9 @@ impl FromStr for Fault {
                 if !(factor > 1.0 && factor.is_finite()) {
                     return Err(bad());
                 }
-                Ok(Fault::SlowWorker {
-                    worker: who,
-                    at_ns: parse_duration_ns(at).ok_or_else(bad)?,
-                    for_ns: parse_duration_ns(dur).ok_or_else(bad)?,
-                    factor,
-                })
+                // An episode of no length slows nothing: refused rather than run as if it did.
+                let for_ns = parse_duration_ns(dur).filter(|&d| d > 0).ok_or_else(bad)?;
+                Ok(Fault::SlowWorker { worker: who, at_ns: parse_duration_ns(at).ok_or_else(bad)?, for_ns, factor })
             }
             _ => Err(bad()),
         }
@@ -162,8 +159,14 @@ mod tests {
             "slow-worker:2@1s+2s*4".parse(),
             Ok(Fault::SlowWorker { worker: 2, at_ns: SECOND_NS, for_ns: 2 * SECOND_NS, factor: 4.0 })
         );
-        for bad in ["kill-worker", "kill-worker:x@1s", "explode:1@1s", "kill-worker:1@soon", "slow-worker:1@1s+1s*0.5"]
-        {
+        for bad in [
+            "kill-worker",
+            "kill-worker:x@1s",
+            "explode:1@1s",
+            "kill-worker:1@soon",
+            "slow-worker:1@1s+1s*0.5",
+            "slow-worker:1@1s+0s*3",
+        ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }
