@@ -63,7 +63,7 @@ impl AdGenerator {
 
     /// Global event `k`'s hash, ad and type: both from one hash, the ad from its high half
     /// (`below` keeps the high bits of a product) and the type from its low half. Hashing the
-    /// hash again for the type was a quarter of what judging a YSB run costs
+    /// hash again for the type was a fourth mix per event, 8 % of judging a YSB run
     /// (`results/PERFORMANCE.md` §28).
     #[inline]
     fn ad(&self, k: u64) -> (u64, u32, EventType) {

@@ -109,7 +109,9 @@ pub(crate) const PAGE: usize = 4 << 20;
 const ROOM: usize = 1024;
 
 /// `n` shuffle blocks written record by record into pages, the first page of each sized up front
-/// for an even share of `records` records of about `record_bytes` each: a `Vec` of the records
+/// for an even share of `records` records of at most `record_bytes` each (callers give the
+/// record's size in memory; encoded as varints it is often half that, and the page is then
+/// larger than it needs, at most [`PAGE`]): a `Vec` of the records
 /// per block, then each serialised and grown by doubling, had cost 5 % of a shuffling job's
 /// instructions in copies.
 pub(crate) struct BlockWriter {
