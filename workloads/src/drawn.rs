@@ -5,6 +5,33 @@
 
 use std::collections::BTreeMap;
 
+/// Events [`Draw::draw_block`] draws at once.
+pub const BLOCK: usize = 64;
+
+/// Which text each event is: `(pool, index)`, or `None` for an event that counts nowhere. A
+/// closure `Fn(u64) -> Option<(usize, usize)>` is one; a type of its own may draw a block of
+/// events at once, faster than one by one.
+pub trait Draw {
+    /// What event `i` drew.
+    fn draw(&self, i: u64) -> Option<(usize, usize)>;
+
+    /// What events `start..start + BLOCK` drew, in order (a block may run past the events a
+    /// caller counts: it reads only the ones it asked for).
+    #[inline]
+    fn draw_block(&self, start: u64, out: &mut [Option<(usize, usize)>; BLOCK]) {
+        for (j, d) in out.iter_mut().enumerate() {
+            *d = self.draw(start + j as u64);
+        }
+    }
+}
+
+impl<F: Fn(u64) -> Option<(usize, usize)>> Draw for F {
+    #[inline]
+    fn draw(&self, i: u64) -> Option<(usize, usize)> {
+        self(i)
+    }
+}
+
 /// Draw counts over `pools` pools of `pool` texts each, a pool's counters allocated when it is
 /// first drawn from.
 #[derive(Clone, Debug)]
@@ -30,15 +57,12 @@ impl Drawn {
     /// block's draws first, pure arithmetic whose chains the processor overlaps, then their
     /// counters, whose increments would otherwise wait on each other between the draws.
     #[inline]
-    pub fn add_drawn(&mut self, offsets: std::ops::Range<u64>, draw: &impl Fn(u64) -> Option<(usize, usize)>) {
-        const BLOCK: usize = 64;
+    pub fn add_drawn(&mut self, offsets: std::ops::Range<u64>, draw: &impl Draw) {
         let mut drawn = [None; BLOCK];
         let mut k = offsets.start;
         while k < offsets.end {
             let n = ((offsets.end - k) as usize).min(BLOCK);
-            for (j, d) in drawn[..n].iter_mut().enumerate() {
-                *d = draw(k + j as u64);
-            }
+            draw.draw_block(k, &mut drawn);
             for &(p, index) in drawn[..n].iter().flatten() {
                 self.add(p, index);
             }
@@ -77,7 +101,7 @@ pub fn by_window(
     span: u64,
     monotone: bool,
     time: impl Fn(u64) -> u64,
-    draw: impl Fn(u64) -> Option<(usize, usize)>,
+    draw: &impl Draw,
 ) -> BTreeMap<u64, Drawn> {
     let mut filed: BTreeMap<u64, Drawn> = BTreeMap::new();
     if monotone {
@@ -86,7 +110,7 @@ pub fn by_window(
             let end = (time(i) / span + 1) * span;
             let next = first_where(i + 1, offsets.end, |k| time(k) >= end);
             let mut counts = filed.remove(&end).unwrap_or_else(|| Drawn::new(pools, pool));
-            counts.add_drawn(i..next, &draw);
+            counts.add_drawn(i..next, draw);
             filed.insert(end, counts);
             i = next;
         }
@@ -106,7 +130,7 @@ pub fn by_window(
                 &mut current.insert((end, filed.remove(&end).unwrap_or_else(|| Drawn::new(pools, pool)))).1
             }
         };
-        if let Some((p, index)) = draw(i) {
+        if let Some((p, index)) = draw.draw(i) {
             counts.add(p, index);
         }
     }
@@ -126,7 +150,7 @@ pub fn by_windows_both(
     span: u64,
     (first, first_monotone): (impl Fn(u64) -> u64, bool),
     (second, second_monotone): (impl Fn(u64) -> u64, bool),
-    draw: impl Fn(u64) -> Option<(usize, usize)>,
+    draw: impl Draw,
 ) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
     if !(first_monotone && second_monotone) {
         let a = by_window(offsets.clone(), (pools, pool), span, first_monotone, &first, &draw);
@@ -155,7 +179,7 @@ pub fn by_filings_both(
     event_time: impl Fn(u64) -> u64,
     (first, first_monotone): (impl Fn(u64, u64) -> u64, bool),
     (second, second_monotone): (impl Fn(u64, u64) -> u64, bool),
-    draw: impl Fn(u64) -> Option<(usize, usize)>,
+    draw: impl Draw,
 ) -> (BTreeMap<u64, Drawn>, BTreeMap<u64, Drawn>) {
     let (at_first, at_second) = (|i| first(i, event_time(i)), |i| second(i, event_time(i)));
     by_windows_both(offsets, pools, span, (at_first, first_monotone), (at_second, second_monotone), draw)
@@ -217,8 +241,8 @@ mod tests {
         for (first, m1) in cases {
             for (second, m2) in cases {
                 let (a, b) = by_windows_both(3..100, (1, 5), 20, (first, m1), (second, m2), draw);
-                assert_eq!(flat(a), flat(by_window(3..100, (1, 5), 20, m1, first, draw)));
-                assert_eq!(flat(b), flat(by_window(3..100, (1, 5), 20, m2, second, draw)));
+                assert_eq!(flat(a), flat(by_window(3..100, (1, 5), 20, m1, first, &draw)));
+                assert_eq!(flat(b), flat(by_window(3..100, (1, 5), 20, m2, second, &draw)));
             }
         }
     }
@@ -244,8 +268,8 @@ mod tests {
             |d: &BTreeMap<u64, Drawn>| d.iter().map(|(e, d)| (*e, d.each().collect::<Vec<_>>())).collect::<Vec<_>>();
         for span in [1, 10, 64, 5_000] {
             for range in [0..1_000, 17..18, 499..777, 5..5] {
-                let runs = by_window(range.clone(), (2, 4), span, true, time, draw);
-                let each = by_window(range.clone(), (2, 4), span, false, time, draw);
+                let runs = by_window(range.clone(), (2, 4), span, true, time, &draw);
+                let each = by_window(range.clone(), (2, 4), span, false, time, &draw);
                 assert_eq!(flat(&runs), flat(&each), "span {span}, {range:?}");
             }
         }

@@ -51,7 +51,7 @@ pub fn pane_draws(
     time: impl Fn(u64, u64) -> u64,
 ) -> BTreeMap<u64, Drawn> {
     let at = |i| time(i, g.schedule().event_time(p, i));
-    crate::drawn::by_window(offsets, (PHASES, TWEET_POOL), slide_ns, monotone, at, |i| Some(g.draw(p, i)))
+    crate::drawn::by_window(offsets, (PHASES, TWEET_POOL), slide_ns, monotone, at, &|i| Some(g.draw(p, i)))
 }
 
 /// The pane counts of per-pane draws: each distinct tweet's tags read once.

@@ -71,7 +71,7 @@ pub fn windowed_draws(
     time: impl Fn(u64, u64) -> u64,
 ) -> BTreeMap<u64, Drawn> {
     let at = |i| time(i, g.schedule().event_time(p, i));
-    crate::drawn::by_window(offsets, (1, g.pool().len()), window_ns, monotone, at, |i| Some((0, g.draw(p, i))))
+    crate::drawn::by_window(offsets, (1, g.pool().len()), window_ns, monotone, at, &|i| Some((0, g.draw(p, i))))
 }
 
 /// Occurrences per word of the lines `drawn` holds, each distinct line tokenised once.

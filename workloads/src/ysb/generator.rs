@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::hash::{below, mix3, mix64, SplitMix};
+use crate::drawn::BLOCK;
+use crate::hash::{below, below32, mix3, mix64, SplitMix};
 use crate::schedule::Schedule;
 use crate::ysb::event::{AdEvent, EventType, AD_TYPES};
 use crate::ysb::spec::YsbSpec;
@@ -16,7 +17,7 @@ const TABLE: u64 = 0x7ab1e;
 /// index alone: its ad (uniform over the table), its type, its user, page and address.
 #[derive(Clone, Debug)]
 pub struct AdGenerator {
-    ads: u64,
+    ads: u32,
     /// The campaign of each ad.
     table: Arc<[u32]>,
     schedule: Schedule,
@@ -26,7 +27,7 @@ pub struct AdGenerator {
 impl AdGenerator {
     /// A generator for `spec` over `schedule`.
     pub fn new(spec: &YsbSpec, schedule: Schedule, seed: u64) -> Self {
-        Self { ads: spec.ads() as u64, table: campaign_table(spec, seed).into(), schedule, seed }
+        Self { ads: spec.ads(), table: campaign_table(spec, seed).into(), schedule, seed }
     }
 
     /// Event `i` of partition `p`.
@@ -61,6 +62,15 @@ impl AdGenerator {
         (ad_id, event_type == EventType::View)
     }
 
+    /// [`AdGenerator::ad_and_view`] of events `start..start + BLOCK` of partition `p`, into
+    /// `ads` and `views`: what judging a run draws, in vector lanes where the processor
+    /// multiplies 64-bit lanes (AVX-512), six times as fast as one event at a time
+    /// (`results/PERFORMANCE.md` §29).
+    pub fn ads_and_views(&self, p: u32, start: u64, ads: &mut [u32; BLOCK], views: &mut [bool; BLOCK]) {
+        let step = u64::from(self.schedule.partitions());
+        ad_block(self.seed, self.ads, (self.schedule.global_index(p, start), step), ads, views);
+    }
+
     /// Global event `k`'s hash, ad and type: both from one hash, the ad from its high half
     /// (`below` keeps the high bits of a product) and the type from its low half. Hashing the
     /// hash again for the type was a fourth mix per event, 8 % of judging a YSB run
@@ -73,7 +83,7 @@ impl AdGenerator {
             1 => EventType::Click,
             _ => EventType::Purchase,
         };
-        (h, below(h, self.ads) as u32, event_type)
+        (h, below(h, u64::from(self.ads)) as u32, event_type)
     }
 
     /// The campaign of each ad (index: ad id): the static table the job joins with.
@@ -94,6 +104,19 @@ impl AdGenerator {
     /// The schedule.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
+    }
+}
+
+/// The ad of each global event `first + j * step` and whether it is a view (as
+/// [`AdGenerator::ad`], whose `below` needs the high half of a 64-bit product, one instruction
+/// on a scalar register and none in a vector lane: here in 32-bit products, `below32`), compiled
+/// for AVX-512 as well and chosen when the processor has it.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl"))]
+fn ad_block(seed: u64, ads: u32, (first, step): (u64, u64), out: &mut [u32; BLOCK], views: &mut [bool; BLOCK]) {
+    for (j, (ad, view)) in out.iter_mut().zip(views.iter_mut()).enumerate() {
+        let h = mix3(seed, EVENT, first + j as u64 * step);
+        *ad = below32(h, ads);
+        *view = below32(h << 32, 3) == 0;
     }
 }
 
@@ -154,6 +177,30 @@ mod tests {
         // ad's events are views (about 300 events an ad, 5 standard deviations either side).
         for (ad, (&v, &n)) in views.iter().zip(&ads).enumerate() {
             assert!((v as f64 / n as f64 - 1.0 / 3.0).abs() < 0.15, "ad {ad}: {v} views of {n}");
+        }
+    }
+
+    #[test]
+    fn a_block_of_ads_equals_its_events_one_by_one() {
+        // Whichever way the block is drawn (vector lanes where the processor has them): the
+        // same ads and views as each event's own, at every partition and block boundary.
+        for partitions in [1, 3] {
+            let g = generator(partitions, 5);
+            for p in 0..partitions {
+                for start in [0, 1, 63, 64, 1_000_003] {
+                    let (mut ads, mut views) = ([0; BLOCK], [false; BLOCK]);
+                    g.ads_and_views(p, start, &mut ads, &mut views);
+                    for (j, (ad, view)) in ads.into_iter().zip(views).enumerate() {
+                        let e = g.event(p, start + j as u64);
+                        assert_eq!(
+                            (ad, view),
+                            (e.ad_id, e.event_type == EventType::View),
+                            "p {p}, event {}",
+                            start + j as u64
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::drawn::Drawn;
+use std::sync::Arc;
+
+use crate::drawn::{Draw, Drawn, BLOCK};
 use crate::output::WindowedCount;
 use crate::ysb::event::{AdEvent, EventType};
 use crate::ysb::generator::AdGenerator;
@@ -41,17 +43,44 @@ pub fn campaign_draws(
     time: impl Fn(u64, u64) -> u64,
 ) -> BTreeMap<u64, Drawn> {
     let at = |i| time(i, g.schedule().event_time(p, i));
-    crate::drawn::by_window(offsets, (2, g.campaigns()), window_ns, monotone, at, view_draw(g, p))
+    crate::drawn::by_window(offsets, (2, g.campaigns()), window_ns, monotone, at, &view_draw(g, p))
 }
 
 /// What event `i` of partition `p` draws: its campaign, in pool 0 for a view and pool 1 (which
 /// no window reads) otherwise. Every event is counted: a third of the events are views, at
-/// random, and a branch on it would mispredict.
-fn view_draw(g: &AdGenerator, p: u32) -> impl Fn(u64) -> Option<(usize, usize)> + '_ {
-    let table = g.table();
-    move |i| {
-        let (ad, view) = g.ad_and_view(p, i);
-        Some((usize::from(!view), table[ad as usize] as usize))
+/// random, and a branch on it would mispredict. A block's ads are drawn at once
+/// ([`AdGenerator::ads_and_views`]).
+struct ViewDraw<'a> {
+    g: &'a AdGenerator,
+    p: u32,
+    table: Arc<[u32]>,
+}
+
+fn view_draw(g: &AdGenerator, p: u32) -> ViewDraw<'_> {
+    ViewDraw { g, p, table: g.table() }
+}
+
+impl ViewDraw<'_> {
+    #[inline]
+    fn drawn(&self, ad: u32, view: bool) -> Option<(usize, usize)> {
+        Some((usize::from(!view), self.table[ad as usize] as usize))
+    }
+}
+
+impl Draw for ViewDraw<'_> {
+    #[inline]
+    fn draw(&self, i: u64) -> Option<(usize, usize)> {
+        let (ad, view) = self.g.ad_and_view(self.p, i);
+        self.drawn(ad, view)
+    }
+
+    #[inline]
+    fn draw_block(&self, start: u64, out: &mut [Option<(usize, usize)>; BLOCK]) {
+        let (mut ads, mut views) = ([0; BLOCK], [false; BLOCK]);
+        self.g.ads_and_views(self.p, start, &mut ads, &mut views);
+        for ((d, ad), view) in out.iter_mut().zip(ads).zip(views) {
+            *d = self.drawn(ad, view);
+        }
     }
 }
 
