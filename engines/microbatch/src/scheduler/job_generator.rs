@@ -338,9 +338,9 @@ impl JobGenerator {
             // the cut: their shuffles' map outputs stay as long as their RDDs are remembered.
             let keep_from = checkpointed.then(|| t.saturating_sub(self.graph.remembered(true, self.interval)));
             self.jobs.dag.end_batch(t, forget, keep_from);
-            // Every job of the batch has run: the lineage registered for it goes (the next batch
-            // registers what it needs again), so the registry does not grow with the run.
-            self.registry.clear_lineage();
+            // Every job of the batch has run: what no later batch can reach goes, so the
+            // registry does not grow with the run.
+            self.registry.forget_unreachable();
         }
     }
 
