@@ -49,20 +49,11 @@ impl Registry {
         self.actions.lock().expect("registry").insert(job, action);
     }
 
-    /// Forgets RDDs, shuffles and actions that no batch will use again.
-    pub fn forget(&self, rdds: &[RddId], shuffles: &[ShuffleId], jobs: &[u64]) {
-        let mut r = self.rdds.lock().expect("registry");
-        rdds.iter().for_each(|id| {
-            r.remove(id);
-        });
-        let mut s = self.shuffles.lock().expect("registry");
-        shuffles.iter().for_each(|id| {
-            s.remove(id);
-        });
-        let mut a = self.actions.lock().expect("registry");
-        jobs.iter().for_each(|id| {
-            a.remove(id);
-        });
+    /// Forgets the action of a job that has run. (RDDs and shuffles are forgotten only when
+    /// nothing reaches them, [`Registry::forget_unreachable`]: one a batch let go of may still
+    /// be in a later batch's lineage, whose registration stops at what is known above it.)
+    pub fn forget_action(&self, job: u64) {
+        self.actions.lock().expect("registry").remove(&job);
     }
 
     /// Forgets registered RDDs and shuffles that nothing outside the registry reaches any more

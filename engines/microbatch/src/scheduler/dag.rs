@@ -185,7 +185,7 @@ impl DagScheduler {
                 }
             }
         }
-        self.registry.forget(&[], &[], &[job]);
+        self.registry.forget_action(job);
         outcome?;
         Ok(results.into_iter().map(Option::unwrap_or_default).collect())
     }
@@ -349,13 +349,12 @@ impl DagScheduler {
     }
 
     /// Tells every executor to drop cached partitions of `rdds` and the blocks of `shuffles`,
-    /// and forgets them.
+    /// and forgets where they were (the registry keeps them while a lineage reaches them).
     pub fn forget(&mut self, rdds: Vec<RddId>, shuffles: Vec<ShuffleId>) {
         for to in 0..self.executors {
             let _ = self.to_fabric.send(Msg::Forget { to, rdds: rdds.clone(), shuffles: shuffles.clone() });
         }
         self.locations.forget(&rdds, &shuffles);
-        self.registry.forget(&rdds, &shuffles, &[]);
     }
 
     /// After the last job of batch `t`: `rdds` are freed on the executors, and so is every

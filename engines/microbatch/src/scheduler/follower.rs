@@ -58,7 +58,9 @@ pub(crate) fn follow(
             }
         }
         graph.inputs.lock().expect("graph").retain(|(_, at), _| *at > t);
-        registry.forget(&graph.expire(t, !hooks.is_empty(), interval), &[], &[]);
+        // The graph lets go of what it remembered; the registry's lineage goes with the next
+        // batch's announcement (`clear_lineage`).
+        graph.expire(t, !hooks.is_empty(), interval);
     }
     Ok(())
 }
