@@ -19,7 +19,7 @@ pub struct Registry {
     /// Per executor of this process: set by the driver the moment it kills the executor, so
     /// that the task it is running stops there (lost, as a killed process's tasks are).
     kill_switches: Mutex<FxHashMap<usize, Arc<AtomicBool>>>,
-    /// RDDs registered after the last [`Registry::forget_unreachable`] that swept.
+    /// RDDs the registry kept at the last sweep of [`Registry::forget_unreachable`].
     swept: AtomicUsize,
 }
 
@@ -70,23 +70,20 @@ impl Registry {
         // How often the registry's own nodes and shuffles refer to each node and shuffle: a
         // count beyond those (and the registry's own) is a holder outside, a root.
         let (mut to_node, mut to_shuffle) = (FxHashMap::<RddId, usize>::default(), FxHashMap::default());
-        let mut refer = |parents: &[Arc<RddNode>]| parents.iter().for_each(|p| *to_node.entry(p.id).or_insert(0) += 1);
+        let parents = rdds.values().flat_map(|n| n.parents()).chain(shuffles.values().map(|s| &s.parent));
+        parents.for_each(|p| *to_node.entry(p.id).or_insert(0) += 1);
         for node in rdds.values() {
-            match &node.kind {
-                Kind::Narrow(parent, _) | Kind::Pipelined(Some(parent), _) => refer(std::slice::from_ref(parent)),
-                Kind::Zip(parents, _) | Kind::Union(parents) => refer(parents),
-                Kind::Shuffled(s, _) => *to_shuffle.entry(s.id).or_insert(0) += 1,
-                Kind::Source(_) | Kind::Blocks(..) | Kind::Pipelined(None, _) => {}
+            if let Kind::Shuffled(s, _) = &node.kind {
+                *to_shuffle.entry(s.id).or_insert(0) += 1;
             }
         }
-        for s in shuffles.values() {
-            refer(std::slice::from_ref(&s.parent));
-        }
         let held = |count: usize, inner: Option<&usize>| count > 1 + inner.copied().unwrap_or(0);
+        let root_shuffles: Vec<Arc<Shuffle>> =
+            shuffles.values().filter(|s| held(Arc::strong_count(s), to_shuffle.get(&s.id))).cloned().collect();
         let roots: Vec<Arc<RddNode>> = rdds
             .values()
             .filter(|n| held(Arc::strong_count(n), to_node.get(&n.id)))
-            .chain(shuffles.values().filter(|s| held(Arc::strong_count(s), to_shuffle.get(&s.id))).map(|s| &s.parent))
+            .chain(root_shuffles.iter().map(|s| &s.parent))
             .cloned()
             .collect();
         struct Mark {
@@ -107,10 +104,8 @@ impl Registry {
             walk(root, None, &mut live);
         }
         // A root shuffle's own id: its parent was walked, not the shuffle.
-        let root_shuffles: Vec<ShuffleId> =
-            shuffles.values().filter(|s| held(Arc::strong_count(s), to_shuffle.get(&s.id))).map(|s| s.id).collect();
-        live.shuffles.extend(root_shuffles);
-        drop(roots);
+        live.shuffles.extend(root_shuffles.iter().map(|s| s.id));
+        drop((roots, root_shuffles));
         rdds.retain(|id, _| live.rdds.contains(id));
         shuffles.retain(|id, _| live.shuffles.contains(id));
         self.swept.store(rdds.len(), Ordering::Relaxed);

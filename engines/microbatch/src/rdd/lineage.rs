@@ -168,6 +168,15 @@ pub fn for_each<T: Data>(node: &Arc<RddNode>, cx: &mut dyn TaskContext, p: usize
 }
 
 impl RddNode {
+    /// The nodes it reads directly, not through a shuffle (every partition of a union's).
+    pub fn parents(&self) -> &[Arc<RddNode>] {
+        match &self.kind {
+            Kind::Narrow(parent, _) | Kind::Pipelined(Some(parent), _) => std::slice::from_ref(parent),
+            Kind::Zip(parents, _) | Kind::Union(parents) => parents,
+            Kind::Source(_) | Kind::Blocks(..) | Kind::Pipelined(None, _) | Kind::Shuffled(..) => &[],
+        }
+    }
+
     /// How its records are pushed one at a time, when it is pipelined and not cached (a cached
     /// node's partition is computed once and kept).
     pub fn pipe(&self) -> Option<&Pipe> {
@@ -242,23 +251,18 @@ pub fn walk(node: &Arc<RddNode>, p: Option<usize>, visitor: &mut impl Visitor) {
     if !visitor.node(node, p) {
         return;
     }
-    match &node.kind {
-        Kind::Source(_) | Kind::Blocks(..) | Kind::Pipelined(None, _) => {}
-        Kind::Narrow(parent, _) | Kind::Pipelined(Some(parent), _) => walk(parent, p, visitor),
-        Kind::Zip(parents, _) => parents.iter().for_each(|parent| walk(parent, p, visitor)),
-        Kind::Union(parents) => match p {
-            Some(p) => {
-                if let Some((parent, q)) = union_parent(parents, p) {
-                    walk(parent, Some(q), visitor);
-                }
+    match (&node.kind, p) {
+        (Kind::Union(parents), Some(p)) => {
+            if let Some((parent, q)) = union_parent(parents, p) {
+                walk(parent, Some(q), visitor);
             }
-            None => parents.iter().for_each(|parent| walk(parent, None, visitor)),
-        },
-        Kind::Shuffled(s, _) => {
+        }
+        (Kind::Shuffled(s, _), _) => {
             if visitor.shuffle(s, p) {
                 walk(&s.parent, None, visitor);
                 visitor.after_shuffle(s);
             }
         }
+        _ => node.parents().iter().for_each(|parent| walk(parent, p, visitor)),
     }
 }
